@@ -1,0 +1,56 @@
+// CPU backend: fp32, Eigen GEMMs, both cores busy.
+//
+// Every EEGPT sequence (one time patch of one window: C channel tokens + E summary tokens) is
+// independent of every other, so threads split the sequences and each runs the whole encoder on
+// its share with single-threaded GEMMs: no synchronisation between layers, no oversubscription.
+// A thread works through its share in passes of at most ~kRowsPerPass tokens so that the
+// workspace (sized once per channel count, never per call) stays small whatever the batch.
+#pragma once
+#include <vector>
+
+#include "../encoder.h"
+
+namespace eegpt {
+
+class CpuEncoder final : public Encoder {
+public:
+    CpuEncoder(const ModelWeights& weights, int threads);
+    void encode(const float* x, int batch, int channels, int samples, const int* channel_ids, float* out) override;
+    const ModelConfig& config() const override { return config_; }
+    Device device() const override { return Device::cpu; }
+    Precision precision() const override { return Precision::fp32; }
+    int threads() const { return threads_; }
+
+    static constexpr int kRowsPerPass = 1024;
+
+private:
+    struct Block {
+        const float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
+        const float *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+    };
+    struct Workspace {
+        std::vector<float> x, h, qkv, attn, mlp, scores;        // all tokens of a pass
+        std::vector<float> sx, sh, sq, sattn, smlp;             // summary rows only (last block)
+    };
+    struct Pass {  // one group of sequences handled together by one thread
+        const float* x;
+        int channels, samples, seq_begin, seq_count;
+        const int* channel_ids;
+        float* out;
+    };
+
+    void run_pass(const Pass& pass, Workspace& ws) const;
+    void embed_patches(const Pass& pass, Workspace& ws) const;
+    void full_block(const Block& blk, int seqs, int tokens, Workspace& ws) const;
+    void last_block(const Block& blk, int seqs, int tokens, Workspace& ws) const;
+    void reserve(Workspace& ws, int seqs, int tokens) const;
+    int seqs_per_pass(int tokens) const;
+
+    ModelWeights weights_;  // owned copy: the encoder outlives the loader's object
+    ModelConfig config_;
+    std::vector<Block> blocks_;
+    int threads_;
+    std::vector<Workspace> workspaces_;  // one per thread
+};
+
+}  // namespace eegpt

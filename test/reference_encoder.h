@@ -1,0 +1,106 @@
+// A deliberately naive float64 EEGPT encoder for tests: plain loops straight from the forward
+// pass of ARCHITECTURE.md, no last-block saving, no batching tricks. Slow; use small configs.
+#pragma once
+#include <cmath>
+#include <vector>
+
+#include "model/weights.h"
+
+namespace eegpt_test {
+
+inline std::vector<double> reference_encode(const eegpt::ModelWeights& w, const std::vector<float>& x, int B, int C,
+                                            int T, const std::vector<int>& ids) {
+    const auto& c = w.config;
+    const int D = c.embed_dim, E = c.embed_num, P = c.patch_size, N = T / P, S = C + E, Hd = c.mlp_hidden;
+    const int heads = c.num_heads, hd = D / heads;
+    auto W = [&](const std::string& n) { return w.at(n).data.data(); };
+    auto linear = [](const std::vector<double>& in, int rows, int k, const float* wt, const float* b, int out) {
+        std::vector<double> y(static_cast<size_t>(rows) * out);
+        for (int r = 0; r < rows; ++r)
+            for (int o = 0; o < out; ++o) {
+                double acc = b ? b[o] : 0.0;
+                for (int i = 0; i < k; ++i) acc += in[static_cast<size_t>(r) * k + i] * wt[static_cast<size_t>(o) * k + i];
+                y[static_cast<size_t>(r) * out + o] = acc;
+            }
+        return y;
+    };
+    auto layer_norm = [&](const std::vector<double>& in, int rows, const float* g, const float* b) {
+        std::vector<double> y(in.size());
+        for (int r = 0; r < rows; ++r) {
+            double mean = 0, var = 0;
+            for (int d = 0; d < D; ++d) mean += in[static_cast<size_t>(r) * D + d];
+            mean /= D;
+            for (int d = 0; d < D; ++d) var += std::pow(in[static_cast<size_t>(r) * D + d] - mean, 2);
+            var /= D;
+            for (int d = 0; d < D; ++d)
+                y[static_cast<size_t>(r) * D + d] =
+                    (in[static_cast<size_t>(r) * D + d] - mean) / std::sqrt(var + c.layernorm_eps) * g[d] + b[d];
+        }
+        return y;
+    };
+    std::vector<double> out(static_cast<size_t>(B) * N * E * D);
+    for (int b = 0; b < B; ++b)
+        for (int n = 0; n < N; ++n) {
+            std::vector<double> h(static_cast<size_t>(S) * D);
+            for (int ch = 0; ch < C; ++ch)
+                for (int d = 0; d < D; ++d) {
+                    double acc = W("patch_embed.proj.bias")[d];
+                    for (int p = 0; p < P; ++p)
+                        acc += x[(static_cast<size_t>(b) * C + ch) * T + n * P + p] * W("patch_embed.proj.weight")[d * P + p];
+                    h[static_cast<size_t>(ch) * D + d] = acc + W("chan_embed.weight")[ids[static_cast<size_t>(ch)] * D + d];
+                }
+            for (int e = 0; e < E; ++e)
+                for (int d = 0; d < D; ++d) h[static_cast<size_t>(C + e) * D + d] = W("summary_token")[e * D + d];
+            for (int i = 0; i < c.depth; ++i) {
+                const std::string p = "blocks." + std::to_string(i) + ".";
+                auto qkv = linear(layer_norm(h, S, W(p + "norm1.weight"), W(p + "norm1.bias")), S, D, W(p + "attn.qkv.weight"),
+                                  c.qkv_bias ? W(p + "attn.qkv.bias") : nullptr, 3 * D);
+                std::vector<double> att(static_cast<size_t>(S) * D);
+                for (int hh = 0; hh < heads; ++hh)
+                    for (int qi = 0; qi < S; ++qi) {
+                        std::vector<double> s(static_cast<size_t>(S));
+                        double mx = -1e300, sum = 0;
+                        for (int ki = 0; ki < S; ++ki) {
+                            double dot = 0;
+                            for (int j = 0; j < hd; ++j)
+                                dot += qkv[static_cast<size_t>(qi) * 3 * D + hh * hd + j] *
+                                       qkv[static_cast<size_t>(ki) * 3 * D + D + hh * hd + j];
+                            s[static_cast<size_t>(ki)] = dot / std::sqrt(static_cast<double>(hd));
+                            mx = std::max(mx, s[static_cast<size_t>(ki)]);
+                        }
+                        for (auto& v : s) sum += (v = std::exp(v - mx));
+                        for (int j = 0; j < hd; ++j) {
+                            double acc = 0;
+                            for (int ki = 0; ki < S; ++ki)
+                                acc += s[static_cast<size_t>(ki)] / sum * qkv[static_cast<size_t>(ki) * 3 * D + 2 * D + hh * hd + j];
+                            att[static_cast<size_t>(qi) * D + hh * hd + j] = acc;
+                        }
+                    }
+                auto proj = linear(att, S, D, W(p + "attn.proj.weight"), W(p + "attn.proj.bias"), D);
+                for (size_t k = 0; k < h.size(); ++k) h[k] += proj[k];
+                auto m = linear(layer_norm(h, S, W(p + "norm2.weight"), W(p + "norm2.bias")), S, D, W(p + "mlp.fc1.weight"),
+                                W(p + "mlp.fc1.bias"), Hd);
+                for (auto& v : m) v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+                auto f = linear(m, S, Hd, W(p + "mlp.fc2.weight"), W(p + "mlp.fc2.bias"), D);
+                for (size_t k = 0; k < h.size(); ++k) h[k] += f[k];
+            }
+            auto fin = layer_norm(h, S, W("norm.weight"), W("norm.bias"));
+            for (int e = 0; e < E; ++e)
+                for (int d = 0; d < D; ++d)
+                    out[((static_cast<size_t>(b) * N + n) * E + e) * D + d] = fin[static_cast<size_t>(C + e) * D + d];
+        }
+    return out;
+}
+
+// ||a - b|| / ||b||, the relative error used by every parity test.
+template <typename A, typename B>
+double relative_error(const A& a, const B& b) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < b.size(); ++i) {
+        num += std::pow(static_cast<double>(a[i]) - static_cast<double>(b[i]), 2);
+        den += std::pow(static_cast<double>(b[i]), 2);
+    }
+    return std::sqrt(num / den);
+}
+
+}  // namespace eegpt_test

@@ -1,0 +1,31 @@
+// Shared bits of the C++ tests: temporary paths and fixture locations.
+#pragma once
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+namespace eegpt_test {
+
+inline std::string fixture(const std::string& name) { return std::string(EEGPT_SOURCE_DIR) + "/weights/fixtures/" + name; }
+
+// A path under /tmp unique to this process, removed when the object goes away.
+class TempPath {
+public:
+    explicit TempPath(const std::string& name)
+        : path_("/tmp/eegpt_test_" + std::to_string(getpid()) + "_" + std::to_string(counter()++) + "_" + name) {}
+    ~TempPath() { std::remove(path_.c_str()); }
+    const std::string& str() const { return path_; }
+    operator const std::string&() const { return path_; }
+
+private:
+    static int& counter() {
+        static int n = 0;
+        return n;
+    }
+    std::string path_;
+};
+
+inline bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+}  // namespace eegpt_test
