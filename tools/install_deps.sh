@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the engine, its tests and its tools need (skips apt when all
+# are present). Debian packages are preferred over vendored code: see the README.
+set -euo pipefail
+packages=(cmake g++ make libeigen3-dev libhdf5-dev catch2 libcli11-dev
+          python3 python3-torch python3-h5py python3-numpy python3-scipy python3-pytest python3-mne)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
