@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Convert an EEGPT checkpoint to the engine's HDF5 weight file (weights/FORMAT.md).
+
+  convert_ckpt.py CKPT OUT.h5 [--prefix target_encoder.] [--num-heads H]
+  convert_ckpt.py --random-init CONFIGNAME --seed S OUT.h5
+
+CKPT is a PyTorch Lightning checkpoint (state dict under `state_dict`) or a plain state_dict.
+Errors: one line "convert_ckpt: error: ..." on stderr, exit code 1, and no output file.
+"""
+import argparse
+import hashlib
+import os
+import pickle
+import sys
+from collections import OrderedDict
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import eegpt_format as fmt  # noqa: E402
+
+CONVERTER_VERSION = "1.0"
+
+
+class Fail(Exception):
+    pass
+
+
+class _Stub(dict):
+    """Stands in for classes the checkpoint pickled but this environment lacks (Lightning's
+    AttributeDict, callbacks' state, ...): we only need the tensors. A dict subclass so that
+    pickled dict subclasses (SETITEMS) load too; swallows any constructor arguments."""
+    def __init__(self, *a, **k):
+        pass
+
+    def __setstate__(self, state):
+        self.__dict__["_state"] = state
+
+
+class _LenientUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError):
+            return type(name, (_Stub,), {"__module__": module})
+
+
+def load_checkpoint(path):
+    import torch
+    # weights_only=False: Lightning checkpoints pickle more than tensors (the user trusts the file).
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (ImportError, AttributeError):
+        pass
+    # Lightning (or whatever else was pickled) is not installed: retry with unknown classes stubbed.
+    # torch 1.13 ignores its pickle_module argument (resets it to `pickle`), so swap the class there.
+    saved = pickle.Unpickler
+    pickle.Unpickler = _LenientUnpickler
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    finally:
+        pickle.Unpickler = saved
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def get_state_dict(ckpt):
+    if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
+        return ckpt["state_dict"]
+    if isinstance(ckpt, dict) and ckpt and all(isinstance(k, str) for k in ckpt):
+        return ckpt
+    raise Fail("checkpoint holds neither a 'state_dict' entry nor a plain state_dict")
+
+
+def existing_prefixes(keys):
+    return sorted({k.split(".", 1)[0] + "." for k in keys if "." in k})
+
+
+def select_prefix(sd, prefix):
+    """Keys under `prefix`, prefix stripped. '' keeps the whole dict (an already-bare encoder)."""
+    out = OrderedDict((k[len(prefix):], v) for k, v in sd.items() if k.startswith(prefix))
+    if not out:
+        pre = existing_prefixes(sd.keys())
+        raise Fail("no key starts with prefix '%s'; prefixes present: %s%s" % (
+            prefix, ", ".join(pre) if pre else "(none)",
+            " (use --prefix '' for a bare encoder state_dict)" if "summary_token" in sd else ""))
+    return out
+
+
+def to_float32(sd):
+    out = OrderedDict()
+    for k, v in sd.items():
+        if hasattr(v, "detach"):
+            if not v.is_floating_point():
+                raise Fail("tensor '%s' has non-floating dtype %s" % (k, v.dtype))
+            v = v.detach().cpu().float().numpy()
+        a = np.asarray(v)
+        if a.dtype.kind != "f":
+            raise Fail("tensor '%s' has non-floating dtype %s" % (k, a.dtype))
+        # Checked after the cast: float64 values beyond float32 range become inf too.
+        a = np.ascontiguousarray(a, dtype=np.float32)
+        if not np.isfinite(a).all():
+            raise Fail("tensor '%s' has %d non-finite values" % (k, int((~np.isfinite(a)).sum())))
+        out[k] = a
+    return out
+
+
+def convert(ckpt_path, out_path, prefix="target_encoder.", num_heads=None):
+    if not os.path.isfile(ckpt_path):
+        raise Fail("checkpoint file not found: %s" % ckpt_path)
+    try:
+        ckpt = load_checkpoint(ckpt_path)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise Fail("cannot load checkpoint %s: %s" % (ckpt_path, e))
+    sd = select_prefix(get_state_dict(ckpt), prefix)
+    config = fmt.infer_config(sd, num_heads)
+    fmt.validate_state_dict(sd, config)
+    sd = to_float32(sd)
+    prov = dict(trained=1, source_checkpoint=os.path.basename(ckpt_path),
+                source_sha256=sha256_file(ckpt_path), source_prefix=prefix,
+                converter_version=CONVERTER_VERSION)
+    fmt.write_weights(out_path, sd, config, prov)
+    return config
+
+
+def random_init(name, seed, out_path):
+    config = fmt.named_config(name)
+    prov = dict(trained=0, random_seed=seed, source_checkpoint="random-init:" + name,
+                source_sha256="", source_prefix="", converter_version=CONVERTER_VERSION)
+    fmt.write_weights(out_path, fmt.random_init(config, seed), config, prov)
+    return config
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # keep the one-line error contract for usage errors too
+        raise Fail(message)
+
+
+def main(argv=None):
+    ap = _Parser(description="Convert an EEGPT checkpoint to the engine's HDF5 weight file.")
+    ap.add_argument("paths", nargs="+", metavar="CKPT OUT.h5")
+    ap.add_argument("--prefix", default="target_encoder.")
+    ap.add_argument("--num-heads", type=int)
+    ap.add_argument("--random-init", metavar="CONFIGNAME")
+    ap.add_argument("--seed", type=int, default=0)
+    try:
+        a = ap.parse_args(argv)
+        if a.random_init:
+            if len(a.paths) != 1:
+                raise Fail("--random-init takes exactly one path (OUT.h5)")
+            out = a.paths[0]
+            config = random_init(a.random_init, a.seed, out)
+        else:
+            if len(a.paths) != 2:
+                raise Fail("expected CKPT OUT.h5")
+            out = a.paths[1]
+            if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+                raise Fail("output directory does not exist: %s" % os.path.dirname(out))
+            config = convert(a.paths[0], out, a.prefix, a.num_heads)
+    except (Fail, ValueError, OSError) as e:
+        print("convert_ckpt: error: %s" % str(e).replace("\n", " "), file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - contract: never a traceback
+        print("convert_ckpt: error: %s: %s" % (type(e).__name__, str(e).replace("\n", " ")),
+              file=sys.stderr)
+        return 1
+    print("wrote %s (%s)" % (out, ", ".join("%s=%s" % kv for kv in config.items())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
