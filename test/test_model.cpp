@@ -1,4 +1,5 @@
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <functional>
 
@@ -56,6 +57,11 @@ TEST_CASE("random initialisation is deterministic and matches the converter's bi
     ModelWeights c = random_weights(named_config("tiny2"), 1);
     CHECK(a.at("blocks.1.mlp.fc2.weight").data == b.at("blocks.1.mlp.fc2.weight").data);
     CHECK(a.at("blocks.1.mlp.fc2.weight").data != c.at("blocks.1.mlp.fc2.weight").data);
+    // Golden bits computed independently (pure-Python integers) in test/python/test_random_init.py.
+    auto bits = [](float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; };
+    CHECK(bits(a.at("summary_token").data[0]) == 0x3B563704u);
+    CHECK(bits(a.at("blocks.1.norm2.weight").data[5]) == 0x3F787B66u);
+    CHECK(bits(a.at("norm.bias").data[63]) == 0x3BD237F1u);
     // The committed fixture was written by tools/convert_ckpt.py --random-init tiny2 --seed 0.
     ModelWeights fixture = load_weights(eegpt_test::fixture("tiny2_seed0.h5"));
     CHECK_FALSE(fixture.provenance.trained);

@@ -151,17 +151,14 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     try:
         a = ap.parse_args(argv)
+        if len(a.paths) != (1 if a.random_init else 2):
+            raise Fail("--random-init takes one path, OUT.h5" if a.random_init else "expected CKPT OUT.h5")
+        out = a.paths[-1]
+        if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+            raise Fail("output directory does not exist: %s" % os.path.dirname(os.path.abspath(out)))
         if a.random_init:
-            if len(a.paths) != 1:
-                raise Fail("--random-init takes exactly one path (OUT.h5)")
-            out = a.paths[0]
             config = random_init(a.random_init, a.seed, out)
         else:
-            if len(a.paths) != 2:
-                raise Fail("expected CKPT OUT.h5")
-            out = a.paths[1]
-            if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
-                raise Fail("output directory does not exist: %s" % os.path.dirname(out))
             config = convert(a.paths[0], out, a.prefix, a.num_heads)
     except (Fail, ValueError, OSError) as e:
         print("convert_ckpt: error: %s" % str(e).replace("\n", " "), file=sys.stderr)
