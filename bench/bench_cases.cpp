@@ -1,13 +1,14 @@
 // The benchmark cases. Tags: one category each ([single-window], [batch], [recording], [memory],
 // [comparison]); [gpu] on GPU cases; [slow] on cases that take more than a few seconds with the large
 // model on a 2-core CPU; [quick] on the fast subset. Each result prints one line (bench_util.h).
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
-#include <unistd.h>
 
 #include "bench_compat.h"
 #include "bench_util.h"
@@ -107,8 +108,9 @@ bool run_probe(const std::string& mode, const std::string& device, Probe& p, std
     const std::string out = run_command(cmd, &status);
     long peak = 0, start = 0, after = 0;
     double heap = 0, gpu = 0, seconds = 0;
-    if (status != 0 || std::sscanf(out.c_str(), "peak_rss_kb=%ld start_rss_kb=%ld after_rss_kb=%ld heap_after_bytes=%lf "
-                                                "gpu_bytes=%lf seconds=%lf",
+    if (status != 0 || std::sscanf(out.c_str(),
+                                   "peak_rss_kb=%ld start_rss_kb=%ld after_rss_kb=%ld heap_after_bytes=%lf "
+                                   "gpu_bytes=%lf seconds=%lf",
                                    &peak, &start, &after, &heap, &gpu, &seconds) != 6) {
         why = "memory probe failed (exit status " + std::to_string(status) + "): " + out;
         return false;
@@ -177,8 +179,8 @@ TEST_CASE("single window gpu", "[single-window][gpu]") {
     }
     for (int channels : {19, 58})
         for (int samples : {512, 1024})
-            encode_case("single-window gpu " + shape(channels, samples), "single-window", *gpu, 1, channels, samples, 20,
-                        &kSingleWindowGpu);
+            encode_case("single-window gpu " + shape(channels, samples), "single-window", *gpu, 1, channels, samples,
+                        20, &kSingleWindowGpu);
 }
 
 // ---------------------------------------------------------------- batch
@@ -190,7 +192,8 @@ TEST_CASE("batch cpu 1, 4", "[batch][quick]") {
 TEST_CASE("batch cpu 8, 16, 32, 64 and batch efficiency", "[batch][slow]") {
     for (int b : {8, 16, 32, 64}) encode_case(batch_name("cpu", b), "batch", cpu_encoder(), b, 19, 1024, 2, nullptr);
     const Result* one = find_result(batch_name("cpu", 1));
-    const double t1 = one ? one->stats.median : encode_case(batch_name("cpu", 1), "batch", cpu_encoder(), 1, 19, 1024, 3, nullptr);
+    const double t1 =
+        one ? one->stats.median : encode_case(batch_name("cpu", 1), "batch", cpu_encoder(), 1, 19, 1024, 3, nullptr);
     Result r;
     r.name = "batch efficiency cpu 19ch 1024 (per-window time at 1 / at 32)";
     r.category = "batch";
@@ -248,7 +251,8 @@ TEST_CASE("memory gpu", "[memory][gpu]") {
         r.unit = "MB";
         r.samples = {p.gpu_mb};
         r.target = &kPeakMemory;
-        r.detail = ", device memory held by the engine after encoding (cudaMemGetInfo difference; the arena keeps its peak)";
+        r.detail =
+            ", device memory held by the engine after encoding (cudaMemGetInfo difference; the arena keeps its peak)";
         report(r);
     }
 }
@@ -274,11 +278,13 @@ TEST_CASE("comparison cpu batch vs one-by-one", "[comparison][quick]") {
     r.category = "comparison";
     r.unit = "x";
     r.better = "";  // a ratio of two of our timings: not a regression figure
-    for (int i = 0; i < rounds; ++i) r.samples.push_back(t_single[static_cast<size_t>(i)] / t_batch[static_cast<size_t>(i)]);
+    for (int i = 0; i < rounds; ++i)
+        r.samples.push_back(t_single[static_cast<size_t>(i)] / t_batch[static_cast<size_t>(i)]);
     char detail[160];
     std::snprintf(detail, sizeof detail, " (batch %.1f ms, one-by-one %.1f ms; outputs equal within 1e-5)",
                   summarize(t_batch).median, summarize(t_single).median);
     r.detail = detail;
+    r.extra = {{"batch_ms", summarize(t_batch).median}, {"one_by_one_ms", summarize(t_single).median}};
     report(r);
 }
 
@@ -311,7 +317,8 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
         r.name = "peer ours " + label;
         r.category = "comparison";
         r.unit = "ms";
-        r.samples = time_ms(rounds, [&] { enc.encode(x.data(), c.batch, c.channels, c.samples, ids.data(), out.data()); });
+        r.samples =
+            time_ms(rounds, [&] { enc.encode(x.data(), c.batch, c.channels, c.samples, ids.data(), out.data()); });
         r.detail = ", this engine (fp32) on the inputs given to the peers";
         ours.push_back(report(r).stats.median);
         write_floats(xs, x);
@@ -319,8 +326,9 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
         case_args += " --case " + shell_quote(xs + "," + std::to_string(c.batch) + "," + std::to_string(c.channels) +
                                               "," + std::to_string(c.samples) + "," + os);
     }
-    const std::string cmd = shell_quote(options().python) + " " + shell_quote(options().source_dir + "/tools/peer_bench.py") +
-                            " --weights " + shell_quote(dir + "/weights.h5") + " --channels " + ids_csv + " --rounds " +
+    const std::string cmd = shell_quote(options().python) + " " +
+                            shell_quote(options().source_dir + "/tools/peer_bench.py") + " --weights " +
+                            shell_quote(dir + "/weights.h5") + " --channels " + ids_csv + " --rounds " +
                             std::to_string(rounds) + " --threads 2" + case_args + " 2>&1";
     int status = 0;
     const std::string out = run_command(cmd, &status);
@@ -358,11 +366,14 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
         std::snprintf(detail, sizeof detail, " = %.2fx ours (%.1f ms), %s %s fp32, 2 threads, max |diff| vs ours %s",
                       ratio, ours[i], peer.c_str(), kv["version"].c_str(), kv["max_abs_diff"].c_str());
         r.detail = detail;
-        r.extra = {{"ratio_to_ours", ratio}, {"ours_median_ms", ours[i]},
+        r.extra = {{"ratio_to_ours", ratio},
+                   {"ours_median_ms", ours[i]},
                    {"max_abs_diff", std::atof(kv["max_abs_diff"].c_str())}};
         report(r);
     }
-    if (!any) report_skip("peers", "comparison", "peer_bench.py gave no result (status " + std::to_string(status) + "): " + out.substr(0, 300));
+    if (!any)
+        report_skip("peers", "comparison",
+                    "peer_bench.py gave no result (status " + std::to_string(status) + "): " + out.substr(0, 300));
 }
 
 TEST_CASE("comparison cpu vs gpu", "[comparison][gpu]") {
@@ -377,7 +388,8 @@ TEST_CASE("comparison cpu vs gpu", "[comparison][gpu]") {
     const std::vector<int> ids = channel_ids(C);
     std::vector<float> cpu_out(cpu_encoder().output_size(B, T)), gpu_out(cpu_out.size());
     const int rounds = rounds_for(3);
-    const double cpu_ms = summarize(time_ms(rounds, [&] { cpu_encoder().encode(x.data(), B, C, T, ids.data(), cpu_out.data()); })).median;
+    const double cpu_ms =
+        summarize(time_ms(rounds, [&] { cpu_encoder().encode(x.data(), B, C, T, ids.data(), cpu_out.data()); })).median;
     const auto gpu_ms = time_ms(rounds, [&] { gpu->encode(x.data(), B, C, T, ids.data(), gpu_out.data()); });
     const double tolerance = 1e-4;  // fp32 on both sides; relative to the largest feature
     const double diff = relative_difference(gpu_out, cpu_out);
@@ -390,15 +402,17 @@ TEST_CASE("comparison cpu vs gpu", "[comparison][gpu]") {
     r.target = &kGpuSpeedup;
     for (double g : gpu_ms) r.samples.push_back(cpu_ms / g);
     char detail[160];
-    std::snprintf(detail, sizeof detail, " (cpu %.1f ms, gpu %.2f ms; outputs differ by %.2g relative, bound %.0e)", cpu_ms,
-                  summarize(gpu_ms).median, diff, tolerance);
+    std::snprintf(detail, sizeof detail, " (cpu %.1f ms, gpu %.2f ms; outputs differ by %.2g relative, bound %.0e)",
+                  cpu_ms, summarize(gpu_ms).median, diff, tolerance);
     r.detail = detail;
+    r.extra = {{"cpu_ms", cpu_ms}, {"gpu_ms", summarize(gpu_ms).median}, {"relative_difference", diff}};
     report(r);
 
     std::vector<double> h2d, d2h;
     const size_t in_bytes = static_cast<size_t>(64) * C * T * sizeof(float);
     REQUIRE(time_transfers(in_bytes, rounds_for(10), h2d, d2h, why));
-    for (auto& [dir, ms] : {std::make_pair(std::string("host to device"), h2d), std::make_pair(std::string("device to host"), d2h)}) {
+    for (auto& [dir, ms] :
+         {std::make_pair(std::string("host to device"), h2d), std::make_pair(std::string("device to host"), d2h)}) {
         Result t;
         t.name = "comparison transfer " + dir + " 64 windows 19ch 1024 (" + std::to_string(in_bytes >> 20) + " MB)";
         t.category = "comparison";

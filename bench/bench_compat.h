@@ -9,9 +9,9 @@
 #if defined(CATCH_VERSION_MAJOR) && CATCH_VERSION_MAJOR >= 3
 #define EEGPT_BENCH_SKIP(reason) SKIP(reason)
 #else
-#define EEGPT_BENCH_SKIP(reason)        \
-    do {                                \
-        WARN("SKIPPED: " << (reason));  \
-        return;                         \
+#define EEGPT_BENCH_SKIP(reason)       \
+    do {                               \
+        WARN("SKIPPED: " << (reason)); \
+        return;                        \
     } while (0)
 #endif

@@ -26,7 +26,8 @@ const char* kUsage =
     "  --model NAME     model configuration, random weights seed 0 (default large; targets are for large)\n"
     "  --threads N      CPU encoder threads (default 0: all cores)\n"
     "  --no-peers       do not run the PyTorch / ONNX Runtime peers in [comparison]\n"
-    "  --python PATH    Python for the peers (default " EEGPT_BENCH_PYTHON ")\n"
+    "  --python PATH    Python for the peers (default " EEGPT_BENCH_PYTHON
+    ")\n"
     "  --memory-probe window|recording [--device cpu|cuda]   internal: one fresh-process memory measurement\n";
 
 bool take_value(std::vector<std::string>& args, size_t& i, std::string& value) {

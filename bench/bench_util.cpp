@@ -102,8 +102,8 @@ const Result& report(Result r) {
     line += r.detail;
     if (r.target) {
         if (std::isnan(r.target_figure)) r.target_figure = s.median;
-        const bool pass = r.target->lower_is_better ? r.target_figure < r.target->value
-                                                    : r.target_figure >= r.target->value;
+        const bool pass =
+            r.target->lower_is_better ? r.target_figure < r.target->value : r.target_figure >= r.target->value;
         r.status = pass ? "PASS" : "FAIL";
         line += " target " + target_text(*r.target) + " " + r.status;
     } else {

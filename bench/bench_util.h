@@ -17,10 +17,10 @@
 namespace bench {
 
 struct Options {
-    int rounds = 0;        // 0: each case's default; otherwise every case runs this many timed rounds
-    bool strict = false;   // a missed target makes the process exit non-zero
-    bool peers = true;     // run the PyTorch / ONNX Runtime peers in [comparison]
-    int threads = 0;       // CPU encoder threads (0: all cores)
+    int rounds = 0;       // 0: each case's default; otherwise every case runs this many timed rounds
+    bool strict = false;  // a missed target makes the process exit non-zero
+    bool peers = true;    // run the PyTorch / ONNX Runtime peers in [comparison]
+    int threads = 0;      // CPU encoder threads (0: all cores)
     std::string model = "large";
     std::string json_path = "benchmark_results/benchmark_results.json";
     std::string python = EEGPT_BENCH_PYTHON;
@@ -47,12 +47,12 @@ struct Result {
     std::string category;  // single-window, batch, recording, memory, comparison
     std::string unit;      // unit of the samples: ms, s, MB, x
     std::vector<double> samples;
-    std::string better = "lower";       // lower / higher: direction for regression checks; "" = not compared
-    const Target* target = nullptr;     // none: reported as "no target"
-    double target_figure = kNaN;        // figure compared with the target; NaN: the median
-    std::string detail;                 // printed after the statistics, e.g. ", 4.9x real time"
+    std::string better = "lower";    // lower / higher: direction for regression checks; "" = not compared
+    const Target* target = nullptr;  // none: reported as "no target"
+    double target_figure = kNaN;     // figure compared with the target; NaN: the median
+    std::string detail;              // printed after the statistics, e.g. ", 4.9x real time"
     std::vector<std::pair<std::string, double>> extra;  // more numbers for the JSON (batch, per_window_ms...)
-    std::string skipped;                // reason, when the case could not run
+    std::string skipped;                                // reason, when the case could not run
     // filled by report():
     Stats stats;
     std::string status;  // PASS, FAIL, "" (no target), SKIP

@@ -50,8 +50,8 @@ eegpt::Encoder* gpu_encoder(std::string& why) {
 
 std::vector<int> channel_ids(int channels) {
     if (channels == 19)
-        return eegpt::channel_ids_of(
-            {"FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8", "P7", "P3", "PZ", "P4", "P8", "O1", "O2"});
+        return eegpt::channel_ids_of({"FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8", "P7",
+                                      "P3", "PZ", "P4", "P8", "O1", "O2"});
     std::vector<int> ids(static_cast<size_t>(channels));
     for (int c = 0; c < channels; ++c) ids[static_cast<size_t>(c)] = c;
     return ids;
