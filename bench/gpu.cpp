@@ -3,7 +3,7 @@
 #include <chrono>
 
 #ifdef EEGPT_BENCH_CUDA
-#include <cublas_v2.h>
+#include <cublasLt.h>
 #include <cuda_runtime.h>
 #endif
 
@@ -13,6 +13,11 @@ namespace bench {
 
 GpuInfo gpu_info() {
     GpuInfo info;
+    int runtime = 0;
+    cudaRuntimeGetVersion(&runtime);
+    info.cuda_runtime = std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10);
+    const size_t lt = cublasLtGetVersion();  // major * 10000 + minor * 100 + patch
+    info.cublas = std::to_string(lt / 10000) + "." + std::to_string(lt / 100 % 100) + "." + std::to_string(lt % 100);
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
         info.reason = "no CUDA device present";
@@ -23,13 +28,6 @@ GpuInfo gpu_info() {
     info.present = true;
     info.name = prop.name;
     info.memory_gb = static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0);
-    int runtime = 0, major = 0, minor = 0, patch = 0;
-    cudaRuntimeGetVersion(&runtime);
-    info.cuda_runtime = std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10);
-    cublasGetProperty(MAJOR_VERSION, &major);
-    cublasGetProperty(MINOR_VERSION, &minor);
-    cublasGetProperty(PATCH_LEVEL, &patch);
-    info.cublas = std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
     return info;
 }
 
