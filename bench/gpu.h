@@ -10,7 +10,7 @@ namespace bench {
 
 struct GpuInfo {
     bool present = false;
-    std::string reason;  // why not present
+    std::string reason;                      // why not present
     std::string name, cuda_runtime, cublas;  // cublas: the cuBLASLt library version
     double memory_gb = 0;
 };
