@@ -1,0 +1,136 @@
+#include "workloads.h"
+
+#include <malloc.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
+
+#include "bench_util.h"
+#include "channels.h"
+#include "error.h"
+#include "gpu.h"
+#include "synthetic.h"
+
+namespace bench {
+
+const eegpt::ModelWeights& model_weights() {
+    static const eegpt::ModelWeights weights = eegpt::random_weights(eegpt::named_config(options().model), 0);
+    return weights;
+}
+
+eegpt::Encoder& cpu_encoder() {
+    static std::unique_ptr<eegpt::Encoder> encoder =
+        eegpt::make_encoder(model_weights(), {eegpt::Device::cpu, eegpt::Precision::fp32, options().threads});
+    return *encoder;
+}
+
+eegpt::Encoder* gpu_encoder(std::string& why) {
+    static std::unique_ptr<eegpt::Encoder> encoder;
+    static std::string failure;
+    static bool tried = false;
+    if (!tried) {
+        tried = true;
+        if (!eegpt::cuda_backend_compiled()) {
+            failure = "this build has no CUDA backend (configure with -DEEGPT_WITH_CUDA=ON)";
+        } else {
+            try {
+                encoder = eegpt::make_encoder(model_weights(), {eegpt::Device::cuda, eegpt::Precision::fp32, 0});
+            } catch (const eegpt::Error& e) {
+                failure = std::string("no usable CUDA device: ") + e.what();
+            }
+        }
+    }
+    why = failure;
+    return encoder.get();
+}
+
+std::vector<int> channel_ids(int channels) {
+    if (channels == 19)
+        return eegpt::channel_ids_of({"FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8", "P7",
+                                      "P3", "PZ", "P4", "P8", "O1", "O2"});
+    std::vector<int> ids(static_cast<size_t>(channels));
+    for (int c = 0; c < channels; ++c) ids[static_cast<size_t>(c)] = c;
+    return ids;
+}
+
+bool output_is_complete(const eegpt::Encoder& encoder, const std::vector<float>& out, int batch, int samples) {
+    const eegpt::ModelConfig& c = encoder.config();
+    const size_t expected = static_cast<size_t>(batch) * static_cast<size_t>(samples / c.patch_size) *
+                            static_cast<size_t>(c.embed_num) * static_cast<size_t>(c.embed_dim);
+    if (out.size() != expected || encoder.output_size(batch, samples) != expected) return false;
+    for (float v : out)
+        if (!std::isfinite(v)) return false;
+    return true;
+}
+
+int recording_windows(int minutes) { return (minutes * 60 * kSampleRate - kWindow) / kStride + 1; }
+
+std::vector<float> encode_recording(eegpt::Encoder& encoder, const std::vector<float>& signal, int channels,
+                                    int total_samples) {
+    const int windows = (total_samples - kWindow) / kStride + 1;
+    const std::vector<int> ids = channel_ids(channels);
+    const size_t per_window = encoder.output_size(1, kWindow);
+    std::vector<float> features(per_window * static_cast<size_t>(windows));
+    std::vector<float> batch(static_cast<size_t>(kRecordingBatch) * channels * kWindow);
+    for (int w0 = 0; w0 < windows; w0 += kRecordingBatch) {
+        const int b = std::min(kRecordingBatch, windows - w0);
+        for (int i = 0; i < b; ++i)
+            for (int c = 0; c < channels; ++c)
+                std::memcpy(&batch[(static_cast<size_t>(i) * channels + c) * kWindow],
+                            &signal[static_cast<size_t>(c) * total_samples + static_cast<size_t>(w0 + i) * kStride],
+                            kWindow * sizeof(float));
+        encoder.encode(batch.data(), b, channels, kWindow, ids.data(), &features[per_window * static_cast<size_t>(w0)]);
+    }
+    return features;
+}
+
+int memory_probe(const std::string& mode, const std::string& device) {
+    if (mode != "window" && mode != "recording") {
+        std::fprintf(stderr, "--memory-probe takes window or recording, got '%s'\n", mode.c_str());
+        return 2;
+    }
+    const long start_rss = current_rss_kb();
+    const double gpu_before = gpu_used_bytes();
+    double gpu_bytes = -1;
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+        const eegpt::EncoderOptions opts{eegpt::parse_device(device), eegpt::Precision::fp32, options().threads};
+        std::unique_ptr<eegpt::Encoder> encoder;
+        {
+            // As a program would: load (here: generate) the weights, build the engine, drop the weights.
+            eegpt::ModelWeights weights = eegpt::random_weights(eegpt::named_config(options().model), 0);
+            encoder = eegpt::make_encoder(weights, opts);
+        }
+        const int C = kRecordingChannels;
+        if (mode == "window") {
+            std::vector<float> x = eegpt::synthetic_eeg_windows(1, C, kWindow, 1);
+            std::vector<float> out(encoder->output_size(1, kWindow));
+            const std::vector<int> ids = channel_ids(C);
+            encoder->encode(x.data(), 1, C, kWindow, ids.data(), out.data());
+        } else {
+            const int total = 20 * 60 * kSampleRate;
+            std::vector<float> signal = eegpt::synthetic_eeg_windows(1, C, total, 7);
+            std::vector<float> features = encode_recording(*encoder, signal, C, total);
+        }
+        if (gpu_before >= 0) gpu_bytes = gpu_used_bytes() - gpu_before;  // the engine's device arena, still held
+    } catch (const eegpt::Error& e) {
+        std::fprintf(stderr, "memory probe: %s\n", e.what());
+        return 1;
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    malloc_trim(0);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    const double heap_after = static_cast<double>(mallinfo2().uordblks);
+#else
+    const double heap_after = static_cast<double>(mallinfo().uordblks);
+#endif
+    std::printf("peak_rss_kb=%ld start_rss_kb=%ld after_rss_kb=%ld heap_after_bytes=%.0f gpu_bytes=%.0f seconds=%.3f\n",
+                peak_rss_kb(), start_rss, current_rss_kb(), heap_after, gpu_bytes, seconds);
+    return 0;
+}
+
+}  // namespace bench
