@@ -131,7 +131,11 @@ HeaderCheck check_header(const std::string& path) {
                   " (unknown: the recording was not closed properly)";
         return c;
     }
-    if (!(duration > 0) && records > 0) {
+    if (records == 0) {
+        c.fatal = "the file holds no data records (the header says 0): nothing was recorded";
+        return c;
+    }
+    if (!(duration > 0)) {
         c.fatal = "data-record duration must be positive, got " + trim(main.substr(244, 8));
         return c;
     }

@@ -70,22 +70,27 @@ PolyphaseResampler::PolyphaseResampler(int64_t up, int64_t down) {
     if (passthrough_) return;
     std::vector<double> h = firwin_kaiser_lowpass(static_cast<int>(2 * half_len_ + 1), 1.0 / static_cast<double>(max_rate));
     phases_.resize(static_cast<size_t>(up_));
-    for (int64_t p = 0; p < up_; ++p)
-        for (int64_t k = p; k <= 2 * half_len_; k += up_) phases_[static_cast<size_t>(p)].push_back(h[static_cast<size_t>(k)] * static_cast<double>(up_));
+    for (int64_t p = 0; p < up_; ++p) {
+        auto& taps = phases_[static_cast<size_t>(p)];
+        for (int64_t k = p; k <= 2 * half_len_; k += up_) taps.push_back(h[static_cast<size_t>(k)] * static_cast<double>(up_));
+        std::reverse(taps.begin(), taps.end());
+    }
 }
 
 void PolyphaseResampler::emit(int64_t limit_j, std::vector<double>& out) {
     for (int64_t j = next_j_; j < limit_j; ++j) {
         const int64_t t = j * down_ + half_len_;
         const int64_t m_max = t / up_;
+        // phases_[p] holds this phase's taps reversed, so tap i meets x[m_low + i].
         const auto& taps = phases_[static_cast<size_t>(t % up_)];
+        const int64_t len = static_cast<int64_t>(taps.size());
+        const int64_t m_low = m_max - len + 1;
+        const int64_t i_begin = std::max<int64_t>(0, -m_low);           // x before the start is zero
+        const int64_t i_end = std::min<int64_t>(len, received_ - m_low);  // and after the end
+        const double* x = history_.data();
+        const int64_t offset = m_low - history_start_;
         double y = 0;
-        for (size_t q = 0; q < taps.size(); ++q) {
-            const int64_t m = m_max - static_cast<int64_t>(q);
-            if (m < 0) break;
-            if (m >= received_) continue;  // beyond the end: zero
-            y += taps[q] * history_[static_cast<size_t>(m - history_start_)];
-        }
+        for (int64_t i = i_begin; i < i_end; ++i) y += taps[static_cast<size_t>(i)] * x[offset + i];
         out.push_back(y);
     }
     if (limit_j > next_j_) next_j_ = limit_j;
