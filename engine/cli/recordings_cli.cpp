@@ -31,8 +31,9 @@ void on_signal(int sig) {
     std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
-struct Interrupted : Error {
-    Interrupted() : Error("interrupted: the output being written was removed; rerun to resume") {}
+// Not an eegpt::Error, so that nothing on the way out mistakes it for a failed recording.
+struct Interrupted : std::runtime_error {
+    Interrupted() : std::runtime_error("interrupted: the output being written was removed; rerun to resume") {}
 };
 
 // ---- inputs, shards, output names ----
@@ -236,6 +237,14 @@ int run_many(const RecordingArgs& a, bool classify) {
     }
     if (todo.empty()) return 0;
     LoadedModel model = load_model(a);
+    if (head) {
+        const ModelConfig& c = model.encoder->config();
+        try {
+            check_head_fits(*head, kWindowSamples / c.patch_size, c.embed_num, c.embed_dim);
+        } catch (const Error& e) {
+            throw Error("head '" + a.head + "' does not fit the model: " + e.what());
+        }
+    }
     ModelContext context{EEGPT_VERSION, model.encoder.get(), &model.provenance, head.get(), a.head};
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
@@ -257,7 +266,7 @@ int run_many(const RecordingArgs& a, bool classify) {
             ++failed;
         }
     }
-    if (failed) std::fprintf(stderr, "eegpt: %d of %zu recordings failed\n", failed, todo.size());
+    if (failed && todo.size() > 1) std::fprintf(stderr, "eegpt: %d of %zu recordings failed\n", failed, todo.size());
     return failed ? 1 : 0;
 }
 
