@@ -10,6 +10,7 @@
 
 #include "catch_compat.h"
 #include "channels.h"
+#include "edf_test_files.h"
 #include "error.h"
 #include "heads/head.h"
 #include "io/edf_reader.h"
@@ -146,6 +147,31 @@ TEST_CASE("embed: streamed features equal the encoder on independently prepared 
     CHECK(h5::read_string_attr(file, "recording_file_type") == "EDF+C");
     CHECK(h5::read_int32s(file, "resample_up")[0] == 64);
     CHECK(h5::read_int32s(file, "resample_down")[0] == 125);
+}
+
+TEST_CASE("embed: signals at different rates are resampled each on its own and stay aligned", "[pipeline]") {
+    TempPath edf("rates.edf"), out("rates.h5");
+    eegpt_test::RawEdf spec;
+    spec.signals = {eegpt_test::eeg_signal("Fp1", 200), eegpt_test::eeg_signal("ECG", 100),
+                    eegpt_test::eeg_signal("EEG Cz-REF", 256), eegpt_test::eeg_signal("O2.", 500)};
+    spec.records = "9";
+    eegpt_test::write_file(edf, eegpt_test::edf_bytes(spec));
+    TinyModel model;
+    RecordingOptions options;
+    options.stride_s = 1.0;
+    RecordingSummary s = process_recording(edf, out, model.context(), options);
+    CHECK(s.channels.names == std::vector<std::string>{"FP1", "CZ", "O2"});
+    int64_t windows = 0;
+    std::vector<float> x = reference_windows(edf, {0, 2, 3}, 256, windows);
+    REQUIRE(s.windows == windows);
+    std::vector<float> expected(model.encoder->output_size(static_cast<int>(windows), 1024));
+    model.encoder->encode(x.data(), static_cast<int>(windows), 3, 1024, s.channels.ids.data(), expected.data());
+    h5::Handle file = h5::open_read(out);
+    const std::vector<float> features = h5::read_floats(file, "features");
+    REQUIRE(features.size() == expected.size());
+    for (size_t i = 0; i < features.size(); ++i) REQUIRE(features[i] == Approx(expected[i]).margin(1e-5));
+    CHECK(h5::read_int32s(file, "resample_up") == std::vector<int32_t>{32, 1, 64});
+    CHECK(h5::read_int32s(file, "resample_down") == std::vector<int32_t>{25, 1, 125});
 }
 
 TEST_CASE("embed: options change what they say", "[pipeline]") {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -226,6 +227,11 @@ int run_many(const RecordingArgs& a, bool classify) {
         auto [it, fresh] = owner.emplace(out, inputs[i]);
         if (!fresh) throw Error("'" + it->second + "' and '" + inputs[i] + "' would both write '" + out + "'");
         if (static_cast<int64_t>(i) % shards == shard) jobs.emplace_back(inputs[i], out);
+    }
+    if (a.output.empty() && !a.output_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(a.output_dir, ec);
+        if (ec) throw Error("cannot create --output-dir '" + a.output_dir + "': " + ec.message());
     }
     std::vector<std::pair<std::string, std::string>> todo;
     for (const auto& job : jobs) {
