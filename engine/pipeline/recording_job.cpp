@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include "../channels.h"
@@ -86,6 +87,51 @@ std::vector<int> ids_of_names(const std::vector<std::string>& names) {
     return ids;
 }
 
+std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g s", s);
+    return buf;
+}
+
+// The per-window datasets of one output, filled batch by batch.
+struct RowOutputs {
+    std::unique_ptr<RowDataset> starts, features, probabilities, predicted;
+
+    RowOutputs(hid_t file, uint64_t rows, const std::vector<uint64_t>& feature_shape, const RecordingOptions& options,
+               int classes) {
+        starts = std::make_unique<RowDataset>(file, "window_start_s", rows, std::vector<uint64_t>{}, RowType::float64);
+        if (options.save_features)
+            features = std::make_unique<RowDataset>(file, "features", rows, feature_shape, options.features_dtype);
+        if (classes > 0) {
+            probabilities = std::make_unique<RowDataset>(file, "probabilities", rows,
+                                                         std::vector<uint64_t>{static_cast<uint64_t>(classes)}, RowType::float32);
+            predicted = std::make_unique<RowDataset>(file, "predicted_class", rows, std::vector<uint64_t>{}, RowType::int32);
+        }
+    }
+    void close() {  // before the file is committed
+        starts.reset();
+        features.reset();
+        probabilities.reset();
+        predicted.reset();
+    }
+};
+
+// Per-class sums for the recording-level result; per-window predictions.
+struct ClassTally {
+    int classes;
+    std::vector<double> probability_sum, window_count;
+    explicit ClassTally(int k) : classes(k), probability_sum(static_cast<size_t>(k)), window_count(static_cast<size_t>(k)) {}
+    void add(const float* probabilities, int windows, int32_t* predicted) {
+        for (int w = 0; w < windows; ++w) {
+            const float* p = probabilities + static_cast<size_t>(w) * static_cast<size_t>(classes);
+            const int best = static_cast<int>(std::max_element(p, p + classes) - p);
+            predicted[w] = best;
+            window_count[static_cast<size_t>(best)] += 1;
+            for (int k = 0; k < classes; ++k) probability_sum[static_cast<size_t>(k)] += p[k];
+        }
+    }
+};
+
 }  // namespace
 
 int64_t stride_samples(double stride_s) {
@@ -121,7 +167,7 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
         SignalStream stream(reader, plan, options.preprocess);
         const int64_t total = window_count(stream.total_samples(), kWindowSamples, stride);
         if (total == 0)
-            throw Error("recording is " + std::to_string(reader.duration_s()) + " s long, shorter than one 4 s window");
+            throw Error("recording is " + seconds_text(reader.duration_s()) + " long, shorter than one 4 s window");
         summary.windows = total;
 
         Encoder& encoder = *model.encoder;
@@ -147,27 +193,17 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
         h5::write_strings(file, "channels", mixing ? head->encoder_channels : plan.names);
         h5::write_int32s(file, "channel_ids", as_int32(ids));
 
-        const uint64_t rows = static_cast<uint64_t>(total);
-        std::unique_ptr<RowDataset> features_out, probabilities_out, predicted_out;
-        auto starts_out = std::make_unique<RowDataset>(file, "window_start_s", rows, std::vector<uint64_t>{}, RowType::float64);
-        if (options.save_features) {
-            h5::write_attr(file, "features_dtype", to_string(options.features_dtype));
-            features_out = std::make_unique<RowDataset>(
-                file, "features", rows,
-                std::vector<uint64_t>{static_cast<uint64_t>(patches), static_cast<uint64_t>(config.embed_num),
-                                      static_cast<uint64_t>(config.embed_dim)},
-                options.features_dtype);
-        }
         const int classes = head ? head->classes() : 0;
+        if (options.save_features) h5::write_attr(file, "features_dtype", to_string(options.features_dtype));
         if (head) {
             h5::write_attr(file, "head_file", model.head_path);
             h5::write_attr(file, "head_source", head->source);
             h5::write_strings(file, "class_names", head->class_names);
-            probabilities_out = std::make_unique<RowDataset>(file, "probabilities", rows,
-                                                             std::vector<uint64_t>{static_cast<uint64_t>(classes)},
-                                                             RowType::float32);
-            predicted_out = std::make_unique<RowDataset>(file, "predicted_class", rows, std::vector<uint64_t>{}, RowType::int32);
         }
+        RowOutputs rows(file, static_cast<uint64_t>(total),
+                        {static_cast<uint64_t>(patches), static_cast<uint64_t>(config.embed_num),
+                         static_cast<uint64_t>(config.embed_dim)},
+                        options, classes);
 
         const size_t window_in = static_cast<size_t>(in_channels) * kWindowSamples;
         const size_t window_enc = static_cast<size_t>(enc_channels) * kWindowSamples;
@@ -177,7 +213,7 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
         std::vector<float> probabilities(static_cast<size_t>(options.batch) * static_cast<size_t>(classes));
         std::vector<double> starts(static_cast<size_t>(options.batch));
         std::vector<int32_t> predicted(static_cast<size_t>(options.batch));
-        std::vector<double> probability_sum(static_cast<size_t>(classes), 0.0), class_count(static_cast<size_t>(classes), 0.0);
+        ClassTally tally(classes);
         int64_t done = 0;
         int filled = 0;
 
@@ -190,20 +226,14 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
             }
             encoder.encode(x, filled, enc_channels, kWindowSamples, ids.data(), features.data());
             const uint64_t first = static_cast<uint64_t>(done), count = static_cast<uint64_t>(filled);
-            if (features_out) features_out->write(first, count, features.data());
-            starts_out->write(first, count, starts.data());
+            rows.starts->write(first, count, starts.data());
+            if (rows.features) rows.features->write(first, count, features.data());
             if (head) {
                 head_probabilities(*head, features.data(), filled, patches, config.embed_num, config.embed_dim,
                                    probabilities.data());
-                for (int w = 0; w < filled; ++w) {
-                    const float* p = probabilities.data() + static_cast<size_t>(w) * static_cast<size_t>(classes);
-                    const int best = static_cast<int>(std::max_element(p, p + classes) - p);
-                    predicted[static_cast<size_t>(w)] = best;
-                    class_count[static_cast<size_t>(best)] += 1;
-                    for (int k = 0; k < classes; ++k) probability_sum[static_cast<size_t>(k)] += p[k];
-                }
-                probabilities_out->write(first, count, probabilities.data());
-                predicted_out->write(first, count, predicted.data());
+                tally.add(probabilities.data(), filled, predicted.data());
+                rows.probabilities->write(first, count, probabilities.data());
+                rows.predicted->write(first, count, predicted.data());
             }
             done += filled;
             filled = 0;
@@ -228,8 +258,8 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
 
         if (head) {
             for (int k = 0; k < classes; ++k) {
-                summary.mean_probability.push_back(probability_sum[static_cast<size_t>(k)] / static_cast<double>(total));
-                summary.class_fraction.push_back(class_count[static_cast<size_t>(k)] / static_cast<double>(total));
+                summary.mean_probability.push_back(tally.probability_sum[static_cast<size_t>(k)] / static_cast<double>(total));
+                summary.class_fraction.push_back(tally.window_count[static_cast<size_t>(k)] / static_cast<double>(total));
             }
             write_doubles(file, "recording_mean_probability", summary.mean_probability);
             write_doubles(file, "recording_class_fraction", summary.class_fraction);
@@ -238,10 +268,7 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
                 summary.mean_probability.begin());
             h5::write_attr(file, "recording_predicted_class", head->class_names[best]);
         }
-        features_out.reset();
-        starts_out.reset();
-        probabilities_out.reset();
-        predicted_out.reset();
+        rows.close();
         out.commit();
     } catch (const Error& e) {
         const std::string what = e.what();
