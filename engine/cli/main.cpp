@@ -1,8 +1,6 @@
 // The `eegpt` command line. Library errors arrive as eegpt::Error and leave here as one line on
 // stderr and a non-zero exit code; nothing below this file prints or exits.
 #include <CLI/CLI.hpp>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -24,10 +22,6 @@ struct EncodeArgs {
     std::string weights, input, output, device = "cpu", precision = "fp32";
     int threads = 0;
 };
-
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
-}
 
 int run_encode(const EncodeArgs& args) {
     EncoderOptions options{parse_device(args.device), parse_precision(args.precision), args.threads};
