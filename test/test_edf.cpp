@@ -133,6 +133,11 @@ TEST_CASE("files EDFlib refuses but other readers accept are read from a repaire
         spec.annotation_prefilter = "HP:0Hz LP:0Hz N:0Hz";
         expected_warning = "annotation signal with a non-blank prefilter";
     }
+    SECTION("a record count of -1 (recording not closed properly)") {
+        spec.records = "-1";
+        spec.data_records = 2;
+        expected_warning = "2 records from the file size";
+    }
     SECTION("a Latin-1 micro sign in the unit") {
         spec.signals[0].unit = "\xB5V";
         expected_warning = "non-ASCII character in the physical dimension";
@@ -196,10 +201,12 @@ TEST_CASE("bad files are one-line errors naming the problem", "[edf][errors]") {
         spec.records = "0";
         expected = "no data records";
     }
-    SECTION("record count -1 (recording not closed)") {
+    SECTION("record count -1 and a partial last record") {
         spec.records = "-1";
         spec.data_records = 2;
-        expected = "number of data records is -1";
+        std::string bytes = edf_bytes(spec);
+        write_file(path, bytes.substr(0, bytes.size() - 2));
+        expected = "number of data records is -1 (the recording was not closed properly) and the file does not hold whole";
     }
     SECTION("non-numeric record count") {
         spec.records = "two";
@@ -239,6 +246,11 @@ TEST_CASE("bad files are one-line errors naming the problem", "[edf][errors]") {
     SECTION("non-numeric physical range") {
         spec.signals[0].physical_max = "nan";
         expected = "physical minimum or maximum is not a number";
+    }
+    SECTION("a physical range whose scale overflows to infinity") {
+        spec.signals[1].physical_min = "-1e308";
+        spec.signals[1].physical_max = "1e308";
+        expected = "signal 'Cz' has an unusable physical range";
     }
     SECTION("digital range beyond 16 bits") {
         spec.signals[0].digital_max = "99999";

@@ -60,6 +60,7 @@ struct HeaderCheck {
     std::vector<std::string> repairs;  // problems a repaired copy works around
     bool bdf = false, plus = false, discontinuous = false;
     long long signals = 0;
+    long long records_from_size = -1;  // when the header says -1
 };
 
 std::string signal_name(long long i, const std::string& label) {
@@ -126,9 +127,8 @@ HeaderCheck check_header(const std::string& path) {
                   " signals need " + std::to_string(256 * (c.signals + 1));
         return c;
     }
-    if (records < 0) {
-        c.fatal = "number of data records is " + std::to_string(records) +
-                  " (unknown: the recording was not closed properly)";
+    if (records < -1) {
+        c.fatal = "number of data records is " + std::to_string(records);
         return c;
     }
     if (records == 0) {
@@ -201,6 +201,16 @@ HeaderCheck check_header(const std::string& path) {
         record_bytes += nsamp * (c.bdf ? 3 : 2);
     }
     const long long data = size - 256 * (ns + 1);
+    if (records == -1) {  // allowed while recording; a file left so is read by its size, as MNE does
+        if (data <= 0 || data % record_bytes != 0) {
+            c.fatal = "number of data records is -1 (the recording was not closed properly) and the file does not "
+                      "hold whole records";
+            return c;
+        }
+        records = c.records_from_size = data / record_bytes;
+        c.repairs.push_back("number of data records is -1 (the recording was not closed properly): " +
+                            std::to_string(records) + " records from the file size");
+    }
     if (record_bytes > 0 && data != records * record_bytes) {
         c.fatal = "header says " + std::to_string(records) + " data records of " + std::to_string(record_bytes) +
                   " bytes, but the file holds " + std::to_string(data) + " bytes of data (" +
@@ -212,7 +222,8 @@ HeaderCheck check_header(const std::string& path) {
 
 // Copies `path` to a temporary file whose header EDFlib accepts: plain EDF/BDF instead of EDF+/BDF+
 // (annotation signals become ordinary signals, hidden by the reader; records are read back to
-// back) and ASCII-only text fields ("µ" becomes "u"). Streams in 1 MiB pieces.
+// back), ASCII-only text fields ("µ" becomes "u"), and a record count of -1 replaced by the count
+// the file size gives. Streams in 1 MiB pieces.
 std::string repaired_copy(const std::string& path, const HeaderCheck& check) {
     const char* tmpdir = std::getenv("TMPDIR");
     std::string temp = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/eegpt-repaired-XXXXXX";
@@ -226,6 +237,11 @@ std::string repaired_copy(const std::string& path, const HeaderCheck& check) {
     in.read(&header[0], static_cast<std::streamsize>(header_size));
     const std::string plain = check.bdf ? "24BIT" : "";
     header.replace(192, 44, plain + std::string(44 - plain.size(), ' '));
+    if (check.records_from_size >= 0) {
+        std::string records = std::to_string(check.records_from_size);
+        if (records.size() > 8) throw Error("too many data records to repair the header");
+        header.replace(236, 8, records + std::string(8 - records.size(), ' '));
+    }
     auto clean = [&](size_t offset, size_t width) {
         std::string v;
         for (size_t k = 0; k < width; ++k) {
@@ -361,8 +377,9 @@ void EdfReader::load_header() {
     if (record_duration_100ns_ <= 0 && records_ > 0) throw Error("data-record duration is not positive");
     for (const auto& s : signals_) {
         if (s.samples_per_record < 1) throw Error("signal '" + s.label + "' has no samples per record");
-        if (!std::isfinite(s.physical_min) || !std::isfinite(s.physical_max) || s.physical_min == s.physical_max)
-            throw Error("signal '" + s.label + "' has an unusable physical range");
+        if (!std::isfinite(s.physical_max - s.physical_min) || s.physical_min == s.physical_max)
+            throw Error("signal '" + s.label + "' has an unusable physical range (" + std::to_string(s.physical_min) +
+                        " .. " + std::to_string(s.physical_max) + ")");
     }
 }
 

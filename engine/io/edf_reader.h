@@ -6,7 +6,8 @@
 // says so in warnings() (README "Reading recordings"):
 //   - EDF+D / BDF+D (discontinuous): read as plain EDF/BDF, records back to back (as MNE 1.3 does);
 //   - EDF+ / BDF+ header details EDFlib rejects (annotation signal with a non-blank prefilter or
-//     transducer field, as BCI2000 writes; non-ASCII characters in text fields, e.g. Latin-1 "µV").
+//     transducer field, as BCI2000 writes; non-ASCII characters in text fields, e.g. Latin-1 "µV");
+//   - a record count of -1 (recording not closed properly): the count the file size gives.
 // Any other refusal is an eegpt::Error with a one-line diagnosis of the header.
 #pragma once
 #include <cstdint>
