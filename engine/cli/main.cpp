@@ -1,8 +1,6 @@
 // The `eegpt` command line. Library errors arrive as eegpt::Error and leave here as one line on
 // stderr and a non-zero exit code; nothing below this file prints or exits.
 #include <CLI/CLI.hpp>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -10,7 +8,7 @@
 #include "../encoder.h"
 #include "../error.h"
 #include "../io/window_file.h"
-#include "../synthetic.h"
+#include "recordings_cli.h"
 
 #ifndef EEGPT_VERSION
 #define EEGPT_VERSION "dev"
@@ -24,10 +22,6 @@ struct EncodeArgs {
     std::string weights, input, output, device = "cpu", precision = "fp32";
     int threads = 0;
 };
-
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
-}
 
 int run_encode(const EncodeArgs& args) {
     EncoderOptions options{parse_device(args.device), parse_precision(args.precision), args.threads};
@@ -60,43 +54,10 @@ int run_info(const std::string& path) {
     return 0;
 }
 
-// The default job with no arguments: every input is a stand-in, and it says so.
-int run_demo(const std::string& output) {
-    const int batch = 8, samples = 1024;
-    const std::vector<std::string> montage = {"FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ",
-                                              "C4",  "T8",  "P7", "P3", "PZ", "P4", "P8", "O1", "O2"};
-    std::printf("eegpt %s demo: STAND-INS ONLY. Weights: random-initialised 'large' model (seed 0, untrained).\n"
-                "Input: %d synthetic 4 s windows of 19-channel EEG (alpha rhythm + drift + noise), not a recording.\n",
-                EEGPT_VERSION, batch);
-    auto t0 = std::chrono::steady_clock::now();
-    ModelWeights weights = random_weights(named_config("large"), 0);
-    weights.provenance.source_checkpoint = "random-init:large";
-    std::printf("weights ready in %.0f ms\n", elapsed_ms(t0));
-    std::vector<int> ids = channel_ids_of(montage);
-    std::vector<float> x = synthetic_eeg_windows(batch, static_cast<int>(ids.size()), samples, 1);
-    auto encoder = make_encoder(weights);
-    std::vector<float> features(encoder->output_size(batch, samples));
-    encoder->encode(x.data(), 1, static_cast<int>(ids.size()), samples, ids.data(), features.data());  // warm-up
-    t0 = std::chrono::steady_clock::now();
-    encoder->encode(x.data(), batch, static_cast<int>(ids.size()), samples, ids.data(), features.data());
-    double ms = elapsed_ms(t0);
-    double sum_sq = 0;
-    for (float f : features) sum_sq += static_cast<double>(f) * f;
-    std::printf("encoded %d windows on cpu (fp32) in %.1f ms: %.1f ms per window, %.0fx real time\n", batch, ms,
-                ms / batch, batch * 4000.0 / ms);
-    std::printf("features %d x %d x %d x %d, rms %.4f\n", batch, samples / 64, weights.config.embed_num,
-                weights.config.embed_dim, std::sqrt(sum_sq / static_cast<double>(features.size())));
-    FeatureFileInfo info{EEGPT_VERSION, "cpu", "fp32", &weights.provenance};
-    write_feature_file(output, features, batch, samples / 64, weights.config.embed_num, weights.config.embed_dim, ids,
-                       info);
-    std::printf("wrote %s\n", output.c_str());
-    return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"eegpt: EEGPT features from EEG windows (no arguments: a demo on stand-in weights and data)"};
+    CLI::App app{"eegpt: EEGPT features from EEG recordings and windows (no arguments: a demo on stand-in weights and data)"};
     app.set_version_flag("--version", EEGPT_VERSION);
     std::string demo_output = "eegpt_demo_features.h5";
     app.add_option("--demo-output", demo_output, "where the no-argument demo writes its features");
@@ -114,6 +75,8 @@ int main(int argc, char** argv) {
     CLI::App* info_cmd = app.add_subcommand("info", "describe a weight file");
     info_cmd->add_option("weights", info_weights, "model weights (HDF5)")->required();
 
+    eegpt::cli::RecordingCommands recordings(app);  // embed, classify, inspect, preprocess
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -125,7 +88,8 @@ int main(int argc, char** argv) {
     try {
         if (encode_cmd->parsed()) return run_encode(encode);
         if (info_cmd->parsed()) return run_info(info_weights);
-        return run_demo(demo_output);
+        if (recordings.parsed()) return recordings.run();
+        return eegpt::cli::run_recording_demo(demo_output);
     } catch (const Error& e) {
         std::fprintf(stderr, "eegpt: error: %s\n", e.what());
     } catch (const std::bad_alloc&) {

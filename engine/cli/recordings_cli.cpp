@@ -1,0 +1,450 @@
+#include "recordings_cli.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include "../channels.h"
+#include "../error.h"
+#include "../io/edf_reader.h"
+#include "../io/hdf5.h"
+#include "../io/row_dataset.h"
+#include "../pipeline/recording_job.h"
+#include "../synthetic_recording.h"
+
+#ifndef EEGPT_VERSION
+#define EEGPT_VERSION "dev"
+#endif
+
+namespace eegpt::cli {
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+void on_signal(int sig) {
+    g_interrupted = sig;
+    std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+// Not an eegpt::Error, so that nothing on the way out mistakes it for a failed recording.
+struct Interrupted : std::runtime_error {
+    Interrupted() : std::runtime_error("interrupted: the output being written was removed; rerun to resume") {}
+};
+
+// ---- inputs, shards, output names ----
+
+std::vector<std::string> expand_inputs(const std::vector<std::string>& items) {
+    std::vector<std::string> paths;
+    for (const auto& item : items) {
+        if (item.empty() || item[0] != '@') {
+            paths.push_back(item);
+            continue;
+        }
+        std::ifstream list(item.substr(1));
+        if (!list) throw Error("cannot read list file '" + item.substr(1) + "'");
+        std::string line;
+        while (std::getline(list, line)) {
+            while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+            size_t start = line.find_first_not_of(" \t");
+            if (start == std::string::npos || line[start] == '#') continue;
+            paths.push_back(line.substr(start));
+        }
+    }
+    if (paths.empty()) throw Error("no recordings given");
+    return paths;
+}
+
+void parse_shard(const std::string& spec, int64_t& index, int64_t& count) {
+    index = 0;
+    count = 1;
+    if (spec.empty()) return;
+    size_t slash = spec.find('/');
+    try {
+        if (slash == std::string::npos) throw std::invalid_argument("");
+        size_t used = 0;
+        index = std::stoll(spec.substr(0, slash), &used);
+        if (used != slash) throw std::invalid_argument("");
+        count = std::stoll(spec.substr(slash + 1), &used);
+        if (used != spec.size() - slash - 1) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+        throw Error("--shard '" + spec + "' must be i/n (e.g. 0/4 for the first of 4 shards)");
+    }
+    if (count < 1 || index < 0 || index >= count)
+        throw Error("--shard " + spec + ": need 0 <= i < n (shards are numbered from 0, like SLURM_ARRAY_TASK_ID from 0)");
+}
+
+std::string base_name(const std::string& path) {
+    size_t slash = path.find_last_of('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string output_path(const std::string& input, const std::string& dir, const std::string& suffix) {
+    std::string stem = base_name(input);
+    size_t dot = stem.find_last_of('.');
+    if (dot != std::string::npos && dot > 0) {
+        std::string ext = stem.substr(dot + 1);
+        for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (ext == "edf" || ext == "bdf" || ext == "rec") stem = stem.substr(0, dot);
+    }
+    return (dir.empty() ? "." : dir) + "/" + stem + suffix;
+}
+
+bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+// ---- options ----
+
+RecordingOptions recording_options(const RecordingArgs& a) {
+    RecordingOptions o;
+    o.stride_s = a.stride_s;
+    o.batch = a.batch;
+    o.montage.channels = parse_montage(a.channels);
+    if (!a.fill_missing.empty() && a.fill_missing != "zeros")
+        throw Error("--fill-missing '" + a.fill_missing + "': the only filling is 'zeros'");
+    o.montage.fill_missing_zeros = a.fill_missing == "zeros";
+    o.preprocess.average_reference = a.average_reference;
+    if (!a.bandpass.empty()) {
+        size_t comma = a.bandpass.find(',');
+        try {
+            if (comma == std::string::npos) throw std::invalid_argument("");
+            o.preprocess.filters.bandpass_low_hz = std::stod(a.bandpass.substr(0, comma));
+            o.preprocess.filters.bandpass_high_hz = std::stod(a.bandpass.substr(comma + 1));
+        } catch (const std::exception&) {
+            throw Error("--bandpass '" + a.bandpass + "' must be LOW,HIGH in Hz (e.g. 0.1,75)");
+        }
+        o.preprocess.filters.bandpass_order = a.bandpass_order;
+        design_filters(o.preprocess.filters, kModelRateHz);  // reject bad numbers before any work
+    }
+    o.preprocess.filters.notch_hz = a.notch_hz;
+    o.preprocess.filters.notch_q = a.notch_q;
+    if (a.notch_hz > 0) design_filters(o.preprocess.filters, kModelRateHz);
+    o.features_dtype = parse_features_dtype(a.features_dtype);
+    stride_samples(a.stride_s);
+    return o;
+}
+
+struct LoadedModel {
+    std::unique_ptr<Encoder> encoder;
+    Provenance provenance;
+};
+
+LoadedModel load_model(const RecordingArgs& a) {
+    EncoderOptions options{parse_device(a.device), parse_precision(a.precision), a.threads};
+    ModelWeights weights;
+    if (a.weights.empty()) {
+        std::fprintf(stderr,
+                     "eegpt: WARNING: no --weights given: using a RANDOM-INITIALISED 'large' model (seed 0) as a "
+                     "STAND-IN. Its features mean nothing; convert the released checkpoint with tools/convert_ckpt.py "
+                     "and pass --weights.\n");
+        weights = random_weights(named_config("large"), 0);
+        weights.provenance.source_checkpoint = "random-init:large";
+    } else {
+        weights = load_weights(a.weights);
+    }
+    LoadedModel m;
+    m.encoder = make_encoder(weights, options);
+    m.provenance = weights.provenance;
+    return m;  // the encoder holds its own copy of the tensors; `weights` is freed here
+}
+
+// ---- progress ----
+
+std::string clock_text(double seconds) {
+    const long s = static_cast<long>(seconds + 0.5);
+    char buf[32];
+    if (s >= 3600) std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+    return buf;
+}
+
+ProgressFn progress_bar(const std::string& name, bool show) {
+    return [name, show](const Progress& p) {
+        if (g_interrupted) throw Interrupted();
+        if (!show) return;
+        const int width = 30;
+        const int full = static_cast<int>(width * p.windows_done / std::max<int64_t>(1, p.windows_total));
+        const double rate = p.elapsed_s > 0 ? p.windows_done / p.elapsed_s : 0;
+        const double left = rate > 0 ? (p.windows_total - p.windows_done) / rate : 0;
+        std::fprintf(stderr, "\r%s [%s%s] %lld/%lld windows  %.1f windows/s  %s left ", name.c_str(),
+                     std::string(static_cast<size_t>(full), '#').c_str(),
+                     std::string(static_cast<size_t>(width - full), '.').c_str(),
+                     static_cast<long long>(p.windows_done), static_cast<long long>(p.windows_total), rate,
+                     clock_text(left).c_str());
+        if (p.windows_done == p.windows_total) std::fprintf(stderr, "\n");
+        std::fflush(stderr);
+    };
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+    return s;
+}
+
+void print_summary(const std::string& input, const std::string& output, const RecordingSummary& s, const Head* head,
+                   double seconds) {
+    const ChannelPlan& c = s.channels;
+    std::printf("%s -> %s: %s, %.1f s, %lld windows in %.1f s; %d channels (%s)", input.c_str(), output.c_str(),
+                s.file_type.c_str(), s.duration_s, static_cast<long long>(s.windows), seconds, c.channels(),
+                join(c.names, " ").c_str());
+    if (!c.filled.empty()) std::printf("; zero-filled: %s", join(c.filled, " ").c_str());
+    if (!c.dropped.empty()) std::printf("; dropped: %s", join(c.dropped).c_str());
+    std::printf("\n");
+    if (head) {
+        std::printf("  recording: ");
+        for (int k = 0; k < head->classes(); ++k)
+            std::printf("%s%s mean p %.3f (%.0f%% of windows)", k ? ", " : "", head->class_names[static_cast<size_t>(k)].c_str(),
+                        s.mean_probability[static_cast<size_t>(k)], 100.0 * s.class_fraction[static_cast<size_t>(k)]);
+        std::printf("\n");
+    }
+}
+
+// ---- embed and classify ----
+
+int run_many(const RecordingArgs& a, bool classify) {
+    const RecordingOptions options = [&] {
+        RecordingOptions o = recording_options(a);
+        o.save_features = !classify || a.save_features;
+        return o;
+    }();
+    std::unique_ptr<Head> head;
+    if (classify) head = std::make_unique<Head>(load_head(a.head));
+    const std::vector<std::string> inputs = expand_inputs(a.recordings);
+    int64_t shard = 0, shards = 1;
+    parse_shard(a.shard, shard, shards);
+    if (!a.output.empty() && inputs.size() != 1) throw Error("--output names one file: give one recording, or use --output-dir");
+    const std::string suffix = classify ? ".predictions.h5" : ".features.h5";
+    // Every shard computes the same names, so a collision is caught the same way everywhere.
+    std::map<std::string, std::string> owner;
+    std::vector<std::pair<std::string, std::string>> jobs;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+        const std::string out = a.output.empty() ? output_path(inputs[i], a.output_dir, suffix) : a.output;
+        auto [it, fresh] = owner.emplace(out, inputs[i]);
+        if (!fresh) throw Error("'" + it->second + "' and '" + inputs[i] + "' would both write '" + out + "'");
+        if (static_cast<int64_t>(i) % shards == shard) jobs.emplace_back(inputs[i], out);
+    }
+    if (a.output.empty() && !a.output_dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(a.output_dir, ec);
+        if (ec) throw Error("cannot create --output-dir '" + a.output_dir + "': " + ec.message());
+    }
+    std::vector<std::pair<std::string, std::string>> todo;
+    for (const auto& job : jobs) {
+        if (!a.force && file_exists(job.second)) {
+            if (!a.quiet) std::printf("%s: done already (%s exists), skipped\n", job.first.c_str(), job.second.c_str());
+            continue;
+        }
+        todo.push_back(job);
+    }
+    if (todo.empty()) return 0;
+    LoadedModel model = load_model(a);
+    if (head) {
+        const ModelConfig& c = model.encoder->config();
+        try {
+            check_head_fits(*head, kWindowSamples / c.patch_size, c.embed_num, c.embed_dim);
+        } catch (const Error& e) {
+            throw Error("head '" + a.head + "' does not fit the model: " + e.what());
+        }
+    }
+    ModelContext context{EEGPT_VERSION, model.encoder.get(), &model.provenance, head.get(), a.head};
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    const bool show = !a.quiet && isatty(STDERR_FILENO);
+    int failed = 0;
+    for (const auto& [input, output] : todo) {
+        const auto t0 = std::chrono::steady_clock::now();
+        try {
+            RecordingSummary s = process_recording(input, output, context, options, progress_bar(base_name(input), show));
+            for (const auto& w : s.warnings) std::fprintf(stderr, "eegpt: warning: %s: %s\n", input.c_str(), w.c_str());
+            if (!a.quiet)
+                print_summary(input, output, s, head.get(),
+                              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        } catch (const Interrupted&) {
+            throw;
+        } catch (const Error& e) {
+            if (show) std::fprintf(stderr, "\n");
+            std::fprintf(stderr, "eegpt: error: %s\n", e.what());
+            ++failed;
+        }
+    }
+    if (failed && todo.size() > 1) std::fprintf(stderr, "eegpt: %d of %zu recordings failed\n", failed, todo.size());
+    return failed ? 1 : 0;
+}
+
+// ---- inspect and preprocess ----
+
+int run_inspect(const RecordingArgs& a) {
+    const RecordingOptions options = recording_options(a);
+    const std::vector<std::string> inputs = expand_inputs(a.recordings);
+    if (!a.raw_output.empty() && inputs.size() != 1) throw Error("--raw-output takes one recording");
+    int failed = 0;
+    for (const auto& input : inputs) {
+        try {
+            EdfReader reader(input);
+            std::printf("%s: %s, %.3f s, %lld records of %g s, %zu signals\n", input.c_str(), reader.file_type().c_str(),
+                        reader.duration_s(), static_cast<long long>(reader.records()), reader.record_duration_s(),
+                        reader.signals().size());
+            for (const auto& w : reader.warnings()) std::printf("  warning: %s\n", w.c_str());
+            std::printf("  %-18s %-6s %10s  %s\n", "signal", "unit", "rate (Hz)", "channel");
+            for (const auto& s : reader.signals()) {
+                std::string name = dictionary_name_of_label(s.label);
+                std::string reason = unmapped_reason(s.label);
+                if (!name.empty() && millivolts_per_unit(s.unit) == 0) reason = "unit is not a voltage";
+                std::printf("  %-18s %-6s %10g  %s\n", ("'" + s.label + "'").c_str(), s.unit.c_str(), s.rate_hz,
+                            reason.empty() ? name.c_str() : ("dropped: " + reason).c_str());
+            }
+            try {
+                ChannelPlan plan = plan_recording_channels(reader, options.montage, nullptr);
+                for (const auto& w : plan.warnings) std::printf("  warning: %s\n", w.c_str());
+                std::printf("  encoder channels (%d): %s\n", plan.channels(), join(plan.names, " ").c_str());
+                if (!plan.filled.empty()) std::printf("  zero-filled: %s\n", join(plan.filled, " ").c_str());
+                const double stride = static_cast<double>(stride_samples(a.stride_s));
+                const double total = std::ceil(reader.duration_s() * kModelRateHz - 1e-9);
+                std::printf("  windows at stride %g s: %lld\n", a.stride_s,
+                            static_cast<long long>(total < kWindowSamples ? 0 : (total - kWindowSamples) / stride + 1));
+            } catch (const Error& e) {
+                std::printf("  channels: %s\n", e.what());
+            }
+            if (!a.raw_output.empty()) {
+                // First `seconds` of every signal in its own physical unit (for comparisons with other readers).
+                h5::AtomicFile out(a.raw_output);
+                h5::Handle group = h5::create_group(out.file(), "signals");
+                for (size_t i = 0; i < reader.signals().size(); ++i) {
+                    const EdfSignal& s = reader.signals()[i];
+                    const int64_t n = std::min<int64_t>(s.samples, static_cast<int64_t>(std::llround(a.seconds * s.rate_hz)));
+                    std::vector<double> x(static_cast<size_t>(n));
+                    reader.read(static_cast<int>(i), 0, static_cast<int>(n), x.data());
+                    const std::string name = std::to_string(i);
+                    write_doubles(group, name, x);
+                    h5::Handle ds(H5Dopen2(group, name.c_str(), H5P_DEFAULT), H5Dclose);
+                    h5::write_attr(ds, "label", s.label);
+                    h5::write_attr(ds, "unit", s.unit);
+                    h5::write_attr(ds, "rate_hz", s.rate_hz);
+                    h5::write_attr(ds, "samples_in_file", s.samples);
+                }
+                h5::write_attr(out.file(), "file_type", reader.file_type());
+                group.reset();
+                out.commit();
+            }
+        } catch (const Error& e) {
+            std::fprintf(stderr, "eegpt: error: %s\n", e.what());
+            ++failed;
+        }
+    }
+    return failed ? 1 : 0;
+}
+
+int run_preprocess(const RecordingArgs& a) {
+    const RecordingOptions options = recording_options(a);
+    if (a.recordings.size() != 1 || a.output.empty()) throw Error("preprocess takes one recording and --output");
+    write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess, EEGPT_VERSION);
+    return 0;
+}
+
+void add_preprocess_options(CLI::App* cmd, RecordingArgs& a) {
+    cmd->add_option("--channels", a.channels,
+                    "montage: 'standard19', 'all' (default: every signal that maps) or names, e.g. FP1,FP2,CZ");
+    cmd->add_option("--fill-missing", a.fill_missing, "'zeros': a requested channel the recording lacks is all zeros");
+    cmd->add_flag("--average-reference", a.average_reference, "subtract the mean of the recorded channels");
+    cmd->add_option("--bandpass", a.bandpass, "zero-phase Butterworth band-pass LOW,HIGH in Hz (default: off)");
+    cmd->add_option("--bandpass-order", a.bandpass_order, "band-pass order")->capture_default_str();
+    cmd->add_option("--notch", a.notch_hz, "zero-phase notch at this frequency in Hz (default: off)");
+    cmd->add_option("--notch-q", a.notch_q, "notch quality factor")->capture_default_str();
+}
+
+void add_job_options(CLI::App* cmd, RecordingArgs& a) {
+    cmd->add_option("recordings", a.recordings, "EDF/BDF files, or @list.txt (one path per line)")->required();
+    cmd->add_option("--output-dir", a.output_dir, "where outputs go (NAME.features.h5 / NAME.predictions.h5)")
+        ->capture_default_str();
+    cmd->add_option("--output", a.output, "output file (one recording only)");
+    cmd->add_option("--shard", a.shard, "i/n: process only recordings i, i+n, i+2n... (0 <= i < n)");
+    cmd->add_option("--weights", a.weights, "model weights (default: random-initialised 'large' stand-in)");
+    cmd->add_option("--stride", a.stride_s, "seconds between window starts (4 s windows)")->capture_default_str();
+    cmd->add_option("--batch", a.batch, "windows per encoder call")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--features-dtype", a.features_dtype, "float32 or float16")->capture_default_str();
+    cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();
+    cmd->add_option("--precision", a.precision, "fp32, tf32 or bf16")->capture_default_str();
+    cmd->add_option("--threads", a.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+    cmd->add_flag("--quiet", a.quiet, "no progress bar and no summary lines");
+    cmd->add_flag("--force", a.force, "recompute outputs that exist already (default: skip them, i.e. resume)");
+    add_preprocess_options(cmd, a);
+}
+
+}  // namespace
+
+RecordingCommands::RecordingCommands(CLI::App& app) {
+    embed_ = app.add_subcommand("embed", "EEGPT features of EDF/BDF recordings (4 s windows, streamed)");
+    add_job_options(embed_, args_);
+
+    classify_ = app.add_subcommand("classify", "class probabilities of EDF/BDF recordings with a head");
+    add_job_options(classify_, args_);
+    classify_->add_option("--head", args_.head, "head file (weights/FORMAT.md)")->required();
+    classify_->add_flag("--save-features", args_.save_features, "also write the features");
+
+    inspect_ = app.add_subcommand("inspect", "header, signals and channel mapping of EDF/BDF recordings");
+    inspect_->add_option("recordings", args_.recordings, "EDF/BDF files, or @list.txt")->required();
+    inspect_->add_option("--stride", args_.stride_s, "stride for the window count")->capture_default_str();
+    inspect_->add_option("--raw-output", args_.raw_output, "write the first --seconds of every signal (header units) here");
+    inspect_->add_option("--seconds", args_.seconds, "seconds written by --raw-output")->capture_default_str();
+    inspect_->add_option("--channels", args_.channels, "montage to check");
+    inspect_->add_option("--fill-missing", args_.fill_missing, "'zeros'");
+
+    preprocess_ = app.add_subcommand("preprocess", "write the preprocessed 256 Hz signals of a recording (HDF5)");
+    preprocess_->add_option("recording", args_.recordings, "EDF/BDF file")->required();
+    preprocess_->add_option("--output", args_.output, "output HDF5: signals (channels x samples, mV)")->required();
+    add_preprocess_options(preprocess_, args_);
+}
+
+bool RecordingCommands::parsed() const {
+    return embed_->parsed() || classify_->parsed() || inspect_->parsed() || preprocess_->parsed();
+}
+
+int RecordingCommands::run() {
+    try {
+        if (embed_->parsed()) return run_many(args_, false);
+        if (classify_->parsed()) return run_many(args_, true);
+        if (inspect_->parsed()) return run_inspect(args_);
+        return run_preprocess(args_);
+    } catch (const Interrupted& e) {
+        std::fprintf(stderr, "\neegpt: %s\n", e.what());
+        return 130;
+    }
+}
+
+int run_recording_demo(const std::string& features_output) {
+    const size_t slash = features_output.find_last_of('/');
+    const std::string recording =
+        (slash == std::string::npos ? std::string() : features_output.substr(0, slash + 1)) + "eegpt_demo_recording.edf";
+    std::printf("eegpt %s demo: STAND-INS ONLY.\n"
+                "  input:   %s, a SYNTHETIC 60 s EDF+ recording written now (19 EEG channels at 500 Hz: alpha rhythm,\n"
+                "           1/f background, eye blinks; plus ECG), not a real recording\n"
+                "  weights: RANDOM-INITIALISED 'large' model (seed 0, untrained): the features mean nothing\n",
+                EEGPT_VERSION, recording.c_str());
+    SyntheticRecordingSpec spec;
+    write_synthetic_recording(recording, spec);
+    auto t0 = std::chrono::steady_clock::now();
+    ModelWeights weights = random_weights(named_config("large"), 0);
+    weights.provenance.source_checkpoint = "random-init:large";
+    Provenance provenance = weights.provenance;
+    auto encoder = make_encoder(weights);
+    weights = ModelWeights();
+    ModelContext context{EEGPT_VERSION, encoder.get(), &provenance, nullptr, ""};
+    RecordingOptions options;
+    t0 = std::chrono::steady_clock::now();
+    RecordingSummary s = process_recording(recording, features_output, context, options,
+                                           progress_bar("demo", isatty(STDERR_FILENO) != 0));
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    print_summary(recording, features_output, s, nullptr, seconds);
+    std::printf("  %.2f s per window on cpu (fp32), %.0fx real time; features %lld x 16 x 4 x 512 in %s\n",
+                seconds / static_cast<double>(s.windows), spec.seconds / seconds, static_cast<long long>(s.windows),
+                features_output.c_str());
+    std::printf("  real use: eegpt embed RECORDING.edf --weights eegpt_large.h5 --output-dir features/\n");
+    return 0;
+}
+
+}  // namespace eegpt::cli

@@ -1,0 +1,68 @@
+// Reading EDF, EDF+, BDF and BDF+ recordings through EDFlib (Debian's libedf-dev), one block at a
+// time: nothing here holds more than the samples the caller asks for.
+//
+// EDFlib is strict; where it refuses a file that other readers (MNE-Python) accept for a reason
+// that does not touch the samples, the reader retries on a repaired temporary copy of the file and
+// says so in warnings() (README "Recordings"):
+//   - EDF+D / BDF+D (discontinuous): read as plain EDF/BDF, records back to back (as MNE 1.3 does);
+//   - EDF+ / BDF+ header details EDFlib rejects (annotation signal with a non-blank prefilter or
+//     transducer field, as BCI2000 writes; non-ASCII characters in text fields, e.g. Latin-1 "µV");
+//   - a record count of -1 (recording not closed properly): the count the file size gives.
+// Any other refusal is an eegpt::Error with a one-line diagnosis of the header.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace eegpt {
+
+struct EdfSignal {
+    std::string label;  // trailing spaces removed
+    std::string unit;   // physical dimension ("uV", "mV", ...), trimmed
+    std::string prefilter, transducer;
+    int samples_per_record = 0;
+    int64_t samples = 0;  // in the whole file
+    double rate_hz = 0;
+    double physical_min = 0, physical_max = 0;
+    int digital_min = 0, digital_max = 0;
+};
+
+class EdfReader {
+public:
+    explicit EdfReader(const std::string& path);
+    ~EdfReader();
+    EdfReader(const EdfReader&) = delete;
+    EdfReader& operator=(const EdfReader&) = delete;
+
+    const std::string& path() const { return path_; }
+    const std::string& file_type() const { return file_type_; }  // "EDF", "EDF+C", "EDF+D", "BDF", ...
+    int64_t records() const { return records_; }
+    int64_t record_duration_100ns() const { return record_duration_100ns_; }  // EDFlib's time unit
+    double record_duration_s() const { return static_cast<double>(record_duration_100ns_) * 1e-7; }
+    double duration_s() const { return static_cast<double>(records_) * record_duration_s(); }
+    // Data signals in file order; annotation signals are not listed.
+    const std::vector<EdfSignal>& signals() const { return signals_; }
+    // One line per repair made to read the file (empty for files EDFlib reads as they are).
+    const std::vector<std::string>& warnings() const { return warnings_; }
+
+    // Reads `count` samples of signal `index` from sample `start`, in the signal's physical unit.
+    // Throws Error when the file ends early or a value is not finite.
+    void read(int index, int64_t start, int count, double* out);
+
+private:
+    bool try_open(const std::string& path, int& error_code);
+    void load_header();
+
+    std::string path_, repaired_copy_, file_type_;
+    int handle_ = -1;
+    int64_t records_ = 0, record_duration_100ns_ = 0;
+    std::vector<EdfSignal> signals_;
+    std::vector<int> edflib_index_;  // EDFlib's signal number of each entry of signals_
+    std::vector<std::string> warnings_;
+};
+
+// One-line description of what is wrong with the header of an EDF/BDF file, or "" when the fixed
+// fields look sound. Reads at most the header; used to explain EDFlib's refusals.
+std::string diagnose_edf_header(const std::string& path);
+
+}  // namespace eegpt

@@ -1,0 +1,118 @@
+"""Heads: tools/convert_head.py exports the linear-probe layout of a fine-tuned checkpoint, and
+`eegpt classify` equals the same head computed in PyTorch on independently prepared windows."""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import recordings_testlib as lib  # noqa: E402
+
+CONVERT_HEAD = os.path.join(lib.REPO, "tools", "convert_head.py")
+INPUTS = ["FP1", "FP2", "F3", "F4", "CZ"]
+ENCODER = ["FZ", "CZ", "PZ", "OZ"]
+E, D = 4, 32
+
+
+def convert(*args):
+    r = subprocess.run([sys.executable, CONVERT_HEAD, *map(str, args)], capture_output=True, text=True)
+    return r
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return lib.write_random_weights(tmp_path_factory.mktemp("w") / "small.h5", embed_dim=D, embed_num=E, depth=2)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A stand-in fine-tuned checkpoint with the reference code's linear-probe modules."""
+    g = torch.Generator().manual_seed(0)
+    state = {
+        "chan_conv.weight": torch.randn(len(ENCODER), len(INPUTS), 1, generator=g) * 0.5,
+        "chan_conv.bias": torch.randn(len(ENCODER), generator=g) * 0.01,
+        "linear_probe1.weight": torch.randn(16, E * D, generator=g) * 0.1,
+        "linear_probe1.bias": torch.randn(16, generator=g) * 0.01,
+        "linear_probe2.weight": torch.randn(3, 16 * 16, generator=g) * 0.1,
+        "linear_probe2.bias": torch.randn(3, generator=g) * 0.01,
+        "target_encoder.norm.weight": torch.ones(D),  # the rest of a real checkpoint is ignored
+    }
+    path = tmp_path_factory.mktemp("ckpt") / "probe.ckpt"
+    torch.save({"state_dict": state, "epoch": 3}, path)
+    return path, state
+
+
+def test_classify_equals_the_head_in_pytorch(weights, checkpoint, tmp_path):
+    ckpt, state = checkpoint
+    head = tmp_path / "head.h5"
+    r = convert(ckpt, head, "--input-channels", ",".join(INPUTS), "--encoder-channels", ",".join(ENCODER),
+                "--classes", "rest,task,other")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "pred.h5"
+    lib.run_ok("classify", lib.recording("Subject00_2.edf"), "--weights", weights, "--head", head, "--output", out,
+               "--quiet")
+
+    # The same computation, independently: MNE + scipy windows, the 1x1 convolution in PyTorch, the
+    # engine's `encode` on the mixed windows, then the probe layers in PyTorch.
+    x, names, _ = lib.prepared_windows("Subject00_2.edf", stride=1024)
+    x = x[:, [names.index(c) for c in INPUTS]]
+    mixed = torch.nn.functional.conv1d(torch.from_numpy(x).double(), state["chan_conv.weight"].double(),
+                                       state["chan_conv.bias"].double()).float().numpy()
+    inp, enc = tmp_path / "mixed.h5", tmp_path / "enc.h5"
+    with h5py.File(inp, "w") as f:
+        f["x"] = mixed
+        f.create_dataset("channels", data=np.array(ENCODER, dtype=object), dtype=h5py.string_dtype())
+    lib.run_ok("encode", "--weights", weights, "--input", inp, "--output", enc)
+    with h5py.File(enc, "r") as f:
+        z = torch.from_numpy(f["features"][()]).double()
+    h = torch.nn.functional.linear(z.flatten(2), state["linear_probe1.weight"].double(), state["linear_probe1.bias"].double())
+    logits = torch.nn.functional.linear(h.flatten(1), state["linear_probe2.weight"].double(),
+                                        state["linear_probe2.bias"].double())
+    expected = torch.softmax(logits, dim=1).numpy()
+
+    with h5py.File(out, "r") as f:
+        p = f["probabilities"][()]
+        assert lib.strings(f["class_names"]) == ["rest", "task", "other"]
+        assert lib.strings(f["channels"]) == ENCODER
+        assert lib.strings(f["recording_channels"]) == INPUTS
+        assert f.attrs["head_source"] == "probe.ckpt"
+        assert f.attrs["content"] == "predictions"
+        assert "features" not in f
+        np.testing.assert_array_equal(f["predicted_class"][()], p.argmax(axis=1))
+        np.testing.assert_allclose(f["recording_mean_probability"][()], p.mean(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(f["recording_class_fraction"][()],
+                                   np.bincount(p.argmax(axis=1), minlength=3) / len(p), rtol=1e-12)
+        assert f.attrs["recording_predicted_class"] == ["rest", "task", "other"][int(p.mean(axis=0).argmax())]
+    assert p.shape == expected.shape
+    assert np.abs(p - expected).max() <= 1e-5
+
+
+def test_random_heads_and_converter_errors(weights, checkpoint, tmp_path):
+    head = tmp_path / "random.h5"
+    r = convert("--random", head, "--input-channels", "standard19", "--classes", "normal,abnormal",
+                "--embed-num", E, "--embed-dim", D)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "p.h5"
+    r = lib.run_ok("classify", lib.recording("Subject00_2.edf"), "--weights", weights, "--head", head, "--output", out,
+                   "--save-features")
+    assert "normal mean p" in r.stdout
+    with h5py.File(out, "r") as f:
+        assert f["features"].shape == (15, 16, E, D)
+        assert f["probabilities"].shape == (15, 2)
+        np.testing.assert_allclose(f["probabilities"][()].sum(axis=1), 1.0, rtol=1e-6)
+
+    ckpt, _ = checkpoint
+    r = convert(ckpt, tmp_path / "bad.h5", "--input-channels", "FP1,FP2", "--encoder-channels", ",".join(ENCODER))
+    assert r.returncode != 0 and "chan_conv.weight is" in r.stderr
+    assert not (tmp_path / "bad.h5").exists()
+    # A head wider than the encoder's features is refused before any work.
+    wide = tmp_path / "wide.h5"
+    assert convert("--random", wide, "--input-channels", "CZ", "--embed-dim", 512).returncode == 0
+    r = lib.run("classify", lib.recording("Subject00_2.edf"), "--weights", weights, "--head", wide, "--output",
+                tmp_path / "w.h5")
+    assert r.returncode == 1 and "head layer 0 takes 2048 inputs" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

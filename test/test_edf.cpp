@@ -1,0 +1,369 @@
+// Reading EDF/BDF files and mapping their channels: good files of every kind, every kind of bad
+// file as a one-line error (or a documented warning), and the channel dictionary mapping.
+#include <edflib.h>
+
+#include <cmath>
+
+#include "catch_compat.h"
+#include "channel_map.h"
+#include "edf_test_files.h"
+#include "error.h"
+#include "io/edf_reader.h"
+#include "io/edf_writer.h"
+#include "test_helpers.h"
+
+using namespace eegpt;
+using namespace eegpt_test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+RawEdf two_signals() {
+    RawEdf spec;
+    spec.signals = {eeg_signal("EEG Fp1-REF", 32), eeg_signal("Cz", 16)};
+    return spec;
+}
+
+// Physical value EDF defines for a digital value.
+double physical(const RawSignal& s, int digital) {
+    const double pmin = std::stod(s.physical_min), pmax = std::stod(s.physical_max);
+    const double dmin = std::stod(s.digital_min), dmax = std::stod(s.digital_max);
+    return pmin + (digital - dmin) * (pmax - pmin) / (dmax - dmin);
+}
+
+void check_samples(EdfReader& reader, const RawEdf& spec, int records) {
+    for (size_t i = 0; i < spec.signals.size(); ++i) {
+        const RawSignal& s = spec.signals[i];
+        std::vector<double> x(static_cast<size_t>(s.samples_per_record * records));
+        reader.read(static_cast<int>(i), 0, static_cast<int>(x.size()), x.data());
+        for (int r = 0; r < records; ++r)
+            for (int k = 0; k < s.samples_per_record; ++k) {
+                const double want = physical(s, raw_value(r, static_cast<int>(i), k));
+                REQUIRE(x[static_cast<size_t>(r * s.samples_per_record + k)] == Approx(want).margin(1e-9));
+            }
+    }
+}
+
+std::string read_error(const std::string& path) {
+    try {
+        EdfReader reader(path);
+        return "";
+    } catch (const Error& e) {
+        return e.what();
+    }
+}
+
+}  // namespace
+
+TEST_CASE("EDF, EDF+, BDF and BDF+ files are read with their header's rates and physical values", "[edf]") {
+    TempPath path("good.edf");
+    SECTION("plain EDF with two sampling rates") {
+        RawEdf spec = two_signals();
+        write_file(path, edf_bytes(spec));
+        EdfReader reader(path);
+        CHECK(reader.file_type() == "EDF");
+        REQUIRE(reader.signals().size() == 2);
+        CHECK(reader.signals()[0].label == "EEG Fp1-REF");
+        CHECK(reader.signals()[0].rate_hz == 32);
+        CHECK(reader.signals()[1].rate_hz == 16);
+        CHECK(reader.signals()[1].samples == 32);
+        CHECK(reader.duration_s() == 2.0);
+        CHECK(reader.warnings().empty());
+        check_samples(reader, spec, 2);
+    }
+    SECTION("EDF+C: the annotation signal is not listed") {
+        RawEdf spec = two_signals();
+        spec.reserved = "EDF+C";
+        spec.annotation = true;
+        write_file(path, edf_bytes(spec));
+        EdfReader reader(path);
+        CHECK(reader.file_type() == "EDF+C");
+        CHECK(reader.signals().size() == 2);
+        CHECK(reader.warnings().empty());
+        check_samples(reader, spec, 2);
+    }
+    SECTION("BDF with 24-bit samples, and BDF+") {
+        RawEdf spec;
+        RawSignal s = eeg_signal("O2", 25);
+        s.digital_min = "-8388608";
+        s.digital_max = "8388607";
+        s.physical_min = "-262144";
+        s.physical_max = "262143";
+        spec.signals = {s};
+        spec.bdf = true;
+        spec.reserved = "24BIT";
+        write_file(path, edf_bytes(spec));
+        {
+            EdfReader reader(path);
+            CHECK(reader.file_type() == "BDF");
+            check_samples(reader, spec, 2);
+        }
+        spec.reserved = "BDF+C";
+        spec.annotation = true;
+        write_file(path, edf_bytes(spec));
+        EdfReader reader(path);
+        CHECK(reader.file_type() == "BDF+C");
+        CHECK(reader.signals().size() == 1);
+        check_samples(reader, spec, 2);
+    }
+    SECTION("records of 0.5 s give rates of twice the samples per record") {
+        RawEdf spec = two_signals();
+        spec.duration = "0.5";
+        spec.records = "4";
+        write_file(path, edf_bytes(spec));
+        EdfReader reader(path);
+        CHECK(reader.signals()[0].rate_hz == 64);
+        CHECK(reader.duration_s() == 2.0);
+    }
+    CHECK(edflib_get_number_of_open_files() == 0);
+}
+
+TEST_CASE("files EDFlib refuses but other readers accept are read from a repaired copy, with a warning", "[edf]") {
+    TempPath path("repair.edf");
+    RawEdf spec = two_signals();
+    std::string expected_warning;
+    SECTION("EDF+D is read with records back to back") {
+        spec.reserved = "EDF+D";
+        spec.annotation = true;
+        expected_warning = "discontinuous";
+    }
+    SECTION("an annotation signal with a prefilter (BCI2000, EEGMMIDB)") {
+        spec.reserved = "EDF+C";
+        spec.annotation = true;
+        spec.annotation_prefilter = "HP:0Hz LP:0Hz N:0Hz";
+        expected_warning = "annotation signal with a non-blank prefilter";
+    }
+    SECTION("a record count of -1 (recording not closed properly)") {
+        spec.records = "-1";
+        spec.data_records = 2;
+        expected_warning = "2 records from the file size";
+    }
+    SECTION("a Latin-1 micro sign in the unit") {
+        spec.signals[0].unit = "\xB5V";
+        expected_warning = "non-ASCII character in the physical dimension";
+    }
+    write_file(path, edf_bytes(spec));
+    {
+        EdfReader reader(path);
+        REQUIRE(reader.warnings().size() == 1);
+        CHECK_THAT(reader.warnings()[0], Contains(expected_warning));
+        REQUIRE(reader.signals().size() == 2);
+        CHECK(millivolts_per_unit(reader.signals()[0].unit) == 1e-3);
+        check_samples(reader, spec, 2);
+    }
+    CHECK(edflib_get_number_of_open_files() == 0);
+}
+
+TEST_CASE("bad files are one-line errors naming the problem", "[edf][errors]") {
+    TempPath path("bad.edf");
+    RawEdf spec = two_signals();
+    std::string expected;
+    SECTION("missing file") {
+        CHECK_THAT(read_error("/nonexistent/x.edf"), Contains("No such file"));
+        return;
+    }
+    SECTION("a directory") {
+        CHECK_THAT(read_error("/tmp"), Contains("not a regular file"));
+        return;
+    }
+    SECTION("empty file") {
+        write_file(path, "");
+        expected = "too short for an EDF/BDF header";
+    }
+    SECTION("not EDF at all") {
+        write_file(path, std::string(4096, 'x'));
+        expected = "not an EDF or BDF file";
+    }
+    SECTION("an HDF5 file") {
+        write_file(path, std::string("\x89HDF\r\n\x1a\n") + std::string(600, '\0'));
+        expected = "not an EDF or BDF file";
+    }
+    SECTION("truncated inside the data") {
+        std::string bytes = edf_bytes(spec);
+        write_file(path, bytes.substr(0, bytes.size() - 10));
+        expected = "truncated";
+    }
+    SECTION("truncated inside the signal headers") {
+        write_file(path, edf_bytes(spec).substr(0, 300));
+        expected = "ends inside the signal headers";
+    }
+    SECTION("the header claims more records than the file holds") {
+        spec.records = "5";
+        spec.data_records = 2;
+        expected = "header says 5 data records";
+    }
+    SECTION("the header claims fewer records than the file holds") {
+        spec.records = "1";
+        spec.data_records = 2;
+        expected = "header says 1 data records";
+    }
+    SECTION("zero data records") {
+        spec.records = "0";
+        expected = "no data records";
+    }
+    SECTION("record count -1 and a partial last record") {
+        spec.records = "-1";
+        spec.data_records = 2;
+        std::string bytes = edf_bytes(spec);
+        write_file(path, bytes.substr(0, bytes.size() - 2));
+        expected = "number of data records is -1 (the recording was not closed properly) and the file does not hold whole";
+    }
+    SECTION("non-numeric record count") {
+        spec.records = "two";
+        spec.data_records = 2;
+        expected = "number-of-data-records field is not a number: 'two'";
+    }
+    SECTION("non-numeric record duration") {
+        spec.duration = "1s";
+        expected = "data-record-duration field is not a number";
+    }
+    SECTION("non-numeric number of signals") {
+        std::string bytes = edf_bytes(spec);
+        bytes.replace(252, 4, "x   ");
+        write_file(path, bytes);
+        expected = "number-of-signals field is not a number";
+    }
+    SECTION("wrong header size") {
+        spec.header_bytes = "1000";
+        expected = "header-size field says 1000 bytes";
+    }
+    SECTION("non-numeric samples per record") {
+        std::string bytes = edf_bytes(spec);
+        bytes.replace(256 + 2 * (16 + 80 + 8 + 8 + 8 + 8 + 8 + 80), 8, "many    ");
+        write_file(path, bytes);
+        expected = "samples-per-record field is not a positive integer: 'many'";
+    }
+    SECTION("digital minimum equal to the maximum (a division by zero)") {
+        spec.signals[1].digital_min = "100";
+        spec.signals[1].digital_max = "100";
+        expected = "signal 2 'Cz': digital minimum 100 is not below digital maximum 100";
+    }
+    SECTION("physical minimum equal to the maximum") {
+        spec.signals[0].physical_min = "5";
+        spec.signals[0].physical_max = "5";
+        expected = "physical minimum equals physical maximum";
+    }
+    SECTION("non-numeric physical range") {
+        spec.signals[0].physical_max = "nan";
+        expected = "physical minimum or maximum is not a number";
+    }
+    SECTION("a physical range whose scale overflows to infinity") {
+        spec.signals[1].physical_min = "-1e308";
+        spec.signals[1].physical_max = "1e308";
+        expected = "signal 'Cz' has an unusable physical range";
+    }
+    SECTION("digital range beyond 16 bits") {
+        spec.signals[0].digital_max = "99999";
+        expected = "exceeds the 16-bit range";
+    }
+    if (!eegpt_test::file_exists(path)) write_file(path, edf_bytes(spec));
+    const std::string message = read_error(path);
+    INFO(message);
+    CHECK_THAT(message, Contains(expected));
+    CHECK_THAT(message, Contains("recording '" + path.str() + "'"));
+    CHECK(message.find('\n') == std::string::npos);
+    CHECK(edflib_get_number_of_open_files() == 0);
+}
+
+TEST_CASE("the EDF writer writes what the reader reads, atomically", "[edf]") {
+    TempPath path("written.edf");
+    {
+        EdfWriter writer(path, {{"EEG Fz", "uV", 10}, {"ECG", "mV", 5, -5, 5}});
+        std::vector<double> record(15);
+        for (int r = 0; r < 3; ++r) {
+            for (int i = 0; i < 15; ++i) record[static_cast<size_t>(i)] = i < 10 ? 10.0 * i - 50 + r : 0.25 * (i - 10);
+            writer.write_record(record);
+            CHECK_FALSE(eegpt_test::file_exists(path));
+        }
+        writer.close();
+    }
+    EdfReader reader(path);
+    CHECK(reader.file_type() == "EDF+C");
+    REQUIRE(reader.signals().size() == 2);
+    CHECK(reader.signals()[1].unit == "mV");
+    std::vector<double> x(30);
+    reader.read(0, 0, 30, x.data());
+    CHECK(x[12] == Approx(10.0 * 2 - 50 + 1).margin(0.1));  // 0.1 uV resolution
+    SECTION("without close() the file is not left behind") {
+        TempPath other("abandoned.edf");
+        {
+            EdfWriter writer(other, {{"Cz", "uV", 4}});
+        }
+        CHECK_FALSE(eegpt_test::file_exists(other));
+    }
+}
+
+TEST_CASE("physical units convert to millivolts", "[edf][channels]") {
+    CHECK(millivolts_per_unit("uV") == 1e-3);
+    CHECK(millivolts_per_unit("\xC2\xB5V") == 1e-3);
+    CHECK(millivolts_per_unit(" mV ") == 1.0);
+    CHECK(millivolts_per_unit("V") == 1e3);
+    CHECK(millivolts_per_unit("nV") == 1e-6);
+    CHECK(millivolts_per_unit("bpm") == 0);
+    CHECK(millivolts_per_unit("") == 0);
+}
+
+TEST_CASE("recording labels map to the channel dictionary", "[channels]") {
+    const std::pair<const char*, const char*> cases[] = {
+        {"EEG Fp1", "FP1"},      {"EEG Fp1-REF", "FP1"}, {"EEG FP1-LE", "FP1"}, {"Fc5.", "FC5"},
+        {"Cz..", "CZ"},          {"EEG T3", "T7"},       {"T4-AR", "T8"},       {"EEG T5-A1", "P7"},
+        {"t6", "P8"},            {"EEG_O1", "O1"},       {"Fz-Cz", "FZ"},       {"EEG Pz-M2", "PZ"},
+        {" oz ", "OZ"},          {"EEG F3-AVG", "F3"},   {"F3-C3", ""},         {"EEG A2-A1", ""},
+        {"ECG ECG", ""},         {"EOG", ""},            {"EDF Annotations", ""}, {"Afz.", ""},
+        {"EEG EKG1-REF", ""},    {"", ""}};
+    for (const auto& [label, name] : cases) {
+        INFO(label);
+        CHECK(dictionary_name_of_label(label) == name);
+    }
+    CHECK(unmapped_reason("F3-C3") == "bipolar derivation");
+    CHECK(unmapped_reason("EEG A2-A1") == "bipolar derivation");
+    CHECK(unmapped_reason("ECG ECG") == "non-EEG signal (ECG)");
+    CHECK(unmapped_reason("EEG EKG1-REF") == "non-EEG signal (EKG)");
+    CHECK(unmapped_reason("EDF Annotations") == "annotation signal");
+    CHECK(unmapped_reason("Iz..") == "not in the 62-name dictionary");
+    CHECK(unmapped_reason("EEG Fp1") == "");
+}
+
+TEST_CASE("channel plans: used, dropped with reasons, montages, filling", "[channels]") {
+    const std::vector<SignalDescription> signals = {{"EEG Fp1-REF", "uV"}, {"EEG T3-REF", "uV"}, {"ECG", "mV"},
+                                                    {"EEG Cz-REF", "mV"},  {"EEG Fp1-LE", "uV"}, {"EEG O2", "bpm"},
+                                                    {"EEG A2-A1", "uV"}};
+    SECTION("every mapped signal, in recording order") {
+        ChannelPlan plan = plan_channels(signals, {});
+        CHECK(plan.names == std::vector<std::string>{"FP1", "T7", "CZ"});
+        CHECK(plan.ids == std::vector<int>{0, 25, 29});
+        CHECK(plan.signal == std::vector<int>{0, 1, 3});
+        CHECK(plan.to_millivolts == std::vector<double>{1e-3, 1e-3, 1.0});
+        CHECK(plan.dropped == std::vector<std::string>{"ECG", "EEG Fp1-LE", "EEG O2", "EEG A2-A1"});
+        CHECK_THAT(plan.dropped_reasons[0], Contains("non-EEG"));
+        CHECK_THAT(plan.dropped_reasons[1], Contains("duplicate of 'EEG Fp1-REF'"));
+        CHECK_THAT(plan.dropped_reasons[2], Contains("not a voltage"));
+        CHECK_THAT(plan.dropped_reasons[3], Contains("bipolar"));
+        REQUIRE(plan.warnings.size() == 1);
+    }
+    SECTION("an explicit montage, in its order") {
+        MontageOptions m;
+        m.channels = parse_montage("cz,T3");
+        ChannelPlan plan = plan_channels(signals, m);
+        CHECK(plan.names == std::vector<std::string>{"CZ", "T7"});
+        CHECK(plan.dropped.front() == "EEG Fp1-REF");
+        CHECK(plan.dropped_reasons.front() == "not in the requested montage");
+    }
+    SECTION("a missing channel is an error unless filled with zeros") {
+        MontageOptions m;
+        m.channels = parse_montage("standard19");
+        REQUIRE(m.channels.size() == 19);
+        REQUIRE_THROWS_WITH(plan_channels(signals, m), Contains("requested but not in the recording"));
+        m.fill_missing_zeros = true;
+        ChannelPlan plan = plan_channels(signals, m);
+        CHECK(plan.channels() == 19);
+        CHECK(plan.filled.size() == 16);
+        CHECK(plan.signal[0] == 0);
+        CHECK(plan.signal[1] == -1);
+    }
+    SECTION("bad montages and recordings") {
+        REQUIRE_THROWS_WITH(parse_montage("FP1,XYZ"), Contains("'XYZ' is not a channel"));
+        REQUIRE_THROWS_WITH(parse_montage("FP1,fp1"), Contains("listed twice"));
+        REQUIRE_THROWS_WITH(plan_channels({{"ECG", "mV"}}, {}), Contains("no signal maps"));
+    }
+}

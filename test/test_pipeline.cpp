@@ -1,0 +1,342 @@
+// The recording pipeline end to end: features equal the encoder on windows prepared independently
+// (whole-signal read and resampling), output contents, heads, atomic outputs, and peak memory that
+// does not grow with the recording's length.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <random>
+
+#include "catch_compat.h"
+#include "channels.h"
+#include "edf_test_files.h"
+#include "error.h"
+#include "heads/head.h"
+#include "io/edf_reader.h"
+#include "io/hdf5.h"
+#include "pipeline/recording_job.h"
+#include "preprocess/resample.h"
+#include "synthetic_recording.h"
+#include "test_helpers.h"
+
+using namespace eegpt;
+using eegpt_test::TempPath;
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct TinyModel {
+    ModelWeights weights = random_weights(named_config("tiny2"), 7);
+    std::unique_ptr<Encoder> encoder = make_encoder(weights, {Device::cpu, Precision::fp32, 2});
+    ModelContext context() { return {"test", encoder.get(), &weights.provenance, nullptr, ""}; }
+};
+
+// Windows (channels x 1024, millivolts, 256 Hz) cut from whole-signal reads and whole-signal
+// resampling: the straightforward computation the streaming pipeline must reproduce.
+std::vector<float> reference_windows(const std::string& path, const std::vector<int>& signals, int64_t stride,
+                                     int64_t& windows) {
+    EdfReader reader(path);
+    std::vector<std::vector<double>> channels;
+    for (int s : signals) {
+        const EdfSignal& sig = reader.signals()[static_cast<size_t>(s)];
+        std::vector<double> x(static_cast<size_t>(sig.samples));
+        reader.read(s, 0, static_cast<int>(x.size()), x.data());
+        for (double& v : x) v *= 1e-3;  // uV -> mV
+        channels.push_back(resample_poly(x, 256, static_cast<int64_t>(sig.rate_hz)));
+    }
+    const int64_t total = static_cast<int64_t>(channels[0].size());
+    windows = (total - 1024) / stride + 1;
+    std::vector<float> out;
+    for (int64_t w = 0; w < windows; ++w)
+        for (const auto& c : channels)
+            for (int64_t t = 0; t < 1024; ++t) out.push_back(static_cast<float>(c[static_cast<size_t>(w * stride + t)]));
+    return out;
+}
+
+Head random_head(const std::vector<std::string>& input, const std::vector<std::string>& encoder_channels, int embed_num,
+                 int embed_dim) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> n(0.0f, 0.05f);
+    auto fill = [&](size_t count) {
+        std::vector<float> v(count);
+        for (float& x : v) x = n(rng);
+        return v;
+    };
+    Head h;
+    h.class_names = {"rest", "task", "other"};
+    h.input_channels = input;
+    h.encoder_channels = encoder_channels;
+    h.channel_mixing = input != encoder_channels;
+    if (h.channel_mixing) {
+        h.mix_weight = fill(encoder_channels.size() * input.size());
+        h.mix_bias = fill(encoder_channels.size());
+    }
+    HeadLayer a{embed_num * embed_dim, 16, fill(static_cast<size_t>(embed_num * embed_dim * 16)), fill(16), Activation::gelu, false};
+    HeadLayer b{16 * 16, 3, fill(256 * 3), fill(3), Activation::identity, true};
+    h.layers = {a, b};
+    h.source = "test";
+    return h;
+}
+
+// Runs the eegpt binary and returns its peak resident memory in MiB (getrusage of the child).
+double peak_rss_mib(const std::vector<std::string>& args) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
+    int status = 0;
+    struct rusage usage {};
+    REQUIRE(wait4(pid, &status, 0, &usage) == pid);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+}  // namespace
+
+TEST_CASE("embed: streamed features equal the encoder on independently prepared windows", "[pipeline]") {
+    TempPath edf("rec.edf"), out("rec.features.h5");
+    SyntheticRecordingSpec spec;
+    spec.seconds = 37;
+    spec.rate_hz = 500;
+    write_synthetic_recording(edf, spec);
+    TinyModel model;
+    RecordingOptions options;
+    options.stride_s = 2.0;
+    options.batch = 5;
+    RecordingSummary s = process_recording(edf, out, model.context(), options);
+    CHECK(s.windows == 17);
+    CHECK(s.channels.names == std::vector<std::string>{"FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ",
+                                                       "C4",  "T8",  "P7", "P3", "PZ", "P4", "P8", "O1", "O2"});
+    CHECK(s.channels.dropped == std::vector<std::string>{"ECG"});
+
+    std::vector<int> signals(19);
+    for (int i = 0; i < 19; ++i) signals[static_cast<size_t>(i)] = i;
+    int64_t windows = 0;
+    std::vector<float> x = reference_windows(edf, signals, 512, windows);
+    REQUIRE(windows == 17);
+    std::vector<float> expected(model.encoder->output_size(static_cast<int>(windows), 1024));
+    model.encoder->encode(x.data(), static_cast<int>(windows), 19, 1024, s.channels.ids.data(), expected.data());
+
+    h5::Handle file = h5::open_read(out);
+    CHECK(h5::dataset_info(file, "features").shape == std::vector<uint64_t>{17, 16, 4, 64});
+    const std::vector<float> features = h5::read_floats(file, "features");
+    double worst = 0, peak = 0;
+    for (size_t i = 0; i < features.size(); ++i) {
+        worst = std::max(worst, static_cast<double>(std::fabs(features[i] - expected[i])));
+        peak = std::max(peak, static_cast<double>(std::fabs(expected[i])));
+    }
+    CHECK(worst <= 1e-5 * peak);
+    const std::vector<float> starts = h5::read_floats(file, "window_start_s");
+    CHECK(starts.front() == 0.0f);
+    CHECK(starts.back() == 32.0f);
+    CHECK(h5::read_strings(file, "channels_dropped") == std::vector<std::string>{"ECG"});
+    CHECK(h5::read_strings(file, "channels_dropped_reason") == std::vector<std::string>{"non-EEG signal (ECG)"});
+    CHECK(h5::read_strings(file, "source_labels")[7] == "EEG T3-REF");
+    CHECK(h5::read_double_attr(file, "sampling_rate_hz") == 256.0);
+    CHECK(h5::read_double_attr(file, "stride_s") == 2.0);
+    CHECK(h5::read_int_attr(file, "average_reference") == 0);
+    CHECK(h5::read_string_attr(file, "weights_source_checkpoint") == "random-init");
+    CHECK(h5::read_int_attr(file, "weights_trained") == 0);
+    CHECK(h5::read_string_attr(file, "engine_version") == "test");
+    CHECK(h5::read_string_attr(file, "recording_file_type") == "EDF+C");
+    CHECK(h5::read_int32s(file, "resample_up")[0] == 64);
+    CHECK(h5::read_int32s(file, "resample_down")[0] == 125);
+}
+
+TEST_CASE("embed: signals at different rates are resampled each on its own and stay aligned", "[pipeline]") {
+    TempPath edf("rates.edf"), out("rates.h5");
+    eegpt_test::RawEdf spec;
+    spec.signals = {eegpt_test::eeg_signal("Fp1", 200), eegpt_test::eeg_signal("ECG", 100),
+                    eegpt_test::eeg_signal("EEG Cz-REF", 256), eegpt_test::eeg_signal("O2.", 500)};
+    spec.records = "9";
+    eegpt_test::write_file(edf, eegpt_test::edf_bytes(spec));
+    TinyModel model;
+    RecordingOptions options;
+    options.stride_s = 1.0;
+    RecordingSummary s = process_recording(edf, out, model.context(), options);
+    CHECK(s.channels.names == std::vector<std::string>{"FP1", "CZ", "O2"});
+    int64_t windows = 0;
+    std::vector<float> x = reference_windows(edf, {0, 2, 3}, 256, windows);
+    REQUIRE(s.windows == windows);
+    std::vector<float> expected(model.encoder->output_size(static_cast<int>(windows), 1024));
+    model.encoder->encode(x.data(), static_cast<int>(windows), 3, 1024, s.channels.ids.data(), expected.data());
+    h5::Handle file = h5::open_read(out);
+    const std::vector<float> features = h5::read_floats(file, "features");
+    REQUIRE(features.size() == expected.size());
+    for (size_t i = 0; i < features.size(); ++i) REQUIRE(features[i] == Approx(expected[i]).margin(1e-5));
+    CHECK(h5::read_int32s(file, "resample_up") == std::vector<int32_t>{32, 1, 64});
+    CHECK(h5::read_int32s(file, "resample_down") == std::vector<int32_t>{25, 1, 125});
+}
+
+TEST_CASE("embed: options change what they say", "[pipeline]") {
+    TempPath edf("opt.edf"), out("opt.h5");
+    SyntheticRecordingSpec spec;
+    spec.seconds = 12;
+    spec.rate_hz = 256;
+    spec.bdf = true;
+    write_synthetic_recording(edf, spec);
+    TinyModel model;
+    RecordingOptions options;
+    SECTION("float16 features") {
+        options.features_dtype = RowType::float16;
+        process_recording(edf, out, model.context(), options);
+        h5::Handle file = h5::open_read(out);
+        h5::Handle ds(H5Dopen2(file, "features", H5P_DEFAULT), H5Dclose);
+        h5::Handle type(H5Dget_type(ds), H5Tclose);
+        CHECK(H5Tget_size(type) == 2);
+        CHECK(h5::read_string_attr(file, "features_dtype") == "float16");
+        CHECK(h5::read_string_attr(file, "recording_file_type") == "BDF+C");
+    }
+    SECTION("montage with zero filling, average reference, filters") {
+        options.montage.channels = {"FP1", "OZ", "O2"};
+        options.montage.fill_missing_zeros = true;
+        options.preprocess.average_reference = true;
+        options.preprocess.filters.bandpass_low_hz = 0.5;
+        options.preprocess.filters.bandpass_high_hz = 45;
+        options.preprocess.filters.notch_hz = 50;
+        RecordingSummary s = process_recording(edf, out, model.context(), options);
+        CHECK(s.channels.filled == std::vector<std::string>{"OZ"});
+        h5::Handle file = h5::open_read(out);
+        CHECK(h5::read_strings(file, "channels") == std::vector<std::string>{"FP1", "OZ", "O2"});
+        CHECK(h5::read_strings(file, "channels_filled") == std::vector<std::string>{"OZ"});
+        CHECK(h5::read_int_attr(file, "average_reference") == 1);
+        CHECK(h5::read_double_attr(file, "bandpass_high_hz") == 45.0);
+        CHECK(h5::read_double_attr(file, "filter_context_s") == 28.0);
+    }
+    SECTION("a recording shorter than one window is an error and writes nothing") {
+        spec.seconds = 3;
+        write_synthetic_recording(edf, spec);
+        REQUIRE_THROWS_WITH(process_recording(edf, out, model.context(), options), Contains("shorter than one 4 s window"));
+        CHECK_FALSE(eegpt_test::file_exists(out));
+    }
+    SECTION("a run stopped half-way leaves nothing under the final name") {
+        options.batch = 1;
+        auto stop = [](const Progress& p) {
+            if (p.windows_done == 2) throw Error("stopped");
+        };
+        REQUIRE_THROWS_WITH(process_recording(edf, out, model.context(), options, stop), Contains("stopped"));
+        CHECK_FALSE(eegpt_test::file_exists(out));
+        CHECK_FALSE(eegpt_test::file_exists(out.str() + ".partial-" + std::to_string(getpid())));
+    }
+}
+
+TEST_CASE("classify: channel mixing, head layers, per-window and recording-level results", "[pipeline][heads]") {
+    TempPath edf("cls.edf"), head_path("head.h5"), out("cls.h5"), features_out("cls_features.h5");
+    SyntheticRecordingSpec spec;
+    spec.seconds = 30;
+    write_synthetic_recording(edf, spec);
+    TinyModel model;
+    save_head(random_head({"FP1", "FP2", "CZ", "O1"}, {"FZ", "PZ"}, 4, 64), head_path);
+    const Head head = load_head(head_path);
+    CHECK(head.channel_mixing);
+    ModelContext context = model.context();
+    context.head = &head;
+    RecordingOptions options;
+    options.save_features = true;
+    RecordingSummary s = process_recording(edf, out, context, options);
+    REQUIRE(s.windows == 7);
+    h5::Handle file = h5::open_read(out);
+    CHECK(h5::read_strings(file, "channels") == std::vector<std::string>{"FZ", "PZ"});
+    CHECK(h5::read_strings(file, "recording_channels") == std::vector<std::string>{"FP1", "FP2", "CZ", "O1"});
+    const std::vector<float> p = h5::read_floats(file, "probabilities");
+    const std::vector<float> f = h5::read_floats(file, "features");
+    const std::vector<int32_t> predicted = h5::read_int32s(file, "predicted_class");
+    std::vector<float> again(p.size());
+    head_probabilities(head, f.data(), 7, 16, 4, 64, again.data());
+    std::vector<double> mean(3, 0.0), fraction(3, 0.0);
+    for (int w = 0; w < 7; ++w) {
+        double sum = 0;
+        int best = 0;
+        for (int k = 0; k < 3; ++k) {
+            const float v = p[static_cast<size_t>(w * 3 + k)];
+            CHECK(v == again[static_cast<size_t>(w * 3 + k)]);
+            sum += v;
+            mean[static_cast<size_t>(k)] += v / 7.0;
+            if (v > p[static_cast<size_t>(w * 3 + best)]) best = k;
+        }
+        CHECK(sum == Approx(1.0).epsilon(1e-6));
+        CHECK(predicted[static_cast<size_t>(w)] == best);
+        fraction[static_cast<size_t>(best)] += 1.0 / 7.0;
+    }
+    const std::vector<float> recorded_mean = h5::read_floats(file, "recording_mean_probability");
+    const std::vector<float> recorded_fraction = h5::read_floats(file, "recording_class_fraction");
+    for (int k = 0; k < 3; ++k) {
+        CHECK(recorded_mean[static_cast<size_t>(k)] == Approx(mean[static_cast<size_t>(k)]).epsilon(1e-6));
+        CHECK(recorded_fraction[static_cast<size_t>(k)] == Approx(fraction[static_cast<size_t>(k)]).epsilon(1e-6));
+    }
+    SECTION("heads that do not fit the model are refused before any work") {
+        Head bad = head;
+        bad.layers[0].in = 100;
+        bad.layers[0].weight.resize(100 * 16);
+        context.head = &bad;
+        REQUIRE_THROWS_WITH(process_recording(edf, out, context, options), Contains("head layer 0 takes 100 inputs"));
+    }
+    SECTION("--channels conflicts with a head") {
+        options.montage.channels = {"CZ"};
+        REQUIRE_THROWS_WITH(process_recording(edf, out, context, options), Contains("cannot be combined with a head"));
+    }
+}
+
+TEST_CASE("head files: every departure from the format is a one-line error", "[heads]") {
+    TempPath path("head.h5");
+    Head head = random_head({"CZ"}, {"CZ"}, 4, 64);
+    save_head(head, path);
+    CHECK(load_head(path).layers.size() == 2);
+    SECTION("class names and last layer disagree") {
+        head.class_names.pop_back();
+        save_head(head, path);
+        REQUIRE_THROWS_WITH(load_head(path), Contains("the last layer has 3 outputs but there are 2 class names"));
+    }
+    SECTION("unknown input channel") {
+        head.input_channels = {"XYZ"};
+        head.encoder_channels = {"XYZ"};
+        save_head(head, path);
+        REQUIRE_THROWS_WITH(load_head(path), Contains("'XYZ' is not in the 62-name channel dictionary"));
+    }
+    SECTION("not a head file") {
+        ModelWeights w = random_weights(named_config("tiny1"), 0);
+        save_weights(w, path);
+        REQUIRE_THROWS_WITH(load_head(path), Contains("not an EEGPT head file"));
+    }
+}
+
+TEST_CASE("peak memory does not grow with the recording's length", "[pipeline][memory]") {
+    // A micro model (so that 2 hours take seconds) shows what the pipeline itself holds: 20 minutes
+    // and 2 hours of 19-channel EEG at 250 Hz must peak within 10% of each other. The large model's peak (weights, batch of 32)
+    // is measured on a recording of exactly one full batch: the same buffers a 2-hour run uses.
+    TempPath short_edf("20min.edf"), long_edf("2h.edf"), tiny("tiny.h5"), out1("o1.h5"), out2("o2.h5"), out3("o3.h5");
+    TempPath batch_edf("batch.edf");
+    ModelConfig micro;
+    micro.embed_dim = 16;
+    micro.depth = 1;
+    micro.num_heads = 2;
+    micro.embed_num = 1;
+    micro.mlp_hidden = 32;
+    save_weights(random_weights(micro, 0), tiny);
+    SyntheticRecordingSpec spec;
+    spec.rate_hz = 250;
+    spec.seconds = 20 * 60;
+    write_synthetic_recording(short_edf, spec);
+    spec.seconds = 2 * 3600;
+    write_synthetic_recording(long_edf, spec);
+    spec.seconds = 128;  // 32 windows at a 4 s stride
+    write_synthetic_recording(batch_edf, spec);
+    const std::string bin = EEGPT_BIN;
+    const double rss_20min = peak_rss_mib({bin, "embed", short_edf, "--weights", tiny, "--output", out1, "--stride", "2", "--quiet"});
+    const double rss_2h = peak_rss_mib({bin, "embed", long_edf, "--weights", tiny, "--output", out2, "--stride", "2", "--quiet"});
+    h5::Handle file = h5::open_read(out1);
+    CHECK(h5::read_int_attr(file, "n_windows") == 599);
+    file = h5::open_read(out2);
+    CHECK(h5::read_int_attr(file, "n_windows") == 3599);
+    const double rss_large = peak_rss_mib({bin, "embed", batch_edf, "--output", out3, "--batch", "32", "--quiet"});
+    std::printf("peak RSS (MiB): micro model 20 min %.1f, 2 h %.1f; large model, batch 32: %.1f\n", rss_20min, rss_2h, rss_large);
+    CHECK(std::fabs(rss_2h - rss_20min) < 0.10 * rss_20min);
+    CHECK(rss_large < 400.0);
+    CHECK(rss_2h < 400.0);
+}
