@@ -96,7 +96,7 @@ int CpuEncoder::seqs_per_pass(int tokens) const { return std::max(1, kRowsPerPas
 void CpuEncoder::reserve(Workspace& ws, int seqs, int tokens) const {
     const size_t D = config_.embed_dim, H = config_.mlp_hidden, E = config_.embed_num;
     const size_t rows = static_cast<size_t>(seqs) * tokens, srows = static_cast<size_t>(seqs) * E;
-    auto grow = [](std::vector<float>& v, size_t n) {
+    auto grow = [](Buffer& v, size_t n) {
         if (v.size() < n) v.resize(n);
     };
     grow(ws.x, rows * D);

@@ -6,6 +6,7 @@
 // A thread works through its share in passes of at most ~kRowsPerPass tokens so that the
 // workspace (sized once per channel count, never per call) stays small whatever the batch.
 #pragma once
+#include <Eigen/Core>
 #include <vector>
 
 #include "../encoder.h"
@@ -28,9 +29,12 @@ private:
         const float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
         const float *norm2_w, *norm2_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
     };
+    // Aligned so that Eigen's vectorised loops peel the same way on every call: with arbitrary
+    // heap alignment, two runs on the same input could differ in the last bit.
+    using Buffer = std::vector<float, Eigen::aligned_allocator<float>>;
     struct Workspace {
-        std::vector<float> x, h, qkv, attn, mlp, scores;        // all tokens of a pass
-        std::vector<float> sx, sh, sq, sattn, smlp;             // summary rows only (last block)
+        Buffer x, h, qkv, attn, mlp, scores;  // all tokens of a pass
+        Buffer sx, sh, sq, sattn, smlp;       // summary rows only (last block)
     };
     struct Pass {  // one group of sequences handled together by one thread
         const float* x;
