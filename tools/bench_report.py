@@ -41,7 +41,9 @@ def target_text(t):
 
 
 def notes(e):
-    extra = e.get("extra", {})
+    extra = dict(e.get("extra", {}))
+    if extra.get("batch") == 1:
+        extra.pop("per_window_ms", None)  # the median itself
     return ", ".join(EXTRA_LABELS[k] % extra[k] for k in EXTRA_LABELS if extra.get(k) is not None)
 
 
