@@ -2,6 +2,14 @@
 #pragma once
 #if __has_include(<catch2/catch_all.hpp>)
 #include <catch2/catch_all.hpp>
+// v2's string matcher Contains("text") is ContainsSubstring in v3, where Contains matches range
+// elements and does not compile inside REQUIRE_THROWS_WITH. This non-template overload wins over
+// v3's template for string literals, so the same test source builds with both versions.
+namespace Catch {
+namespace Matchers {
+inline StringContainsMatcher Contains(const char* text) { return ContainsSubstring(text); }
+}  // namespace Matchers
+}  // namespace Catch
 #else
 #define CATCH_CONFIG_ENABLE_BENCHMARKING
 #include <catch2/catch.hpp>
