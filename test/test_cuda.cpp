@@ -550,6 +550,25 @@ TEST_CASE("cuda encoder: bad shapes and ids are the same errors as on the CPU", 
                         Contains("channel id 62 out of range"));
 }
 
+TEST_CASE("cuda encoder: out of memory says what was asked and what batch would fit", "[cuda][encoder]") {
+    REQUIRE_CUDA_DEVICE();
+    const ModelWeights w = random_weights(named_config("tiny2"), 0);
+    auto gpu = make_encoder(w, {Device::cuda, Precision::fp32, 0});
+    auto cpu = make_encoder(w);
+    const int C = 58, T = 1024;
+    const auto ids = first_ids(C, 1);
+    const auto x = randn(static_cast<size_t>(2) * C * T, 1200, 0.0f, 0.05f);
+    std::vector<float> out(gpu->output_size(2, T));
+    // A million windows need terabytes of activations: the arena cannot be had, and the input is
+    // never read (the arena is reserved before the copy), so the small buffers are enough.
+    REQUIRE_THROWS_WITH(gpu->encode(x.data(), 1000000, C, T, ids.data(), out.data()),
+                        Contains("CUDA out of memory: the activation arena for a batch of 1000000 windows"));
+    REQUIRE_THROWS_WITH(gpu->encode(x.data(), 1000000, C, T, ids.data(), out.data()), Contains("would fit"));
+    // The encoder is still usable afterwards.
+    const auto got = encode_with(*gpu, x, 2, C, T, ids);
+    CHECK(relative_error(got, encode_with(*cpu, x, 2, C, T, ids)) <= 1e-5);
+}
+
 TEST_CASE("cuda encoder: large model, 19 and 58 channels, batch 1, 7 and 512 match the CPU fp32 path",
           "[cuda][encoder][large]") {
     REQUIRE_CUDA_DEVICE();

@@ -369,10 +369,11 @@ size_t element_bytes(cudaDataType_t t) { return t == CUDA_R_16BF ? 2 : 4; }
 float load(const void* base, cudaDataType_t t, size_t i, bool tf32) {
     if (t == CUDA_R_16BF) return __bfloat162float(static_cast<const __nv_bfloat16*>(base)[i]);
     float v = static_cast<const float*>(base)[i];
-    if (tf32) {  // keep 10 mantissa bits, round to nearest
+    if (tf32) {  // keep 10 mantissa bits: round to nearest, or truncate with EMU_TF32=truncate
+        static const bool truncate = std::getenv("EMU_TF32") && std::string(std::getenv("EMU_TF32")) == "truncate";
         uint32_t u;
         std::memcpy(&u, &v, 4);
-        if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & ~0x1fffu;
+        if ((u & 0x7f800000u) != 0x7f800000u) u = (truncate ? u : u + 0x1000u) & ~0x1fffu;
         std::memcpy(&v, &u, 4);
     }
     return v;

@@ -1,5 +1,6 @@
 // Large-model parity of the CUDA encoder against the CPU fp32 path, on small batches so that the
-// emulation finishes: parity_emu [channels...] (default 19 58). Exit code 1 when a bound fails.
+// emulation finishes: parity_emu [channels...] (default 19 58); PARITY_BATCHES=1 runs batch 1 only.
+// Exit code 1 when a bound fails.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
     const int T = 1024;
     for (int C : channel_counts)
         for (int B : {1, 2}) {
+            if (B > 1 && std::getenv("PARITY_BATCHES") && std::atoi(std::getenv("PARITY_BATCHES")) < B) continue;
             std::mt19937 rng(static_cast<unsigned>(C * 10 + B));
             std::normal_distribution<float> dist(0.0f, 0.05f);
             std::vector<float> x(static_cast<size_t>(B) * C * T);
