@@ -65,16 +65,16 @@ test_bin=$build/test_eegpt
 
 rm -rf "$build"
 step gpu_info 20 nvidia-smi
-step configure 90 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DEEGPT_WITH_CUDA=ON \
+step configure 60 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DEEGPT_WITH_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90
-step build 240 cmake --build "$build" -j "$jobs" --target test_eegpt eegpt
+step build 180 cmake --build "$build" -j "$jobs" --target test_eegpt eegpt
 if [ -x "$test_bin" ]; then
-    step memcheck 90 "$sanitizer" --tool memcheck --error-exitcode 1 --print-limit 20 \
+    step memcheck 75 "$sanitizer" --tool memcheck --error-exitcode 1 --print-limit 20 \
         "$test_bin" "[cuda][kernels],[cuda][gemm]"
-    step racecheck 90 "$sanitizer" --tool racecheck --error-exitcode 1 --print-limit 20 \
+    step racecheck 60 "$sanitizer" --tool racecheck --error-exitcode 1 --print-limit 20 \
         "$test_bin" "[cuda][kernels]"
-    step cuda_tests 180 "$test_bin" "[cuda]" --reporter console --reporter "junit::out=$out/cuda_tests.junit.xml"
-    step timing 60 "$test_bin" "[cuda-timing]"
+    step cuda_tests 200 "$test_bin" "[cuda]" --reporter console --reporter "junit::out=$out/cuda_tests.junit.xml"
+    step timing 45 "$test_bin" "[cuda-timing]"
 fi
 write_results
 [ "$failed" -eq 0 ] && echo "device_check: all steps passed" || echo "device_check: FAILED (see $out)"
