@@ -75,6 +75,12 @@ if [ -x "$test_bin" ]; then
         "$test_bin" "[cuda][kernels]"
     step cuda_tests 200 "$test_bin" "[cuda]" --reporter console --reporter "junit::out=$out/cuda_tests.junit.xml"
     step timing 45 "$test_bin" "[cuda-timing]"
+else
+    for name in memcheck racecheck cuda_tests timing; do
+        echo "not run: the build produced no $test_bin" > "$out/$name.log"
+        results+=("{\"name\": \"$name\", \"exit_code\": 125, \"seconds\": 0}")
+    done
+    failed=1
 fi
 write_results
 [ "$failed" -eq 0 ] && echo "device_check: all steps passed" || echo "device_check: FAILED (see $out)"
