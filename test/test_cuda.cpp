@@ -30,6 +30,7 @@
 #include "test_helpers.h"
 
 using namespace eegpt;
+using eegpt_test::first_ids;
 using eegpt_test::relative_error;
 using eegpt_test::TempPath;
 using Catch::Matchers::Contains;
@@ -101,12 +102,6 @@ std::vector<float> to_float(const std::vector<bf16>& v) {
 template <typename T>
 bool all_finite(const std::vector<T>& v) {
     return std::all_of(v.begin(), v.end(), [](T x) { return std::isfinite(static_cast<double>(x)); });
-}
-
-std::vector<int> first_ids(int channels, int offset) {
-    std::vector<int> ids(static_cast<size_t>(channels));
-    for (int c = 0; c < channels; ++c) ids[static_cast<size_t>(c)] = (c * 7 + offset) % 62;  // distinct for C <= 62
-    return ids;
 }
 
 // Tolerance of the output precision of a kernel: fp32 outputs are compared at fp32 accuracy, bf16
@@ -436,22 +431,21 @@ TEST_CASE("cuda gemm: y = x W^T + b (+ y) in fp32, tf32 and bf16", "[cuda][gemm]
                 }
             DeviceArray<float> dy(y0), db(b);
             if (!c.accumulate) dy.poison();
+            // Same call and checks for both input types: bf16 inputs, or fp32 ones.
+            auto run = [&](auto& dx, auto& dw) {
+                gemm.linear(dx.get(), c.ldx, dw.get() + static_cast<size_t>(c.w_row_offset) * c.in,
+                            c.bias ? db.get() : nullptr, dy.get(), c.out, c.rows, c.in, c.out, c.accumulate);
+                REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+                auto got = dy.download();
+                CHECK(all_finite(got));
+                CHECK(relative_error(got, ref) <= t.tolerance);
+            };
             if (t.precision == Precision::bf16) {
                 DeviceArray<bf16> dx(to_bf16(x)), dw(to_bf16(w));
-                gemm.linear(dx.get(), c.ldx, dw.get() + static_cast<size_t>(c.w_row_offset) * c.in,
-                            c.bias ? db.get() : nullptr, dy.get(), c.out, c.rows, c.in, c.out, c.accumulate);
-                REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-                auto got = dy.download();
-                CHECK(all_finite(got));
-                CHECK(relative_error(got, ref) <= t.tolerance);
+                run(dx, dw);
             } else {
                 DeviceArray<float> dx(x), dw(w);
-                gemm.linear(dx.get(), c.ldx, dw.get() + static_cast<size_t>(c.w_row_offset) * c.in,
-                            c.bias ? db.get() : nullptr, dy.get(), c.out, c.rows, c.in, c.out, c.accumulate);
-                REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-                auto got = dy.download();
-                CHECK(all_finite(got));
-                CHECK(relative_error(got, ref) <= t.tolerance);
+                run(dx, dw);
             }
         }
     }

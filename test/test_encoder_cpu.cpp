@@ -9,6 +9,7 @@
 
 using namespace eegpt;
 using eegpt_test::reference_encode;
+using eegpt_test::first_ids;
 using eegpt_test::relative_error;
 using Catch::Matchers::Contains;
 
@@ -20,12 +21,6 @@ std::vector<float> random_input(size_t n, unsigned seed) {
     std::vector<float> x(n);
     for (auto& v : x) v = dist(rng);
     return x;
-}
-
-std::vector<int> first_ids(int channels, int offset) {
-    std::vector<int> ids(static_cast<size_t>(channels));
-    for (int c = 0; c < channels; ++c) ids[static_cast<size_t>(c)] = (c * 7 + offset) % 62;  // distinct for C <= 62
-    return ids;
 }
 
 }  // namespace

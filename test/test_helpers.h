@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 namespace eegpt_test {
 
@@ -25,6 +26,13 @@ private:
     }
     std::string path_;
 };
+
+// Distinct dictionary ids for up to 62 channels, spread over the dictionary.
+inline std::vector<int> first_ids(int channels, int offset) {
+    std::vector<int> ids(static_cast<size_t>(channels));
+    for (int c = 0; c < channels; ++c) ids[static_cast<size_t>(c)] = (c * 7 + offset) % 62;
+    return ids;
+}
 
 inline bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
