@@ -21,7 +21,7 @@
 #include "common.cuh"
 #include "kernels.h"
 
-namespace kernels {
+namespace eegpt::kernels {
 namespace {
 
 constexpr int kThreads = 128;
@@ -122,4 +122,4 @@ cudaError_t attention(const float* q, int q_stride, int num_q, const float* k, c
     return launch(q, q_stride, num_q, k, v, kv_stride, seq_len, seqs, heads, head_dim, out, out_stride, stream);
 }
 
-}  // namespace kernels
+}  // namespace eegpt::kernels

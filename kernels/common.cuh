@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-namespace kernels {
+namespace eegpt::kernels {
 
 constexpr unsigned kFullMask = 0xffffffffu;
 
@@ -35,4 +35,4 @@ inline unsigned elementwise_blocks(size_t n, int threads) {
 // The status of the launch just made (a bad configuration shows up here, not later).
 inline cudaError_t launch_status() { return cudaGetLastError(); }
 
-}  // namespace kernels
+}  // namespace eegpt::kernels

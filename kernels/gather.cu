@@ -7,7 +7,7 @@
 #include "common.cuh"
 #include "kernels.h"
 
-namespace kernels {
+namespace eegpt::kernels {
 namespace {
 
 constexpr int kThreads = 256;
@@ -34,4 +34,4 @@ cudaError_t gather_rows(const float* x, float* y, int seqs, int seq_len, int fir
     return launch_status();
 }
 
-}  // namespace kernels
+}  // namespace eegpt::kernels

@@ -9,7 +9,7 @@
 #include "common.cuh"
 #include "kernels.h"
 
-namespace kernels {
+namespace eegpt::kernels {
 namespace {
 
 constexpr int kThreads = 256;
@@ -42,4 +42,4 @@ cudaError_t bias_gelu(const float* x, const float* bias, bf16* y, size_t n, int 
     return launch(x, bias, y, n, cols, stream);
 }
 
-}  // namespace kernels
+}  // namespace eegpt::kernels

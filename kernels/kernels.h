@@ -9,7 +9,7 @@
 
 #include <cstddef>
 
-namespace kernels {
+namespace eegpt::kernels {
 
 using bf16 = __nv_bfloat16;
 
@@ -61,4 +61,4 @@ constexpr int kAttentionMaxHeadDim = 128;
 cudaError_t gather_rows(const float* x, float* y, int seqs, int seq_len, int first, int count, int dim,
                         cudaStream_t stream);
 
-}  // namespace kernels
+}  // namespace eegpt::kernels

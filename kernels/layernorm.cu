@@ -19,7 +19,7 @@
 #include "common.cuh"
 #include "kernels.h"
 
-namespace kernels {
+namespace eegpt::kernels {
 namespace {
 
 constexpr int kThreads = 256;
@@ -84,4 +84,4 @@ cudaError_t layernorm_rows(const float* x, const float* gamma, const float* beta
     return launch(x, gamma, beta, y, seqs * count, dim, eps, count, seq_len, first, stream);
 }
 
-}  // namespace kernels
+}  // namespace eegpt::kernels

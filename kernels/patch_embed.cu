@@ -12,7 +12,7 @@
 #include "common.cuh"
 #include "kernels.h"
 
-namespace kernels {
+namespace eegpt::kernels {
 namespace {
 
 constexpr int kThreads = 256;
@@ -70,4 +70,4 @@ cudaError_t patch_embed(const float* x, const int* channel_ids, const float* pat
     return launch_status();
 }
 
-}  // namespace kernels
+}  // namespace eegpt::kernels

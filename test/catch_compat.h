@@ -1,4 +1,5 @@
 // One include for Catch2 v3 (GPU machine) and v2.13 (Debian 12): the macros used here are the same.
+// Both branches are compiled on every change (tools/test.sh builds against v2 and against v3.4).
 #pragma once
 #if __has_include(<catch2/catch_all.hpp>)
 #include <catch2/catch_all.hpp>
@@ -8,8 +9,14 @@
 namespace Catch {
 namespace Matchers {
 inline StringContainsMatcher Contains(const char* text) { return ContainsSubstring(text); }
+// Every value category of std::string, so that none of them prefers v3's forwarding-reference template.
+inline StringContainsMatcher Contains(const std::string& text) { return ContainsSubstring(text); }
+inline StringContainsMatcher Contains(std::string& text) { return ContainsSubstring(text); }
+inline StringContainsMatcher Contains(std::string&& text) { return ContainsSubstring(text); }
 }  // namespace Matchers
 }  // namespace Catch
+// v2 has Approx at global scope, v3 only as Catch::Approx.
+using Catch::Approx;
 #else
 #define CATCH_CONFIG_ENABLE_BENCHMARKING
 #include <catch2/catch.hpp>

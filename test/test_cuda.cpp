@@ -4,8 +4,9 @@
 // `eegpt encode` file path. Built only with the CUDA backend. Every test that needs a GPU reports
 // itself skipped, with the reason, when the runtime finds none.
 //
-// Tags: [cuda][kernels] hand-written kernels (also run under compute-sanitizer racecheck),
-// [cuda][gemm] cuBLASLt, [cuda][encoder] parity, [cuda][cli] file path, [.][cuda-timing] timing.
+// Tags: [cuda][kernels] hand-written kernels, [cuda][gemm] cuBLASLt, [cuda][encoder] parity,
+// [cuda][cli] file path and the eegpt binary, [.][cuda-timing] timing. tools/device_check.sh runs
+// [kernels], [gemm] and [one-call] (one encoder call per precision) under compute-sanitizer.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -27,6 +29,9 @@
 #include "io/window_file.h"
 #include "kernels/kernels.h"
 #include "reference_encoder.h"
+#ifndef EEGPT_CUDA_EMULATION
+#include "synthetic_recording.h"
+#endif
 #include "test_helpers.h"
 
 using namespace eegpt;
@@ -451,6 +456,60 @@ TEST_CASE("cuda gemm: y = x W^T + b (+ y) in fp32, tf32 and bf16", "[cuda][gemm]
     }
 }
 
+TEST_CASE("cuda gemm: the plan cache is bounded and evicted plans are rebuilt correctly", "[cuda][gemm]") {
+    REQUIRE_CUDA_DEVICE();
+    const int in = 16, out = 8;
+    const int max_rows = static_cast<int>(Gemm::kMaxPlans) + 8;  // one new shape per row count
+    auto x = randn(static_cast<size_t>(max_rows) * in, 801);
+    auto w = randn(static_cast<size_t>(out) * in, 802);
+    auto b = randn(static_cast<size_t>(out), 803);
+    DeviceArray<float> dx(x), dw(w), db(b), dy(static_cast<size_t>(max_rows) * out);
+    Gemm gemm(Precision::fp32, nullptr);
+    auto check_rows = [&](int rows) {
+        INFO("rows " << rows << ", cached plans " << gemm.cached_plans());
+        dy.poison();
+        gemm.linear(dx.get(), in, dw.get(), db.get(), dy.get(), out, rows, in, out, false);
+        REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+        const auto got = dy.download();
+        std::vector<float> got_rows(got.begin(), got.begin() + static_cast<long>(rows) * out);
+        std::vector<double> ref(got_rows.size());
+        for (int r = 0; r < rows; ++r)
+            for (int o = 0; o < out; ++o) {
+                double acc = b[static_cast<size_t>(o)];
+                for (int i = 0; i < in; ++i)
+                    acc += static_cast<double>(x[static_cast<size_t>(r) * in + i]) * w[static_cast<size_t>(o) * in + i];
+                ref[static_cast<size_t>(r) * out + o] = acc;
+            }
+        REQUIRE(all_finite(got_rows));
+        REQUIRE(relative_error(got_rows, ref) <= 1e-5);
+    };
+    for (int rows = 1; rows <= max_rows; ++rows) {
+        check_rows(rows);
+        REQUIRE(gemm.cached_plans() == std::min<size_t>(static_cast<size_t>(rows), Gemm::kMaxPlans));
+    }
+    check_rows(1);  // evicted long ago: rebuilt, and the cache stays at its bound
+    check_rows(max_rows);
+    REQUIRE(gemm.cached_plans() == Gemm::kMaxPlans);
+}
+
+TEST_CASE("cuda gemm: when cuBLASLt has no algorithm the error names the shape and precision", "[cuda][gemm]") {
+#ifndef EEGPT_CUDA_EMULATION
+    EEGPT_SKIP("only the CUDA emulation can make cuBLASLt find no algorithm (EMU_CUBLASLT_NO_ALGO)");
+#else
+    for (const char* mode : {"status", "zero"}) {  // NOT_SUPPORTED, or success with zero results
+        INFO("EMU_CUBLASLT_NO_ALGO=" << mode);
+        setenv("EMU_CUBLASLT_NO_ALGO", mode, 1);
+        DeviceArray<bf16> dx(static_cast<size_t>(7) * 64), dw(static_cast<size_t>(32) * 64);
+        DeviceArray<float> db(32), dy(static_cast<size_t>(7) * 32);
+        Gemm gemm(Precision::bf16, nullptr);
+        REQUIRE_THROWS_WITH(gemm.linear(dx.get(), 64, dw.get(), db.get(), dy.get(), 32, 7, 64, 32, false),
+                            Contains("cuBLASLt has no algorithm for the bf16 product 7 x 64 by 64 x 32 with bias"));
+        REQUIRE(gemm.cached_plans() == 0);
+        unsetenv("EMU_CUBLASLT_NO_ALGO");
+    }
+#endif
+}
+
 // ---------------------------------------------------------------------------------------------
 // Encoder parity with the CPU fp32 path
 // ---------------------------------------------------------------------------------------------
@@ -563,6 +622,27 @@ TEST_CASE("cuda encoder: out of memory says what was asked and what batch would 
     CHECK(relative_error(got, encode_with(*cpu, x, 2, C, T, ids)) <= 1e-5);
 }
 
+// The encoder call that tools/device_check.sh runs under compute-sanitizer memcheck and racecheck:
+// one call per precision, large model, every kernel and GEMM shape of a real run.
+TEST_CASE("cuda encoder: one call per precision, large model, 19 channels, batch 3", "[cuda][encoder][one-call]") {
+    REQUIRE_CUDA_DEVICE();
+    const ModelWeights w = random_weights(named_config("large"), 0);
+    const int B = 3, C = 19, T = 1024;
+    const auto x = randn(static_cast<size_t>(B) * C * T, 1400, 0.0f, 0.05f);
+    const auto ids = first_ids(C, 5);
+    auto cpu = make_encoder(w);
+    const auto expected = encode_with(*cpu, x, B, C, T, ids);
+    for (const auto& t : kTolerances) {
+        SECTION(to_string(t.precision)) {  // one section each, so a sanitizer run can pick one (-c fp32)
+            auto gpu = make_encoder(w, {Device::cuda, t.precision, 0});
+            const auto got = encode_with(*gpu, x, B, C, T, ids);
+            CHECK(all_finite(got));
+            CHECK(relative_error(got, expected) <= t.relative);
+            CHECK(min_window_cosine(got, expected, B) >= t.min_cosine);
+        }
+    }
+}
+
 TEST_CASE("cuda encoder: large model, 19 and 58 channels, batch 1, 7 and 512 match the CPU fp32 path",
           "[cuda][encoder][large]") {
     REQUIRE_CUDA_DEVICE();
@@ -648,6 +728,89 @@ TEST_CASE("cuda: eegpt encode --device cuda gives the features of --device cpu",
         CHECK(min_window_cosine(got, expected, static_cast<int>(B)) >= t.min_cosine);
     }
 }
+
+// The real binary needs the real CUDA runtime: not built into the CPU emulation (tools/cuda_emulation).
+#ifndef EEGPT_CUDA_EMULATION
+namespace {
+
+std::string shell_quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+// Runs the eegpt binary with the arguments; REQUIREs exit status 0 (stderr shown on failure).
+void run_eegpt(const std::vector<std::string>& args) {
+    std::string cmd = shell_quote(EEGPT_BIN);
+    for (const auto& a : args) cmd += " " + shell_quote(a);
+    TempPath err("stderr.txt");
+    const int status = std::system((cmd + " 2>" + shell_quote(err)).c_str());
+    std::string text;
+    if (FILE* f = std::fopen(err.str().c_str(), "r")) {
+        char buf[512];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+        std::fclose(f);
+    }
+    INFO(cmd << "\n" << text);
+    REQUIRE(status == 0);
+}
+
+std::vector<float> features_of(const std::string& path, const std::string& device, const std::string& precision) {
+    h5::Handle file = h5::open_read(path);
+    CHECK(h5::read_string_attr(file, "device") == device);
+    CHECK(h5::read_string_attr(file, "precision") == precision);
+    return h5::read_floats(file, "features");
+}
+
+}  // namespace
+
+TEST_CASE("cuda: the eegpt binary's encode and embed with --device cuda give the --device cpu features",
+          "[cuda][cli]") {
+    REQUIRE_CUDA_DEVICE();
+    TempPath weights_path("weights.h5"), windows("windows.h5"), edf("recording.edf");
+    save_weights(random_weights(named_config("large"), 2), weights_path);
+    const uint64_t B = 5, C = 19, T = 1024;
+    {
+        h5::Handle file = h5::create_truncate(windows);
+        auto x = randn(B * C * T, 1300, 0.0f, 0.05f);
+        h5::write_floats(file, "x", {B, C, T}, x.data());
+        h5::write_strings(file, "channels", {"FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8",
+                                             "P7", "P3", "PZ", "P4", "P8", "O1", "O2"});
+    }
+    SyntheticRecordingSpec spec;
+    spec.seconds = 40;  // 500 Hz, 19 EEG channels + ECG: resampled, 10 windows at a 4 s stride
+    write_synthetic_recording(edf, spec);
+
+    TempPath cpu_encode("cpu_encode.h5"), cpu_embed("cpu_embed.h5");
+    run_eegpt({"encode", "--weights", weights_path, "--input", windows, "--output", cpu_encode, "--device", "cpu"});
+    run_eegpt({"embed", edf, "--weights", weights_path, "--output", cpu_embed, "--device", "cpu", "--quiet"});
+    const auto expected_encode = features_of(cpu_encode, "cpu", "fp32");
+    const auto expected_embed = features_of(cpu_embed, "cpu", "fp32");
+    REQUIRE(expected_embed.size() == static_cast<size_t>(10) * 16 * 4 * 512);
+    for (const auto& t : kTolerances) {
+        const std::string precision = to_string(t.precision);
+        INFO(precision);
+        TempPath gpu_encode("gpu_encode.h5"), gpu_embed("gpu_embed.h5");
+        run_eegpt({"encode", "--weights", weights_path, "--input", windows, "--output", gpu_encode, "--device", "cuda",
+                   "--precision", precision});
+        run_eegpt({"embed", edf, "--weights", weights_path, "--output", gpu_embed, "--device", "cuda", "--precision",
+                   precision, "--quiet"});
+        const auto got_encode = features_of(gpu_encode, "cuda", precision);
+        const auto got_embed = features_of(gpu_embed, "cuda", precision);
+        REQUIRE(got_encode.size() == expected_encode.size());
+        REQUIRE(got_embed.size() == expected_embed.size());
+        const double rel_encode = relative_error(got_encode, expected_encode);
+        const double rel_embed = relative_error(got_embed, expected_embed);
+        std::printf("cli %s: encode relative error %.3g, embed relative error %.3g\n", precision.c_str(), rel_encode,
+                    rel_embed);
+        CHECK(rel_encode <= t.relative);
+        CHECK(rel_embed <= t.relative);
+        CHECK(min_window_cosine(got_encode, expected_encode, static_cast<int>(B)) >= t.min_cosine);
+        CHECK(min_window_cosine(got_embed, expected_embed, 10) >= t.min_cosine);
+    }
+}
+#endif  // EEGPT_CUDA_EMULATION
 
 // ---------------------------------------------------------------------------------------------
 // Timing (hidden: run with test_eegpt "[cuda-timing]")

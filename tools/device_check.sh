@@ -1,40 +1,80 @@
 #!/usr/bin/env bash
-# The CUDA check on a GPU machine (../shared/gpu/README.md: Ubuntu 24.04, 16 cores, Catch2 v3, no
-# CLI11 installed: carry .deps/include/CLI in). Usage, from anywhere:
-#   tools/device_check.sh OUTDIR
-# Builds from scratch into a fresh directory, runs compute-sanitizer memcheck (kernels + cuBLASLt
-# tests) and racecheck (kernel tests), the CUDA tests (JUnit + console), and a short timing of the
-# encoder. Writes one log per step and results.json (each step: name, exit code, seconds) into
-# OUTDIR. Everything must finish within 6 minutes; a step that would not fit is cut and fails.
-# Exits non-zero when any step failed.
+# The CUDA check on a GPU machine, and its dry run on a machine without one.
+#
+#   tools/device_check.sh OUTDIR             on the GPU machine (../shared/gpu/README.md)
+#   tools/device_check.sh --dry-run OUTDIR   here and in CI: everything that needs no GPU
+#
+# A fresh build (Catch2 v3, CUDA for sm_90), then on the GPU: the CUDA tests (parity with the CPU
+# path, the eegpt binary with --device cuda), compute-sanitizer memcheck and racecheck on the kernel
+# tests and one encoder call, the timing test, the bench's [gpu] cases and PyTorch on the same GPU.
+# One log per step and results.json (each step: name, status, exit code, seconds, budget) go to
+# OUTDIR; each step prints one line with its time against its budget. Exits non-zero when a step
+# that ran failed, or when a GPU step could not run on a GPU machine.
+#
+# What the GPU machine lacks comes from .deps/ (tools/fill_deps.sh here, then carry .deps/include
+# and .deps/lib): CLI11's headers and EDFlib. The dry run stands in for that machine: CLI11 and
+# EDFlib from .deps/ only (the system's copies ignored), Catch2 3.4.0 built from
+# ../shared/third_party, cmake 4.4 from PyPI, a fresh build of every target, the CPU tests on that
+# build; the GPU steps are listed as not run, with the reason.
+#
+# compute-sanitizer options, and why:
+#   --error-exitcode 1        a finding fails the step.
+#   --report-api-errors no    cuBLASLt and the runtime probe the driver and handle the errors they
+#                             get; reported, those would be findings that are not ours. Every API
+#                             status of ours is checked in code and becomes an exception, so an API
+#                             error of ours still fails the test that made it.
+#   racecheck on the kernel tests (every kernel of ours, fp32 and bf16 outputs; they launch no
+#                             other kernel), and on one fp32 encoder call filtered to our kernels
+#                             (--kernel-name kns=eegpt: the mangled names of namespace
+#                             eegpt::kernels). Measured on an H200 (CUDA 13.0, driver 580.159):
+#                             unfiltered, racecheck reports hazards inside cuBLASLt's nvjet_sm90
+#                             GEMM kernels (bf16 call), which are not ours to judge or fix; filtered,
+#                             the bf16 and tf32 calls end in "Internal Sanitizer Error: failed to
+#                             handle a hardware exception" although the same calls pass memcheck and
+#                             plain runs; the fp32 call reports nothing. The bf16 and tf32 modes run
+#                             the same kernels of ours as the kernel tests.
+#   memcheck on the kernel, GEMM and one-call tests (all three precisions), every kernel checked,
+#                             cuBLASLt's included: a wrong descriptor or pointer of ours shows there.
+#   no leak check             device memory is owned by RAII objects (engine/cuda/cuda_util.h);
+#                             leaks are not what this check is for.
 set -uo pipefail
 
-out=${1:?usage: tools/device_check.sh OUTDIR}
+dry_run=0
+if [ "${1:-}" = "--dry-run" ]; then
+    dry_run=1
+    shift
+fi
+out=${1:?usage: tools/device_check.sh [--dry-run] OUTDIR}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${EEGPT_DEVICE_BUILD_DIR:-/tmp/eegpt-device-build}
-jobs=${EEGPT_DEVICE_JOBS:-16}
-deadline=$(($(date +%s) + ${EEGPT_DEVICE_BUDGET_S:-360}))
-results=()
-failed=0
+jobs=${EEGPT_DEVICE_JOBS:-$(nproc)}
+budget=${EEGPT_DEVICE_BUDGET_S:-$([ "$dry_run" -eq 1 ] && echo 3600 || echo 480)}
+deadline=$(($(date +%s) + budget))
+rm -rf "$out/steps" "$out"/*.log "$out/results.json"  # a failure marker of an earlier run must not count
+mkdir -p "$out/steps"
 
-write_results() {
-    local IFS=,
-    printf '{"source": "%s", "build_dir": "%s", "failed": %s, "steps": [%s]}\n' \
-        "$src" "$build" "$([ "$failed" -eq 0 ] && echo false || echo true)" "${results[*]}" > "$out/results.json"
+json_step() {  # NAME STATUS EXIT_CODE SECONDS BUDGET REASON
+    printf '{"name": "%s", "status": "%s", "exit_code": %s, "seconds": %s, "budget_s": %s, "reason": "%s"}\n' \
+        "$1" "$2" "$3" "$4" "$5" "$6" > "$out/steps/$(date +%s%N)_$1.json"
 }
 
-# step NAME MAX_SECONDS COMMAND...: runs COMMAND with its output in OUTDIR/NAME.log.
+not_run() {  # NAME REASON
+    echo "not run: $2" > "$out/$1.log"
+    json_step "$1" not_run -1 0 0 "$2"
+    printf 'device_check: %-14s not run: %s\n' "$1" "$2"
+}
+
+# step NAME BUDGET_S COMMAND...: runs COMMAND with its output in OUTDIR/NAME.log, cut at its budget
+# or at the overall deadline, whichever comes first.
 step() {
-    local name=$1 limit=$2 rc start end seconds
+    local name=$1 limit=$2 rc start end seconds status
     shift 2
     local left=$((deadline - $(date +%s)))
     if [ "$left" -lt 10 ]; then
-        echo "not run: the 6-minute budget is spent" > "$out/$name.log"
-        results+=("{\"name\": \"$name\", \"exit_code\": 124, \"seconds\": 0}")
-        failed=1
-        echo "device_check: $name: not run (out of time)"
-        return
+        not_run "$name" "the ${budget}-second budget is spent"
+        echo failed > "$out/steps/.failed"
+        return 1
     fi
     [ "$limit" -gt "$left" ] && limit=$left
     start=$(date +%s.%N)
@@ -43,45 +83,139 @@ step() {
     end=$(date +%s.%N)
     seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
     [ "$rc" -eq 124 ] && echo "cut after ${limit}s" >> "$out/$name.log"
-    results+=("{\"name\": \"$name\", \"exit_code\": $rc, \"seconds\": $seconds}")
-    [ "$rc" -ne 0 ] && failed=1
-    echo "device_check: $name: exit $rc in ${seconds}s"
+    status=passed
+    [ "$rc" -ne 0 ] && status=failed && echo failed > "$out/steps/.failed"
+    json_step "$name" "$status" "$rc" "$seconds" "$limit" ""
+    printf 'device_check: %-14s %-6s exit %3d in %6.1fs of %4ds\n' "$name" "$status" "$rc" "$seconds" "$limit"
+    return "$rc"
 }
 
-# CLI11: installed (CMake package or header), or headers carried into .deps/include.
-if [ ! -f "$src/.deps/include/CLI/CLI.hpp" ] && [ ! -f /usr/include/CLI/CLI.hpp ] &&
-   [ ! -f /usr/local/include/CLI/CLI.hpp ] &&
-   ! ls -d /usr/lib/*/cmake/CLI11 /usr/lib/cmake/CLI11 /usr/share/cmake/CLI11 /usr/local/lib/cmake/CLI11 >/dev/null 2>&1; then
-    echo "device_check: CLI11 not found: neither an installed CLI11 nor $src/.deps/include/CLI/CLI.hpp" \
-         "(copy /usr/include/CLI from a development machine to .deps/include/CLI)" | tee "$out/cli11.log" >&2
-    results+=('{"name": "cli11", "exit_code": 2, "seconds": 0}')
-    failed=1
-    write_results
-    exit 2
-fi
+finish() {
+    local steps failed=false
+    steps=$(cat "$out"/steps/*.json 2>/dev/null | paste -sd, -)
+    [ -f "$out/steps/.failed" ] && failed=true
+    printf '{"source": "%s", "build_dir": "%s", "dry_run": %s, "failed": %s, "steps": [%s]}\n' \
+        "$src" "$build" "$([ "$dry_run" -eq 1 ] && echo true || echo false)" "$failed" "$steps" > "$out/results.json"
+    if [ "$failed" = false ]; then
+        echo "device_check: all steps that ran passed ($([ "$dry_run" -eq 1 ] && echo "dry run" || echo "GPU"))"
+        exit 0
+    fi
+    echo "device_check: FAILED (logs in $out)"
+    exit 1
+}
 
-sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-test_bin=$build/test_eegpt
-
-rm -rf "$build"
-step gpu_info 20 nvidia-smi
-step configure 60 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DEEGPT_WITH_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90
-step build 180 cmake --build "$build" -j "$jobs" --target test_eegpt eegpt
-if [ -x "$test_bin" ]; then
-    step memcheck 75 "$sanitizer" --tool memcheck --error-exitcode 1 --print-limit 20 \
-        "$test_bin" "[cuda][kernels],[cuda][gemm]"
-    step racecheck 60 "$sanitizer" --tool racecheck --error-exitcode 1 --print-limit 20 \
-        "$test_bin" "[cuda][kernels]"
-    step cuda_tests 200 "$test_bin" "[cuda]" --reporter console --reporter "junit::out=$out/cuda_tests.junit.xml"
-    step timing 45 "$test_bin" "[cuda-timing]"
+# ---- what the build needs, one line per missing piece ----
+missing=0
+need() {  # DESCRIPTION TEST...
+    local what=$1
+    shift
+    if ! "$@"; then
+        echo "device_check: missing: $what" | tee -a "$out/deps.log" >&2
+        missing=1
+    fi
+}
+have_any() { for f in "$@"; do [ -e "$f" ] && return 0; done; return 1; }
+deps=$src/.deps
+cmake_bin=cmake
+cmake_args=(-DCMAKE_BUILD_TYPE=Release -DEEGPT_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90)
+if [ "$dry_run" -eq 1 ]; then
+    # Only what the GPU machine will have: .deps/ for CLI11 and EDFlib, Catch2 3.4.0, cmake 4.4.
+    cmake_bin=$deps/cmake-4.4/bin/cmake
+    cmake_args+=(-DEEGPT_DEPS_ONLY=ON "-DCMAKE_PREFIX_PATH=$deps/catch2-3.4.0")
+    need "CLI11 headers in $deps/include/CLI (run tools/fill_deps.sh)" test -f "$deps/include/CLI/CLI.hpp"
+    need "EDFlib header $deps/include/edflib.h (run tools/fill_deps.sh)" test -f "$deps/include/edflib.h"
+    need "EDFlib library $deps/lib/libedf.a (run tools/fill_deps.sh)" test -f "$deps/lib/libedf.a"
+    need "Catch2 3.4.0 in $deps/catch2-3.4.0 (run tools/fill_deps.sh)" \
+        test -f "$deps/catch2-3.4.0/lib/cmake/Catch2/Catch2Config.cmake"
+    need "cmake 4.4 in $deps/cmake-4.4 (run tools/fill_deps.sh)" test -x "$cmake_bin"
+    if ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
+        echo "device_check: no nvcc here: the dry run builds the CPU engine only" | tee -a "$out/deps.log"
+        cmake_args=("${cmake_args[@]/-DEEGPT_WITH_CUDA=ON/-DEEGPT_WITH_CUDA=OFF}")
+    fi
 else
-    for name in memcheck racecheck cuda_tests timing; do
-        echo "not run: the build produced no $test_bin" > "$out/$name.log"
-        results+=("{\"name\": \"$name\", \"exit_code\": 125, \"seconds\": 0}")
-    done
-    failed=1
+    need "a GPU: nvidia-smi -L lists none (use --dry-run on a machine without one)" \
+        sh -c 'nvidia-smi -L 2>/dev/null | grep -q GPU'
+    need "CLI11 headers: carry .deps/include (tools/fill_deps.sh) or install CLI11" \
+        have_any "$deps/include/CLI/CLI.hpp" /usr/include/CLI/CLI.hpp /usr/local/include/CLI/CLI.hpp
+    need "EDFlib header: carry .deps/include (tools/fill_deps.sh) or install EDFlib" \
+        have_any "$deps/include/edflib.h" /usr/include/edflib.h /usr/local/include/edflib.h
+    need "EDFlib library: carry .deps/lib (tools/fill_deps.sh) or install EDFlib" \
+        have_any "$deps/lib/libedf.a" /usr/lib/x86_64-linux-gnu/libedf.a /usr/lib/x86_64-linux-gnu/libedf.so \
+        /usr/local/lib/libedf.a
+    need "Catch2 v3 (a CMake package)" have_any /usr/lib/cmake/Catch2 /usr/lib/x86_64-linux-gnu/cmake/Catch2 \
+        /usr/local/lib/cmake/Catch2 /usr/share/cmake/Catch2 "$deps/catch2-3.4.0/lib/cmake/Catch2"
+    [ -d "$deps/catch2-3.4.0/lib/cmake/Catch2" ] && cmake_args+=("-DCMAKE_PREFIX_PATH=$deps/catch2-3.4.0")
+    need "compute-sanitizer" have_any "$(command -v compute-sanitizer || echo /nonexistent)" \
+        /usr/local/cuda/bin/compute-sanitizer
 fi
-write_results
-[ "$failed" -eq 0 ] && echo "device_check: all steps passed" || echo "device_check: FAILED (see $out)"
-exit "$failed"
+need "cmake" sh -c "command -v '$cmake_bin' >/dev/null"
+if [ "$missing" -ne 0 ]; then
+    json_step deps failed 2 0 0 "missing pieces, see deps.log"
+    echo failed > "$out/steps/.failed"
+    finish
+fi
+json_step deps passed 0 0 0 ""
+export PATH=$PATH:/usr/local/cuda/bin
+
+# ---- build ----
+rm -rf "$build"
+[ "$dry_run" -eq 0 ] && step gpu_info 20 nvidia-smi
+step configure 90 "$cmake_bin" -S "$src" -B "$build" "${cmake_args[@]}"
+if [ "$dry_run" -eq 1 ]; then
+    grep -E "eegpt:|Catch2" "$out/configure.log" | sed 's/^/device_check:   /'
+    step build 1500 "$cmake_bin" --build "$build" -j "$jobs"  # every target
+    built=()
+    for f in eegpt test_eegpt bench_eegpt libeegpt_core.a libeegpt_recordings.a libeegpt_kernels.a; do
+        [ -f "$build/$f" ] && built+=("$f")
+    done
+    echo "device_check:   built: ${built[*]}"
+else
+    step build 240 "$cmake_bin" --build "$build" -j "$jobs" --target test_eegpt eegpt bench_eegpt
+fi
+test_bin=$build/test_eegpt
+gpu_steps=(cuda_tests memcheck racecheck racecheck_call timing bench_gpu peers)
+if [ ! -x "$test_bin" ]; then
+    for name in cpu_tests "${gpu_steps[@]}"; do not_run "$name" "the build produced no $test_bin"; done
+    finish
+fi
+
+if [ "$dry_run" -eq 1 ]; then
+    # The CPU tests on the Catch2 3.4 build; the CUDA ones report "no CUDA device" and skip.
+    step cpu_tests 1800 "$test_bin" "~[cuda]" --reporter console
+    step cuda_skips 60 "$test_bin" "[cuda]"
+    for name in "${gpu_steps[@]}"; do not_run "$name" "dry run: needs a GPU"; done
+    finish
+fi
+
+# ---- on the GPU ----
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+ours=(--kernel-name kns=eegpt)  # a substring of the mangled names of our kernels (namespace eegpt::kernels)
+sanitize=("$sanitizer" --error-exitcode 1 --report-api-errors no --print-limit 20)
+# The sanitizers run beside the CUDA tests (the tests' CPU references keep the cores busy, the
+# sanitizers mostly the GPU); timing, bench and peers run alone afterwards.
+(
+    step memcheck 200 "${sanitize[@]}" --tool memcheck "$test_bin" "[cuda][kernels],[cuda][gemm],[one-call]"
+    step racecheck 60 "${sanitize[@]}" --tool racecheck "$test_bin" "[cuda][kernels]"
+    step racecheck_call 90 "${sanitize[@]}" --tool racecheck "${ours[@]}" "$test_bin" "[one-call]" -c fp32
+) &
+sanitizers=$!
+step cuda_tests 300 "$test_bin" "[cuda]" --reporter console \
+    --reporter "junit::out=$out/cuda_tests.junit.xml"
+# On a GPU machine no CUDA test may skip for want of a device.
+if grep -q "no CUDA device" "$out/cuda_tests.log"; then
+    echo "device_check: cuda_tests: tests skipped for want of a CUDA device on a GPU machine" | tee -a "$out/cuda_tests.log"
+    echo failed > "$out/steps/.failed"
+fi
+grep -E "^(parity|cli) " "$out/cuda_tests.log" | sed 's/^/device_check:   /'
+wait "$sanitizers"
+step timing 60 "$test_bin" "[cuda-timing]"
+grep -E "^timing " "$out/timing.log" | sed 's/^/device_check:   /'
+step bench_gpu 150 "$build/bench_eegpt" "[gpu]" --json "$out/bench_gpu.json"
+grep -E "gpu" "$out/bench_gpu.log" | grep -vE "^(\s*$|~|-)" | head -40 | sed 's/^/device_check:   /'
+if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+    step peers 120 python3 "$src/tools/peer_bench_gpu.py"
+    grep "^peer=" "$out/peers.log" | sed 's/^/device_check:   /'
+else
+    not_run peers "python3 has no torch with CUDA here"
+fi
+finish

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages the engine, its tests and its tools need (skips apt when all
 # are present). Debian packages are preferred over vendored code: see the README.
 set -euo pipefail
-packages=(cmake g++ make libeigen3-dev libhdf5-dev catch2 libcli11-dev libedf-dev
+packages=(cmake g++ make libeigen3-dev libhdf5-dev catch2 libcli11-dev libedf-dev python3-venv
           python3 python3-torch libopenblas0-pthread python3-h5py python3-numpy python3-scipy python3-pytest python3-mne)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,27 @@
 #!/usr/bin/env bash
 # Set-up, build, and every test except the benchmarks. The README's test command; CI runs it.
+#  1. the Debian 12 build (Catch2 2.13) and all its tests through CTest;
+#  2. the GPU machine's build in a dry run (tools/device_check.sh --dry-run): Catch2 3.4.0, cmake 4.4,
+#     CLI11 and EDFlib from .deps/ only, every target (CUDA for sm_90), the CPU tests on that build.
+#     Before it, on a machine without a GPU, the real device check must refuse with one clear line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install_deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${EEGPT_CMAKE_ARGS:-} >/dev/null
 cmake --build build -j"$(nproc)"
 ctest --test-dir build -LE benchmark --output-on-failure
+
+echo "== the GPU machine's build, dry run (tools/device_check.sh --dry-run)"
+bash tools/fill_deps.sh
+out=build-device/out
+log=build-device/no_gpu_check.log
+mkdir -p build-device
+if ! nvidia-smi -L 2>/dev/null | grep -q GPU; then
+    if bash tools/device_check.sh "$out" > "$log" 2>&1; then
+        echo "test.sh: tools/device_check.sh passed on a machine without a GPU" >&2
+        exit 1
+    fi
+    grep -q "missing: a GPU" "$log" || { cat "$log" >&2; exit 1; }
+    echo "device check without a GPU: refused as it should ($(grep -c missing: "$log") missing pieces named)"
+fi
+EEGPT_DEVICE_BUILD_DIR=$PWD/build-device/build bash tools/device_check.sh --dry-run "$out"

@@ -184,8 +184,12 @@ CudaEncoder::CudaEncoder(const ModelWeights& weights, Precision precision)
         offsets.push_back(o);
     }
     weights_.allocate(image.bytes().size(), "the model weights (" + to_string(precision_) + ")");
-    cuda_check(cudaMemcpy(weights_.get(), image.bytes().data(), image.bytes().size(), cudaMemcpyHostToDevice),
+    // On the compute stream, then waited for: the stream is non-blocking, so a copy on the legacy
+    // default stream would not be ordered before its first kernel, and the host image must outlive it.
+    cuda_check(cudaMemcpyAsync(weights_.get(), image.bytes().data(), image.bytes().size(), cudaMemcpyHostToDevice,
+                               stream_.get()),
                "uploading the weights");
+    cuda_check(cudaStreamSynchronize(stream_.get()), "uploading the weights");
 
     const char* base = static_cast<const char*>(weights_.get());
     auto f32 = [&](size_t offset) { return reinterpret_cast<const float*>(base + offset); };

@@ -1,7 +1,9 @@
 #include "gemm.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace eegpt {
 namespace {
@@ -12,17 +14,6 @@ unsigned alignment_of(const void* p) {
     unsigned align = 256;
     while (align > 1 && a % align != 0) align /= 2;
     return align;
-}
-
-template <typename T>
-void set_desc(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attr, T value) {
-    cublas_check(cublasLtMatmulDescSetAttribute(desc, attr, &value, sizeof value), "cublasLtMatmulDescSetAttribute");
-}
-
-template <typename T>
-void set_pref(cublasLtMatmulPreference_t pref, cublasLtMatmulPreferenceAttributes_t attr, T value) {
-    cublas_check(cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof value),
-                 "cublasLtMatmulPreferenceSetAttribute");
 }
 
 }  // namespace
@@ -50,42 +41,87 @@ void Gemm::destroy(Plan& p) {
     p = Plan{};
 }
 
-Gemm::Plan& Gemm::plan(int rows, int in, int out, int ldx, int ldy, bool bias, unsigned align_x, unsigned align_w,
-                       unsigned align_y) {
-    for (Plan& p : plans_)
-        if (p.rows == rows && p.in == in && p.out == out && p.ldx == ldx && p.ldy == ldy && p.bias == bias &&
-            p.align_x == align_x && p.align_w == align_w && p.align_y == align_y)
-            return p;
+std::string Gemm::describe(int rows, int in, int out, bool bias) const {
+    return "the " + to_string(precision_) + " product " + std::to_string(rows) + " x " + std::to_string(in) + " by " +
+           std::to_string(in) + " x " + std::to_string(out) + (bias ? " with bias" : "");
+}
 
-    Plan p{rows, in, out, ldx, ldy, bias, align_x, align_w, align_y};
+Gemm::Plan& Gemm::plan(int rows, int in, int out, int ldx, int ldy, const float* bias, unsigned align_x,
+                       unsigned align_w, unsigned align_y) {
+    const unsigned align_bias = bias ? alignment_of(bias) : 0;
+    ++uses_;
+    for (Plan& p : plans_)
+        if (p.rows == rows && p.in == in && p.out == out && p.ldx == ldx && p.ldy == ldy && p.bias == (bias != nullptr) &&
+            p.align_x == align_x && p.align_w == align_w && p.align_y == align_y && p.align_bias == align_bias) {
+            p.last_use = uses_;
+            return p;
+        }
+    Plan p = make_plan(Plan{rows, in, out, ldx, ldy, bias != nullptr, align_x, align_w, align_y, align_bias}, bias);
+    p.last_use = uses_;
+    if (plans_.size() < kMaxPlans) {
+        plans_.push_back(p);
+        return plans_.back();
+    }
+    Plan& victim = *std::min_element(plans_.begin(), plans_.end(),
+                                     [](const Plan& a, const Plan& b) { return a.last_use < b.last_use; });
+    destroy(victim);
+    victim = p;
+    return victim;
+}
+
+// Descriptors, layouts and the heuristic's algorithm for one shape. The bias pointer is set before
+// the heuristic is asked, since it takes the bias alignment into account.
+Gemm::Plan Gemm::make_plan(const Plan& key, const float* bias) const {
+    Plan p = key;
+    const std::string what = describe(p.rows, p.in, p.out, p.bias);
+    auto check = [&](cublasStatus_t status, const char* call) {
+        if (status != CUBLAS_STATUS_SUCCESS)
+            throw Error(std::string("cuBLASLt error in ") + call + " for " + what + ": " + cublasLtGetStatusString(status));
+    };
     cublasLtMatmulPreference_t pref = nullptr;
     try {
         const cublasComputeType_t compute =
             precision_ == Precision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
         const cudaDataType_t in_type = precision_ == Precision::bf16 ? CUDA_R_16BF : CUDA_R_32F;
-        cublas_check(cublasLtMatmulDescCreate(&p.desc, compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
-        set_desc<int32_t>(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, CUBLAS_OP_T);
-        set_desc<int32_t>(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, CUBLAS_OP_N);
-        set_desc<uint32_t>(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
+        check(cublasLtMatmulDescCreate(&p.desc, compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
+        const int32_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
+        const uint32_t epilogue = p.bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+        check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof trans_a),
+              "cublasLtMatmulDescSetAttribute(TRANSA)");
+        check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof trans_b),
+              "cublasLtMatmulDescSetAttribute(TRANSB)");
+        check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue),
+              "cublasLtMatmulDescSetAttribute(EPILOGUE)");
+        if (bias)
+            check(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias),
+                  "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
         // Column-major views: W is (in x out), x^T is (in x rows), y^T is (out x rows).
-        cublas_check(cublasLtMatrixLayoutCreate(&p.w_layout, in_type, in, out, in), "cublasLtMatrixLayoutCreate");
-        cublas_check(cublasLtMatrixLayoutCreate(&p.x_layout, in_type, in, rows, ldx), "cublasLtMatrixLayoutCreate");
-        cublas_check(cublasLtMatrixLayoutCreate(&p.y_layout, CUDA_R_32F, out, rows, ldy), "cublasLtMatrixLayoutCreate");
+        check(cublasLtMatrixLayoutCreate(&p.w_layout, in_type, p.in, p.out, p.in), "cublasLtMatrixLayoutCreate(W)");
+        check(cublasLtMatrixLayoutCreate(&p.x_layout, in_type, p.in, p.rows, p.ldx), "cublasLtMatrixLayoutCreate(x)");
+        check(cublasLtMatrixLayoutCreate(&p.y_layout, CUDA_R_32F, p.out, p.rows, p.ldy), "cublasLtMatrixLayoutCreate(y)");
 
-        cublas_check(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
-        set_pref<uint64_t>(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, kWorkspaceBytes);
-        set_pref<uint32_t>(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, align_w);
-        set_pref<uint32_t>(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align_x);
-        set_pref<uint32_t>(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, align_y);
-        set_pref<uint32_t>(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align_y);
+        check(cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate");
+        const uint64_t workspace = kWorkspaceBytes;
+        check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
+                                                   sizeof workspace),
+              "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
+        const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> alignments[] = {
+            {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, p.align_w},
+            {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, p.align_x},
+            {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, p.align_y},
+            {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, p.align_y}};
+        for (const auto& [attribute, value] : alignments)
+            check(cublasLtMatmulPreferenceSetAttribute(pref, attribute, &value, sizeof value),
+                  "cublasLtMatmulPreferenceSetAttribute(MIN_ALIGNMENT)");
         cublasLtMatmulHeuristicResult_t result{};
         int found = 0;
-        cublas_check(cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.w_layout, p.x_layout, p.y_layout, p.y_layout,
-                                                    pref, 1, &result, &found),
-                     "cublasLtMatmulAlgoGetHeuristic");
-        if (found == 0)
-            throw Error("cuBLASLt has no " + to_string(precision_) + " algorithm for a " + std::to_string(rows) + " x " +
-                        std::to_string(in) + " by " + std::to_string(in) + " x " + std::to_string(out) + " product");
+        const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(handle_, p.desc, p.w_layout, p.x_layout,
+                                                                     p.y_layout, p.y_layout, pref, 1, &result, &found);
+        // No algorithm shows up as NOT_SUPPORTED from most cuBLASLt versions, as zero results from others.
+        if (status == CUBLAS_STATUS_NOT_SUPPORTED || (status == CUBLAS_STATUS_SUCCESS && found == 0))
+            throw Error("cuBLASLt has no algorithm for " + what + " (alignments x " + std::to_string(p.align_x) +
+                        ", W " + std::to_string(p.align_w) + ", y " + std::to_string(p.align_y) + " bytes)");
+        check(status, "cublasLtMatmulAlgoGetHeuristic");
         p.algo = result.algo;
         cublasLtMatmulPreferenceDestroy(pref);
     } catch (...) {
@@ -93,8 +129,7 @@ Gemm::Plan& Gemm::plan(int rows, int in, int out, int ldx, int ldy, bool bias, u
         destroy(p);
         throw;
     }
-    plans_.push_back(p);
-    return plans_.back();
+    return p;
 }
 
 void Gemm::linear(const void* x, int ldx, const void* w, const float* bias, float* y, int ldy, int rows, int in,
@@ -103,12 +138,21 @@ void Gemm::linear(const void* x, int ldx, const void* w, const float* bias, floa
     if (rows < 0 || in < 1 || out < 1 || ldx < in || ldy < out)
         throw Error("internal error: bad GEMM shape " + std::to_string(rows) + " x " + std::to_string(in) + " -> " +
                     std::to_string(out));
-    Plan& p = plan(rows, in, out, ldx, ldy, bias != nullptr, alignment_of(x), alignment_of(w), alignment_of(y));
-    if (bias) set_desc<const void*>(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+    Plan& p = plan(rows, in, out, ldx, ldy, bias, alignment_of(x), alignment_of(w), alignment_of(y));
+    if (bias) {
+        const cublasStatus_t status =
+            cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
+        if (status != CUBLAS_STATUS_SUCCESS)
+            throw Error("cuBLASLt error in cublasLtMatmulDescSetAttribute(BIAS_POINTER) for " +
+                        describe(rows, in, out, true) + ": " + cublasLtGetStatusString(status));
+    }
     const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-    cublas_check(cublasLtMatmul(handle_, p.desc, &alpha, w, p.w_layout, x, p.x_layout, &beta, y, p.y_layout, y,
-                                p.y_layout, &p.algo, workspace_.get(), kWorkspaceBytes, stream_),
-                 "cublasLtMatmul");
+    const cublasStatus_t status = cublasLtMatmul(handle_, p.desc, &alpha, w, p.w_layout, x, p.x_layout, &beta, y,
+                                                 p.y_layout, y, p.y_layout, &p.algo, workspace_.get(), kWorkspaceBytes,
+                                                 stream_);
+    if (status != CUBLAS_STATUS_SUCCESS)
+        throw Error("cuBLASLt error in cublasLtMatmul for " + describe(rows, in, out, bias != nullptr) + ": " +
+                    cublasLtGetStatusString(status));
 }
 
 }  // namespace eegpt

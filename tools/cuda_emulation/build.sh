@@ -28,7 +28,7 @@ esac
 # Compiler flags in a response file (keeps the quoted string macros intact through xargs).
 cat > "$out/flags.rsp" <<RSP
 -std=c++17 -march=x86-64-v3 -fopenmp $flags -I$here/include -I$src/engine -I$src -I$src/test
--I/usr/include/hdf5/serial -isystem /usr/include/eigen3 -DEEGPT_WITH_CUDA
+-I/usr/include/hdf5/serial -isystem /usr/include/eigen3 -DEEGPT_WITH_CUDA -DEEGPT_CUDA_EMULATION
 '-DEEGPT_VERSION="emu"' '-DEEGPT_SOURCE_DIR="$src"'
 RSP
 

@@ -471,6 +471,11 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDe
                                               cublasLtMatmulHeuristicResult_t* results, int* found) {
     *found = 0;
     if (requested < 1) return CUBLAS_STATUS_INVALID_VALUE;
+    // EMU_CUBLASLT_NO_ALGO=status|zero: no algorithm, the way real cuBLASLt versions say it.
+    if (const char* no_algo = std::getenv("EMU_CUBLASLT_NO_ALGO")) {
+        if (std::strcmp(no_algo, "status") == 0) return CUBLAS_STATUS_NOT_SUPPORTED;
+        if (std::strcmp(no_algo, "zero") == 0) return CUBLAS_STATUS_SUCCESS;
+    }
     if (desc->scale != CUDA_R_32F || a->type != b->type || c->type != CUDA_R_32F || d->type != CUDA_R_32F)
         return CUBLAS_STATUS_NOT_SUPPORTED;
     if (desc->compute == CUBLAS_COMPUTE_32F_FAST_TF32 && a->type != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
