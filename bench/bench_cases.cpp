@@ -10,7 +10,7 @@
 #include <map>
 #include <sstream>
 
-#include "bench_compat.h"
+#include "../test/catch_compat.h"
 #include "bench_util.h"
 #include "gpu.h"
 #include "synthetic.h"
@@ -176,7 +176,7 @@ TEST_CASE("single window gpu", "[single-window][gpu]") {
     eegpt::Encoder* gpu = gpu_encoder(why);
     if (!gpu) {
         report_skip("single-window gpu", "single-window", why);
-        EEGPT_BENCH_SKIP(why);
+        EEGPT_SKIP(why);
     }
     for (int channels : {19, 58})
         for (int samples : {512, 1024})
@@ -210,7 +210,7 @@ TEST_CASE("batch gpu 1 .. 64", "[batch][gpu]") {
     eegpt::Encoder* gpu = gpu_encoder(why);
     if (!gpu) {
         report_skip("batch gpu", "batch", why);
-        EEGPT_BENCH_SKIP(why);
+        EEGPT_SKIP(why);
     }
     for (int b : {1, 4, 8, 16, 32, 64}) encode_case(batch_name("gpu", b), "batch", *gpu, b, 19, 1024, 20, nullptr);
 }
@@ -227,7 +227,7 @@ TEST_CASE("recording gpu 1, 5, 10, 20 min", "[recording][gpu]") {
     eegpt::Encoder* gpu = gpu_encoder(why);
     if (!gpu) {
         report_skip("recording gpu", "recording", why);
-        EEGPT_BENCH_SKIP(why);
+        EEGPT_SKIP(why);
     }
     for (int minutes : {1, 5, 10, 20}) recording_case(*gpu, "gpu", minutes, 3);
 }
@@ -241,7 +241,7 @@ TEST_CASE("memory gpu", "[memory][gpu]") {
     std::string why;
     if (!gpu_encoder(why)) {
         report_skip("memory gpu", "memory", why);
-        EEGPT_BENCH_SKIP(why);
+        EEGPT_SKIP(why);
     }
     for (const std::string mode : {"window", "recording"}) {
         Probe p;
@@ -303,7 +303,7 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
     char tmpl[] = "/tmp/eegpt_peers_XXXXXX";
     REQUIRE(mkdtemp(tmpl) != nullptr);
     const std::string dir = tmpl;
-    eegpt::save_weights(model_weights(), dir + "/weights.h5");
+    eegpt::save_weights(*model_weights(), dir + "/weights.h5");
     eegpt::Encoder& enc = cpu_encoder();
     const std::vector<int> ids = channel_ids(19);
     std::string ids_csv, case_args;
@@ -383,7 +383,7 @@ TEST_CASE("comparison cpu vs gpu", "[comparison][gpu]") {
     eegpt::Encoder* gpu = gpu_encoder(why);
     if (!gpu) {
         report_skip("comparison cpu vs gpu", "comparison", why);
-        EEGPT_BENCH_SKIP(why);
+        EEGPT_SKIP(why);
     }
     constexpr int B = 8, C = 19, T = 1024;
     const std::vector<float> x = eegpt::synthetic_eeg_windows(B, C, T, 5);

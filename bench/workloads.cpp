@@ -10,15 +10,16 @@
 #include <memory>
 
 #include "bench_util.h"
-#include "channels.h"
-#include "error.h"
+#include "encoder/channels.h"
+#include "encoder/error.h"
 #include "gpu.h"
 #include "synthetic.h"
 
 namespace bench {
 
-const eegpt::ModelWeights& model_weights() {
-    static const eegpt::ModelWeights weights = eegpt::random_weights(eegpt::named_config(options().model), 0);
+std::shared_ptr<const eegpt::ModelWeights> model_weights() {
+    static const auto weights =
+        std::make_shared<const eegpt::ModelWeights>(eegpt::random_weights(eegpt::named_config(options().model), 0));
     return weights;
 }
 
@@ -34,9 +35,8 @@ eegpt::Encoder* gpu_encoder(std::string& why) {
     static bool tried = false;
     if (!tried) {
         tried = true;
-        if (!eegpt::cuda_backend_compiled()) {
-            failure = "this build has no CUDA backend (configure with -DEEGPT_WITH_CUDA=ON)";
-        } else {
+        failure = eegpt::cuda_unavailable_reason();
+        if (failure.empty()) {
             try {
                 encoder = eegpt::make_encoder(model_weights(), {eegpt::Device::cuda, eegpt::Precision::fp32, 0});
             } catch (const eegpt::Error& e) {
@@ -50,8 +50,7 @@ eegpt::Encoder* gpu_encoder(std::string& why) {
 
 std::vector<int> channel_ids(int channels) {
     if (channels == 19)
-        return eegpt::channel_ids_of({"FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8", "P7",
-                                      "P3", "PZ", "P4", "P8", "O1", "O2"});
+        return eegpt::channel_ids_of({eegpt::kStandard19Montage.begin(), eegpt::kStandard19Montage.end()});
     std::vector<int> ids(static_cast<size_t>(channels));
     for (int c = 0; c < channels; ++c) ids[static_cast<size_t>(c)] = c;
     return ids;
@@ -101,9 +100,8 @@ int memory_probe(const std::string& mode, const std::string& device) {
         const eegpt::EncoderOptions opts{eegpt::parse_device(device), eegpt::Precision::fp32, options().threads};
         std::unique_ptr<eegpt::Encoder> encoder;
         {
-            // As a program would: load (here: generate) the weights, build the engine, drop the weights.
-            eegpt::ModelWeights weights = eegpt::random_weights(eegpt::named_config(options().model), 0);
-            encoder = eegpt::make_encoder(weights, opts);
+            // As a program would: load (here: generate) the weights and hand them to the engine.
+            encoder = eegpt::make_encoder(eegpt::random_weights(eegpt::named_config(options().model), 0), opts);
         }
         const int C = kRecordingChannels;
         if (mode == "window") {

@@ -2,14 +2,16 @@
 // built once), the encoders, synthetic inputs, and the recording pipeline (samples in memory ->
 // 4 s windows at 2 s stride -> batches -> features in memory).
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "encoder.h"
+#include "encoder/conventions.h"
+#include "encoder/encoder.h"
 
 namespace bench {
 
-const eegpt::ModelWeights& model_weights();
+std::shared_ptr<const eegpt::ModelWeights> model_weights();
 // The CPU encoder (built once). The CUDA encoder, or nullptr with `why` set when this build has no
 // CUDA backend or no device is present (make_encoder throws eegpt::Error then).
 eegpt::Encoder& cpu_encoder();
@@ -22,7 +24,8 @@ std::vector<int> channel_ids(int channels);
 // and every value was written (the buffer starts as NaN) and is finite. Returns false on a bad output.
 bool output_is_complete(const eegpt::Encoder& encoder, const std::vector<float>& out, int batch, int samples);
 
-constexpr int kSampleRate = 256, kWindow = 1024, kStride = 512, kRecordingChannels = 19, kRecordingBatch = 32;
+constexpr int kSampleRate = static_cast<int>(eegpt::kModelRateHz), kWindow = eegpt::kWindowSamples, kStride = kWindow / 2,
+              kRecordingChannels = 19, kRecordingBatch = 32;
 
 // Windows of a recording of `minutes` at 4 s / 2 s stride: 599 for 20 minutes.
 int recording_windows(int minutes);

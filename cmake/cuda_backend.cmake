@@ -1,6 +1,7 @@
-# The CUDA backend: kernels/ (one .cu per operation) as a static library, the cuBLASLt-based
-# encoder in engine/cuda, both linked into eegpt_core. Included by CMakeLists.txt after
-# enable_language(CUDA); architectures come from CMAKE_CUDA_ARCHITECTURES (default "80;90").
+# The CUDA backend: kernels/ (one .cu per operation) and the cuBLASLt-based encoder
+# (engine/encoder/cuda) as a static library, wrapped into the module libeegpt_cuda.so that
+# make_encoder opens at run time (engine/encoder/cuda/module.h). Nothing else links the CUDA
+# runtime except the CUDA tests and the bench. Architectures come from CMAKE_CUDA_ARCHITECTURES.
 find_package(CUDAToolkit REQUIRED)
 
 add_library(eegpt_kernels STATIC
@@ -17,9 +18,17 @@ target_link_libraries(eegpt_kernels PUBLIC CUDA::cudart)
 target_compile_options(eegpt_kernels PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-lineinfo -Xcompiler=-Wall>)
 set_target_properties(eegpt_kernels PROPERTIES POSITION_INDEPENDENT_CODE ON CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
 
-target_sources(eegpt_core PRIVATE
-  engine/cuda/encoder_cuda.cpp
-  engine/cuda/gemm.cpp)
-target_compile_definitions(eegpt_core PUBLIC EEGPT_WITH_CUDA)
-target_link_libraries(eegpt_core PUBLIC eegpt_kernels CUDA::cublasLt CUDA::cudart)
+# The backend itself; the CUDA tests link it directly (kernels and GEMMs called one by one).
+add_library(eegpt_cuda_backend STATIC
+  engine/encoder/cuda/encoder_cuda.cpp
+  engine/encoder/cuda/gemm.cpp)
+target_link_libraries(eegpt_cuda_backend PUBLIC eegpt_encoder eegpt_kernels CUDA::cublasLt CUDA::cudart)
+target_compile_options(eegpt_cuda_backend PRIVATE -Wall -Wextra)
+
+add_library(eegpt_cuda MODULE engine/encoder/cuda/module.cpp)
+target_link_libraries(eegpt_cuda PRIVATE eegpt_cuda_backend)
+target_compile_definitions(eegpt_cuda PRIVATE EEGPT_VERSION="${PROJECT_VERSION}")
+# Only the three entry points are exported; the copies of the encoder library inside stay private.
+set_target_properties(eegpt_cuda PROPERTIES PREFIX "lib" OUTPUT_NAME eegpt_cuda CXX_VISIBILITY_PRESET hidden)
+target_link_options(eegpt_cuda PRIVATE -Wl,--exclude-libs,ALL -Wl,--no-undefined)
 message(STATUS "eegpt: CUDA architectures ${CMAKE_CUDA_ARCHITECTURES}")

@@ -4,16 +4,15 @@
 #include <cmath>
 #include <vector>
 
-#include "model/weights.h"
+#include "encoder/model/weights.h"
 
 namespace eegpt_test {
 
-inline std::vector<double> reference_encode(const eegpt::ModelWeights& w, const std::vector<float>& x, int B, int C,
+inline std::vector<double> reference_encode(const eegpt::EncoderWeights& w, const std::vector<float>& x, int B, int C,
                                             int T, const std::vector<int>& ids) {
     const auto& c = w.config;
     const int D = c.embed_dim, E = c.embed_num, P = c.patch_size, N = T / P, S = C + E, Hd = c.mlp_hidden;
     const int heads = c.num_heads, hd = D / heads;
-    auto W = [&](const std::string& n) { return w.at(n).data.data(); };
     auto linear = [](const std::vector<double>& in, int rows, int k, const float* wt, const float* b, int out) {
         std::vector<double> y(static_cast<size_t>(rows) * out);
         for (int r = 0; r < rows; ++r)
@@ -44,17 +43,16 @@ inline std::vector<double> reference_encode(const eegpt::ModelWeights& w, const 
             std::vector<double> h(static_cast<size_t>(S) * D);
             for (int ch = 0; ch < C; ++ch)
                 for (int d = 0; d < D; ++d) {
-                    double acc = W("patch_embed.proj.bias")[d];
+                    double acc = w.patch.bias[d];
                     for (int p = 0; p < P; ++p)
-                        acc += x[(static_cast<size_t>(b) * C + ch) * T + n * P + p] * W("patch_embed.proj.weight")[d * P + p];
-                    h[static_cast<size_t>(ch) * D + d] = acc + W("chan_embed.weight")[ids[static_cast<size_t>(ch)] * D + d];
+                        acc += x[(static_cast<size_t>(b) * C + ch) * T + n * P + p] * w.patch.weight[d * P + p];
+                    h[static_cast<size_t>(ch) * D + d] = acc + w.channel_embedding[ids[static_cast<size_t>(ch)] * D + d];
                 }
             for (int e = 0; e < E; ++e)
-                for (int d = 0; d < D; ++d) h[static_cast<size_t>(C + e) * D + d] = W("summary_token")[e * D + d];
-            for (int i = 0; i < c.depth; ++i) {
-                const std::string p = "blocks." + std::to_string(i) + ".";
-                auto qkv = linear(layer_norm(h, S, W(p + "norm1.weight"), W(p + "norm1.bias")), S, D, W(p + "attn.qkv.weight"),
-                                  c.qkv_bias ? W(p + "attn.qkv.bias") : nullptr, 3 * D);
+                for (int d = 0; d < D; ++d) h[static_cast<size_t>(C + e) * D + d] = w.summary_tokens[e * D + d];
+            for (const eegpt::BlockWeights& blk : w.blocks) {
+                auto qkv = linear(layer_norm(h, S, blk.norm1.weight, blk.norm1.bias), S, D, blk.qkv.weight, blk.qkv.bias,
+                                  3 * D);
                 std::vector<double> att(static_cast<size_t>(S) * D);
                 for (int hh = 0; hh < heads; ++hh)
                     for (int qi = 0; qi < S; ++qi) {
@@ -76,15 +74,14 @@ inline std::vector<double> reference_encode(const eegpt::ModelWeights& w, const 
                             att[static_cast<size_t>(qi) * D + hh * hd + j] = acc;
                         }
                     }
-                auto proj = linear(att, S, D, W(p + "attn.proj.weight"), W(p + "attn.proj.bias"), D);
+                auto proj = linear(att, S, D, blk.proj.weight, blk.proj.bias, D);
                 for (size_t k = 0; k < h.size(); ++k) h[k] += proj[k];
-                auto m = linear(layer_norm(h, S, W(p + "norm2.weight"), W(p + "norm2.bias")), S, D, W(p + "mlp.fc1.weight"),
-                                W(p + "mlp.fc1.bias"), Hd);
+                auto m = linear(layer_norm(h, S, blk.norm2.weight, blk.norm2.bias), S, D, blk.fc1.weight, blk.fc1.bias, Hd);
                 for (auto& v : m) v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
-                auto f = linear(m, S, Hd, W(p + "mlp.fc2.weight"), W(p + "mlp.fc2.bias"), D);
+                auto f = linear(m, S, Hd, blk.fc2.weight, blk.fc2.bias, D);
                 for (size_t k = 0; k < h.size(); ++k) h[k] += f[k];
             }
-            auto fin = layer_norm(h, S, W("norm.weight"), W("norm.bias"));
+            auto fin = layer_norm(h, S, w.norm.weight, w.norm.bias);
             for (int e = 0; e < E; ++e)
                 for (int d = 0; d < D; ++d)
                     out[((static_cast<size_t>(b) * N + n) * E + e) * D + d] = fin[static_cast<size_t>(C + e) * D + d];

@@ -1,6 +1,6 @@
 #include "catch_compat.h"
-#include "channels.h"
-#include "error.h"
+#include "encoder/channels.h"
+#include "encoder/error.h"
 
 using namespace eegpt;
 

@@ -21,28 +21,33 @@
 #include <vector>
 
 #include "catch_compat.h"
-#include "cuda/encoder_cuda.h"
-#include "cuda/gemm.h"
-#include "encoder.h"
-#include "error.h"
-#include "io/hdf5.h"
-#include "io/window_file.h"
+#include "encoder/cpu/ops.h"
+#include "encoder/cuda/encoder_cuda.h"
+#include "encoder/cuda/gemm.h"
+#include "encoder/conventions.h"
+#include "encoder/encoder.h"
+#include "encoder/error.h"
+#include "encoder/io/hdf5.h"
+#include "encoder/io/window_file.h"
 #include "kernels/kernels.h"
+#include "parity.h"
 #include "reference_encoder.h"
-#ifndef EEGPT_CUDA_EMULATION
-#include "synthetic_recording.h"
+#ifdef EEGPT_BIN
+#include "recordings/synthetic_recording.h"
 #endif
 #include "test_helpers.h"
 
 using namespace eegpt;
+using eegpt_test::encode_with;
 using eegpt_test::first_ids;
+using eegpt_test::min_window_cosine;
 using eegpt_test::relative_error;
 using eegpt_test::TempPath;
 using Catch::Matchers::Contains;
 
 #define REQUIRE_CUDA_DEVICE()                                      \
     do {                                                           \
-        const std::string why_ = eegpt::cuda_unavailable_reason(); \
+        const std::string why_ = eegpt::cuda_device_unavailable_reason(); \
         if (!why_.empty()) EEGPT_SKIP("no CUDA device: " << why_); \
     } while (false)
 
@@ -118,13 +123,6 @@ constexpr double output_tolerance(double fp32_tolerance) {
 
 }  // namespace
 
-TEST_CASE("cuda: without a GPU the CUDA device is a clear error", "[cuda]") {
-    const std::string why = cuda_unavailable_reason();
-    if (why.empty()) EEGPT_SKIP("a CUDA device is present; this test covers machines without one");
-    REQUIRE_THROWS_WITH(make_encoder(random_weights(named_config("tiny1"), 0), {Device::cuda, Precision::fp32, 0}),
-                        Contains("no CUDA device available"));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Kernels
 // ---------------------------------------------------------------------------------------------
@@ -151,25 +149,9 @@ TEST_CASE("cuda kernel: patch embedding with channel embedding and summary token
         for (int d = 0; d < D; ++d)
             for (int p = 0; p < P; ++p) wt[static_cast<size_t>(p) * D + d] = w[static_cast<size_t>(d) * P + p];
 
-        std::vector<double> ref(static_cast<size_t>(c.batch) * N * S * D);
-        for (int bi = 0; bi < c.batch; ++bi)
-            for (int n = 0; n < N; ++n)
-                for (int t = 0; t < S; ++t)
-                    for (int d = 0; d < D; ++d) {
-                        double v;
-                        if (t < c.channels) {
-                            v = b[static_cast<size_t>(d)];
-                            for (int p = 0; p < P; ++p)
-                                v += static_cast<double>(x[(static_cast<size_t>(bi) * c.channels + t) * c.samples +
-                                                           static_cast<size_t>(n) * P + p]) *
-                                     w[static_cast<size_t>(d) * P + p];
-                            v += chan[static_cast<size_t>(ids[static_cast<size_t>(t)]) * D + d];
-                        } else {
-                            v = summary[static_cast<size_t>(t - c.channels) * D + d];
-                        }
-                        ref[((static_cast<size_t>(bi) * N + n) * S + t) * D + d] = v;
-                    }
-
+        std::vector<float> ref(static_cast<size_t>(c.batch) * N * S * D);
+        cpu::patch_embed(x.data(), ids.data(), w.data(), b.data(), chan.data(), summary.data(), ref.data(), c.channels,
+                         c.samples, P, D, c.embed_num, 0, c.batch * N);
         DeviceArray<float> dx(x), dwt(wt), db(b), dchan(chan), dsummary(summary), dtokens(ref.size());
         DeviceArray<int> dids(ids);
         dtokens.poison();
@@ -185,21 +167,11 @@ TEST_CASE("cuda kernel: patch embedding with channel embedding and summary token
 
 namespace {
 
-// LayerNorm reference in double: output row r normalises input row in_row(r).
-template <typename F>
-std::vector<double> layernorm_reference(const std::vector<float>& x, const std::vector<float>& g,
-                                        const std::vector<float>& b, int rows, int dim, double eps, F in_row) {
-    std::vector<double> y(static_cast<size_t>(rows) * dim);
-    for (int r = 0; r < rows; ++r) {
-        const float* xr = x.data() + static_cast<size_t>(in_row(r)) * dim;
-        double mean = 0, var = 0;
-        for (int d = 0; d < dim; ++d) mean += xr[d];
-        mean /= dim;
-        for (int d = 0; d < dim; ++d) var += (xr[d] - mean) * (xr[d] - mean);
-        var /= dim;
-        for (int d = 0; d < dim; ++d)
-            y[static_cast<size_t>(r) * dim + d] = (xr[d] - mean) / std::sqrt(var + eps) * g[static_cast<size_t>(d)] + b[static_cast<size_t>(d)];
-    }
+// The CPU op's LayerNorm of the rows of x (rows x dim).
+std::vector<float> layernorm_reference(const std::vector<float>& x, const std::vector<float>& g,
+                                       const std::vector<float>& b, int rows, int dim, float eps) {
+    std::vector<float> y(static_cast<size_t>(rows) * dim);
+    cpu::layernorm(x.data(), g.data(), b.data(), y.data(), rows, dim, eps);
     return y;
 }
 
@@ -219,8 +191,7 @@ void check_layernorm(int dim, unsigned seed) {
         require_ran(kernels::layernorm(dx.get(), dg.get(), db.get(), dy.get(), rows, dim, eps, nullptr));
         auto got = to_float(dy.download());
         CHECK(all_finite(got));
-        CHECK(relative_error(got, layernorm_reference(x, g, b, rows, dim, eps, [](int r) { return r; })) <=
-              output_tolerance<T>(1e-5));
+        CHECK(relative_error(got, layernorm_reference(x, g, b, rows, dim, eps)) <= output_tolerance<T>(1e-5));
     }
     {  // summary rows only: 7 sequences of 23 rows, rows 19..22 of each
         const int seqs = 7, seq_len = 23, first = 19, count = 4;
@@ -232,8 +203,9 @@ void check_layernorm(int dim, unsigned seed) {
                                             nullptr));
         auto got = to_float(dy.download());
         CHECK(all_finite(got));
-        auto in_row = [&](int r) { return (r / count) * seq_len + first + r % count; };
-        CHECK(relative_error(got, layernorm_reference(xs, g, b, seqs * count, dim, eps, in_row)) <=
+        std::vector<float> rows_of_x(static_cast<size_t>(seqs) * count * dim);
+        cpu::gather_rows(xs.data(), rows_of_x.data(), seqs, seq_len, first, count, dim);
+        CHECK(relative_error(got, layernorm_reference(rows_of_x, g, b, seqs * count, dim, eps)) <=
               output_tolerance<T>(1e-5));
     }
 }
@@ -255,11 +227,8 @@ TEST_CASE("cuda kernel: bias + exact erf GELU", "[cuda][kernels]") {
     auto x = randn(n, 400, 0.0f, 2.0f);
     auto bias = randn(static_cast<size_t>(cols), 401, 0.0f, 0.5f);
     auto reference = [&](bool with_bias) {
-        std::vector<double> y(n);
-        for (size_t i = 0; i < n; ++i) {
-            const double v = static_cast<double>(x[i]) + (with_bias ? bias[i % cols] : 0.0f);
-            y[i] = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
-        }
+        std::vector<float> y(n);
+        cpu::bias_gelu(x.data(), with_bias ? bias.data() : nullptr, y.data(), n, cols);
         return y;
     };
     DeviceArray<float> dx(x), dbias(bias);
@@ -289,34 +258,13 @@ TEST_CASE("cuda kernel: bias + exact erf GELU", "[cuda][kernels]") {
 
 namespace {
 
-// Attention reference in double with the kernel's addressing (see kernels.h).
-std::vector<double> attention_reference(const std::vector<float>& q, int q_stride, int num_q, const std::vector<float>& kv,
-                                        size_t k_off, size_t v_off, int kv_stride, int S, int seqs, int heads, int hd,
-                                        int out_stride) {
-    std::vector<double> out(static_cast<size_t>(seqs) * num_q * out_stride, 0.0);
-    const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-    for (int s = 0; s < seqs; ++s)
-        for (int h = 0; h < heads; ++h)
-            for (int i = 0; i < num_q; ++i) {
-                const float* qr = q.data() + (static_cast<size_t>(s) * num_q + i) * q_stride + h * hd;
-                std::vector<double> p(static_cast<size_t>(S));
-                double mx = -1e300, sum = 0;
-                for (int j = 0; j < S; ++j) {
-                    const float* kr = kv.data() + k_off + (static_cast<size_t>(s) * S + j) * kv_stride + h * hd;
-                    double dot = 0;
-                    for (int d = 0; d < hd; ++d) dot += static_cast<double>(qr[d]) * kr[d];
-                    p[static_cast<size_t>(j)] = dot * scale;
-                    mx = std::max(mx, p[static_cast<size_t>(j)]);
-                }
-                for (auto& v : p) sum += (v = std::exp(v - mx));
-                for (int d = 0; d < hd; ++d) {
-                    double acc = 0;
-                    for (int j = 0; j < S; ++j)
-                        acc += p[static_cast<size_t>(j)] / sum *
-                               kv[v_off + (static_cast<size_t>(s) * S + j) * kv_stride + h * hd + d];
-                    out[(static_cast<size_t>(s) * num_q + i) * out_stride + h * hd + d] = acc;
-                }
-            }
+// The CPU op's attention, addressed as the kernel (kernels.h); k and v at offsets of kv.
+std::vector<float> attention_reference(const std::vector<float>& q, int q_stride, int num_q, const std::vector<float>& kv,
+                                       size_t k_off, size_t v_off, int kv_stride, int S, int seqs, int heads, int hd,
+                                       int out_stride) {
+    std::vector<float> out(static_cast<size_t>(seqs) * num_q * out_stride, 0.0f), scores(static_cast<size_t>(num_q) * S);
+    cpu::attention(q.data(), q_stride, num_q, kv.data() + k_off, kv.data() + v_off, kv_stride, S, seqs, heads, hd,
+                   out.data(), out_stride, scores.data());
     return out;
 }
 
@@ -383,14 +331,9 @@ TEST_CASE("cuda kernel: gather summary rows", "[cuda][kernels]") {
     DeviceArray<float> dx(x), dy(static_cast<size_t>(seqs) * count * dim);
     dy.poison();
     require_ran(kernels::gather_rows(dx.get(), dy.get(), seqs, seq_len, first, count, dim, nullptr));
-    auto got = dy.download();
-    size_t mismatches = 0;
-    for (int s = 0; s < seqs; ++s)
-        for (int e = 0; e < count; ++e)
-            for (int d = 0; d < dim; ++d)
-                mismatches += got[(static_cast<size_t>(s) * count + e) * dim + d] !=
-                              x[(static_cast<size_t>(s) * seq_len + first + e) * dim + d];
-    CHECK(mismatches == 0);
+    std::vector<float> expected(static_cast<size_t>(seqs) * count * dim);
+    cpu::gather_rows(x.data(), expected.data(), seqs, seq_len, first, count, dim);
+    CHECK(dy.download() == expected);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -424,16 +367,9 @@ TEST_CASE("cuda gemm: y = x W^T + b (+ y) in fp32, tf32 and bf16", "[cuda][gemm]
             auto w = randn(static_cast<size_t>(w_rows) * c.in, ++seed, 0.0f, 0.05f);
             auto b = randn(static_cast<size_t>(c.out), ++seed);
             auto y0 = randn(static_cast<size_t>(c.rows) * c.out, ++seed);
-            std::vector<double> ref(y0.size());
-            for (int r = 0; r < c.rows; ++r)
-                for (int o = 0; o < c.out; ++o) {
-                    double acc = (c.bias ? b[static_cast<size_t>(o)] : 0.0) +
-                                 (c.accumulate ? y0[static_cast<size_t>(r) * c.out + o] : 0.0);
-                    for (int i = 0; i < c.in; ++i)
-                        acc += static_cast<double>(x[static_cast<size_t>(r) * c.ldx + i]) *
-                               w[static_cast<size_t>(o + c.w_row_offset) * c.in + i];
-                    ref[static_cast<size_t>(r) * c.out + o] = acc;
-                }
+            std::vector<float> ref = y0;
+            cpu::linear(x.data(), c.ldx, c.rows, c.in, w.data() + static_cast<size_t>(c.w_row_offset) * c.in,
+                        c.bias ? b.data() : nullptr, c.out, ref.data(), c.out, c.accumulate);
             DeviceArray<float> dy(y0), db(b);
             if (!c.accumulate) dy.poison();
             // Same call and checks for both input types: bf16 inputs, or fp32 ones.
@@ -472,14 +408,8 @@ TEST_CASE("cuda gemm: the plan cache is bounded and evicted plans are rebuilt co
         REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
         const auto got = dy.download();
         std::vector<float> got_rows(got.begin(), got.begin() + static_cast<long>(rows) * out);
-        std::vector<double> ref(got_rows.size());
-        for (int r = 0; r < rows; ++r)
-            for (int o = 0; o < out; ++o) {
-                double acc = b[static_cast<size_t>(o)];
-                for (int i = 0; i < in; ++i)
-                    acc += static_cast<double>(x[static_cast<size_t>(r) * in + i]) * w[static_cast<size_t>(o) * in + i];
-                ref[static_cast<size_t>(r) * out + o] = acc;
-            }
+        std::vector<float> ref(got_rows.size());
+        cpu::linear(x.data(), in, rows, in, w.data(), b.data(), out, ref.data(), out, false);
         REQUIRE(all_finite(got_rows));
         REQUIRE(relative_error(got_rows, ref) <= 1e-5);
     };
@@ -511,89 +441,12 @@ TEST_CASE("cuda gemm: when cuBLASLt has no algorithm the error names the shape a
 }
 
 // ---------------------------------------------------------------------------------------------
-// Encoder parity with the CPU fp32 path
+// The encoder (its parity with the CPU is the parity table's, test_encoder.cpp)
 // ---------------------------------------------------------------------------------------------
-
-namespace {
-
-struct PrecisionTolerance {
-    Precision precision;
-    double relative;    // ||cuda - cpu|| / ||cpu|| over the whole output
-    double min_cosine;  // per window
-};
-const PrecisionTolerance kTolerances[] = {
-    {Precision::fp32, 1e-5, 0.0}, {Precision::tf32, 2e-3, 0.0}, {Precision::bf16, 2e-2, 0.999}};
-
-double min_window_cosine(const std::vector<float>& a, const std::vector<float>& b, int batch) {
-    const size_t per = b.size() / static_cast<size_t>(batch);
-    double worst = 1.0;
-    for (int w = 0; w < batch; ++w) {
-        double ab = 0, aa = 0, bb = 0;
-        for (size_t i = static_cast<size_t>(w) * per; i < static_cast<size_t>(w + 1) * per; ++i) {
-            ab += static_cast<double>(a[i]) * b[i];
-            aa += static_cast<double>(a[i]) * a[i];
-            bb += static_cast<double>(b[i]) * b[i];
-        }
-        const double cosine = ab / std::sqrt(aa * bb);
-        if (std::isnan(cosine)) return cosine;  // fails every check
-        worst = std::min(worst, cosine);
-    }
-    return worst;
-}
-
-std::vector<float> encode_with(Encoder& encoder, const std::vector<float>& x, int batch, int channels, int samples,
-                               const std::vector<int>& ids) {
-    std::vector<float> out(encoder.output_size(batch, samples), std::nanf(""));
-    encoder.encode(x.data(), batch, channels, samples, ids.data(), out.data());
-    return out;
-}
-
-}  // namespace
-
-TEST_CASE("cuda encoder: small configurations match the CPU fp32 path", "[cuda][encoder]") {
-    REQUIRE_CUDA_DEVICE();
-    struct Case {
-        ModelConfig config;
-        int batch, channels, samples;
-    };
-    ModelConfig head64 = named_config("tiny2");
-    head64.embed_dim = 128;
-    head64.num_heads = 2;
-    head64.mlp_hidden = 512;
-    head64.depth = 3;
-    ModelConfig no_qkv_bias = named_config("tiny1");
-    no_qkv_bias.qkv_bias = false;
-    ModelConfig one_block = named_config("tiny2");
-    one_block.depth = 1;
-    const Case cases[] = {{named_config("tiny1"), 1, 1, 64},   {named_config("tiny2"), 3, 19, 1024},
-                          {named_config("tiny2"), 2, 58, 256}, {named_config("tiny3"), 1, 62, 128},
-                          {head64, 2, 19, 512},                {no_qkv_bias, 2, 5, 192},
-                          {one_block, 2, 7, 128},              {named_config("base3"), 2, 19, 256}};
-    unsigned seed = 800;
-    for (const auto& c : cases) {
-        ModelWeights w = random_weights(c.config, 3);
-        auto x = randn(static_cast<size_t>(c.batch) * c.channels * c.samples, ++seed, 0.0f, 0.05f);
-        auto ids = first_ids(c.channels, 5);
-        auto cpu = make_encoder(w);
-        const auto expected = encode_with(*cpu, x, c.batch, c.channels, c.samples, ids);
-        for (const auto& t : kTolerances) {
-            INFO(to_string(t.precision) << ": dim " << c.config.embed_dim << " depth " << c.config.depth << " heads "
-                                        << c.config.num_heads << " E " << c.config.embed_num << " batch " << c.batch
-                                        << " channels " << c.channels << " samples " << c.samples);
-            auto gpu = make_encoder(w, {Device::cuda, t.precision, 0});
-            CHECK((gpu->device() == Device::cuda));
-            CHECK((gpu->precision() == t.precision));
-            const auto got = encode_with(*gpu, x, c.batch, c.channels, c.samples, ids);
-            CHECK(all_finite(got));
-            CHECK(relative_error(got, expected) <= t.relative);
-            CHECK(min_window_cosine(got, expected, c.batch) >= t.min_cosine);
-        }
-    }
-}
 
 TEST_CASE("cuda encoder: bad shapes and ids are the same errors as on the CPU", "[cuda][encoder]") {
     REQUIRE_CUDA_DEVICE();
-    auto encoder = make_encoder(random_weights(named_config("tiny1"), 0), {Device::cuda, Precision::fp32, 0});
+    auto encoder = make_cuda_encoder(random_weights(named_config("tiny1"), 0), {Device::cuda, Precision::fp32, 0});
     std::vector<float> x(2 * 100), out(4096);
     std::vector<int> ids = {0, 1}, bad_ids = {0, 62};
     REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 100, ids.data(), out.data()),
@@ -606,7 +459,7 @@ TEST_CASE("cuda encoder: bad shapes and ids are the same errors as on the CPU", 
 TEST_CASE("cuda encoder: out of memory says what was asked and what batch would fit", "[cuda][encoder]") {
     REQUIRE_CUDA_DEVICE();
     const ModelWeights w = random_weights(named_config("tiny2"), 0);
-    auto gpu = make_encoder(w, {Device::cuda, Precision::fp32, 0});
+    auto gpu = make_cuda_encoder(w, {Device::cuda, Precision::fp32, 0});
     auto cpu = make_encoder(w);
     const int C = 58, T = 1024;
     const auto ids = first_ids(C, 1);
@@ -632,9 +485,9 @@ TEST_CASE("cuda encoder: one call per precision, large model, 19 channels, batch
     const auto ids = first_ids(C, 5);
     auto cpu = make_encoder(w);
     const auto expected = encode_with(*cpu, x, B, C, T, ids);
-    for (const auto& t : kTolerances) {
+    for (const auto& t : eegpt_test::kPrecisionBounds) {
         SECTION(to_string(t.precision)) {  // one section each, so a sanitizer run can pick one (-c fp32)
-            auto gpu = make_encoder(w, {Device::cuda, t.precision, 0});
+            auto gpu = make_cuda_encoder(w, {Device::cuda, t.precision, 0});
             const auto got = encode_with(*gpu, x, B, C, T, ids);
             CHECK(all_finite(got));
             CHECK(relative_error(got, expected) <= t.relative);
@@ -643,94 +496,12 @@ TEST_CASE("cuda encoder: one call per precision, large model, 19 channels, batch
     }
 }
 
-TEST_CASE("cuda encoder: large model, 19 and 58 channels, batch 1, 7 and 512 match the CPU fp32 path",
-          "[cuda][encoder][large]") {
-    REQUIRE_CUDA_DEVICE();
-    const ModelWeights w = random_weights(named_config("large"), 0);
-    const int T = 1024, max_batch = 512;
-    auto cpu = make_encoder(w);
-    std::vector<std::unique_ptr<Encoder>> gpus;
-    for (const auto& t : kTolerances) gpus.push_back(make_encoder(w, {Device::cuda, t.precision, 0}));
-    for (int C : {19, 58}) {
-        const auto x = randn(static_cast<size_t>(max_batch) * C * T, 900 + static_cast<unsigned>(C), 0.0f, 0.05f);
-        const auto ids = first_ids(C, 3);
-        std::vector<float> first_batch7;
-        for (int B : {1, 7, 512}) {  // growing batches: the arena grows twice
-            const auto expected = encode_with(*cpu, x, B, C, T, ids);
-            for (size_t p = 0; p < gpus.size(); ++p) {
-                const auto& t = kTolerances[p];
-                const auto got = encode_with(*gpus[p], x, B, C, T, ids);
-                const double rel = relative_error(got, expected), cosine = min_window_cosine(got, expected, B);
-                std::printf("parity large %2d ch batch %3d %s: relative error %.3g, min window cosine %.8f\n", C, B,
-                            to_string(t.precision).c_str(), rel, cosine);
-                INFO(to_string(t.precision) << ", " << C << " channels, batch " << B << ": relative error " << rel
-                                            << ", min window cosine " << cosine);
-                CHECK(all_finite(got));
-                CHECK(rel <= t.relative);
-                CHECK(cosine >= t.min_cosine);
-                if (t.precision == Precision::fp32 && B == 7) first_batch7 = got;
-            }
-        }
-        // After the arena grew for 512 windows, a smaller batch reuses it and gives the same numbers.
-        const auto again = encode_with(*gpus[0], x, 7, C, T, ids);
-        CHECK(relative_error(again, first_batch7) <= 1e-6);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
-// `eegpt encode --device cuda` against `--device cpu`
+// The eegpt binary with --device cuda against --device cpu
 // ---------------------------------------------------------------------------------------------
 
-namespace {
-
-// The steps of run_encode in engine/cli/main.cpp, with the same library calls.
-std::vector<float> encode_file(const std::string& weights_path, const std::string& input, const std::string& output,
-                               Device device, Precision precision) {
-    EncoderOptions options{device, precision, 0};
-    ModelWeights weights = load_weights(weights_path);
-    WindowBatch batch = read_window_file(input);
-    auto encoder = make_encoder(weights, options);
-    std::vector<float> features(encoder->output_size(batch.batch, batch.samples));
-    encoder->encode(batch.x.data(), batch.batch, batch.channels, batch.samples, batch.channel_ids.data(),
-                    features.data());
-    FeatureFileInfo info{"test", to_string(encoder->device()), to_string(encoder->precision()), &weights.provenance};
-    write_feature_file(output, features, batch.batch, batch.samples / weights.config.patch_size,
-                       weights.config.embed_num, weights.config.embed_dim, batch.channel_ids, info);
-    h5::Handle file = h5::open_read(output);
-    CHECK(h5::read_string_attr(file, "device") == to_string(device));
-    CHECK(h5::read_string_attr(file, "precision") == to_string(precision));
-    return h5::read_floats(file, "features");
-}
-
-}  // namespace
-
-TEST_CASE("cuda: eegpt encode --device cuda gives the features of --device cpu", "[cuda][cli]") {
-    REQUIRE_CUDA_DEVICE();
-    TempPath weights_path("weights.h5"), input("windows.h5");
-    save_weights(random_weights(named_config("large"), 1), weights_path);
-    const std::vector<std::string> montage = {"FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ",
-                                              "C4",  "T8",  "P7", "P3", "PZ", "P4", "P8", "O1", "O2"};
-    const uint64_t B = 3, C = montage.size(), T = 1024;
-    {
-        h5::Handle file = h5::create_truncate(input);
-        auto x = randn(B * C * T, 1000, 0.0f, 0.05f);
-        h5::write_floats(file, "x", {B, C, T}, x.data());
-        h5::write_strings(file, "channels", montage);
-    }
-    TempPath cpu_out("cpu.h5");
-    const auto expected = encode_file(weights_path, input, cpu_out, Device::cpu, Precision::fp32);
-    for (const auto& t : kTolerances) {
-        INFO(to_string(t.precision));
-        TempPath cuda_out("cuda.h5");
-        const auto got = encode_file(weights_path, input, cuda_out, Device::cuda, t.precision);
-        REQUIRE(got.size() == expected.size());
-        CHECK(relative_error(got, expected) <= t.relative);
-        CHECK(min_window_cosine(got, expected, static_cast<int>(B)) >= t.min_cosine);
-    }
-}
-
-// The real binary needs the real CUDA runtime: not built into the CPU emulation (tools/cuda_emulation).
-#ifndef EEGPT_CUDA_EMULATION
+// Built where the eegpt binary is (not in the CPU emulation, tools/cuda_emulation, which has none).
+#ifdef EEGPT_BIN
 namespace {
 
 std::string shell_quote(const std::string& s) {
@@ -775,8 +546,7 @@ TEST_CASE("cuda: the eegpt binary's encode and embed with --device cuda give the
         h5::Handle file = h5::create_truncate(windows);
         auto x = randn(B * C * T, 1300, 0.0f, 0.05f);
         h5::write_floats(file, "x", {B, C, T}, x.data());
-        h5::write_strings(file, "channels", {"FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8",
-                                             "P7", "P3", "PZ", "P4", "P8", "O1", "O2"});
+        h5::write_strings(file, "channels", {kStandard19Montage.begin(), kStandard19Montage.end()});
     }
     SyntheticRecordingSpec spec;
     spec.seconds = 40;  // 500 Hz, 19 EEG channels + ECG: resampled, 10 windows at a 4 s stride
@@ -788,7 +558,7 @@ TEST_CASE("cuda: the eegpt binary's encode and embed with --device cuda give the
     const auto expected_encode = features_of(cpu_encode, "cpu", "fp32");
     const auto expected_embed = features_of(cpu_embed, "cpu", "fp32");
     REQUIRE(expected_embed.size() == static_cast<size_t>(10) * 16 * 4 * 512);
-    for (const auto& t : kTolerances) {
+    for (const auto& t : eegpt_test::kPrecisionBounds) {
         const std::string precision = to_string(t.precision);
         INFO(precision);
         TempPath gpu_encode("gpu_encode.h5"), gpu_embed("gpu_embed.h5");
@@ -810,7 +580,7 @@ TEST_CASE("cuda: the eegpt binary's encode and embed with --device cuda give the
         CHECK(min_window_cosine(got_embed, expected_embed, 10) >= t.min_cosine);
     }
 }
-#endif  // EEGPT_CUDA_EMULATION
+#endif  // EEGPT_BIN
 
 // ---------------------------------------------------------------------------------------------
 // Timing (hidden: run with test_eegpt "[cuda-timing]")
@@ -824,8 +594,8 @@ TEST_CASE("cuda encoder timing, large model, host to host", "[.][cuda-timing]") 
         int channels, batch, repeats;
     };
     const Run runs[] = {{19, 1, 20}, {19, 64, 5}, {19, 512, 3}, {58, 1, 20}, {58, 512, 3}};
-    for (const auto& t : kTolerances) {
-        auto encoder = make_encoder(w, {Device::cuda, t.precision, 0});
+    for (const auto& t : eegpt_test::kPrecisionBounds) {
+        auto encoder = make_cuda_encoder(w, {Device::cuda, t.precision, 0});
         for (const Run& r : runs) {
             const auto x = randn(static_cast<size_t>(r.batch) * r.channels * T, 1100, 0.0f, 0.05f);
             const auto ids = first_ids(r.channels, 0);

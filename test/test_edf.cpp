@@ -5,11 +5,11 @@
 #include <cmath>
 
 #include "catch_compat.h"
-#include "channel_map.h"
+#include "recordings/channel_map.h"
 #include "edf_test_files.h"
-#include "error.h"
-#include "io/edf_reader.h"
-#include "io/edf_writer.h"
+#include "encoder/error.h"
+#include "recordings/io/edf_reader.h"
+#include "recordings/io/edf_writer.h"
 #include "test_helpers.h"
 
 using namespace eegpt;

@@ -2,9 +2,9 @@
 #include <vector>
 
 #include "catch_compat.h"
-#include "error.h"
-#include "io/hdf5.h"
-#include "io/window_file.h"
+#include "encoder/error.h"
+#include "encoder/io/hdf5.h"
+#include "encoder/io/window_file.h"
 #include "test_helpers.h"
 
 using namespace eegpt;

@@ -4,9 +4,9 @@
 #include <functional>
 
 #include "catch_compat.h"
-#include "error.h"
-#include "io/hdf5.h"
-#include "model/weights.h"
+#include "encoder/error.h"
+#include "encoder/io/hdf5.h"
+#include "encoder/model/weights.h"
 #include "test_helpers.h"
 
 using namespace eegpt;

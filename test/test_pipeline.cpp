@@ -9,15 +9,15 @@
 #include <random>
 
 #include "catch_compat.h"
-#include "channels.h"
+#include "encoder/channels.h"
 #include "edf_test_files.h"
-#include "error.h"
-#include "heads/head.h"
-#include "io/edf_reader.h"
-#include "io/hdf5.h"
-#include "pipeline/recording_job.h"
-#include "preprocess/resample.h"
-#include "synthetic_recording.h"
+#include "encoder/error.h"
+#include "recordings/heads/head.h"
+#include "recordings/io/edf_reader.h"
+#include "encoder/io/hdf5.h"
+#include "recordings/pipeline/recording_job.h"
+#include "recordings/preprocess/resample.h"
+#include "recordings/synthetic_recording.h"
 #include "test_helpers.h"
 
 using namespace eegpt;

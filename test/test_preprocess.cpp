@@ -4,11 +4,11 @@
 #include <random>
 
 #include "catch_compat.h"
-#include "error.h"
-#include "io/row_dataset.h"
-#include "preprocess/filter.h"
-#include "preprocess/resample.h"
-#include "preprocess/windows.h"
+#include "encoder/error.h"
+#include "recordings/io/row_dataset.h"
+#include "recordings/preprocess/filter.h"
+#include "recordings/preprocess/resample.h"
+#include "recordings/preprocess/windows.h"
 
 using namespace eegpt;
 using Catch::Matchers::Contains;

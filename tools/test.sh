@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
 # Set-up, build, and every test except the benchmarks. The README's test command; CI runs it.
-#  1. the Debian 12 build (Catch2 2.13) and all its tests through CTest;
-#  2. the GPU machine's build in a dry run (tools/device_check.sh --dry-run): Catch2 3.4.0, cmake 4.4,
+#  1. the Debian 12 build (Catch2 2.13, CUDA module where nvcc is, the CUDA emulation) and all its
+#     tests through CTest;
+#  2. the CPU engine built without CUDA, and the encoder library built alone, with their tests;
+#  3. the GPU machine's build in a dry run (tools/device_check.sh --dry-run): Catch2 3.4.0, cmake 4.4,
 #     CLI11 and EDFlib from .deps/ only, every target (CUDA for sm_90), the CPU tests on that build.
 #     Before it, on a machine without a GPU, the real device check must refuse with one clear line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install_deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${EEGPT_CMAKE_ARGS:-} >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DEEGPT_CUDA_EMULATION=ON ${EEGPT_CMAKE_ARGS:-} >/dev/null
 cmake --build build -j"$(nproc)"
 ctest --test-dir build -LE benchmark --output-on-failure
+
+echo "== the CPU engine without CUDA (-DEEGPT_WITH_CUDA=OFF), and the encoder library alone"
+cmake -S . -B build-cpu -DCMAKE_BUILD_TYPE=Release -DEEGPT_WITH_CUDA=OFF -DEEGPT_BUILD_BENCH=OFF >/dev/null
+cmake --build build-cpu -j"$(nproc)"
+ctest --test-dir build-cpu -L "unit|install" --output-on-failure
+cmake -S . -B build-encoder -DCMAKE_BUILD_TYPE=Release -DEEGPT_WITH_CUDA=OFF -DEEGPT_BUILD_RECORDINGS=OFF \
+      -DEEGPT_BUILD_BENCH=OFF >/dev/null
+cmake --build build-encoder -j"$(nproc)"
+ctest --test-dir build-encoder --output-on-failure
 
 echo "== the GPU machine's build, dry run (tools/device_check.sh --dry-run)"
 bash tools/fill_deps.sh

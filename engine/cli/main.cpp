@@ -4,11 +4,12 @@
 #include <cstdio>
 #include <iostream>
 
-#include "../channels.h"
-#include "../encoder.h"
-#include "../error.h"
-#include "../io/window_file.h"
-#include "recordings_cli.h"
+#include "encoder/channels.h"
+#include "encoder/encoder.h"
+#include "encoder/error.h"
+#include "encoder/io/window_file.h"
+#include "cli/model.h"
+#include "cli/recordings_cli.h"
 
 #ifndef EEGPT_VERSION
 #define EEGPT_VERSION "dev"
@@ -25,16 +26,16 @@ struct EncodeArgs {
 
 int run_encode(const EncodeArgs& args) {
     EncoderOptions options{parse_device(args.device), parse_precision(args.precision), args.threads};
-    ModelWeights weights = load_weights(args.weights);
+    cli::LoadedModel model = cli::load_model(args.weights, options);
+    const ModelConfig& config = model.weights->config;
     WindowBatch input = read_window_file(args.input);
-    auto encoder = make_encoder(weights, options);
-    std::vector<float> features(encoder->output_size(input.batch, input.samples));
-    encoder->encode(input.x.data(), input.batch, input.channels, input.samples, input.channel_ids.data(),
-                    features.data());
-    FeatureFileInfo info{EEGPT_VERSION, to_string(encoder->device()), to_string(encoder->precision()),
-                         &weights.provenance};
-    write_feature_file(args.output, features, input.batch, input.samples / weights.config.patch_size,
-                       weights.config.embed_num, weights.config.embed_dim, input.channel_ids, info);
+    std::vector<float> features(model.encoder->output_size(input.batch, input.samples));
+    model.encoder->encode(input.x.data(), input.batch, input.channels, input.samples, input.channel_ids.data(),
+                          features.data());
+    FeatureFileInfo info{EEGPT_VERSION, to_string(model.encoder->device()), to_string(model.encoder->precision()),
+                         &model.weights->provenance};
+    write_feature_file(args.output, features, input.batch, input.samples / config.patch_size, config.embed_num,
+                       config.embed_dim, input.channel_ids, info);
     return 0;
 }
 

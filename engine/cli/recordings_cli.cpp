@@ -1,4 +1,4 @@
-#include "recordings_cli.h"
+#include "cli/recordings_cli.h"
 
 #include <unistd.h>
 
@@ -10,13 +10,14 @@
 #include <map>
 #include <memory>
 
-#include "../channels.h"
-#include "../error.h"
-#include "../io/edf_reader.h"
-#include "../io/hdf5.h"
-#include "../io/row_dataset.h"
-#include "../pipeline/recording_job.h"
-#include "../synthetic_recording.h"
+#include "cli/model.h"
+#include "encoder/channels.h"
+#include "encoder/error.h"
+#include "encoder/io/hdf5.h"
+#include "recordings/io/edf_reader.h"
+#include "recordings/io/row_dataset.h"
+#include "recordings/pipeline/recording_job.h"
+#include "recordings/synthetic_recording.h"
 
 #ifndef EEGPT_VERSION
 #define EEGPT_VERSION "dev"
@@ -128,30 +129,6 @@ RecordingOptions recording_options(const RecordingArgs& a) {
     return o;
 }
 
-struct LoadedModel {
-    std::unique_ptr<Encoder> encoder;
-    Provenance provenance;
-};
-
-LoadedModel load_model(const RecordingArgs& a) {
-    EncoderOptions options{parse_device(a.device), parse_precision(a.precision), a.threads};
-    ModelWeights weights;
-    if (a.weights.empty()) {
-        std::fprintf(stderr,
-                     "eegpt: WARNING: no --weights given: using a RANDOM-INITIALISED 'large' model (seed 0) as a "
-                     "STAND-IN. Its features mean nothing; convert the released checkpoint with tools/convert_ckpt.py "
-                     "and pass --weights.\n");
-        weights = random_weights(named_config("large"), 0);
-        weights.provenance.source_checkpoint = "random-init:large";
-    } else {
-        weights = load_weights(a.weights);
-    }
-    LoadedModel m;
-    m.encoder = make_encoder(weights, options);
-    m.provenance = weights.provenance;
-    return m;  // the encoder holds its own copy of the tensors; `weights` is freed here
-}
-
 // ---- progress ----
 
 std::string clock_text(double seconds) {
@@ -242,7 +219,8 @@ int run_many(const RecordingArgs& a, bool classify) {
         todo.push_back(job);
     }
     if (todo.empty()) return 0;
-    LoadedModel model = load_model(a);
+    LoadedModel model =
+        load_model(a.weights, EncoderOptions{parse_device(a.device), parse_precision(a.precision), a.threads});
     if (head) {
         const ModelConfig& c = model.encoder->config();
         try {
@@ -251,7 +229,7 @@ int run_many(const RecordingArgs& a, bool classify) {
             throw Error("head '" + a.head + "' does not fit the model: " + e.what());
         }
     }
-    ModelContext context{EEGPT_VERSION, model.encoder.get(), &model.provenance, head.get(), a.head};
+    ModelContext context{EEGPT_VERSION, model.encoder.get(), &model.weights->provenance, head.get(), a.head};
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     const bool show = !a.quiet && isatty(STDERR_FILENO);
@@ -428,12 +406,8 @@ int run_recording_demo(const std::string& features_output) {
     SyntheticRecordingSpec spec;
     write_synthetic_recording(recording, spec);
     auto t0 = std::chrono::steady_clock::now();
-    ModelWeights weights = random_weights(named_config("large"), 0);
-    weights.provenance.source_checkpoint = "random-init:large";
-    Provenance provenance = weights.provenance;
-    auto encoder = make_encoder(weights);
-    weights = ModelWeights();
-    ModelContext context{EEGPT_VERSION, encoder.get(), &provenance, nullptr, ""};
+    LoadedModel model = load_model("", EncoderOptions{}, false);  // announced above
+    ModelContext context{EEGPT_VERSION, model.encoder.get(), &model.weights->provenance, nullptr, ""};
     RecordingOptions options;
     t0 = std::chrono::steady_clock::now();
     RecordingSummary s = process_recording(recording, features_output, context, options,

@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "channel_map.h"
-#include "error.h"
-#include "io/edf_reader.h"
-#include "pipeline/signal_stream.h"
+#include "recordings/channel_map.h"
+#include "encoder/error.h"
+#include "recordings/io/edf_reader.h"
+#include "recordings/pipeline/signal_stream.h"
 
 namespace {
 

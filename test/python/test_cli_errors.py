@@ -3,6 +3,7 @@
 Bad weight files are made from the tiny2 fixture with h5py; the loader must name the tensor or attribute
 at fault (weights/FORMAT.md)."""
 import os
+import subprocess
 
 import h5py
 import numpy as np
@@ -157,3 +158,35 @@ def test_missing_x_dataset(eegpt_bin, tiny2_weights, tmp_path):
         f.create_dataset("channels", data=np.array(CHANNELS, dtype=object), dtype=h5py.string_dtype())
     r = run_engine(eegpt_bin, tiny2_weights, inp, tmp_path / "out.h5")
     assert_clean_failure(r, tmp_path, ["in.h5"])
+
+
+# ------------------------------------------------------------------ the CUDA module
+def _encode_cuda(eegpt_bin, weights, inp, out, module):
+    env = dict(os.environ, EEGPT_CUDA_MODULE=str(module))
+    cmd = [eegpt_bin, "encode", "--weights", str(weights), "--input", str(inp), "--output", str(out),
+           "--device", "cuda"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_cuda_module_missing(eegpt_bin, tiny2_weights, good_input, tmp_path):
+    r = _encode_cuda(eegpt_bin, tiny2_weights, good_input, tmp_path / "out.h5", tmp_path / "nope.so")
+    assert_clean_failure(r, tmp_path, ["in.h5"], ["EEGPT_CUDA_MODULE", "nope.so", "no such file"])
+
+
+def test_cuda_module_not_a_library(eegpt_bin, tiny2_weights, good_input, tmp_path):
+    (tmp_path / "fake.so").write_bytes(b"not a shared library\n" * 10)
+    r = _encode_cuda(eegpt_bin, tiny2_weights, good_input, tmp_path / "out.h5", tmp_path / "fake.so")
+    assert_clean_failure(r, tmp_path, ["in.h5", "fake.so"], ["cannot load the CUDA backend", "fake.so"])
+
+
+def test_cpu_commands_never_map_the_cuda_runtime(eegpt_bin, tiny2_weights, good_input, tmp_path):
+    """--version and a CPU encode run with the CUDA libraries made unloadable."""
+    env = dict(os.environ, LD_LIBRARY_PATH=str(tmp_path), LD_DEBUG="libs")
+    r = subprocess.run([eegpt_bin, "--version"], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0
+    assert "libcudart" not in r.stderr and "libcublas" not in r.stderr and "libeegpt_cuda" not in r.stderr
+    cmd = [eegpt_bin, "encode", "--weights", str(tiny2_weights), "--input", good_input, "--output",
+           str(tmp_path / "out.h5")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "libcudart" not in r.stderr and "libcublas" not in r.stderr and "libeegpt_cuda" not in r.stderr

@@ -67,7 +67,13 @@ struct BlockRun {
     void* scheduler_fake_stack = nullptr;
 };
 BlockRun* g_block = nullptr;
-std::vector<void*> g_stacks;
+// Fiber stacks, reused from block to block and freed at exit.
+struct StackPool : std::vector<void*> {
+    ~StackPool() {
+        for (void* p : *this) std::free(p);
+    }
+};
+StackPool g_stacks;
 
 void yield(State s) {
     if (!g_block) emu_fail("a device-side synchronisation outside a kernel");

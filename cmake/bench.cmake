@@ -1,0 +1,45 @@
+# The benchmark suite (bench/, README "Benchmarks"): bench_eegpt has its own main, so it links
+# Catch2::Catch2 (v3: the library without main; v2: the header).
+enable_testing()
+include(cmake/catch2.cmake)
+execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+                OUTPUT_VARIABLE EEGPT_GIT_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+if(NOT EEGPT_GIT_COMMIT)
+  set(EEGPT_GIT_COMMIT unknown)
+endif()
+add_library(eegpt_bench_isa OBJECT bench/isa.cpp)  # compiled like the engine: reports the ISA it may use
+target_compile_options(eegpt_bench_isa PRIVATE -march=${EEGPT_CPU_ARCH})
+add_executable(bench_eegpt bench/bench_main.cpp bench/bench_cases.cpp bench/bench_util.cpp bench/workloads.cpp
+               bench/synthetic.cpp bench/gpu.cpp $<TARGET_OBJECTS:eegpt_bench_isa>)
+target_link_libraries(bench_eegpt PRIVATE eegpt_encoder Catch2::Catch2)
+target_compile_definitions(bench_eegpt PRIVATE EEGPT_BENCH_GIT_COMMIT="${EEGPT_GIT_COMMIT}"
+  EEGPT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" EEGPT_BENCH_PYTHON="${EEGPT_PYTHON}"
+  EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+target_compile_options(bench_eegpt PRIVATE -Wall -Wextra)
+if(EEGPT_CUDA)
+  # Device name, memory and copy timings; encoding on the GPU goes through make_encoder (the module).
+  add_dependencies(bench_eegpt eegpt_cuda)
+  target_compile_definitions(bench_eegpt PRIVATE EEGPT_BENCH_CUDA)
+  target_link_libraries(bench_eegpt PRIVATE CUDA::cudart CUDA::cublasLt)
+endif()
+
+# `ctest -L benchmark` runs the whole suite, `ctest -L quick` its fast subset: one test per category
+# and speed, so no case runs twice. Targets are not enforced here (no --strict).
+set(EEGPT_BENCH_OUT ${CMAKE_BINARY_DIR}/benchmark_results)
+foreach(category single-window batch recording memory comparison)
+  add_test(NAME "benchmark: ${category} quick"
+           COMMAND bench_eegpt "[${category}][quick]~[gpu]" --json ${EEGPT_BENCH_OUT}/ctest_${category}_quick.json)
+  add_test(NAME "benchmark: ${category}"
+           COMMAND bench_eegpt "[${category}]~[quick]~[gpu]" --json ${EEGPT_BENCH_OUT}/ctest_${category}.json)
+  set_tests_properties("benchmark: ${category} quick" PROPERTIES LABELS "benchmark;quick" RUN_SERIAL TRUE TIMEOUT 600)
+  set_tests_properties("benchmark: ${category}" PROPERTIES LABELS "benchmark" RUN_SERIAL TRUE TIMEOUT 3600)
+endforeach()
+add_test(NAME "benchmark: gpu" COMMAND bench_eegpt "[gpu]" --json ${EEGPT_BENCH_OUT}/ctest_gpu.json)
+# Exit 4 when every case was skipped (no CUDA module or no device; both Catch2 versions): CTest shows "skipped".
+set_tests_properties("benchmark: gpu" PROPERTIES LABELS "benchmark;gpu" RUN_SERIAL TRUE TIMEOUT 1800 SKIP_RETURN_CODE 4)
+# CI (`ctest -LE benchmark`) runs the quick subset once on a small model, 1 round, no targets enforced,
+# so the suite keeps building and running; it must exit 0 and write a readable JSON file.
+add_test(NAME "bench-smoke"
+         COMMAND sh -c "rm -f \"$1\" && \"$2\" '[quick]' --rounds 1 --model little --no-peers --json \"$1\" && \"$3\" -c 'import json, sys; assert json.load(open(sys.argv[1]))[\"benchmarks\"]' \"$1\""
+                 bench-smoke ${EEGPT_BENCH_OUT}/bench_smoke.json $<TARGET_FILE:bench_eegpt> ${EEGPT_PYTHON})
+set_tests_properties("bench-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)

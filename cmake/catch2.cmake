@@ -1,0 +1,15 @@
+# Catch2: v3 where installed (the GPU machine, the dry run), else v2.13 (Debian 12). Sets
+# EEGPT_CATCH_MAIN (target with a main) and EEGPT_CATCH_MAIN_SRC (v2: our main, test/catch_main_v2.cpp).
+include_guard(GLOBAL)
+find_package(Catch2 3 QUIET)
+if(Catch2_FOUND)
+  message(STATUS "eegpt: Catch2 ${Catch2_VERSION} (${Catch2_DIR})")
+  set(EEGPT_CATCH_MAIN Catch2::Catch2WithMain)
+  set(EEGPT_CATCH_MAIN_SRC "")
+else()
+  find_package(Catch2 2 REQUIRED)
+  message(STATUS "eegpt: Catch2 ${Catch2_VERSION} (${Catch2_DIR})")
+  set(EEGPT_CATCH_MAIN Catch2::Catch2)
+  set(EEGPT_CATCH_MAIN_SRC test/catch_main_v2.cpp)
+endif()
+list(APPEND CMAKE_MODULE_PATH "${Catch2_DIR}")

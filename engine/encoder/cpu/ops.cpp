@@ -1,0 +1,111 @@
+#include "encoder/cpu/ops.h"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <unsupported/Eigen/SpecialFunctions>
+
+namespace eegpt::cpu {
+namespace {
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ColMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+using Stride = Eigen::OuterStride<>;
+using RowMap = Eigen::Map<RowMat, 0, Stride>;
+using ConstRowMap = Eigen::Map<const RowMat, 0, Stride>;
+
+}  // namespace
+
+void linear(const float* x, int x_stride, int rows, int in, const float* w, const float* b, int out, float* y,
+            int y_stride, bool accumulate) {
+    ConstRowMap X(x, rows, in, Stride(x_stride));
+    Eigen::Map<const ColMat> Wt(w, in, out);
+    RowMap Y(y, rows, out, Stride(y_stride));
+    if (accumulate)
+        Y.noalias() += X * Wt;
+    else
+        Y.noalias() = X * Wt;
+    if (b) Y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(b, out);
+}
+
+void layernorm(const float* x, const float* gamma, const float* beta, float* y, int rows, int dim, float eps) {
+    Eigen::Map<const Eigen::ArrayXf> g(gamma, dim), b(beta, dim);
+    for (int r = 0; r < rows; ++r) {
+        Eigen::Map<const Eigen::ArrayXf> xr(x + static_cast<size_t>(r) * dim, dim);
+        Eigen::Map<Eigen::ArrayXf> yr(y + static_cast<size_t>(r) * dim, dim);
+        const float mean = xr.sum() / static_cast<float>(dim);
+        const float var = (xr - mean).square().sum() / static_cast<float>(dim);
+        const float inv = 1.0f / std::sqrt(var + eps);
+        yr = (xr - mean) * inv * g + b;
+    }
+}
+
+void bias_gelu(const float* x, const float* bias, float* y, size_t n, int cols) {
+    const size_t rows = n / static_cast<size_t>(cols);
+    for (size_t r = 0; r < rows; ++r) {
+        Eigen::Map<const Eigen::ArrayXf> xr(x + r * cols, cols);
+        Eigen::Map<Eigen::ArrayXf> yr(y + r * cols, cols);
+        if (bias) {
+            yr = xr + Eigen::Map<const Eigen::ArrayXf>(bias, cols);
+        } else if (y != x) {
+            yr = xr;
+        }
+        yr = 0.5f * yr * (1.0f + (yr * 0.70710678118654752f).erf());
+    }
+}
+
+void attention(const float* q, int q_stride, int num_q, const float* k, const float* v, int kv_stride, int seq_len,
+               int seqs, int heads, int head_dim, float* out, int out_stride, float* scores) {
+    // The 1/sqrt(head_dim) scale is folded into the softmax exponent.
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    RowMap P(scores, num_q, seq_len, Stride(seq_len));
+    for (int s = 0; s < seqs; ++s) {
+        const float* qs = q + static_cast<size_t>(s) * num_q * q_stride;
+        const float* ks = k + static_cast<size_t>(s) * seq_len * kv_stride;
+        const float* vs = v + static_cast<size_t>(s) * seq_len * kv_stride;
+        float* os = out + static_cast<size_t>(s) * num_q * out_stride;
+        for (int h = 0; h < heads; ++h) {
+            ConstRowMap Q(qs + h * head_dim, num_q, head_dim, Stride(q_stride));
+            ConstRowMap K(ks + h * head_dim, seq_len, head_dim, Stride(kv_stride));
+            ConstRowMap V(vs + h * head_dim, seq_len, head_dim, Stride(kv_stride));
+            RowMap O(os + h * head_dim, num_q, head_dim, Stride(out_stride));
+            P.noalias() = Q * K.transpose();
+            for (int i = 0; i < num_q; ++i) {
+                auto row = P.row(i).array();
+                const float m = row.maxCoeff();
+                row = ((row - m) * scale).exp();
+                row /= row.sum();
+            }
+            O.noalias() = P * V;
+        }
+    }
+}
+
+void gather_rows(const float* x, float* y, int seqs, int seq_len, int first, int count, int dim) {
+    for (int s = 0; s < seqs; ++s) {
+        const float* src = x + (static_cast<size_t>(s) * seq_len + first) * dim;
+        std::copy(src, src + static_cast<size_t>(count) * dim, y + static_cast<size_t>(s) * count * dim);
+    }
+}
+
+void patch_embed(const float* x, const int* channel_ids, const float* patch_w, const float* patch_bias,
+                 const float* chan_embed, const float* summary, float* tokens, int channels, int samples, int patch,
+                 int dim, int embed_num, int first_seq, int seqs) {
+    const int patches = samples / patch, seq_len = channels + embed_num;
+    Eigen::Map<const RowMat> W(patch_w, dim, patch);
+    Eigen::Map<const Eigen::VectorXf> b(patch_bias, dim);
+    for (int s = 0; s < seqs; ++s) {
+        const int seq = first_seq + s, window = seq / patches, n = seq % patches;
+        float* t = tokens + static_cast<size_t>(s) * seq_len * dim;
+        for (int c = 0; c < channels; ++c) {
+            Eigen::Map<const Eigen::VectorXf> p(x + (static_cast<size_t>(window) * channels + c) * samples +
+                                                    static_cast<size_t>(n) * patch,
+                                                patch);
+            Eigen::Map<const Eigen::VectorXf> e(chan_embed + static_cast<size_t>(channel_ids[c]) * dim, dim);
+            Eigen::Map<Eigen::VectorXf>(t + static_cast<size_t>(c) * dim, dim).noalias() = W * p + b + e;
+        }
+        std::copy(summary, summary + static_cast<size_t>(embed_num) * dim, t + static_cast<size_t>(channels) * dim);
+    }
+}
+
+}  // namespace eegpt::cpu

@@ -1,0 +1,156 @@
+#include "encoder/encoder.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "encoder/channels.h"
+#include "encoder/cpu/encoder_cpu.h"
+#include "encoder/cuda/module.h"
+#include "encoder/error.h"
+
+namespace eegpt {
+
+std::string to_string(Device device) { return device == Device::cpu ? "cpu" : "cuda"; }
+
+std::string to_string(Precision precision) {
+    switch (precision) {
+        case Precision::fp32: return "fp32";
+        case Precision::tf32: return "tf32";
+        case Precision::bf16: return "bf16";
+    }
+    return "?";
+}
+
+Device parse_device(const std::string& name) {
+    if (name == "cpu") return Device::cpu;
+    if (name == "cuda" || name == "gpu") return Device::cuda;
+    throw Error("unknown device '" + name + "' (use cpu or cuda)");
+}
+
+Precision parse_precision(const std::string& name) {
+    if (name == "fp32") return Precision::fp32;
+    if (name == "tf32") return Precision::tf32;
+    if (name == "bf16") return Precision::bf16;
+    throw Error("unknown precision '" + name + "' (use fp32, tf32 or bf16)");
+}
+
+size_t Encoder::output_size(int batch, int samples) const {
+    const ModelConfig& c = config();
+    return static_cast<size_t>(batch) * static_cast<size_t>(samples / c.patch_size) * c.embed_num * c.embed_dim;
+}
+
+void check_encode_arguments(const ModelConfig& config, int batch, int channels, int samples, const int* channel_ids) {
+    const int dictionary_size = static_cast<int>(channel_dictionary().size());
+    if (batch < 1) throw Error("batch must be at least 1, got " + std::to_string(batch));
+    if (channels < 1 || channels > dictionary_size)
+        throw Error("channel count must be 1.." + std::to_string(dictionary_size) + ", got " + std::to_string(channels));
+    if (samples < config.patch_size || samples % config.patch_size != 0)
+        throw Error("samples per window must be a positive multiple of " + std::to_string(config.patch_size) +
+                    ", got " + std::to_string(samples));
+    for (int c = 0; c < channels; ++c)
+        if (channel_ids[c] < 0 || channel_ids[c] >= dictionary_size)
+            throw Error("channel id " + std::to_string(channel_ids[c]) + " out of range 0.." +
+                        std::to_string(dictionary_size - 1));
+}
+
+namespace {
+
+std::string executable_dir() {
+    std::vector<char> path(4096);
+    const ssize_t n = readlink("/proc/self/exe", path.data(), path.size() - 1);
+    if (n <= 0) return "";
+    std::string exe(path.data(), static_cast<size_t>(n));
+    return exe.substr(0, exe.rfind('/'));
+}
+
+// The CUDA module, opened once per process on first use and never closed (encoders it made may
+// outlive any owner of the handle). dlopen itself is process-wide state; this mirrors it.
+class CudaModule {
+public:
+    static const CudaModule& get() {
+        static const CudaModule module;
+        return module;
+    }
+    // Empty when the module is loaded; otherwise why not, in one line.
+    const std::string& load_error() const { return error_; }
+    cuda_module::MakeEncoderFn make_encoder = nullptr;
+    cuda_module::UnavailableReasonFn unavailable_reason = nullptr;
+
+private:
+    CudaModule() {
+        std::vector<std::string> candidates;
+        if (const char* env = std::getenv("EEGPT_CUDA_MODULE")) {
+            candidates.push_back(env);  // an explicit choice: nothing else is tried
+            error_ = std::string("EEGPT_CUDA_MODULE=") + env + ": no such file";
+        } else {
+            const std::string dir = executable_dir();
+            if (!dir.empty()) candidates.push_back(dir + "/" + cuda_module::kFileName);
+#ifdef EEGPT_INSTALL_LIBDIR
+            candidates.push_back(std::string(EEGPT_INSTALL_LIBDIR) + "/" + cuda_module::kFileName);
+#endif
+            candidates.push_back(cuda_module::kFileName);
+        }
+        for (const std::string& path : candidates) {
+            if (path.find('/') != std::string::npos && access(path.c_str(), F_OK) != 0) continue;
+            void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+            if (!handle) {
+                const char* err = dlerror();
+                const std::string why = err ? err : "unknown dlopen error";
+                // By bare name, "libeegpt_cuda.so: cannot open ..." means not on the library path.
+                if (path == cuda_module::kFileName && why.rfind(path + ":", 0) == 0) continue;
+                error_ = "cannot load the CUDA backend " + path + ": " + why;
+                return;  // it exists but does not load (e.g. no CUDA runtime): say so, do not hide it
+            }
+            auto version = reinterpret_cast<cuda_module::VersionFn>(dlsym(handle, cuda_module::kVersionSymbol));
+            make_encoder = reinterpret_cast<cuda_module::MakeEncoderFn>(dlsym(handle, cuda_module::kMakeEncoderSymbol));
+            unavailable_reason =
+                reinterpret_cast<cuda_module::UnavailableReasonFn>(dlsym(handle, cuda_module::kUnavailableReasonSymbol));
+            if (!version || !make_encoder || !unavailable_reason) {
+                error_ = path + " is not an eegpt CUDA backend (missing entry points)";
+            } else if (std::string(version()) != EEGPT_VERSION) {
+                error_ = path + " is the CUDA backend of eegpt " + version() + ", not of this eegpt " + EEGPT_VERSION;
+            } else {
+                error_.clear();
+                return;
+            }
+            make_encoder = nullptr;
+            unavailable_reason = nullptr;
+            return;
+        }
+        if (error_.empty())
+            error_ = std::string("this eegpt has no CUDA backend (") + cuda_module::kFileName +
+                     " not found beside the executable or in the library path; build with -DEEGPT_WITH_CUDA=ON)";
+    }
+    std::string error_;
+};
+
+}  // namespace
+
+std::unique_ptr<Encoder> make_encoder(std::shared_ptr<const ModelWeights> weights, const EncoderOptions& options) {
+    weights->config.validate();
+    if (options.device == Device::cpu) {
+        if (options.precision != Precision::fp32)
+            throw Error("precision " + to_string(options.precision) + " is not available on the cpu device (use fp32)");
+        return std::make_unique<CpuEncoder>(std::move(weights), options.threads);
+    }
+    const CudaModule& module = CudaModule::get();
+    if (!module.load_error().empty()) throw Error(module.load_error());
+    return std::unique_ptr<Encoder>(module.make_encoder(*weights, options));
+}
+
+std::unique_ptr<Encoder> make_encoder(ModelWeights weights, const EncoderOptions& options) {
+    return make_encoder(std::make_shared<const ModelWeights>(std::move(weights)), options);
+}
+
+std::string cuda_unavailable_reason() {
+    const CudaModule& module = CudaModule::get();
+    if (!module.load_error().empty()) return module.load_error();
+    std::string reason;
+    module.unavailable_reason(reason);
+    return reason;
+}
+
+}  // namespace eegpt

@@ -1,0 +1,54 @@
+// The one Encoder interface: every backend computes the same function,
+// (B, C, T) samples in millivolts + C channel ids -> (B, T / patch, embed_num, embed_dim) features.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "encoder/model/weights.h"
+
+namespace eegpt {
+
+enum class Device { cpu, cuda };
+enum class Precision { fp32, tf32, bf16 };
+
+std::string to_string(Device device);
+std::string to_string(Precision precision);
+Device parse_device(const std::string& name);
+Precision parse_precision(const std::string& name);
+
+struct EncoderOptions {
+    Device device = Device::cpu;
+    Precision precision = Precision::fp32;
+    int threads = 0;  // CPU worker threads; 0 = all cores
+};
+
+class Encoder {
+public:
+    virtual ~Encoder() = default;
+    // x: batch x channels x samples floats (C order); channel_ids: `channels` dictionary ids;
+    // out: batch x (samples / patch) x embed_num x embed_dim floats.
+    // Throws Error on bad shapes or ids. Not safe to call from two threads at once.
+    virtual void encode(const float* x, int batch, int channels, int samples, const int* channel_ids,
+                        float* out) = 0;
+    virtual const ModelConfig& config() const = 0;
+    virtual Device device() const = 0;
+    virtual Precision precision() const = 0;
+    size_t output_size(int batch, int samples) const;
+};
+
+// The encoder keeps `weights` alive (shared, never copied). The CUDA backend is a separate shared
+// library (libeegpt_cuda.so) opened on the first Device::cuda request, so CPU work never maps the
+// CUDA runtime; it is looked for in $EEGPT_CUDA_MODULE (a path), beside the running executable, in
+// the install's library directory, then by the dynamic linker's search path.
+std::unique_ptr<Encoder> make_encoder(std::shared_ptr<const ModelWeights> weights, const EncoderOptions& options = {});
+// Takes the weights over (moved in, or copied from an lvalue).
+std::unique_ptr<Encoder> make_encoder(ModelWeights weights, const EncoderOptions& options = {});
+
+// Empty when make_encoder can build a CUDA encoder on this machine; otherwise why not (no CUDA
+// module, no CUDA runtime, no device), for messages and for tests that must skip.
+std::string cuda_unavailable_reason();
+
+// Checks arguments shared by all backends; throws Error naming the problem.
+void check_encode_arguments(const ModelConfig& config, int batch, int channels, int samples, const int* channel_ids);
+
+}  // namespace eegpt

@@ -1,0 +1,365 @@
+#include "encoder/io/hdf5.h"
+
+#include <cmath>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "encoder/error.h"
+
+namespace eegpt::h5 {
+namespace {
+
+void silence_hdf5() {
+    // HDF5 prints its error stack to stderr by default; our errors carry the message instead.
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+std::string object_name(hid_t object) {
+    ssize_t size = H5Iget_name(object, nullptr, 0);
+    if (size <= 0) return "?";
+    std::string name(static_cast<size_t>(size), '\0');
+    H5Iget_name(object, name.data(), name.size() + 1);
+    return name;
+}
+
+Handle open_attr(hid_t object, const std::string& name) {
+    if (!has_attr(object, name))
+        throw Error("missing attribute '" + name + "' on '" + object_name(object) + "'");
+    hid_t id = H5Aopen(object, name.c_str(), H5P_DEFAULT);
+    if (id < 0) throw Error("cannot open attribute '" + name + "'");
+    return Handle(id, H5Aclose);
+}
+
+Handle variable_string_type() {
+    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    return type;
+}
+
+// Reads n strings from an attribute or dataset of string type (variable or fixed length).
+template <typename ReadFn>
+std::vector<std::string> read_string_values(hid_t file_type, size_t n, ReadFn read, const std::string& what) {
+    if (H5Tget_class(file_type) != H5T_STRING) throw Error("'" + what + "' is not a string");
+    std::vector<std::string> out;
+    out.reserve(n);
+    if (H5Tis_variable_str(file_type) > 0) {
+        Handle mem = variable_string_type();
+        std::vector<char*> raw(n, nullptr);
+        if (read(mem.get(), raw.data()) < 0) throw Error("cannot read strings of '" + what + "'");
+        for (char* s : raw) {
+            out.emplace_back(s ? s : "");
+            if (s) H5free_memory(s);
+        }
+    } else {
+        size_t width = H5Tget_size(file_type);
+        Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(mem, width);
+        std::vector<char> raw(n * width);
+        if (read(mem.get(), raw.data()) < 0) throw Error("cannot read strings of '" + what + "'");
+        for (size_t i = 0; i < n; ++i) {
+            const char* s = raw.data() + i * width;
+            size_t len = 0;
+            while (len < width && s[len] != '\0') ++len;
+            std::string value(s, len);
+            while (!value.empty() && value.back() == ' ') value.pop_back();  // space-padded strings
+            out.push_back(value);
+        }
+    }
+    return out;
+}
+
+size_t element_count(hid_t space) {
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    return n < 0 ? 0 : static_cast<size_t>(n);
+}
+
+Kind kind_of(hid_t type, std::string& type_name) {
+    H5T_class_t cls = H5Tget_class(type);
+    size_t size = H5Tget_size(type);
+    if (cls == H5T_FLOAT) {
+        type_name = "float" + std::to_string(size * 8);
+        return size == 4 ? Kind::float32 : size == 8 ? Kind::float64 : Kind::other;
+    }
+    if (cls == H5T_INTEGER) {
+        bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
+        type_name = std::string(is_signed ? "int" : "uint") + std::to_string(size * 8);
+        if (!is_signed) return Kind::other;
+        return size == 4 ? Kind::int32 : size == 8 ? Kind::int64 : Kind::other;
+    }
+    if (cls == H5T_STRING) {
+        type_name = "string";
+        return Kind::string;
+    }
+    type_name = "non-numeric type";
+    return Kind::other;
+}
+
+Handle open_dataset(hid_t location, const std::string& name) {
+    if (!has_object(location, name)) throw Error("missing dataset '" + name + "'");
+    hid_t id = H5Dopen2(location, name.c_str(), H5P_DEFAULT);
+    if (id < 0) throw Error("'" + name + "' is not a dataset");
+    return Handle(id, H5Dclose);
+}
+
+template <typename T>
+std::vector<T> read_numeric(hid_t location, const std::string& name, hid_t mem_type) {
+    Handle ds = open_dataset(location, name);
+    Handle space(H5Dget_space(ds), H5Sclose);
+    std::vector<T> out(element_count(space));
+    if (!out.empty() && H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+        throw Error("cannot read dataset '" + name + "' (file truncated or corrupt?)");
+    return out;
+}
+
+Handle simple_space(const std::vector<uint64_t>& shape) {
+    std::vector<hsize_t> dims(shape.begin(), shape.end());
+    return Handle(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
+}
+
+}  // namespace
+
+Handle& Handle::operator=(Handle&& other) noexcept {
+    if (this != &other) {
+        reset();
+        id_ = other.id_;
+        close_ = other.close_;
+        other.id_ = -1;
+    }
+    return *this;
+}
+
+void Handle::reset() {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = -1;
+}
+
+uint64_t DatasetInfo::count() const {
+    uint64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+}
+
+Handle open_read(const std::string& path) {
+    silence_hdf5();
+    if (access(path.c_str(), R_OK) != 0) throw Error("cannot read '" + path + "': no such file or not readable");
+    if (H5Fis_hdf5(path.c_str()) <= 0)
+        throw Error("'" + path + "' is not an HDF5 file (or it is truncated)");
+    hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id < 0) throw Error("cannot open HDF5 file '" + path + "' (truncated or corrupt)");
+    return Handle(id, H5Fclose);
+}
+
+Handle create_truncate(const std::string& path) {
+    silence_hdf5();
+    hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (id < 0) throw Error("cannot create '" + path + "'");
+    return Handle(id, H5Fclose);
+}
+
+Handle open_group(hid_t file, const std::string& name) {
+    if (!has_object(file, name)) throw Error("missing group '" + name + "'");
+    hid_t id = H5Gopen2(file, name.c_str(), H5P_DEFAULT);
+    if (id < 0) throw Error("'" + name + "' is not a group");
+    return Handle(id, H5Gclose);
+}
+
+Handle create_group(hid_t file, const std::string& name) {
+    hid_t id = H5Gcreate2(file, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (id < 0) throw Error("cannot create group '" + name + "'");
+    return Handle(id, H5Gclose);
+}
+
+bool has_attr(hid_t object, const std::string& name) { return H5Aexists(object, name.c_str()) > 0; }
+
+bool has_object(hid_t location, const std::string& name) {
+    return H5Lexists(location, name.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::vector<std::string> member_names(hid_t group) {
+    H5G_info_t info;
+    if (H5Gget_info(group, &info) < 0) throw Error("cannot list group '" + object_name(group) + "'");
+    std::vector<std::string> names;
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+        ssize_t size = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+        if (size < 0) throw Error("cannot list group '" + object_name(group) + "'");
+        std::string name(static_cast<size_t>(size), '\0');
+        H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+        names.push_back(name);
+    }
+    return names;
+}
+
+int64_t read_int_attr(hid_t object, const std::string& name) {
+    Handle attr = open_attr(object, name);
+    Handle type(H5Aget_type(attr), H5Tclose);
+    Handle space(H5Aget_space(attr), H5Sclose);
+    if (H5Tget_class(type) != H5T_INTEGER || element_count(space) != 1)
+        throw Error("attribute '" + name + "' must be one integer");
+    int64_t value = 0;
+    if (H5Aread(attr, H5T_NATIVE_INT64, &value) < 0) throw Error("cannot read attribute '" + name + "'");
+    return value;
+}
+
+double read_double_attr(hid_t object, const std::string& name) {
+    Handle attr = open_attr(object, name);
+    Handle type(H5Aget_type(attr), H5Tclose);
+    Handle space(H5Aget_space(attr), H5Sclose);
+    H5T_class_t cls = H5Tget_class(type);
+    if ((cls != H5T_FLOAT && cls != H5T_INTEGER) || element_count(space) != 1)
+        throw Error("attribute '" + name + "' must be one number");
+    double value = 0;
+    if (H5Aread(attr, H5T_NATIVE_DOUBLE, &value) < 0) throw Error("cannot read attribute '" + name + "'");
+    return value;
+}
+
+std::string read_string_attr(hid_t object, const std::string& name) {
+    auto values = read_string_array_attr(object, name);
+    if (values.size() != 1) throw Error("attribute '" + name + "' must be one string");
+    return values[0];
+}
+
+std::vector<std::string> read_string_array_attr(hid_t object, const std::string& name) {
+    Handle attr = open_attr(object, name);
+    Handle type(H5Aget_type(attr), H5Tclose);
+    Handle space(H5Aget_space(attr), H5Sclose);
+    return read_string_values(
+        type, element_count(space), [&](hid_t mem, void* buf) { return H5Aread(attr, mem, buf); },
+        "attribute " + name);
+}
+
+namespace {
+void write_attr_raw(hid_t object, const std::string& name, hid_t file_type, hid_t mem_type, hid_t space,
+                    const void* data) {
+    if (has_attr(object, name)) H5Adelete(object, name.c_str());
+    Handle attr(H5Acreate2(object, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (attr.get() < 0 || H5Awrite(attr, mem_type, data) < 0) throw Error("cannot write attribute '" + name + "'");
+}
+}  // namespace
+
+void write_attr(hid_t object, const std::string& name, int64_t value) {
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    write_attr_raw(object, name, H5T_STD_I64LE, H5T_NATIVE_INT64, space, &value);
+}
+
+void write_attr(hid_t object, const std::string& name, double value) {
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    write_attr_raw(object, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, space, &value);
+}
+
+void write_attr(hid_t object, const std::string& name, const std::string& value) {
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    Handle type = variable_string_type();
+    const char* ptr = value.c_str();
+    write_attr_raw(object, name, type, type, space, &ptr);
+}
+
+void write_attr(hid_t object, const std::string& name, const std::vector<std::string>& values) {
+    Handle space = simple_space({values.size()});
+    Handle type = variable_string_type();
+    std::vector<const char*> ptrs;
+    for (const auto& v : values) ptrs.push_back(v.c_str());
+    write_attr_raw(object, name, type, type, space, ptrs.data());
+}
+
+DatasetInfo dataset_info(hid_t location, const std::string& name) {
+    Handle ds = open_dataset(location, name);
+    Handle space(H5Dget_space(ds), H5Sclose);
+    Handle type(H5Dget_type(ds), H5Tclose);
+    DatasetInfo info;
+    int rank = H5Sget_simple_extent_ndims(space);
+    if (rank < 0) throw Error("cannot read the shape of '" + name + "'");
+    std::vector<hsize_t> dims(static_cast<size_t>(rank));
+    H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+    info.shape.assign(dims.begin(), dims.end());
+    info.kind = kind_of(type, info.type_name);
+    return info;
+}
+
+std::vector<float> read_floats(hid_t location, const std::string& name) {
+    return read_numeric<float>(location, name, H5T_NATIVE_FLOAT);
+}
+
+std::vector<int32_t> read_int32s(hid_t location, const std::string& name) {
+    return read_numeric<int32_t>(location, name, H5T_NATIVE_INT32);
+}
+
+std::string shape_string(const std::vector<uint64_t>& shape) {
+    std::string s = "(";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+std::vector<float> read_tensor(hid_t location, const std::string& name, const std::string& label,
+                               const std::vector<uint64_t>& shape) {
+    const DatasetInfo info = dataset_info(location, name);
+    if (info.kind != Kind::float32) throw Error("'" + label + "' has dtype " + info.type_name + ", expected float32");
+    if (info.shape != shape)
+        throw Error("'" + label + "' has shape " + shape_string(info.shape) + ", expected " + shape_string(shape));
+    std::vector<float> values = read_floats(location, name);
+    for (float v : values)
+        if (!std::isfinite(v)) throw Error("'" + label + "' contains a non-finite value");
+    return values;
+}
+
+std::vector<std::string> read_strings(hid_t location, const std::string& name) {
+    Handle ds = open_dataset(location, name);
+    Handle type(H5Dget_type(ds), H5Tclose);
+    Handle space(H5Dget_space(ds), H5Sclose);
+    return read_string_values(
+        type, element_count(space),
+        [&](hid_t mem, void* buf) { return H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf); },
+        "dataset " + name);
+}
+
+void write_floats(hid_t location, const std::string& name, const std::vector<uint64_t>& shape,
+                  const float* data) {
+    Handle space = simple_space(shape);
+    Handle ds(H5Dcreate2(location, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+              H5Dclose);
+    if (ds.get() < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        throw Error("cannot write dataset '" + name + "' (disk full?)");
+}
+
+void write_int32s(hid_t location, const std::string& name, const std::vector<int32_t>& values) {
+    Handle space = simple_space({values.size()});
+    Handle ds(H5Dcreate2(location, name.c_str(), H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+              H5Dclose);
+    if (ds.get() < 0 || H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+        throw Error("cannot write dataset '" + name + "'");
+}
+
+void write_strings(hid_t location, const std::string& name, const std::vector<std::string>& values) {
+    Handle space = simple_space({values.size()});
+    Handle type = variable_string_type();
+    std::vector<const char*> ptrs;
+    for (const auto& v : values) ptrs.push_back(v.c_str());
+    Handle ds(H5Dcreate2(location, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    if (ds.get() < 0 || H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
+        throw Error("cannot write dataset '" + name + "'");
+}
+
+AtomicFile::AtomicFile(std::string final_path)
+    : final_path_(std::move(final_path)),
+      temp_path_(final_path_ + ".partial-" + std::to_string(getpid())),
+      file_(create_truncate(temp_path_)) {}
+
+AtomicFile::~AtomicFile() {
+    if (!committed_) {
+        file_.reset();
+        std::remove(temp_path_.c_str());
+    }
+}
+
+void AtomicFile::commit() {
+    if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) throw Error("cannot flush '" + temp_path_ + "' (disk full?)");
+    file_.reset();
+    if (std::rename(temp_path_.c_str(), final_path_.c_str()) != 0)
+        throw Error("cannot rename '" + temp_path_ + "' to '" + final_path_ + "'");
+    committed_ = true;
+}
+
+}  // namespace eegpt::h5

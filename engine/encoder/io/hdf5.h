@@ -1,0 +1,93 @@
+// Thin RAII layer over the HDF5 C API: every failure becomes an eegpt::Error naming
+// the file and the object, and HDF5's own error stack printing is switched off.
+#pragma once
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace eegpt::h5 {
+
+// Owns one HDF5 identifier and closes it with the matching H5?close.
+class Handle {
+public:
+    Handle() = default;
+    Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+    Handle(const Handle&) = delete;
+    Handle& operator=(const Handle&) = delete;
+    Handle(Handle&& other) noexcept { *this = std::move(other); }
+    Handle& operator=(Handle&& other) noexcept;
+    ~Handle() { reset(); }
+    void reset();
+    hid_t get() const { return id_; }
+    operator hid_t() const { return id_; }
+
+private:
+    hid_t id_ = -1;
+    herr_t (*close_)(hid_t) = nullptr;
+};
+
+enum class Kind { float32, float64, int32, int64, string, other };
+
+struct DatasetInfo {
+    std::vector<uint64_t> shape;
+    Kind kind = Kind::other;
+    std::string type_name;  // for messages, e.g. "float64"
+    uint64_t count() const;
+};
+
+Handle open_read(const std::string& path);
+Handle create_truncate(const std::string& path);
+Handle open_group(hid_t file, const std::string& name);
+Handle create_group(hid_t file, const std::string& name);
+
+bool has_attr(hid_t object, const std::string& name);
+bool has_object(hid_t location, const std::string& name);
+std::vector<std::string> member_names(hid_t group);
+
+int64_t read_int_attr(hid_t object, const std::string& name);
+double read_double_attr(hid_t object, const std::string& name);
+std::string read_string_attr(hid_t object, const std::string& name);
+std::vector<std::string> read_string_array_attr(hid_t object, const std::string& name);
+
+void write_attr(hid_t object, const std::string& name, int64_t value);
+void write_attr(hid_t object, const std::string& name, double value);
+void write_attr(hid_t object, const std::string& name, const std::string& value);
+void write_attr(hid_t object, const std::string& name, const std::vector<std::string>& values);
+
+DatasetInfo dataset_info(hid_t location, const std::string& name);
+// Reads a whole dataset converted to the requested memory type; the caller checks kind first.
+std::vector<float> read_floats(hid_t location, const std::string& name);
+std::vector<int32_t> read_int32s(hid_t location, const std::string& name);
+// A model tensor: float32, exactly `shape`, every value finite; otherwise Error naming it as
+// `label` ("'LABEL' has shape (63,), expected (64,)"). Used by the weight and head loaders.
+std::vector<float> read_tensor(hid_t location, const std::string& name, const std::string& label,
+                               const std::vector<uint64_t>& shape);
+// "(63,)", "(3, 64)": Python's notation, as the converters print shapes.
+std::string shape_string(const std::vector<uint64_t>& shape);
+std::vector<std::string> read_strings(hid_t location, const std::string& name);
+
+void write_floats(hid_t location, const std::string& name, const std::vector<uint64_t>& shape,
+                  const float* data);
+void write_int32s(hid_t location, const std::string& name, const std::vector<int32_t>& values);
+void write_strings(hid_t location, const std::string& name, const std::vector<std::string>& values);
+
+// Writes to "<final>.partial-<pid>" and renames onto the final path only on commit(),
+// so a failed or killed run never leaves a half-written file under the final name.
+class AtomicFile {
+public:
+    explicit AtomicFile(std::string final_path);
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+    ~AtomicFile();
+    hid_t file() const { return file_.get(); }
+    void commit();
+
+private:
+    std::string final_path_, temp_path_;
+    Handle file_;
+    bool committed_ = false;
+};
+
+}  // namespace eegpt::h5

@@ -1,0 +1,31 @@
+// The `eegpt encode` file interface (weights/FORMAT.md): windows in, features out.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "encoder/model/weights.h"
+
+namespace eegpt {
+
+struct WindowBatch {
+    int batch = 0, channels = 0, samples = 0;
+    std::vector<float> x;                 // batch x channels x samples
+    std::vector<std::string> channel_labels;  // as written in the file
+    std::vector<int> channel_ids;
+};
+
+// Reads datasets `x` and `channels`; throws Error naming the problem (dtype, rank, NaN, unknown channel...).
+WindowBatch read_window_file(const std::string& path);
+
+struct FeatureFileInfo {
+    std::string engine_version, device, precision;
+    const Provenance* weights = nullptr;
+};
+
+// Writes `features` (batch x N x E x D), `channel_ids`, `channels` and provenance attributes
+// atomically (temporary name, then rename).
+void write_feature_file(const std::string& path, const std::vector<float>& features, int batch, int patches,
+                        int embed_num, int embed_dim, const std::vector<int>& channel_ids,
+                        const FeatureFileInfo& info);
+
+}  // namespace eegpt

@@ -1,0 +1,403 @@
+#include "recordings/io/edf_reader.h"
+
+#include <edflib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "encoder/error.h"
+
+namespace eegpt {
+namespace {
+
+// ---- the fixed EDF/BDF header, parsed only to explain (and work around) EDFlib's refusals ----
+
+std::string trim(const std::string& s) {
+    size_t b = 0, e = s.size();
+    while (b < e && (s[b] == ' ' || s[b] == '\0')) ++b;
+    while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\0')) --e;
+    return s.substr(b, e - b);
+}
+
+bool parse_number(const std::string& field, double& value) {
+    std::string t = trim(field);
+    if (t.empty()) return false;
+    char* end = nullptr;
+    value = std::strtod(t.c_str(), &end);
+    return end == t.c_str() + t.size() && std::isfinite(value);
+}
+
+bool parse_integer(const std::string& field, long long& value) {
+    double d = 0;
+    if (!parse_number(field, d) || d != std::floor(d) || std::fabs(d) > 9e15) return false;
+    value = static_cast<long long>(d);
+    return true;
+}
+
+bool printable(unsigned char ch) { return ch >= 32 && ch <= 126; }
+
+struct FieldSpec {
+    const char* name;
+    int width;
+    bool text;  // free text (may be repaired), as opposed to a number
+};
+// The per-signal header arrays, in file order.
+const FieldSpec kSignalFields[] = {{"label", 16, true},          {"transducer", 80, true}, {"physical dimension", 8, true},
+                                   {"physical minimum", 8, false}, {"physical maximum", 8, false},
+                                   {"digital minimum", 8, false},  {"digital maximum", 8, false},
+                                   {"prefilter", 80, true},        {"samples per record", 8, false},
+                                   {"reserved", 32, true}};
+
+struct HeaderCheck {
+    std::string fatal;                 // first problem EDFlib cannot be spared; "" if none
+    std::vector<std::string> repairs;  // problems a repaired copy works around
+    bool bdf = false, plus = false, discontinuous = false;
+    long long signals = 0;
+    long long records_from_size = -1;  // when the header says -1
+};
+
+std::string signal_name(long long i, const std::string& label) {
+    return "signal " + std::to_string(i + 1) + (label.empty() ? "" : " '" + label + "'");
+}
+
+HeaderCheck check_header(const std::string& path) {
+    HeaderCheck c;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        c.fatal = "cannot open the file";
+        return c;
+    }
+    in.seekg(0, std::ios::end);
+    const long long size = static_cast<long long>(in.tellg());
+    in.seekg(0);
+    std::string main(256, '\0');
+    if (size < 256 || !in.read(&main[0], 256)) {
+        c.fatal = "file is too short for an EDF/BDF header (" + std::to_string(size) + " bytes, the header alone is 256)";
+        return c;
+    }
+    const bool edf = main.compare(0, 8, "0       ") == 0;
+    c.bdf = static_cast<unsigned char>(main[0]) == 0xFF && main.compare(1, 7, "BIOSEMI") == 0;
+    if (!edf && !c.bdf) {
+        c.fatal = "not an EDF or BDF file (the first 8 bytes are not the EDF or BDF version field)";
+        return c;
+    }
+    const std::string reserved = trim(main.substr(192, 44));
+    c.plus = reserved.rfind(c.bdf ? "BDF+" : "EDF+", 0) == 0;
+    c.discontinuous = c.plus && reserved.size() >= 5 && reserved[4] == 'D';
+    if (c.discontinuous) c.repairs.push_back("discontinuous " + reserved.substr(0, 5) + " file");
+    for (int i : {8, 88}) {
+        for (int k = 0; k < 80; ++k)
+            if (!printable(static_cast<unsigned char>(main[i + k]))) {
+                c.repairs.push_back(std::string("non-ASCII character in the ") + (i == 8 ? "patient" : "recording") +
+                                    " field");
+                break;
+            }
+    }
+    long long header_bytes = 0, records = 0;
+    double duration = 0;
+    if (!parse_integer(main.substr(184, 8), header_bytes)) {
+        c.fatal = "header-size field is not a number: '" + trim(main.substr(184, 8)) + "'";
+        return c;
+    }
+    if (!parse_integer(main.substr(236, 8), records)) {
+        c.fatal = "number-of-data-records field is not a number: '" + trim(main.substr(236, 8)) + "'";
+        return c;
+    }
+    if (!parse_number(main.substr(244, 8), duration)) {
+        c.fatal = "data-record-duration field is not a number: '" + trim(main.substr(244, 8)) + "'";
+        return c;
+    }
+    if (!parse_integer(main.substr(252, 4), c.signals)) {
+        c.fatal = "number-of-signals field is not a number: '" + trim(main.substr(252, 4)) + "'";
+        return c;
+    }
+    if (c.signals < 1 || c.signals > EDFLIB_MAXSIGNALS) {
+        c.fatal = "number of signals " + std::to_string(c.signals) + " is outside 1.." + std::to_string(EDFLIB_MAXSIGNALS);
+        return c;
+    }
+    if (header_bytes != 256 * (c.signals + 1)) {
+        c.fatal = "header-size field says " + std::to_string(header_bytes) + " bytes, but " + std::to_string(c.signals) +
+                  " signals need " + std::to_string(256 * (c.signals + 1));
+        return c;
+    }
+    if (records < -1) {
+        c.fatal = "number of data records is " + std::to_string(records);
+        return c;
+    }
+    if (records == 0) {
+        c.fatal = "the file holds no data records (the header says 0): nothing was recorded";
+        return c;
+    }
+    if (!(duration > 0)) {
+        c.fatal = "data-record duration must be positive, got " + trim(main.substr(244, 8));
+        return c;
+    }
+    const long long ns = c.signals;
+    std::string sig(static_cast<size_t>(256 * ns), '\0');
+    if (size < 256 * (ns + 1) || !in.read(&sig[0], static_cast<std::streamsize>(sig.size()))) {
+        c.fatal = "file ends inside the signal headers (truncated: " + std::to_string(size) + " bytes)";
+        return c;
+    }
+    // Field i of signal s sits at offset(field) + s * width(field).
+    auto field = [&](int f, long long s) {
+        long long offset = 0;
+        for (int k = 0; k < f; ++k) offset += kSignalFields[k].width * ns;
+        return sig.substr(static_cast<size_t>(offset + s * kSignalFields[f].width), static_cast<size_t>(kSignalFields[f].width));
+    };
+    const long long digital_limit = c.bdf ? 8388608 : 32768;
+    long long record_bytes = 0;
+    for (long long s = 0; s < ns; ++s) {
+        const std::string label = trim(field(0, s));
+        const bool annotation = c.plus && label == (c.bdf ? "BDF Annotations" : "EDF Annotations");
+        for (int f = 0; f < 10; ++f) {
+            if (!kSignalFields[f].text) continue;
+            const std::string v = field(f, s);
+            for (unsigned char ch : v)
+                if (!printable(ch)) {
+                    c.repairs.push_back(std::string("non-ASCII character in the ") + kSignalFields[f].name + " of " +
+                                        signal_name(s, label));
+                    break;
+                }
+            if (annotation && (f == 1 || f == 7) && !trim(v).empty())
+                c.repairs.push_back(std::string("annotation signal with a non-blank ") + kSignalFields[f].name +
+                                    " field");
+        }
+        double pmin = 0, pmax = 0;
+        long long dmin = 0, dmax = 0, nsamp = 0;
+        if (!parse_number(field(3, s), pmin) || !parse_number(field(4, s), pmax)) {
+            c.fatal = signal_name(s, label) + ": physical minimum or maximum is not a number";
+            return c;
+        }
+        if (!parse_integer(field(5, s), dmin) || !parse_integer(field(6, s), dmax)) {
+            c.fatal = signal_name(s, label) + ": digital minimum or maximum is not an integer";
+            return c;
+        }
+        if (!parse_integer(field(8, s), nsamp) || nsamp < 1) {
+            c.fatal = signal_name(s, label) + ": samples-per-record field is not a positive integer: '" +
+                      trim(field(8, s)) + "'";
+            return c;
+        }
+        if (dmin >= dmax) {
+            c.fatal = signal_name(s, label) + ": digital minimum " + std::to_string(dmin) +
+                      " is not below digital maximum " + std::to_string(dmax);
+            return c;
+        }
+        if (dmin < -digital_limit || dmax > digital_limit - 1) {
+            c.fatal = signal_name(s, label) + ": digital range " + std::to_string(dmin) + ".." + std::to_string(dmax) +
+                      " exceeds the " + (c.bdf ? "24" : "16") + "-bit range";
+            return c;
+        }
+        if (pmin == pmax) {
+            c.fatal = signal_name(s, label) + ": physical minimum equals physical maximum (" + trim(field(3, s)) + ")";
+            return c;
+        }
+        record_bytes += nsamp * (c.bdf ? 3 : 2);
+    }
+    const long long data = size - 256 * (ns + 1);
+    if (records == -1) {  // allowed while recording; a file left so is read by its size, as MNE does
+        if (data <= 0 || data % record_bytes != 0) {
+            c.fatal = "number of data records is -1 (the recording was not closed properly) and the file does not "
+                      "hold whole records";
+            return c;
+        }
+        records = c.records_from_size = data / record_bytes;
+        c.repairs.push_back("number of data records is -1 (the recording was not closed properly): " +
+                            std::to_string(records) + " records from the file size");
+    }
+    if (record_bytes > 0 && data != records * record_bytes) {
+        c.fatal = "header says " + std::to_string(records) + " data records of " + std::to_string(record_bytes) +
+                  " bytes, but the file holds " + std::to_string(data) + " bytes of data (" +
+                  (data < records * record_bytes ? "truncated" : "header or file damaged") + ")";
+        return c;
+    }
+    return c;
+}
+
+// Copies `path` to a temporary file whose header EDFlib accepts: plain EDF/BDF instead of EDF+/BDF+
+// (annotation signals become ordinary signals, hidden by the reader; records are read back to
+// back), ASCII-only text fields ("µ" becomes "u"), and a record count of -1 replaced by the count
+// the file size gives. Streams in 1 MiB pieces.
+std::string repaired_copy(const std::string& path, const HeaderCheck& check) {
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string temp = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/eegpt-repaired-XXXXXX";
+    int fd = mkstemp(&temp[0]);
+    if (fd < 0) throw Error("cannot create a temporary file in " + std::string(tmpdir ? tmpdir : "/tmp"));
+    close(fd);
+    std::ifstream in(path, std::ios::binary);
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    const size_t header_size = static_cast<size_t>(256 * (check.signals + 1));
+    std::string header(header_size, '\0');
+    in.read(&header[0], static_cast<std::streamsize>(header_size));
+    const std::string plain = check.bdf ? "24BIT" : "";
+    header.replace(192, 44, plain + std::string(44 - plain.size(), ' '));
+    if (check.records_from_size >= 0) {
+        std::string records = std::to_string(check.records_from_size);
+        if (records.size() > 8) throw Error("too many data records to repair the header");
+        header.replace(236, 8, records + std::string(8 - records.size(), ' '));
+    }
+    auto clean = [&](size_t offset, size_t width) {
+        std::string v;
+        for (size_t k = 0; k < width; ++k) {
+            unsigned char ch = static_cast<unsigned char>(header[offset + k]);
+            if (ch == 0xC2 && k + 1 < width && static_cast<unsigned char>(header[offset + k + 1]) == 0xB5) continue;
+            v += printable(ch) ? static_cast<char>(ch) : ch == 0xB5 ? 'u' : '?';
+        }
+        v.resize(width, ' ');
+        header.replace(offset, width, v);
+    };
+    clean(8, 80);
+    clean(88, 80);
+    size_t offset = 256;
+    for (const auto& f : kSignalFields) {
+        for (long long s = 0; s < check.signals; ++s)
+            if (f.text) clean(offset + static_cast<size_t>(s * f.width), static_cast<size_t>(f.width));
+        offset += static_cast<size_t>(f.width * check.signals);
+    }
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    std::vector<char> buffer(1 << 20);
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        out.write(buffer.data(), in.gcount());
+    }
+    out.close();
+    if (!out) {
+        std::remove(temp.c_str());
+        throw Error("cannot write a repaired copy to " + temp + " (disk full?)");
+    }
+    return temp;
+}
+
+std::string edflib_message(int code) {
+    switch (code) {
+        case EDFLIB_MALLOC_ERROR: return "out of memory while opening";
+        case EDFLIB_NO_SUCH_FILE_OR_DIRECTORY: return "no such file or not readable";
+        case EDFLIB_FILE_CONTAINS_FORMAT_ERRORS: return "EDFlib reports format errors in the header";
+        case EDFLIB_MAXFILES_REACHED: return "too many EDF files open at once";
+        case EDFLIB_FILE_READ_ERROR: return "read error";
+        case EDFLIB_FILE_ALREADY_OPENED: return "the file is already open in this process";
+        case EDFLIB_FILETYPE_ERROR: return "not an EDF or BDF file";
+        case EDFLIB_NUMBER_OF_SIGNALS_INVALID: return "invalid number of signals";
+        case EDFLIB_FILE_IS_DISCONTINUOUS: return "discontinuous EDF+D/BDF+D file";
+        case EDFLIB_ARCH_ERROR: return "EDFlib does not support this machine architecture";
+        default: return "EDFlib error " + std::to_string(code);
+    }
+}
+
+std::string padded_field(const char* s) { return trim(std::string(s)); }
+
+}  // namespace
+
+std::string diagnose_edf_header(const std::string& path) {
+    HeaderCheck c = check_header(path);
+    if (!c.fatal.empty()) return c.fatal;
+    return c.repairs.empty() ? "" : c.repairs.front();
+}
+
+EdfReader::EdfReader(const std::string& path) : path_(path) {
+    try {
+        struct stat st;
+        if (stat(path.c_str(), &st) != 0) throw Error("cannot open: " + std::string(std::strerror(errno)));
+        if (!S_ISREG(st.st_mode)) throw Error("not a regular file");
+        int code = 0;
+        if (!try_open(path, code)) {
+            if (code != EDFLIB_FILE_CONTAINS_FORMAT_ERRORS && code != EDFLIB_FILE_IS_DISCONTINUOUS &&
+                code != EDFLIB_FILETYPE_ERROR)
+                throw Error(edflib_message(code));
+            HeaderCheck check = check_header(path);
+            if (!check.fatal.empty()) throw Error(check.fatal);
+            if (check.repairs.empty())
+                throw Error(edflib_message(code) + " (the fixed header fields look sound; the annotation records may be damaged)");
+            repaired_copy_ = repaired_copy(path, check);
+            if (!try_open(repaired_copy_, code))
+                throw Error(edflib_message(code) + " (also after working around: " + check.repairs.front() + ")");
+            for (const auto& r : check.repairs)
+                warnings_.push_back(r + ": EDFlib refuses it; read from a repaired temporary copy as plain " +
+                                    (check.bdf ? "BDF" : "EDF") + (check.discontinuous ? ", records back to back (gaps ignored)" : ""));
+            file_type_ = std::string(check.bdf ? "BDF" : "EDF") + (check.plus ? (check.discontinuous ? "+D" : "+C") : "");
+        }
+        load_header();
+    } catch (const Error& e) {
+        if (handle_ >= 0) edfclose_file(handle_);
+        handle_ = -1;
+        if (!repaired_copy_.empty()) std::remove(repaired_copy_.c_str());
+        throw Error("recording '" + path + "': " + e.what());
+    }
+}
+
+EdfReader::~EdfReader() {
+    if (handle_ >= 0) edfclose_file(handle_);
+    if (!repaired_copy_.empty()) std::remove(repaired_copy_.c_str());
+}
+
+bool EdfReader::try_open(const std::string& path, int& error_code) {
+    auto hdr = std::make_unique<edf_hdr_struct>();
+    if (edfopen_file_readonly(path.c_str(), hdr.get(), EDFLIB_DO_NOT_READ_ANNOTATIONS) != 0) {
+        error_code = hdr->filetype;
+        return false;
+    }
+    handle_ = hdr->handle;
+    static const char* kTypes[] = {"EDF", "EDF+C", "BDF", "BDF+C"};
+    file_type_ = hdr->filetype >= 0 && hdr->filetype <= 3 ? kTypes[hdr->filetype] : "EDF?";
+    records_ = hdr->datarecords_in_file;
+    record_duration_100ns_ = hdr->datarecord_duration;
+    signals_.clear();
+    edflib_index_.clear();
+    for (int i = 0; i < hdr->edfsignals; ++i) {
+        const edf_param_struct& p = hdr->signalparam[i];
+        EdfSignal s;
+        s.label = padded_field(p.label);
+        // A plain-EDF reading of an EDF+ file (repaired copy) shows the annotation signal: hide it.
+        if (s.label == "EDF Annotations" || s.label == "BDF Annotations") continue;
+        s.unit = padded_field(p.physdimension);
+        s.prefilter = padded_field(p.prefilter);
+        s.transducer = padded_field(p.transducer);
+        s.samples_per_record = p.smp_in_datarecord;
+        s.samples = p.smp_in_file;
+        s.rate_hz = record_duration_100ns_ > 0
+                        ? static_cast<double>(p.smp_in_datarecord) * 1e7 / static_cast<double>(record_duration_100ns_)
+                        : 0.0;
+        s.physical_min = p.phys_min;
+        s.physical_max = p.phys_max;
+        s.digital_min = p.dig_min;
+        s.digital_max = p.dig_max;
+        signals_.push_back(s);
+        edflib_index_.push_back(i);
+    }
+    return true;
+}
+
+void EdfReader::load_header() {
+    if (record_duration_100ns_ <= 0 && records_ > 0) throw Error("data-record duration is not positive");
+    for (const auto& s : signals_) {
+        if (s.samples_per_record < 1) throw Error("signal '" + s.label + "' has no samples per record");
+        if (!std::isfinite(s.physical_max - s.physical_min) || s.physical_min == s.physical_max)
+            throw Error("signal '" + s.label + "' has an unusable physical range (" + std::to_string(s.physical_min) +
+                        " .. " + std::to_string(s.physical_max) + ")");
+    }
+}
+
+void EdfReader::read(int index, int64_t start, int count, double* out) {
+    if (index < 0 || index >= static_cast<int>(signals_.size())) throw Error("no signal " + std::to_string(index));
+    const EdfSignal& s = signals_[static_cast<size_t>(index)];
+    if (count < 0 || start < 0 || start + count > s.samples)
+        throw Error("recording '" + path_ + "': read past the end of signal '" + s.label + "'");
+    if (count == 0) return;
+    const int sig = edflib_index_[static_cast<size_t>(index)];
+    if (edfseek(handle_, sig, start, EDFSEEK_SET) != start ||
+        edfread_physical_samples(handle_, sig, count, out) != count)
+        throw Error("recording '" + path_ + "': cannot read signal '" + s.label + "' at sample " +
+                    std::to_string(start) + " (file truncated or unreadable)");
+    for (int i = 0; i < count; ++i)
+        if (!std::isfinite(out[i]))
+            throw Error("recording '" + path_ + "': signal '" + s.label + "' has a non-finite value at sample " +
+                        std::to_string(start + i) + " (digital/physical range in the header is unusable)");
+}
+
+}  // namespace eegpt

@@ -1,0 +1,308 @@
+#include "recordings/pipeline/recording_job.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "encoder/channels.h"
+#include "encoder/error.h"
+#include "encoder/io/hdf5.h"
+#include "recordings/preprocess/windows.h"
+
+namespace eegpt {
+namespace {
+
+std::vector<SignalDescription> describe(const EdfReader& reader) {
+    std::vector<SignalDescription> d;
+    for (const auto& s : reader.signals()) d.push_back({s.label, s.unit});
+    return d;
+}
+
+std::vector<int32_t> as_int32(const std::vector<int>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
+
+// Everything about where the numbers came from, as root attributes and small datasets.
+void write_provenance(hid_t file, const EdfReader& reader, const ChannelPlan& plan, const SignalStream& stream,
+                      const PreprocessOptions& pre, const std::vector<std::string>& warnings,
+                      const std::string& engine_version) {
+    h5::write_attr(file, "engine_version", engine_version);
+    h5::write_attr(file, "recording", reader.path());
+    h5::write_attr(file, "recording_file_type", reader.file_type());
+    h5::write_attr(file, "recording_duration_s", reader.duration_s());
+    h5::write_attr(file, "sampling_rate_hz", kModelRateHz);
+    h5::write_attr(file, "unit", std::string("mV"));
+    h5::write_attr(file, "resampling",
+                   std::string("polyphase FIR as scipy.signal.resample_poly: window ('kaiser', 5.0), "
+                               "half_len 10 x max(up, down), zero padding"));
+    h5::write_attr(file, "average_reference", int64_t{pre.average_reference ? 1 : 0});
+    const FilterOptions& f = pre.filters;
+    const bool bandpass = f.bandpass_high_hz > 0;
+    h5::write_attr(file, "bandpass_low_hz", bandpass ? f.bandpass_low_hz : 0.0);
+    h5::write_attr(file, "bandpass_high_hz", bandpass ? f.bandpass_high_hz : 0.0);
+    h5::write_attr(file, "bandpass_order", int64_t{bandpass ? f.bandpass_order : 0});
+    h5::write_attr(file, "notch_hz", f.notch_hz);
+    h5::write_attr(file, "notch_q", f.notch_hz > 0 ? f.notch_q : 0.0);
+    h5::write_attr(file, "filter", std::string(f.enabled() ? "scipy.signal.sosfiltfilt of butter band-pass + iirnotch sections, in chunks" : "none"));
+    h5::write_attr(file, "filter_context_s", f.enabled() ? filter_context_seconds(f) : 0.0);
+    h5::write_strings(file, "recording_channels", plan.names);
+    h5::write_strings(file, "source_labels", plan.labels);
+    std::vector<double> rates;
+    std::vector<int32_t> up, down;
+    for (size_t k = 0; k < plan.ids.size(); ++k) {
+        const int s = plan.signal[k];
+        rates.push_back(s >= 0 ? reader.signals()[static_cast<size_t>(s)].rate_hz : 0.0);
+        up.push_back(static_cast<int32_t>(stream.ratios()[k].up));
+        down.push_back(static_cast<int32_t>(stream.ratios()[k].down));
+    }
+    write_doubles(file, "source_rates_hz", rates);
+    h5::write_int32s(file, "resample_up", up);
+    h5::write_int32s(file, "resample_down", down);
+    h5::write_strings(file, "channels_dropped", plan.dropped);
+    h5::write_strings(file, "channels_dropped_reason", plan.dropped_reasons);
+    h5::write_strings(file, "channels_filled", plan.filled);
+    h5::write_strings(file, "warnings", warnings);
+}
+
+void write_weights_provenance(hid_t file, const ModelContext& model) {
+    const Encoder& e = *model.encoder;
+    h5::write_attr(file, "device", to_string(e.device()));
+    h5::write_attr(file, "precision", to_string(e.precision()));
+    const Provenance& p = *model.weights;
+    h5::write_attr(file, "weights_source_checkpoint", p.source_checkpoint);
+    h5::write_attr(file, "weights_source_sha256", p.source_sha256);
+    h5::write_attr(file, "weights_source_prefix", p.source_prefix);
+    h5::write_attr(file, "weights_converter_version", p.converter_version);
+    h5::write_attr(file, "weights_trained", int64_t{p.trained ? 1 : 0});
+    if (!p.trained) h5::write_attr(file, "weights_random_seed", p.random_seed);
+    const ModelConfig& c = e.config();
+    h5::write_attr(file, "model_embed_dim", int64_t{c.embed_dim});
+    h5::write_attr(file, "model_depth", int64_t{c.depth});
+    h5::write_attr(file, "model_embed_num", int64_t{c.embed_num});
+}
+
+std::vector<int> ids_of_names(const std::vector<std::string>& names) {
+    std::vector<int> ids;
+    for (const auto& n : names) ids.push_back(find_channel_id(n));
+    return ids;
+}
+
+std::string seconds_text(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g s", s);
+    return buf;
+}
+
+// The per-window datasets of one output, filled batch by batch.
+struct RowOutputs {
+    std::unique_ptr<RowDataset> starts, features, probabilities, predicted;
+
+    RowOutputs(hid_t file, uint64_t rows, const std::vector<uint64_t>& feature_shape, const RecordingOptions& options,
+               int classes) {
+        starts = std::make_unique<RowDataset>(file, "window_start_s", rows, std::vector<uint64_t>{}, RowType::float64);
+        if (options.save_features)
+            features = std::make_unique<RowDataset>(file, "features", rows, feature_shape, options.features_dtype);
+        if (classes > 0) {
+            probabilities = std::make_unique<RowDataset>(file, "probabilities", rows,
+                                                         std::vector<uint64_t>{static_cast<uint64_t>(classes)}, RowType::float32);
+            predicted = std::make_unique<RowDataset>(file, "predicted_class", rows, std::vector<uint64_t>{}, RowType::int32);
+        }
+    }
+    void close() {  // before the file is committed
+        starts.reset();
+        features.reset();
+        probabilities.reset();
+        predicted.reset();
+    }
+};
+
+// Per-class sums for the recording-level result; per-window predictions.
+struct ClassTally {
+    int classes;
+    std::vector<double> probability_sum, window_count;
+    explicit ClassTally(int k) : classes(k), probability_sum(static_cast<size_t>(k)), window_count(static_cast<size_t>(k)) {}
+    void add(const float* probabilities, int windows, int32_t* predicted) {
+        for (int w = 0; w < windows; ++w) {
+            const float* p = probabilities + static_cast<size_t>(w) * static_cast<size_t>(classes);
+            const int best = static_cast<int>(std::max_element(p, p + classes) - p);
+            predicted[w] = best;
+            window_count[static_cast<size_t>(best)] += 1;
+            for (int k = 0; k < classes; ++k) probability_sum[static_cast<size_t>(k)] += p[k];
+        }
+    }
+};
+
+}  // namespace
+
+int64_t stride_samples(double stride_s) {
+    const double samples = stride_s * kModelRateHz;
+    if (!(samples >= 1) || std::fabs(samples - std::round(samples)) > 1e-6 || samples > 1e9)
+        throw Error("--stride " + std::to_string(stride_s) + " s is not a positive whole number of 1/256 s samples");
+    return static_cast<int64_t>(std::llround(samples));
+}
+
+ChannelPlan plan_recording_channels(const EdfReader& reader, const MontageOptions& montage, const Head* head) {
+    MontageOptions m = montage;
+    if (head) {
+        if (!montage.channels.empty()) throw Error("--channels cannot be combined with a head: the head fixes its input channels");
+        m.channels = head->input_channels;
+    }
+    return plan_channels(describe(reader), m);
+}
+
+RecordingSummary process_recording(const std::string& input, const std::string& output, const ModelContext& model,
+                                   const RecordingOptions& options, const ProgressFn& progress) {
+    const auto started = std::chrono::steady_clock::now();
+    if (options.batch < 1) throw Error("--batch must be at least 1");
+    const int64_t stride = stride_samples(options.stride_s);
+    EdfReader reader(input);
+    RecordingSummary summary;
+    try {
+        summary.file_type = reader.file_type();
+        summary.duration_s = reader.duration_s();
+        summary.channels = plan_recording_channels(reader, options.montage, model.head);
+        const ChannelPlan& plan = summary.channels;
+        summary.warnings = reader.warnings();
+        summary.warnings.insert(summary.warnings.end(), plan.warnings.begin(), plan.warnings.end());
+        SignalStream stream(reader, plan, options.preprocess);
+        const int64_t total = window_count(stream.total_samples(), kWindowSamples, stride);
+        if (total == 0)
+            throw Error("recording is " + seconds_text(reader.duration_s()) + " long, shorter than one 4 s window");
+        summary.windows = total;
+
+        Encoder& encoder = *model.encoder;
+        const ModelConfig& config = encoder.config();
+        const Head* head = model.head;
+        const bool mixing = head && head->channel_mixing;
+        const std::vector<int> ids = mixing ? ids_of_names(head->encoder_channels) : plan.ids;
+        const int in_channels = plan.channels(), enc_channels = static_cast<int>(ids.size());
+        const int patches = kWindowSamples / config.patch_size;
+        check_encode_arguments(config, 1, enc_channels, kWindowSamples, ids.data());
+        if (head) check_head_fits(*head, patches, config.embed_num, config.embed_dim);
+
+        h5::AtomicFile out(output);
+        hid_t file = out.file();
+        write_provenance(file, reader, plan, stream, options.preprocess, summary.warnings, model.engine_version);
+        write_weights_provenance(file, model);
+        h5::write_attr(file, "content", std::string(head ? "predictions" : "features"));
+        h5::write_attr(file, "window_s", kWindowSamples / kModelRateHz);
+        h5::write_attr(file, "window_samples", int64_t{kWindowSamples});
+        h5::write_attr(file, "stride_s", static_cast<double>(stride) / kModelRateHz);
+        h5::write_attr(file, "stride_samples", stride);
+        h5::write_attr(file, "n_windows", total);
+        h5::write_strings(file, "channels", mixing ? head->encoder_channels : plan.names);
+        h5::write_int32s(file, "channel_ids", as_int32(ids));
+
+        const int classes = head ? head->classes() : 0;
+        if (options.save_features) h5::write_attr(file, "features_dtype", to_string(options.features_dtype));
+        if (head) {
+            h5::write_attr(file, "head_file", model.head_path);
+            h5::write_attr(file, "head_source", head->source);
+            h5::write_strings(file, "class_names", head->class_names);
+        }
+        RowOutputs rows(file, static_cast<uint64_t>(total),
+                        {static_cast<uint64_t>(patches), static_cast<uint64_t>(config.embed_num),
+                         static_cast<uint64_t>(config.embed_dim)},
+                        options, classes);
+
+        const size_t window_in = static_cast<size_t>(in_channels) * kWindowSamples;
+        const size_t window_enc = static_cast<size_t>(enc_channels) * kWindowSamples;
+        std::vector<float> batch_x(static_cast<size_t>(options.batch) * window_in), mixed;
+        if (mixing) mixed.resize(static_cast<size_t>(options.batch) * window_enc);
+        std::vector<float> features(encoder.output_size(options.batch, kWindowSamples));
+        std::vector<float> probabilities(static_cast<size_t>(options.batch) * static_cast<size_t>(classes));
+        std::vector<double> starts(static_cast<size_t>(options.batch));
+        std::vector<int32_t> predicted(static_cast<size_t>(options.batch));
+        ClassTally tally(classes);
+        int64_t done = 0;
+        int filled = 0;
+
+        auto flush = [&]() {
+            if (filled == 0) return;
+            const float* x = batch_x.data();
+            if (mixing) {
+                mix_channels(*head, batch_x.data(), filled, kWindowSamples, mixed.data());
+                x = mixed.data();
+            }
+            encoder.encode(x, filled, enc_channels, kWindowSamples, ids.data(), features.data());
+            const uint64_t first = static_cast<uint64_t>(done), count = static_cast<uint64_t>(filled);
+            rows.starts->write(first, count, starts.data());
+            if (rows.features) rows.features->write(first, count, features.data());
+            if (head) {
+                head_probabilities(*head, features.data(), filled, patches, config.embed_num, config.embed_dim,
+                                   probabilities.data());
+                tally.add(probabilities.data(), filled, predicted.data());
+                rows.probabilities->write(first, count, probabilities.data());
+                rows.predicted->write(first, count, predicted.data());
+            }
+            done += filled;
+            filled = 0;
+            if (progress)
+                progress({done, total,
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()});
+        };
+
+        WindowCutter cutter(in_channels, kWindowSamples, stride);
+        std::vector<float> block;
+        int64_t n = 0, start = 0;
+        while (stream.next(block, n)) {
+            cutter.push(block.data(), n);
+            while (done + filled < total &&
+                   cutter.pop(batch_x.data() + static_cast<size_t>(filled) * window_in, start)) {
+                starts[static_cast<size_t>(filled)] = static_cast<double>(start) / kModelRateHz;
+                if (++filled == options.batch) flush();
+            }
+        }
+        flush();
+        if (done != total) throw Error("internal error: cut " + std::to_string(done) + " windows, expected " + std::to_string(total));
+
+        if (head) {
+            for (int k = 0; k < classes; ++k) {
+                summary.mean_probability.push_back(tally.probability_sum[static_cast<size_t>(k)] / static_cast<double>(total));
+                summary.class_fraction.push_back(tally.window_count[static_cast<size_t>(k)] / static_cast<double>(total));
+            }
+            write_doubles(file, "recording_mean_probability", summary.mean_probability);
+            write_doubles(file, "recording_class_fraction", summary.class_fraction);
+            const size_t best = static_cast<size_t>(
+                std::max_element(summary.mean_probability.begin(), summary.mean_probability.end()) -
+                summary.mean_probability.begin());
+            h5::write_attr(file, "recording_predicted_class", head->class_names[best]);
+        }
+        rows.close();
+        out.commit();
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        if (what.rfind("recording '", 0) == 0) throw;
+        throw Error("recording '" + input + "': " + what);
+    }
+    return summary;
+}
+
+void write_preprocessed(const std::string& input, const std::string& output, const MontageOptions& montage,
+                        const PreprocessOptions& preprocess, const std::string& engine_version) {
+    EdfReader reader(input);
+    ChannelPlan plan = plan_recording_channels(reader, montage, nullptr);
+    SignalStream stream(reader, plan, preprocess);
+    std::vector<std::string> warnings = reader.warnings();
+    warnings.insert(warnings.end(), plan.warnings.begin(), plan.warnings.end());
+    h5::AtomicFile out(output);
+    hid_t file = out.file();
+    write_provenance(file, reader, plan, stream, preprocess, warnings, engine_version);
+    h5::write_attr(file, "content", std::string("preprocessed signals"));
+    h5::write_strings(file, "channels", plan.names);
+    h5::write_int32s(file, "channel_ids", as_int32(plan.ids));
+    const uint64_t channels = static_cast<uint64_t>(plan.channels());
+    {
+        RowDataset signals(file, "signals", channels, {static_cast<uint64_t>(stream.total_samples())}, RowType::float32);
+        std::vector<float> block;
+        int64_t n = 0;
+        uint64_t at = 0;
+        while (stream.next(block, n)) {
+            signals.write_slab({0, at}, {channels, static_cast<uint64_t>(n)}, block.data());
+            at += static_cast<uint64_t>(n);
+        }
+    }
+    out.commit();
+}
+
+}  // namespace eegpt

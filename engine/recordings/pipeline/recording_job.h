@@ -1,0 +1,67 @@
+// One recording end to end: read block -> preprocess -> cut 4 s windows -> batch -> (channel
+// mixing) -> encode -> (head) -> write, with the output written under a temporary name and renamed
+// when complete. Peak memory depends on the batch and the model, not on the recording's length.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "encoder/conventions.h"
+
+#include "recordings/channel_map.h"
+#include "encoder/encoder.h"
+#include "recordings/heads/head.h"
+#include "recordings/io/row_dataset.h"
+#include "recordings/pipeline/signal_stream.h"
+
+namespace eegpt {
+
+
+struct RecordingOptions {
+    double stride_s = 4.0;  // 2.0 gives 599 windows for 20 minutes
+    int batch = 32;
+    MontageOptions montage;
+    PreprocessOptions preprocess;
+    RowType features_dtype = RowType::float32;
+    bool save_features = true;  // `classify` writes features only when asked
+};
+
+struct Progress {
+    int64_t windows_done = 0, windows_total = 0;
+    double elapsed_s = 0;
+};
+// Called after every batch; may throw (e.g. to stop on Ctrl-C), which abandons the output.
+using ProgressFn = std::function<void(const Progress&)>;
+
+struct ModelContext {
+    std::string engine_version;
+    Encoder* encoder = nullptr;
+    const Provenance* weights = nullptr;
+    const Head* head = nullptr;  // classify only
+    std::string head_path;
+};
+
+struct RecordingSummary {
+    std::string file_type;
+    double duration_s = 0;
+    int64_t windows = 0;
+    ChannelPlan channels;
+    std::vector<std::string> warnings;
+    std::vector<double> mean_probability, class_fraction;  // classify only
+};
+
+// Stride in samples at 256 Hz; throws Error unless stride_s is a positive whole number of samples.
+int64_t stride_samples(double stride_s);
+
+// The channel plan of a recording for these options (and head, when classifying).
+ChannelPlan plan_recording_channels(const EdfReader& reader, const MontageOptions& montage, const Head* head);
+
+RecordingSummary process_recording(const std::string& input, const std::string& output, const ModelContext& model,
+                                   const RecordingOptions& options, const ProgressFn& progress = nullptr);
+
+// The preprocessed continuous signals (channels x samples, float32, 256 Hz) of a recording, for
+// inspection and tests; streamed like process_recording.
+void write_preprocessed(const std::string& input, const std::string& output, const MontageOptions& montage,
+                        const PreprocessOptions& preprocess, const std::string& engine_version);
+
+}  // namespace eegpt

@@ -1,0 +1,241 @@
+// The encoder through its one interface (make_encoder), on every backend present.
+//
+// Parity: one list of cases, run by every row of one table of (device, precision, tolerance). A row
+// whose backend is absent here (no CUDA module, no GPU) reports itself skipped with the reason. A
+// new backend or precision is one new PARITY_ROW line. Tolerances per precision: test/parity.h.
+// References: the committed PyTorch float64 fixture, the naive float64 encoder of
+// reference_encoder.h (small configurations), and for the large model the CPU fp32 path, which
+// test/python/test_parity.py checks against PyTorch in float64 at 1e-5 (the cpu row does not
+// compare the CPU with itself: it runs the first two kinds only).
+#include <cmath>
+#include <map>
+#include <random>
+#include <string>
+
+#include "catch_compat.h"
+#include "encoder/encoder.h"
+#include "encoder/error.h"
+#include "encoder/io/hdf5.h"
+#include "parity.h"
+#include "reference_encoder.h"
+#include "test_helpers.h"
+
+using namespace eegpt;
+using Catch::Matchers::Contains;
+using eegpt_test::bound_for;
+using eegpt_test::encode_with;
+using eegpt_test::first_ids;
+using eegpt_test::min_window_cosine;
+using eegpt_test::PrecisionBound;
+using eegpt_test::reference_encode;
+using eegpt_test::relative_error;
+
+namespace {
+
+std::vector<float> random_input(size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, 0.05f);  // ~50 uV in millivolts
+    std::vector<float> x(n);
+    for (auto& v : x) v = dist(rng);
+    return x;
+}
+
+struct Row {
+    Device device;
+    Precision precision;
+};
+
+std::string row_name(const Row& row) { return to_string(row.device) + " " + to_string(row.precision); }
+
+void check_row(const Row& row, const std::vector<float>& got, const std::vector<double>& expected, int batch,
+               const std::string& what) {
+    const PrecisionBound& bound = bound_for(row.precision);
+    const double rel = relative_error(got, expected), cosine = min_window_cosine(got, expected, batch);
+    std::printf("parity %s, %s: relative error %.3g, min window cosine %.8f\n", row_name(row).c_str(), what.c_str(), rel,
+                cosine);
+    INFO(row_name(row) << ", " << what << ": relative error " << rel << ", min window cosine " << cosine);
+    CHECK(got.size() == expected.size());
+    CHECK(rel <= bound.relative);
+    if (bound.min_cosine > 0) CHECK(cosine >= bound.min_cosine);
+}
+
+// The committed fixture: tiny2 weights and PyTorch float64 features (tools/make_fixtures.py).
+void fixture_case(const Row& row) {
+    h5::Handle file = h5::open_read(eegpt_test::fixture("tiny2_parity.h5"));
+    auto info = h5::dataset_info(file, "x");
+    const int B = static_cast<int>(info.shape[0]), C = static_cast<int>(info.shape[1]), T = static_cast<int>(info.shape[2]);
+    const std::vector<float> x = h5::read_floats(file, "x");
+    const std::vector<int32_t> ids = h5::read_int32s(file, "channel_ids");
+    const std::vector<float> expected = h5::read_floats(file, "expected");
+    auto encoder = make_encoder(load_weights(eegpt_test::fixture("tiny2_seed0.h5")), {row.device, row.precision, 0});
+    CHECK((encoder->device() == row.device));
+    CHECK((encoder->precision() == row.precision));
+    const std::vector<int> id_list(ids.begin(), ids.end());
+    check_row(row, encode_with(*encoder, x, B, C, T, id_list), std::vector<double>(expected.begin(), expected.end()), B,
+              "committed tiny2 fixture vs PyTorch float64");
+}
+
+// Small configurations against the naive float64 encoder: head dims 16 and 64, 1 and 4 summary
+// tokens, 1 to 62 channels, with and without qkv bias, one block (the last block alone).
+void small_cases(const Row& row) {
+    struct Case {
+        std::string name;
+        ModelConfig config;
+        int batch, channels, samples;
+    };
+    ModelConfig head64 = named_config("tiny2");
+    head64.embed_dim = 128;
+    head64.num_heads = 2;
+    head64.mlp_hidden = 512;
+    head64.depth = 3;
+    ModelConfig no_qkv_bias = named_config("tiny1");
+    no_qkv_bias.qkv_bias = false;
+    ModelConfig one_block = named_config("tiny2");
+    one_block.depth = 1;
+    const Case cases[] = {{"tiny1", named_config("tiny1"), 1, 1, 64},      {"tiny2", named_config("tiny2"), 3, 19, 1024},
+                          {"tiny2", named_config("tiny2"), 2, 58, 256},    {"tiny3", named_config("tiny3"), 1, 62, 128},
+                          {"head dim 64", head64, 2, 19, 512},             {"no qkv bias", no_qkv_bias, 2, 5, 192},
+                          {"one block", one_block, 2, 7, 128},             {"base3", named_config("base3"), 1, 19, 256}};
+    for (const Case& c : cases) {
+        const ModelWeights w = random_weights(c.config, 3);
+        const auto x = random_input(static_cast<size_t>(c.batch) * c.channels * c.samples, 11);
+        const auto ids = first_ids(c.channels, 5);
+        const auto expected = reference_encode(bind_encoder_weights(w), x, c.batch, c.channels, c.samples, ids);
+        auto encoder = make_encoder(w, {row.device, row.precision, 0});
+        check_row(row, encode_with(*encoder, x, c.batch, c.channels, c.samples, ids), expected, c.batch,
+                  c.name + ", " + std::to_string(c.channels) + " channels, batch " + std::to_string(c.batch) + " x " +
+                      std::to_string(c.samples) + " vs float64 reference");
+    }
+}
+
+// The large model against the CPU fp32 path, 19 and 58 channels, batches 1, 7, 512 (growing: a
+// backend's buffers grow twice), then batch 7 again (reusing the grown buffers, same numbers). The
+// references are computed once per process and shared by the rows.
+void large_cases(const Row& row) {
+    static const auto weights = std::make_shared<const ModelWeights>(random_weights(named_config("large"), 0));
+    static std::map<std::pair<int, int>, std::vector<double>> references;
+    const int T = 1024;
+    auto encoder = make_encoder(weights, {row.device, row.precision, 0});
+    for (int C : {19, 58}) {
+        const auto x = random_input(static_cast<size_t>(512) * C * T, 900 + static_cast<unsigned>(C));
+        const auto ids = first_ids(C, 3);
+        std::vector<float> first_batch7;
+        for (int B : {1, 7, 512}) {
+            auto& expected = references[{C, B}];
+            if (expected.empty()) {
+                auto cpu = make_encoder(weights);
+                const auto e = encode_with(*cpu, x, B, C, T, ids);
+                expected.assign(e.begin(), e.end());
+            }
+            const auto got = encode_with(*encoder, x, B, C, T, ids);
+            check_row(row, got, expected, B,
+                      "large, " + std::to_string(C) + " channels, batch " + std::to_string(B) + " vs cpu fp32");
+            if (B == 7) first_batch7 = got;
+        }
+        const auto again = encode_with(*encoder, x, 7, C, T, ids);
+        CHECK(relative_error(again, first_batch7) <= 1e-6);
+    }
+}
+
+void run_row(const Row& row) {
+    if (row.device == Device::cuda) {
+        const std::string why = cuda_unavailable_reason();
+        if (!why.empty()) EEGPT_SKIP(row_name(row) << ": " << why);
+    }
+    fixture_case(row);
+    small_cases(row);
+    if (row.device != Device::cpu) large_cases(row);
+}
+
+}  // namespace
+
+// ---- the parity table: one line per (device, precision); bounds per precision in parity.h ----
+#define PARITY_ROW(device, precision)                                                      \
+    TEST_CASE("parity: " #device " " #precision, "[parity][" #device "][" #precision "]") { \
+        run_row({Device::device, Precision::precision});                                   \
+    }
+PARITY_ROW(cpu, fp32)
+PARITY_ROW(cuda, fp32)
+PARITY_ROW(cuda, tf32)
+PARITY_ROW(cuda, bf16)
+
+TEST_CASE("windows are independent: batching and thread count do not change results", "[encoder]") {
+    ModelWeights w = random_weights(named_config("tiny2"), 0);
+    const int B = 5, C = 19, T = 512;
+    auto x = random_input(static_cast<size_t>(B) * C * T, 2);
+    auto ids = first_ids(C, 0);
+    auto one_thread = make_encoder(w, {Device::cpu, Precision::fp32, 1});
+    auto two_threads = make_encoder(w, {Device::cpu, Precision::fp32, 2});
+    const size_t per_window = one_thread->output_size(1, T);
+    std::vector<float> batched(one_thread->output_size(B, T)), parallel(batched.size()), single(per_window);
+    one_thread->encode(x.data(), B, C, T, ids.data(), batched.data());
+    two_threads->encode(x.data(), B, C, T, ids.data(), parallel.data());
+    CHECK(relative_error(parallel, batched) <= 1e-6);
+    for (int b = 0; b < B; ++b) {
+        one_thread->encode(x.data() + static_cast<size_t>(b) * C * T, 1, C, T, ids.data(), single.data());
+        std::vector<float> slice(batched.begin() + b * per_window, batched.begin() + (b + 1) * per_window);
+        CHECK(relative_error(single, slice) <= 1e-6);
+    }
+}
+
+TEST_CASE("encoder rejects bad shapes and channel ids", "[encoder][errors]") {
+    auto encoder = make_encoder(random_weights(named_config("tiny1"), 0));
+    std::vector<float> x(2 * 100), out(4096);
+    std::vector<int> ids = {0, 1};
+    REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 100, ids.data(), out.data()),
+                        Contains("positive multiple of 64, got 100"));
+    REQUIRE_THROWS_WITH(encoder->encode(x.data(), 0, 2, 64, ids.data(), out.data()), Contains("batch must be at least 1"));
+    REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 63, 64, ids.data(), out.data()), Contains("channel count must be 1..62"));
+    std::vector<int> bad_ids = {0, 62};
+    REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 64, bad_ids.data(), out.data()), Contains("channel id 62 out of range"));
+}
+
+TEST_CASE("unsupported device or precision is a clear error", "[encoder][errors]") {
+    auto w = random_weights(named_config("tiny1"), 0);
+    REQUIRE_THROWS_WITH(make_encoder(w, {Device::cpu, Precision::bf16, 0}), Contains("not available on the cpu device"));
+    REQUIRE_THROWS_WITH(parse_device("tpu"), Contains("unknown device 'tpu'"));
+    REQUIRE_THROWS_WITH(parse_precision("fp8"), Contains("unknown precision 'fp8'"));
+}
+
+TEST_CASE("without a usable CUDA backend, --device cuda is one clear error", "[encoder][errors]") {
+    const std::string why = cuda_unavailable_reason();
+    if (why.empty()) EEGPT_SKIP("a CUDA device is usable here; this test covers machines without one");
+    // The reason names what is missing: the module, the runtime it needs, or a device.
+    CHECK((why.find("CUDA backend") != std::string::npos || why.find("no CUDA device") != std::string::npos ||
+           why.find("cudaGetDeviceCount") != std::string::npos));
+    CHECK(why.find('\n') == std::string::npos);
+    auto w = random_weights(named_config("tiny1"), 0);
+    try {
+        make_encoder(w, {Device::cuda, Precision::fp32, 0});
+        FAIL("make_encoder(cuda) succeeded although cuda_unavailable_reason() says: " << why);
+    } catch (const Error& e) {  // also when thrown inside the CUDA module: the same Error type
+        const std::string message = e.what();
+        CHECK(message.find('\n') == std::string::npos);
+        CHECK((message.find("CUDA") != std::string::npos));
+    }
+}
+
+TEST_CASE("results are bit-identical from call to call and encoder to encoder", "[encoder]") {
+    ModelWeights w = random_weights(named_config("tiny2"), 4);
+    const int B = 2, C = 19, T = 256;
+    auto x = random_input(static_cast<size_t>(B) * C * T, 8);
+    auto ids = first_ids(C, 1);
+    auto first = make_encoder(w);
+    std::vector<float> a(first->output_size(B, T)), b(a.size()), c(a.size());
+    first->encode(x.data(), B, C, T, ids.data(), a.data());
+    first->encode(x.data(), B, C, T, ids.data(), b.data());
+    std::vector<char> heap_shift(24);  // moves the next allocations by a few bytes
+    auto second = make_encoder(w);
+    second->encode(x.data(), B, C, T, ids.data(), c.data());
+    CHECK(a == b);
+    CHECK(a == c);
+}
+
+TEST_CASE("the encoder shares the weights it is given instead of copying them", "[encoder]") {
+    auto weights = std::make_shared<const ModelWeights>(random_weights(named_config("tiny1"), 0));
+    CHECK(weights.use_count() == 1);
+    auto encoder = make_encoder(weights);
+    CHECK(weights.use_count() == 2);
+    encoder.reset();
+    CHECK(weights.use_count() == 1);
+}
