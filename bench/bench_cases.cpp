@@ -36,14 +36,20 @@ double encode_case(const std::string& name, const std::string& category, eegpt::
     r.samples = time_ms(rounds_for(default_rounds),
                         [&] { encoder.encode(x.data(), batch, channels, samples, ids.data(), out.data()); });
     REQUIRE(output_is_complete(encoder, out, batch, samples));
-    if (batch > 1) {
-        const double per_window = summarize(r.samples).median / batch;
-        char detail[80];
-        std::snprintf(detail, sizeof detail, ", %d windows: %.1f ms per window", batch, per_window);
-        r.detail = detail;
-        r.extra = {{"batch", batch}, {"per_window_ms", per_window}};
-    } else {
-        r.extra = {{"batch", 1}, {"per_window_ms", summarize(r.samples).median}};
+    const double per_window = summarize(r.samples).median / batch;
+    r.extra = {{"batch", batch}, {"per_window_ms", per_window}};
+    char detail[160] = "";
+    if (batch > 1) std::snprintf(detail, sizeof detail, ", %d windows: %.1f ms per window", batch, per_window);
+    r.detail = detail;
+    if (encoder.device() == eegpt::Device::cpu) {
+        // The roofline: achieved GFLOP/s against the FMA ceiling measured on this machine.
+        const double gflops = flops_per_window(encoder.config(), channels, samples) / (per_window * 1e6);
+        const double peak = cpu_fma_peak_gflops();
+        std::snprintf(detail, sizeof detail, ", %.0f GFLOP/s = %.0f%% of the measured %s FMA peak (%.0f GFLOP/s)",
+                      gflops, 100.0 * gflops / peak, encoder.isa().c_str(), peak);
+        r.detail += detail;
+        r.extra.push_back({"gflops", gflops});
+        r.extra.push_back({"fraction_of_fma_peak", gflops / peak});
     }
     return report(r).stats.median;
 }

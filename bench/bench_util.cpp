@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "gpu.h"
+#include "workloads.h"
 
 namespace bench {
 
@@ -246,9 +247,10 @@ std::string machine_summary() {
     char buf[1024];
     std::snprintf(buf, sizeof buf,
                   "system: %s, %d cores (cpu flags: %s), %.1f GiB; build: %s, %s, engine ISA %s, commit %s\n"
+                  "cpu fp32 FMA peak measured: %.0f GFLOP/s (register-only loop on every encoder thread)\n"
                   "gpu: %s\nmodel: %s (random weights, seed 0), cpu threads %d, rounds %s%s",
                   m.cpu.c_str(), m.cores, m.cpu_flags.c_str(), m.memory_gb, m.compiler.c_str(), m.build_type.c_str(),
-                  m.isa.c_str(), m.commit.c_str(),
+                  m.isa.c_str(), m.commit.c_str(), cpu_fma_peak_gflops(),
                   m.gpu.present ? (m.gpu.name + ", " + fmt(m.gpu.memory_gb) + " GiB, CUDA " + m.gpu.cuda_runtime +
                                    ", cuBLAS " + m.gpu.cublas)
                                       .c_str()
@@ -267,6 +269,7 @@ void write_json(const std::string& path, const std::string& filter) {
       << "    \"cores\": " << m.cores << ",\n"
       << "    \"cpu_flags\": " << jstr(m.cpu_flags) << ",\n"
       << "    \"isa_build\": " << jstr(m.isa) << ",\n"
+      << "    \"cpu_fma_peak_gflops\": " << jnum(cpu_fma_peak_gflops()) << ",\n"
       << "    \"memory_gb\": " << jnum(m.memory_gb) << ",\n"
       << "    \"os\": " << jstr(m.os) << ",\n"
       << "    \"gpu\": " << (m.gpu.present ? jstr(m.gpu.name) : "null") << ",\n"

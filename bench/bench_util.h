@@ -78,7 +78,7 @@ std::string shell_quote(const std::string& s);
 long current_rss_kb();
 long peak_rss_kb();
 
-// Compile-time ISA macros of the engine's flags (isa.cpp is compiled like the engine).
+// The ISA level of the CPU operations the CPU cases run with (chosen at run time).
 std::string build_isa();
 
 }  // namespace bench

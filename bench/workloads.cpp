@@ -8,10 +8,12 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <thread>
 
 #include "bench_util.h"
 #include "encoder/channels.h"
 #include "encoder/error.h"
+#include "encoder/cpu/ops.h"
 #include "gpu.h"
 #include "synthetic.h"
 
@@ -25,7 +27,7 @@ std::shared_ptr<const eegpt::ModelWeights> model_weights() {
 
 eegpt::Encoder& cpu_encoder() {
     static std::unique_ptr<eegpt::Encoder> encoder =
-        eegpt::make_encoder(model_weights(), {eegpt::Device::cpu, eegpt::Precision::fp32, options().threads});
+        eegpt::make_encoder(model_weights(), {eegpt::Device::cpu, eegpt::Precision::fp32, options().threads, ""});
     return *encoder;
 }
 
@@ -38,7 +40,7 @@ eegpt::Encoder* gpu_encoder(std::string& why) {
         failure = eegpt::cuda_unavailable_reason();
         if (failure.empty()) {
             try {
-                encoder = eegpt::make_encoder(model_weights(), {eegpt::Device::cuda, eegpt::Precision::fp32, 0});
+                encoder = eegpt::make_encoder(model_weights(), {eegpt::Device::cuda, eegpt::Precision::fp32, 0, ""});
             } catch (const eegpt::Error& e) {
                 failure = std::string("no usable CUDA device: ") + e.what();
             }
@@ -46,6 +48,38 @@ eegpt::Encoder* gpu_encoder(std::string& why) {
     }
     why = failure;
     return encoder.get();
+}
+
+double flops_per_window(const eegpt::ModelConfig& c, int channels, int samples) {
+    const double D = c.embed_dim, H = c.mlp_hidden, E = c.embed_num, P = c.patch_size;
+    const double S = channels + c.embed_num, N = samples / c.patch_size;
+    const double per_token_block = 2 * D * 3 * D + 2 * D * D + 2 * D * H + 2 * H * D;
+    const double attention_full = 4 * S * S * D;  // QK^T and PV over all heads
+    const double full_blocks = (c.depth - 1) * (S * per_token_block + attention_full);
+    // Last block: keys and values for every token; queries, attention, projection and MLP for E rows.
+    const double last_block = S * 2 * D * 2 * D + E * (2 * D * D + 2 * D * D + 2 * D * H + 2 * H * D) + 4 * E * S * D;
+    const double patch_embed = channels * 2 * P * D;
+    return N * (full_blocks + last_block + patch_embed);
+}
+
+double cpu_fma_peak_gflops() {
+    static const double peak = [] {
+        try {
+            const eegpt::cpu::Ops& ops = eegpt::cpu::ops(eegpt::cpu::default_isa());
+            const int threads = options().threads > 0 ? options().threads : static_cast<int>(std::thread::hardware_concurrency());
+            std::vector<double> per_thread(static_cast<size_t>(threads));
+            std::vector<std::thread> workers;
+            for (int t = 0; t < threads; ++t)
+                workers.emplace_back([&, t] { per_thread[static_cast<size_t>(t)] = ops.fma_peak_gflops(0.3); });
+            for (auto& w : workers) w.join();
+            double total = 0;
+            for (double g : per_thread) total += g;
+            return total;
+        } catch (const eegpt::Error&) {
+            return kNaN;
+        }
+    }();
+    return peak;
 }
 
 std::vector<int> channel_ids(int channels) {
@@ -97,7 +131,7 @@ int memory_probe(const std::string& mode, const std::string& device) {
     double gpu_bytes = -1;
     auto t0 = std::chrono::steady_clock::now();
     try {
-        const eegpt::EncoderOptions opts{eegpt::parse_device(device), eegpt::Precision::fp32, options().threads};
+        const eegpt::EncoderOptions opts{eegpt::parse_device(device), eegpt::Precision::fp32, options().threads, ""};
         std::unique_ptr<eegpt::Encoder> encoder;
         {
             // As a program would: load (here: generate) the weights and hand them to the engine.

@@ -7,10 +7,8 @@ execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${CMAKE_
 if(NOT EEGPT_GIT_COMMIT)
   set(EEGPT_GIT_COMMIT unknown)
 endif()
-add_library(eegpt_bench_isa OBJECT bench/isa.cpp)  # compiled like the engine: reports the ISA it may use
-target_compile_options(eegpt_bench_isa PRIVATE -march=${EEGPT_CPU_ARCH})
 add_executable(bench_eegpt bench/bench_main.cpp bench/bench_cases.cpp bench/bench_util.cpp bench/workloads.cpp
-               bench/synthetic.cpp bench/gpu.cpp $<TARGET_OBJECTS:eegpt_bench_isa>)
+               bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp)
 target_link_libraries(bench_eegpt PRIVATE eegpt_encoder Catch2::Catch2)
 target_compile_definitions(bench_eegpt PRIVATE EEGPT_BENCH_GIT_COMMIT="${EEGPT_GIT_COMMIT}"
   EEGPT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" EEGPT_BENCH_PYTHON="${EEGPT_PYTHON}"

@@ -1,5 +1,5 @@
 # `cmake --install BUILD --prefix PREFIX`: the encoder library with its public headers and a CMake
-# package (find_package(eegpt) -> eegpt::encoder), the CUDA module beside it, the eegpt command
+# package (find_package(eegpt) -> eegpt::encoder), the AVX-512 and CUDA modules beside it, the eegpt command
 # line. Checked by the "install: find_package(eegpt) consumer" test (cmake/tests.cmake).
 include(CMakePackageConfigHelpers)
 set(EEGPT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/eegpt)
@@ -17,6 +17,7 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/eegptConfigVersion.
                                  COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/eegptConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/eegptConfigVersion.cmake
         DESTINATION ${EEGPT_CMAKE_DIR})
+install(TARGETS eegpt_cpu_avx512 LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 if(TARGET eegpt_cuda)
   install(TARGETS eegpt_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 endif()

@@ -5,14 +5,17 @@
 // new backend or precision is one new PARITY_ROW line. Tolerances per precision: test/parity.h.
 // References: the committed PyTorch float64 fixture, the naive float64 encoder of
 // reference_encoder.h (small configurations), and for the large model the CPU fp32 path, which
-// test/python/test_parity.py checks against PyTorch in float64 at 1e-5 (the cpu row does not
-// compare the CPU with itself: it runs the first two kinds only).
+// test/python/test_parity.py checks against PyTorch in float64 at 1e-5 (the AVX2 cpu row, being
+// that path, runs the first two kinds only). cpu rows are per ISA level of the CPU operations.
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <string>
 
 #include "catch_compat.h"
+#include "encoder/cpu/ops.h"
 #include "encoder/encoder.h"
 #include "encoder/error.h"
 #include "encoder/io/hdf5.h"
@@ -43,9 +46,14 @@ std::vector<float> random_input(size_t n, unsigned seed) {
 struct Row {
     Device device;
     Precision precision;
+    std::string isa;  // the CPU ISA level of a cpu row (cpu/ops.h)
 };
 
-std::string row_name(const Row& row) { return to_string(row.device) + " " + to_string(row.precision); }
+std::string row_name(const Row& row) {
+    return to_string(row.device) + (row.isa.empty() ? "" : " " + row.isa) + " " + to_string(row.precision);
+}
+
+EncoderOptions options_of(const Row& row) { return {row.device, row.precision, 0, row.isa}; }
 
 void check_row(const Row& row, const std::vector<float>& got, const std::vector<double>& expected, int batch,
                const std::string& what) {
@@ -67,7 +75,7 @@ void fixture_case(const Row& row) {
     const std::vector<float> x = h5::read_floats(file, "x");
     const std::vector<int32_t> ids = h5::read_int32s(file, "channel_ids");
     const std::vector<float> expected = h5::read_floats(file, "expected");
-    auto encoder = make_encoder(load_weights(eegpt_test::fixture("tiny2_seed0.h5")), {row.device, row.precision, 0});
+    auto encoder = make_encoder(load_weights(eegpt_test::fixture("tiny2_seed0.h5")), options_of(row));
     CHECK((encoder->device() == row.device));
     CHECK((encoder->precision() == row.precision));
     const std::vector<int> id_list(ids.begin(), ids.end());
@@ -101,7 +109,7 @@ void small_cases(const Row& row) {
         const auto x = random_input(static_cast<size_t>(c.batch) * c.channels * c.samples, 11);
         const auto ids = first_ids(c.channels, 5);
         const auto expected = reference_encode(bind_encoder_weights(w), x, c.batch, c.channels, c.samples, ids);
-        auto encoder = make_encoder(w, {row.device, row.precision, 0});
+        auto encoder = make_encoder(w, options_of(row));
         check_row(row, encode_with(*encoder, x, c.batch, c.channels, c.samples, ids), expected, c.batch,
                   c.name + ", " + std::to_string(c.channels) + " channels, batch " + std::to_string(c.batch) + " x " +
                       std::to_string(c.samples) + " vs float64 reference");
@@ -115,7 +123,7 @@ void large_cases(const Row& row) {
     static const auto weights = std::make_shared<const ModelWeights>(random_weights(named_config("large"), 0));
     static std::map<std::pair<int, int>, std::vector<double>> references;
     const int T = 1024;
-    auto encoder = make_encoder(weights, {row.device, row.precision, 0});
+    auto encoder = make_encoder(weights, options_of(row));
     for (int C : {19, 58}) {
         const auto x = random_input(static_cast<size_t>(512) * C * T, 900 + static_cast<unsigned>(C));
         const auto ids = first_ids(C, 3);
@@ -123,8 +131,8 @@ void large_cases(const Row& row) {
         for (int B : {1, 7, 512}) {
             auto& expected = references[{C, B}];
             if (expected.empty()) {
-                auto cpu = make_encoder(weights);
-                const auto e = encode_with(*cpu, x, B, C, T, ids);
+                auto reference = make_encoder(weights, {Device::cpu, Precision::fp32, 0, "avx2"});
+                const auto e = encode_with(*reference, x, B, C, T, ids);
                 expected.assign(e.begin(), e.end());
             }
             const auto got = encode_with(*encoder, x, B, C, T, ids);
@@ -138,26 +146,27 @@ void large_cases(const Row& row) {
 }
 
 void run_row(const Row& row) {
-    if (row.device == Device::cuda) {
-        const std::string why = cuda_unavailable_reason();
-        if (!why.empty()) EEGPT_SKIP(row_name(row) << ": " << why);
-    }
+    const std::string why = row.device == Device::cuda ? cuda_unavailable_reason()
+                                                       : cpu::isa_unavailable_reason(cpu::parse_isa(row.isa));
+    if (!why.empty()) EEGPT_SKIP(row_name(row) << ": " << why);
     fixture_case(row);
     small_cases(row);
-    if (row.device != Device::cpu) large_cases(row);
+    // The large model against the CPU path: the AVX2 cpu row is that path; the others compare with it.
+    if (!(row.device == Device::cpu && row.isa == "avx2")) large_cases(row);
 }
 
 }  // namespace
 
 // ---- the parity table: one line per (device, precision); bounds per precision in parity.h ----
-#define PARITY_ROW(device, precision)                                                      \
-    TEST_CASE("parity: " #device " " #precision, "[parity][" #device "][" #precision "]") { \
-        run_row({Device::device, Precision::precision});                                   \
+#define PARITY_ROW(name, device, precision, isa)                                   \
+    TEST_CASE("parity: " name, "[parity][" #device "][" #precision "]") {          \
+        run_row({Device::device, Precision::precision, isa});                      \
     }
-PARITY_ROW(cpu, fp32)
-PARITY_ROW(cuda, fp32)
-PARITY_ROW(cuda, tf32)
-PARITY_ROW(cuda, bf16)
+PARITY_ROW("cpu avx2 fp32", cpu, fp32, "avx2")
+PARITY_ROW("cpu avx512 fp32", cpu, fp32, "avx512")
+PARITY_ROW("cuda fp32", cuda, fp32, "")
+PARITY_ROW("cuda tf32", cuda, tf32, "")
+PARITY_ROW("cuda bf16", cuda, bf16, "")
 
 TEST_CASE("windows are independent: batching and thread count do not change results", "[encoder]") {
     ModelWeights w = random_weights(named_config("tiny2"), 0);
@@ -239,3 +248,96 @@ TEST_CASE("the encoder shares the weights it is given instead of copying them", 
     encoder.reset();
     CHECK(weights.use_count() == 1);
 }
+
+// ---- ISA levels of the CPU operations (cpu/ops.h) ----
+
+TEST_CASE("cpu ISA: EEGPT_CPU_ISA picks a level, and a level this CPU lacks is one clear error", "[encoder][isa]") {
+    const char* saved = std::getenv("EEGPT_CPU_ISA");
+    const std::string restore = saved ? saved : "";
+    setenv("EEGPT_CPU_ISA", "avx2", 1);
+    CHECK(cpu::default_isa() == cpu::Isa::avx2);
+    auto w = random_weights(named_config("tiny1"), 0);
+    CHECK(make_encoder(w)->isa() == "avx2");
+    setenv("EEGPT_CPU_ISA", "sse2", 1);
+    REQUIRE_THROWS_WITH(cpu::default_isa(), Contains("unknown CPU ISA level 'sse2'"));
+    setenv("EEGPT_CPU_ISA", "avx512", 1);
+    const std::string why = cpu::isa_unavailable_reason(cpu::Isa::avx512);
+    if (why.empty()) {
+        CHECK(make_encoder(w)->isa() == "avx512");
+    } else {
+        REQUIRE_THROWS_WITH(make_encoder(w), Contains("EEGPT_CPU_ISA=avx512: " + why));
+        REQUIRE_THROWS_WITH(make_encoder(w, {Device::cpu, Precision::fp32, 0, "avx512"}), Contains(why));
+    }
+    if (saved)
+        setenv("EEGPT_CPU_ISA", restore.c_str(), 1);
+    else
+        unsetenv("EEGPT_CPU_ISA");
+    // Without the variable: the best level this CPU has.
+    CHECK(cpu::default_isa() == (why.empty() ? cpu::Isa::avx512 : cpu::Isa::avx2));
+}
+
+namespace {
+
+// Every op of `isa` against the AVX2 op (the reference) on random inputs, outputs poisoned with NaN.
+void check_isa_ops(cpu::Isa isa) {
+    const std::string why = cpu::isa_unavailable_reason(isa);
+    if (!why.empty()) EEGPT_SKIP(cpu::to_string(isa) << ": " << why);
+    const cpu::Ops& ops = cpu::ops(isa);
+    const cpu::Ops& ref = cpu::ops(cpu::Isa::avx2);
+    REQUIRE(ops.isa == isa);
+    const int rows = 37, in = 96, out = 80, dim = 64, seqs = 3, S = 23, heads = 4, hd = 16, E = 4;
+    auto x = random_input(static_cast<size_t>(rows) * in, 21), w = random_input(static_cast<size_t>(out) * in, 22);
+    auto b = random_input(static_cast<size_t>(out), 23);
+    auto run = [](size_t n, auto&& f) {
+        std::vector<float> y(n, std::nanf(""));
+        f(y.data());
+        return y;
+    };
+    auto compare = [](const std::vector<float>& got, const std::vector<float>& want, const char* what) {
+        INFO(what);
+        CHECK(std::all_of(got.begin(), got.end(), [](float v) { return std::isfinite(v); }));
+        CHECK(relative_error(got, want) <= 1e-6);
+    };
+    const size_t ny = static_cast<size_t>(rows) * out;
+    compare(run(ny, [&](float* y) { ops.linear(x.data(), in, rows, in, w.data(), b.data(), out, y, out, false); }),
+            run(ny, [&](float* y) { ref.linear(x.data(), in, rows, in, w.data(), b.data(), out, y, out, false); }),
+            "linear");
+    auto g = random_input(static_cast<size_t>(dim), 24), beta = random_input(static_cast<size_t>(dim), 25);
+    auto xn = random_input(static_cast<size_t>(rows) * dim, 26);
+    const size_t nn = xn.size();
+    compare(run(nn, [&](float* y) { ops.layernorm(xn.data(), g.data(), beta.data(), y, rows, dim, 1e-6f); }),
+            run(nn, [&](float* y) { ref.layernorm(xn.data(), g.data(), beta.data(), y, rows, dim, 1e-6f); }),
+            "layernorm");
+    compare(run(nn, [&](float* y) { ops.bias_gelu(xn.data(), g.data(), y, nn, dim); }),
+            run(nn, [&](float* y) { ref.bias_gelu(xn.data(), g.data(), y, nn, dim); }), "bias_gelu");
+    const int D = heads * hd;
+    auto qkv = random_input(static_cast<size_t>(seqs) * S * 3 * D, 27);
+    std::vector<float> scores(static_cast<size_t>(S) * S);
+    const size_t na = static_cast<size_t>(seqs) * S * D;
+    auto attend = [&](const cpu::Ops& o) {
+        return run(na, [&](float* y) {
+            o.attention(qkv.data(), 3 * D, S, qkv.data() + D, qkv.data() + 2 * D, 3 * D, S, seqs, heads, hd, y, D,
+                        scores.data());
+        });
+    };
+    compare(attend(ops), attend(ref), "attention");
+    const size_t ng = static_cast<size_t>(seqs) * E * D;
+    compare(run(ng, [&](float* y) { ops.gather_rows(qkv.data(), y, seqs, S, S - E, E, D); }),
+            run(ng, [&](float* y) { ref.gather_rows(qkv.data(), y, seqs, S, S - E, E, D); }), "gather_rows");
+    const int C = 19, T = 256, P = 64;
+    auto xs = random_input(static_cast<size_t>(2) * C * T, 28), pw = random_input(static_cast<size_t>(D) * P, 29);
+    auto chan = random_input(static_cast<size_t>(62) * D, 30), summary = random_input(static_cast<size_t>(E) * D, 31);
+    const auto ids = first_ids(C, 2);
+    const size_t nt = static_cast<size_t>(2) * (T / P) * (C + E) * D;
+    auto embed = [&](const cpu::Ops& o) {
+        return run(nt, [&](float* y) {
+            o.patch_embed(xs.data(), ids.data(), pw.data(), b.data(), chan.data(), summary.data(), y, C, T, P, D, E, 0,
+                          2 * (T / P));
+        });
+    };
+    compare(embed(ops), embed(ref), "patch_embed");
+}
+
+}  // namespace
+
+TEST_CASE("cpu ISA: the AVX-512 operations match the AVX2 ones", "[encoder][isa]") { check_isa_ops(cpu::Isa::avx512); }

@@ -80,10 +80,11 @@ TEST_CASE("feature files are written atomically", "[io]") {
     SECTION("a committed write is complete and readable") {
         std::vector<float> features(2 * 1 * 4 * 8, 0.5f);
         Provenance p;
-        write_feature_file(path, features, 2, 1, 4, 8, {0, 29}, {"test", "cpu", "fp32", &p});
+        write_feature_file(path, features, 2, 1, 4, 8, {0, 29}, {"test", "cpu", "fp32", "avx2", &p});
         h5::Handle file = h5::open_read(path);
         CHECK(h5::dataset_info(file, "features").shape == std::vector<uint64_t>{2, 1, 4, 8});
         CHECK(h5::read_strings(file, "channels") == std::vector<std::string>{"FP1", "CZ"});
         CHECK(h5::read_string_attr(file, "precision") == "fp32");
+        CHECK(h5::read_string_attr(file, "cpu_isa") == "avx2");
     }
 }

@@ -35,7 +35,7 @@
 #                             the same kernels of ours as the kernel tests.
 #   memcheck on the kernel, GEMM and one-call tests (all three precisions), every kernel checked,
 #                             cuBLASLt's included: a wrong descriptor or pointer of ours shows there.
-#   no leak check             device memory is owned by RAII objects (engine/cuda/cuda_util.h);
+#   no leak check             device memory is owned by RAII objects (engine/encoder/cuda/cuda_util.h);
 #                             leaks are not what this check is for.
 set -uo pipefail
 
@@ -165,7 +165,8 @@ if [ "$dry_run" -eq 1 ]; then
     grep -E "eegpt:|Catch2" "$out/configure.log" | sed 's/^/device_check:   /'
     step build 1500 "$cmake_bin" --build "$build" -j "$jobs"  # every target
     built=()
-    for f in eegpt test_eegpt bench_eegpt libeegpt_core.a libeegpt_recordings.a libeegpt_kernels.a; do
+    for f in eegpt test_eegpt test_cuda bench_eegpt libeegpt_encoder.a libeegpt_recordings.a libeegpt_cpu_avx512.so \
+             libeegpt_cuda.so libeegpt_kernels.a; do
         [ -f "$build/$f" ] && built+=("$f")
     done
     echo "device_check:   built: ${built[*]}"

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "encoder/channels.h"
+#include "encoder/cpu/ops.h"
 #include "encoder/encoder.h"
 #include "encoder/error.h"
 #include "encoder/io/window_file.h"
@@ -33,7 +34,7 @@ int run_encode(const EncodeArgs& args) {
     model.encoder->encode(input.x.data(), input.batch, input.channels, input.samples, input.channel_ids.data(),
                           features.data());
     FeatureFileInfo info{EEGPT_VERSION, to_string(model.encoder->device()), to_string(model.encoder->precision()),
-                         &model.weights->provenance};
+                         model.encoder->isa(), &model.weights->provenance};
     write_feature_file(args.output, features, input.batch, input.samples / config.patch_size, config.embed_num,
                        config.embed_dim, input.channel_ids, info);
     return 0;
@@ -52,6 +53,16 @@ int run_info(const std::string& path) {
     else
         std::printf("  UNTRAINED: random-initialised stand-in (seed %lld)\n",
                     static_cast<long long>(w.provenance.random_seed));
+    // The CPU operations this machine would run (EEGPT_CPU_ISA may choose a lower level).
+    for (cpu::Isa isa : {cpu::Isa::avx2, cpu::Isa::avx512}) {
+        const std::string why = cpu::isa_unavailable_reason(isa);
+        std::printf("  cpu %s: %s\n", cpu::to_string(isa).c_str(), why.empty() ? "available" : why.c_str());
+    }
+    try {
+        std::printf("  cpu operations used: %s\n", cpu::to_string(cpu::default_isa()).c_str());
+    } catch (const Error& e) {
+        std::printf("  cpu operations used: none (%s)\n", e.what());
+    }
     return 0;
 }
 

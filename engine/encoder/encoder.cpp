@@ -1,15 +1,10 @@
 #include "encoder/encoder.h"
 
-#include <dlfcn.h>
-#include <unistd.h>
-
-#include <cstdlib>
-#include <vector>
-
 #include "encoder/channels.h"
 #include "encoder/cpu/encoder_cpu.h"
 #include "encoder/cuda/module.h"
 #include "encoder/error.h"
+#include "encoder/module_loader.h"
 
 namespace eegpt {
 
@@ -58,16 +53,7 @@ void check_encode_arguments(const ModelConfig& config, int batch, int channels, 
 
 namespace {
 
-std::string executable_dir() {
-    std::vector<char> path(4096);
-    const ssize_t n = readlink("/proc/self/exe", path.data(), path.size() - 1);
-    if (n <= 0) return "";
-    std::string exe(path.data(), static_cast<size_t>(n));
-    return exe.substr(0, exe.rfind('/'));
-}
-
-// The CUDA module, opened once per process on first use and never closed (encoders it made may
-// outlive any owner of the handle). dlopen itself is process-wide state; this mirrors it.
+// The CUDA module (encoder/cuda/module.h), opened on first use.
 class CudaModule {
 public:
     static const CudaModule& get() {
@@ -75,56 +61,19 @@ public:
         return module;
     }
     // Empty when the module is loaded; otherwise why not, in one line.
-    const std::string& load_error() const { return error_; }
+    const std::string& load_error() const { return module_.error; }
     cuda_module::MakeEncoderFn make_encoder = nullptr;
     cuda_module::UnavailableReasonFn unavailable_reason = nullptr;
 
 private:
-    CudaModule() {
-        std::vector<std::string> candidates;
-        if (const char* env = std::getenv("EEGPT_CUDA_MODULE")) {
-            candidates.push_back(env);  // an explicit choice: nothing else is tried
-            error_ = std::string("EEGPT_CUDA_MODULE=") + env + ": no such file";
-        } else {
-            const std::string dir = executable_dir();
-            if (!dir.empty()) candidates.push_back(dir + "/" + cuda_module::kFileName);
-#ifdef EEGPT_INSTALL_LIBDIR
-            candidates.push_back(std::string(EEGPT_INSTALL_LIBDIR) + "/" + cuda_module::kFileName);
-#endif
-            candidates.push_back(cuda_module::kFileName);
-        }
-        for (const std::string& path : candidates) {
-            if (path.find('/') != std::string::npos && access(path.c_str(), F_OK) != 0) continue;
-            void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-            if (!handle) {
-                const char* err = dlerror();
-                const std::string why = err ? err : "unknown dlopen error";
-                // By bare name, "libeegpt_cuda.so: cannot open ..." means not on the library path.
-                if (path == cuda_module::kFileName && why.rfind(path + ":", 0) == 0) continue;
-                error_ = "cannot load the CUDA backend " + path + ": " + why;
-                return;  // it exists but does not load (e.g. no CUDA runtime): say so, do not hide it
-            }
-            auto version = reinterpret_cast<cuda_module::VersionFn>(dlsym(handle, cuda_module::kVersionSymbol));
-            make_encoder = reinterpret_cast<cuda_module::MakeEncoderFn>(dlsym(handle, cuda_module::kMakeEncoderSymbol));
-            unavailable_reason =
-                reinterpret_cast<cuda_module::UnavailableReasonFn>(dlsym(handle, cuda_module::kUnavailableReasonSymbol));
-            if (!version || !make_encoder || !unavailable_reason) {
-                error_ = path + " is not an eegpt CUDA backend (missing entry points)";
-            } else if (std::string(version()) != EEGPT_VERSION) {
-                error_ = path + " is the CUDA backend of eegpt " + version() + ", not of this eegpt " + EEGPT_VERSION;
-            } else {
-                error_.clear();
-                return;
-            }
-            make_encoder = nullptr;
-            unavailable_reason = nullptr;
-            return;
-        }
-        if (error_.empty())
-            error_ = std::string("this eegpt has no CUDA backend (") + cuda_module::kFileName +
-                     " not found beside the executable or in the library path; build with -DEEGPT_WITH_CUDA=ON)";
+    CudaModule()
+        : module_(open_module(cuda_module::kFileName, "EEGPT_CUDA_MODULE", "the CUDA backend",
+                              cuda_module::kVersionSymbol, "build with -DEEGPT_WITH_CUDA=ON")) {
+        make_encoder = reinterpret_cast<cuda_module::MakeEncoderFn>(module_.symbol(cuda_module::kMakeEncoderSymbol));
+        unavailable_reason =
+            reinterpret_cast<cuda_module::UnavailableReasonFn>(module_.symbol(cuda_module::kUnavailableReasonSymbol));
     }
-    std::string error_;
+    LoadedModule module_;
 };
 
 }  // namespace
@@ -134,7 +83,8 @@ std::unique_ptr<Encoder> make_encoder(std::shared_ptr<const ModelWeights> weight
     if (options.device == Device::cpu) {
         if (options.precision != Precision::fp32)
             throw Error("precision " + to_string(options.precision) + " is not available on the cpu device (use fp32)");
-        return std::make_unique<CpuEncoder>(std::move(weights), options.threads);
+        const cpu::Isa isa = options.isa.empty() ? cpu::default_isa() : cpu::parse_isa(options.isa);
+        return std::make_unique<CpuEncoder>(std::move(weights), options.threads, isa);
     }
     const CudaModule& module = CudaModule::get();
     if (!module.load_error().empty()) throw Error(module.load_error());

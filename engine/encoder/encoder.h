@@ -20,6 +20,8 @@ struct EncoderOptions {
     Device device = Device::cpu;
     Precision precision = Precision::fp32;
     int threads = 0;  // CPU worker threads; 0 = all cores
+    // CPU ISA level, "avx2" or "avx512"; empty: the best this CPU has, or what EEGPT_CPU_ISA names.
+    std::string isa;
 };
 
 class Encoder {
@@ -33,6 +35,8 @@ public:
     virtual const ModelConfig& config() const = 0;
     virtual Device device() const = 0;
     virtual Precision precision() const = 0;
+    // The CPU ISA level of the operations ("avx2", "avx512"); empty for other devices.
+    virtual std::string isa() const { return ""; }
     size_t output_size(int batch, int samples) const;
 };
 

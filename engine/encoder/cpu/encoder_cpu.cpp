@@ -8,8 +8,9 @@
 
 namespace eegpt {
 
-CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads)
-    : storage_(std::move(weights)),
+CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, cpu::Isa isa)
+    : ops_(cpu::ops(isa)),
+      storage_(std::move(weights)),
       w_(bind_encoder_weights(*storage_)),
       config_(w_.config),
       threads_(threads > 0 ? threads : omp_get_num_procs()) {
@@ -60,7 +61,7 @@ void CpuEncoder::encode(const float* x, int batch, int channels, int samples, co
 }
 
 void CpuEncoder::embed_patches(const Pass& pass, Workspace& ws) const {
-    cpu::patch_embed(pass.x, pass.channel_ids, w_.patch.weight, w_.patch.bias, w_.channel_embedding, w_.summary_tokens,
+    ops_.patch_embed(pass.x, pass.channel_ids, w_.patch.weight, w_.patch.bias, w_.channel_embedding, w_.summary_tokens,
                      ws.x.data(), pass.channels, pass.samples, config_.patch_size, config_.embed_dim,
                      config_.embed_num, pass.seq_begin, pass.seq_count);
 }
@@ -68,16 +69,16 @@ void CpuEncoder::embed_patches(const Pass& pass, Workspace& ws) const {
 void CpuEncoder::full_block(const BlockWeights& blk, int seqs, int tokens, Workspace& ws) const {
     const int D = config_.embed_dim, H = config_.mlp_hidden, rows = seqs * tokens;
     const float eps = static_cast<float>(config_.layernorm_eps);
-    cpu::layernorm(ws.x.data(), blk.norm1.weight, blk.norm1.bias, ws.h.data(), rows, D, eps);
-    cpu::linear(ws.h.data(), D, rows, D, blk.qkv.weight, blk.qkv.bias, 3 * D, ws.qkv.data(), 3 * D, false);
+    ops_.layernorm(ws.x.data(), blk.norm1.weight, blk.norm1.bias, ws.h.data(), rows, D, eps);
+    ops_.linear(ws.h.data(), D, rows, D, blk.qkv.weight, blk.qkv.bias, 3 * D, ws.qkv.data(), 3 * D, false);
     const float* qkv = ws.qkv.data();
-    cpu::attention(qkv, 3 * D, tokens, qkv + D, qkv + 2 * D, 3 * D, tokens, seqs, config_.num_heads,
+    ops_.attention(qkv, 3 * D, tokens, qkv + D, qkv + 2 * D, 3 * D, tokens, seqs, config_.num_heads,
                    config_.head_dim(), ws.attn.data(), D, ws.scores.data());
-    cpu::linear(ws.attn.data(), D, rows, D, blk.proj.weight, blk.proj.bias, D, ws.x.data(), D, true);
-    cpu::layernorm(ws.x.data(), blk.norm2.weight, blk.norm2.bias, ws.h.data(), rows, D, eps);
-    cpu::linear(ws.h.data(), D, rows, D, blk.fc1.weight, blk.fc1.bias, H, ws.mlp.data(), H, false);
-    cpu::bias_gelu(ws.mlp.data(), nullptr, ws.mlp.data(), static_cast<size_t>(rows) * H, H);
-    cpu::linear(ws.mlp.data(), H, rows, H, blk.fc2.weight, blk.fc2.bias, D, ws.x.data(), D, true);
+    ops_.linear(ws.attn.data(), D, rows, D, blk.proj.weight, blk.proj.bias, D, ws.x.data(), D, true);
+    ops_.layernorm(ws.x.data(), blk.norm2.weight, blk.norm2.bias, ws.h.data(), rows, D, eps);
+    ops_.linear(ws.h.data(), D, rows, D, blk.fc1.weight, blk.fc1.bias, H, ws.mlp.data(), H, false);
+    ops_.bias_gelu(ws.mlp.data(), nullptr, ws.mlp.data(), static_cast<size_t>(rows) * H, H);
+    ops_.linear(ws.mlp.data(), H, rows, H, blk.fc2.weight, blk.fc2.bias, D, ws.x.data(), D, true);
 }
 
 // Only the E summary rows of each sequence are read after the last block, so it needs keys and
@@ -87,21 +88,21 @@ void CpuEncoder::last_block(const BlockWeights& blk, int seqs, int tokens, Works
     const int D = config_.embed_dim, H = config_.mlp_hidden, E = config_.embed_num, C = tokens - E;
     const int rows = seqs * tokens, srows = seqs * E;
     const float eps = static_cast<float>(config_.layernorm_eps);
-    cpu::layernorm(ws.x.data(), blk.norm1.weight, blk.norm1.bias, ws.h.data(), rows, D, eps);
+    ops_.layernorm(ws.x.data(), blk.norm1.weight, blk.norm1.bias, ws.h.data(), rows, D, eps);
     // Keys and values: rows D..3D of the qkv weight, for all tokens, packed (rows x 2D).
-    cpu::linear(ws.h.data(), D, rows, D, blk.qkv.weight + static_cast<size_t>(D) * D,
+    ops_.linear(ws.h.data(), D, rows, D, blk.qkv.weight + static_cast<size_t>(D) * D,
                 blk.qkv.bias ? blk.qkv.bias + D : nullptr, 2 * D, ws.qkv.data(), 2 * D, false);
-    cpu::gather_rows(ws.x.data(), ws.sx.data(), seqs, tokens, C, E, D);
-    cpu::gather_rows(ws.h.data(), ws.sh.data(), seqs, tokens, C, E, D);
-    cpu::linear(ws.sh.data(), D, srows, D, blk.qkv.weight, blk.qkv.bias, D, ws.sq.data(), D, false);
+    ops_.gather_rows(ws.x.data(), ws.sx.data(), seqs, tokens, C, E, D);
+    ops_.gather_rows(ws.h.data(), ws.sh.data(), seqs, tokens, C, E, D);
+    ops_.linear(ws.sh.data(), D, srows, D, blk.qkv.weight, blk.qkv.bias, D, ws.sq.data(), D, false);
     const float* kv = ws.qkv.data();
-    cpu::attention(ws.sq.data(), D, E, kv, kv + D, 2 * D, tokens, seqs, config_.num_heads, config_.head_dim(),
+    ops_.attention(ws.sq.data(), D, E, kv, kv + D, 2 * D, tokens, seqs, config_.num_heads, config_.head_dim(),
                    ws.sattn.data(), D, ws.scores.data());
-    cpu::linear(ws.sattn.data(), D, srows, D, blk.proj.weight, blk.proj.bias, D, ws.sx.data(), D, true);
-    cpu::layernorm(ws.sx.data(), blk.norm2.weight, blk.norm2.bias, ws.sh.data(), srows, D, eps);
-    cpu::linear(ws.sh.data(), D, srows, D, blk.fc1.weight, blk.fc1.bias, H, ws.smlp.data(), H, false);
-    cpu::bias_gelu(ws.smlp.data(), nullptr, ws.smlp.data(), static_cast<size_t>(srows) * H, H);
-    cpu::linear(ws.smlp.data(), H, srows, H, blk.fc2.weight, blk.fc2.bias, D, ws.sx.data(), D, true);
+    ops_.linear(ws.sattn.data(), D, srows, D, blk.proj.weight, blk.proj.bias, D, ws.sx.data(), D, true);
+    ops_.layernorm(ws.sx.data(), blk.norm2.weight, blk.norm2.bias, ws.sh.data(), srows, D, eps);
+    ops_.linear(ws.sh.data(), D, srows, D, blk.fc1.weight, blk.fc1.bias, H, ws.smlp.data(), H, false);
+    ops_.bias_gelu(ws.smlp.data(), nullptr, ws.smlp.data(), static_cast<size_t>(srows) * H, H);
+    ops_.linear(ws.smlp.data(), H, srows, H, blk.fc2.weight, blk.fc2.bias, D, ws.sx.data(), D, true);
 }
 
 void CpuEncoder::run_pass(const Pass& pass, Workspace& ws) const {
@@ -111,7 +112,7 @@ void CpuEncoder::run_pass(const Pass& pass, Workspace& ws) const {
     last_block(w_.blocks.back(), pass.seq_count, tokens, ws);
     // Sequence q's summary rows are output rows q*E .. q*E+E-1: (B, N, E, D) order.
     const size_t D = config_.embed_dim, E = config_.embed_num;
-    cpu::layernorm(ws.sx.data(), w_.norm.weight, w_.norm.bias, pass.out + static_cast<size_t>(pass.seq_begin) * E * D,
+    ops_.layernorm(ws.sx.data(), w_.norm.weight, w_.norm.bias, pass.out + static_cast<size_t>(pass.seq_begin) * E * D,
                    pass.seq_count * config_.embed_num, config_.embed_dim, static_cast<float>(config_.layernorm_eps));
 }
 

@@ -6,30 +6,49 @@
 // A thread works through its share in passes of at most ~kRowsPerPass tokens so that the
 // workspace (sized once per channel count, never per call) stays small whatever the batch.
 #pragma once
-#include <Eigen/Core>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <vector>
 
+#include "encoder/cpu/ops.h"
 #include "encoder/encoder.h"
 
 namespace eegpt {
 
 class CpuEncoder final : public Encoder {
 public:
-    // Keeps `weights` (shared, not copied) and works on the typed view bound from it.
-    CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads);
+    // Keeps `weights` (shared, not copied) and works on the typed view bound from it, with the
+    // operations of one ISA level (cpu/ops.h).
+    CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, cpu::Isa isa);
     void encode(const float* x, int batch, int channels, int samples, const int* channel_ids, float* out) override;
     const ModelConfig& config() const override { return config_; }
     Device device() const override { return Device::cpu; }
     Precision precision() const override { return Precision::fp32; }
+    std::string isa() const override { return cpu::to_string(ops_.isa); }
     int threads() const { return threads_; }
 
     static constexpr int kRowsPerPass = 1024;
 
 private:
-    // Aligned so that Eigen's vectorised loops peel the same way on every call: with arbitrary
+    // 64-byte aligned so that vectorised loops peel the same way on every call: with arbitrary
     // heap alignment, two runs on the same input could differ in the last bit.
-    using Buffer = std::vector<float, Eigen::aligned_allocator<float>>;
+    template <typename T>
+    struct Aligned64 {
+        using value_type = T;
+        Aligned64() = default;
+        template <typename U>
+        Aligned64(const Aligned64<U>&) {}
+        T* allocate(size_t n) {
+            void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
+            if (!p) throw std::bad_alloc();
+            return static_cast<T*>(p);
+        }
+        void deallocate(T* p, size_t) { std::free(p); }
+        bool operator==(const Aligned64&) const { return true; }
+        bool operator!=(const Aligned64&) const { return false; }
+    };
+    using Buffer = std::vector<float, Aligned64<float>>;
     struct Workspace {
         Buffer x, h, qkv, attn, mlp, scores;  // all tokens of a pass
         Buffer sx, sh, sq, sattn, smlp;       // summary rows only (last block)
@@ -48,6 +67,7 @@ private:
     void reserve(Workspace& ws, int seqs, int tokens) const;
     int seqs_per_pass(int tokens) const;
 
+    const cpu::Ops& ops_;
     std::shared_ptr<const ModelWeights> storage_;  // what w_ points into
     EncoderWeights w_;
     const ModelConfig& config_;

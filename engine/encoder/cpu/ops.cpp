@@ -1,10 +1,15 @@
 #include "encoder/cpu/ops.h"
 
+#include <immintrin.h>
+
 #include <Eigen/Dense>
+#include <chrono>
 #include <algorithm>
 #include <cmath>
 #include <unsupported/Eigen/SpecialFunctions>
 
+// Compiled once per ISA level (cpu/ops.h), with EEGPT_CPU_OPS_ISA naming the level; the module
+// build (EEGPT_CPU_OPS_MODULE, hidden visibility) exports only its version and its table.
 namespace eegpt::cpu {
 namespace {
 
@@ -108,4 +113,63 @@ void patch_embed(const float* x, const int* channel_ids, const float* patch_w, c
     }
 }
 
+namespace {
+
+// Enough independent accumulators to cover the FMA latency on two ports (up to 5 cycles x 2), few
+// enough to stay in registers with the two constants (16 vector registers with AVX2, 32 with AVX-512).
+double fma_peak_gflops(double seconds) {
+#if defined(__AVX512F__)
+    using Vec = __m512;
+    constexpr int kLanes = 16, kAcc = 24;
+    auto fma = [](Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); };
+    auto splat = [](float v) { return _mm512_set1_ps(v); };
+    auto sum = [](Vec v) { return _mm512_reduce_add_ps(v); };
+#else
+    using Vec = __m256;
+    constexpr int kLanes = 8, kAcc = 12;
+    auto fma = [](Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); };
+    auto splat = [](float v) { return _mm256_set1_ps(v); };
+    auto sum = [](Vec v) {
+        float f[8];
+        _mm256_storeu_ps(f, v);
+        return f[0] + f[1] + f[2] + f[3] + f[4] + f[5] + f[6] + f[7];
+    };
+#endif
+    constexpr int kInner = 1000;
+    Vec acc[kAcc];
+    for (int i = 0; i < kAcc; ++i) acc[i] = splat(1.0f + 1e-3f * static_cast<float>(i));
+    const Vec a = splat(0.999999f), b = splat(1e-7f);
+    long long iterations = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0;
+    do {
+        for (int n = 0; n < kInner; ++n)
+            for (int i = 0; i < kAcc; ++i) acc[i] = fma(acc[i], a, b);
+        iterations += kInner;
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } while (elapsed < seconds);
+    float total = 0;
+    for (int i = 0; i < kAcc; ++i) total += sum(acc[i]);
+    volatile float sink = total;  // keeps the loop from being optimised away
+    (void)sink;
+    return 2.0 * kLanes * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
+}
+
+}  // namespace
+
+const Ops& built_in_ops() {
+    static const Ops table = {Isa::EEGPT_CPU_OPS_ISA, linear,      layernorm,   bias_gelu,      attention,
+                              gather_rows,            patch_embed, fma_peak_gflops};
+    return table;
+}
+
 }  // namespace eegpt::cpu
+
+#ifdef EEGPT_CPU_OPS_MODULE
+extern "C" {
+__attribute__((visibility("default"))) const char* eegpt_cpu_ops_module_version() { return EEGPT_VERSION; }
+__attribute__((visibility("default"))) const eegpt::cpu::Ops* eegpt_cpu_ops_table() {
+    return &eegpt::cpu::built_in_ops();
+}
+}
+#endif

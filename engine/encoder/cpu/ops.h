@@ -1,10 +1,47 @@
 // The CPU operations of the encoder, callable on their own: what the CPU backend is made of, and
 // the reference every CUDA kernel (kernels/kernels.h, same argument order, host memory, fp32) is
 // tested against. Matrices are row-major; strides are in floats.
+//
+// They exist once per ISA level (cpu/ops.cpp compiled for each): AVX2 + FMA (x86-64-v3) in this
+// library, AVX-512 (x86-64-v4) in the module libeegpt_cpu_avx512.so, opened only on a CPU that has
+// it (a module, so that the two compilations of the same Eigen templates can never be mixed up by
+// the linker). cpu_ops() picks from cpuid, or the level EEGPT_CPU_ISA names; the free functions
+// below are the AVX2 ops, the reference of the tests.
 #pragma once
 #include <cstddef>
+#include <string>
 
 namespace eegpt::cpu {
+
+enum class Isa { avx2, avx512 };
+std::string to_string(Isa isa);
+Isa parse_isa(const std::string& name);  // "avx2", "avx512"; throws Error otherwise
+
+// One ISA level's operations (the functions below, same arguments).
+struct Ops {
+    Isa isa;
+    void (*linear)(const float*, int, int, int, const float*, const float*, int, float*, int, bool);
+    void (*layernorm)(const float*, const float*, const float*, float*, int, int, float);
+    void (*bias_gelu)(const float*, const float*, float*, size_t, int);
+    void (*attention)(const float*, int, int, const float*, const float*, int, int, int, int, int, float*, int,
+                      float*);
+    void (*gather_rows)(const float*, float*, int, int, int, int, int);
+    void (*patch_embed)(const float*, const int*, const float*, const float*, const float*, const float*, float*, int,
+                        int, int, int, int, int, int);
+    // GFLOP/s of fused multiply-adds on registers alone (no memory traffic) by the calling thread,
+    // measured for about `seconds`: this level's compute ceiling per core, for the bench's roofline.
+    double (*fma_peak_gflops)(double seconds);
+};
+
+// Empty when `isa` can run here (this CPU has the instructions, this build has the code); else why not.
+std::string isa_unavailable_reason(Isa isa);
+// The best level this CPU and build can run, or the one EEGPT_CPU_ISA names (which must be available).
+// Throws Error with one line when none can run (a CPU without AVX2 and FMA).
+Isa default_isa();
+// The operations of `isa`; throws Error naming what is missing when isa_unavailable_reason(isa) is not empty.
+const Ops& ops(Isa isa);
+// This compilation's own table (the AVX2 ops in the library, the AVX-512 ones in the module).
+const Ops& built_in_ops();
 
 // y[rows x out] = x[rows x in] W^T + b with W stored (out x in) as PyTorch does; accumulate adds
 // the product into y instead (the residual connection). b may be null.

@@ -1,4 +1,4 @@
-// CudaEncoder: the CPU path's function (engine/cpu/encoder_cpu.cpp), step for step, on one GPU.
+// CudaEncoder: the CPU path's function (engine/encoder/cpu/encoder_cpu.cpp), step for step, on one GPU.
 //
 // Per call, on one stream:
 //   x (B, C, T) -> patch_embed -> tokens x: (B * N sequences) x (S = C + E rows) x D, fp32

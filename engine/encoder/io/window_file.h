@@ -18,7 +18,7 @@ struct WindowBatch {
 WindowBatch read_window_file(const std::string& path);
 
 struct FeatureFileInfo {
-    std::string engine_version, device, precision;
+    std::string engine_version, device, precision, isa;  // isa: the CPU ISA level, empty for other devices
     const Provenance* weights = nullptr;
 };
 

@@ -68,6 +68,7 @@ void write_weights_provenance(hid_t file, const ModelContext& model) {
     const Encoder& e = *model.encoder;
     h5::write_attr(file, "device", to_string(e.device()));
     h5::write_attr(file, "precision", to_string(e.precision()));
+    if (!e.isa().empty()) h5::write_attr(file, "cpu_isa", e.isa());
     const Provenance& p = *model.weights;
     h5::write_attr(file, "weights_source_checkpoint", p.source_checkpoint);
     h5::write_attr(file, "weights_source_sha256", p.source_sha256);
