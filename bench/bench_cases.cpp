@@ -44,9 +44,11 @@ double encode_case(const std::string& name, const std::string& category, eegpt::
     if (encoder.device() == eegpt::Device::cpu) {
         // The roofline: achieved GFLOP/s against the FMA ceiling measured on this machine.
         const double gflops = flops_per_window(encoder.config(), channels, samples) / (per_window * 1e6);
-        const double peak = cpu_fma_peak_gflops();
-        std::snprintf(detail, sizeof detail, ", %.0f GFLOP/s = %.0f%% of the measured %s FMA peak (%.0f GFLOP/s)",
-                      gflops, 100.0 * gflops / peak, encoder.isa().c_str(), peak);
+        const bool bf16 = encoder.precision() == eegpt::Precision::bf16;
+        const double peak = bf16 ? cpu_bf16_peak_gflops() : cpu_fma_peak_gflops();
+        std::snprintf(detail, sizeof detail, ", %.0f GFLOP/s = %.0f%% of the measured %s %s peak (%.0f GFLOP/s)",
+                      gflops, 100.0 * gflops / peak, encoder.isa().c_str(), bf16 ? "bf16 dot-product" : "fp32 FMA",
+                      peak);
         r.detail += detail;
         r.extra.push_back({"gflops", gflops});
         r.extra.push_back({"fraction_of_fma_peak", gflops / peak});

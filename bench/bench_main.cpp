@@ -28,6 +28,7 @@ const char* kUsage =
     "  --strict         exit 3 when a target is missed (env EEGPT_BENCH_STRICT=1); otherwise misses are only reported\n"
     "  --json PATH      results file (default benchmark_results/benchmark_results.json)\n"
     "  --model NAME     model configuration, random weights seed 0 (default large; targets are for large)\n"
+    "  --precision P    precision of the CPU cases: fp32 (default) or bf16 (needs AVX512_BF16)\n"
     "  --threads N      CPU encoder threads (default 0: all cores)\n"
     "  --no-peers       do not run the PyTorch / ONNX Runtime peers in [comparison]\n"
     "  --python PATH    Python for the peers (default " EEGPT_BENCH_PYTHON
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
             o.json_path = value;
         } else if (a == "--model" && take_value(args, i, value)) {
             o.model = value;
+        } else if (a == "--precision" && take_value(args, i, value)) {
+            o.cpu_precision = value;
         } else if (a == "--threads" && take_value(args, i, value)) {
             o.threads = std::atoi(value.c_str());
         } else if (a == "--python" && take_value(args, i, value)) {

@@ -247,15 +247,17 @@ std::string machine_summary() {
     char buf[1024];
     std::snprintf(buf, sizeof buf,
                   "system: %s, %d cores (cpu flags: %s), %.1f GiB; build: %s, %s, engine ISA %s, commit %s\n"
-                  "cpu fp32 FMA peak measured: %.0f GFLOP/s (register-only loop on every encoder thread)\n"
-                  "gpu: %s\nmodel: %s (random weights, seed 0), cpu threads %d, rounds %s%s",
+                  "cpu peaks measured (register-only loops on every encoder thread): fp32 FMA %.0f GFLOP/s, bf16 %s\n"
+                  "gpu: %s\nmodel: %s (random weights, seed 0), cpu %s, cpu threads %d, rounds %s%s",
                   m.cpu.c_str(), m.cores, m.cpu_flags.c_str(), m.memory_gb, m.compiler.c_str(), m.build_type.c_str(),
                   m.isa.c_str(), m.commit.c_str(), cpu_fma_peak_gflops(),
+                  std::isfinite(cpu_bf16_peak_gflops()) ? (fmt(cpu_bf16_peak_gflops()) + " GFLOP/s").c_str()
+                                                        : "none (no AVX512_BF16)",
                   m.gpu.present ? (m.gpu.name + ", " + fmt(m.gpu.memory_gb) + " GiB, CUDA " + m.gpu.cuda_runtime +
                                    ", cuBLAS " + m.gpu.cublas)
                                       .c_str()
                                 : ("none (" + m.gpu.reason + ")").c_str(),
-                  options().model.c_str(), options().threads > 0 ? options().threads : m.cores,
+                  options().model.c_str(), options().cpu_precision.c_str(), options().threads > 0 ? options().threads : m.cores,
                   options().rounds > 0 ? std::to_string(options().rounds).c_str() : "per-case defaults",
                   options().strict ? ", strict" : "");
     return buf;
@@ -270,6 +272,7 @@ void write_json(const std::string& path, const std::string& filter) {
       << "    \"cpu_flags\": " << jstr(m.cpu_flags) << ",\n"
       << "    \"isa_build\": " << jstr(m.isa) << ",\n"
       << "    \"cpu_fma_peak_gflops\": " << jnum(cpu_fma_peak_gflops()) << ",\n"
+      << "    \"cpu_bf16_peak_gflops\": " << jnum(cpu_bf16_peak_gflops()) << ",\n"
       << "    \"memory_gb\": " << jnum(m.memory_gb) << ",\n"
       << "    \"os\": " << jstr(m.os) << ",\n"
       << "    \"gpu\": " << (m.gpu.present ? jstr(m.gpu.name) : "null") << ",\n"

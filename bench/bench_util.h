@@ -22,6 +22,7 @@ struct Options {
     bool peers = true;    // run the PyTorch / ONNX Runtime peers in [comparison]
     int threads = 0;      // CPU encoder threads (0: all cores)
     std::string model = "large";
+    std::string cpu_precision = "fp32";  // of the CPU encoder: fp32 or bf16
     std::string json_path = "benchmark_results/benchmark_results.json";
     std::string python = EEGPT_BENCH_PYTHON;
     std::string source_dir = EEGPT_BENCH_SOURCE_DIR;

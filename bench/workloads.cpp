@@ -27,7 +27,8 @@ std::shared_ptr<const eegpt::ModelWeights> model_weights() {
 
 eegpt::Encoder& cpu_encoder() {
     static std::unique_ptr<eegpt::Encoder> encoder =
-        eegpt::make_encoder(model_weights(), {eegpt::Device::cpu, eegpt::Precision::fp32, options().threads, ""});
+        eegpt::make_encoder(model_weights(), {eegpt::Device::cpu, eegpt::parse_precision(options().cpu_precision),
+                                              options().threads, ""});
     return *encoder;
 }
 
@@ -62,22 +63,38 @@ double flops_per_window(const eegpt::ModelConfig& c, int channels, int samples) 
     return N * (full_blocks + last_block + patch_embed);
 }
 
+namespace {
+
+// Runs a per-thread peak loop on every encoder thread at once; the sum in GFLOP/s.
+double all_threads(double (*per_thread_peak)(double)) {
+    const int threads = options().threads > 0 ? options().threads : static_cast<int>(std::thread::hardware_concurrency());
+    std::vector<double> per_thread(static_cast<size_t>(threads));
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] { per_thread[static_cast<size_t>(t)] = per_thread_peak(0.3); });
+    for (auto& w : workers) w.join();
+    double total = 0;
+    for (double g : per_thread) total += g;
+    return total;
+}
+
+}  // namespace
+
 double cpu_fma_peak_gflops() {
     static const double peak = [] {
         try {
-            const eegpt::cpu::Ops& ops = eegpt::cpu::ops(eegpt::cpu::default_isa());
-            const int threads = options().threads > 0 ? options().threads : static_cast<int>(std::thread::hardware_concurrency());
-            std::vector<double> per_thread(static_cast<size_t>(threads));
-            std::vector<std::thread> workers;
-            for (int t = 0; t < threads; ++t)
-                workers.emplace_back([&, t] { per_thread[static_cast<size_t>(t)] = ops.fma_peak_gflops(0.3); });
-            for (auto& w : workers) w.join();
-            double total = 0;
-            for (double g : per_thread) total += g;
-            return total;
+            return all_threads(eegpt::cpu::ops(eegpt::cpu::default_isa()).fma_peak_gflops);
         } catch (const eegpt::Error&) {
             return kNaN;
         }
+    }();
+    return peak;
+}
+
+double cpu_bf16_peak_gflops() {
+    static const double peak = [] {
+        if (!eegpt::cpu::bf16_unavailable_reason(eegpt::cpu::Isa::avx512).empty()) return kNaN;
+        return all_threads(eegpt::cpu::ops(eegpt::cpu::Isa::avx512).bf16_peak_gflops);
     }();
     return peak;
 }

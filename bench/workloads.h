@@ -24,6 +24,8 @@ double flops_per_window(const eegpt::ModelConfig& config, int channels, int samp
 // of cpu::Ops::fma_peak_gflops on every encoder thread at once (measured once, GFLOP/s); NaN when
 // the CPU backend cannot run here.
 double cpu_fma_peak_gflops();
+// The same for bf16 dot products (VDPBF16PS); NaN where the CPU has none.
+double cpu_bf16_peak_gflops();
 
 // Channel ids: 19 = the standard 10-20 montage; other counts = the first `channels` dictionary ids.
 std::vector<int> channel_ids(int channels);

@@ -116,8 +116,8 @@ void small_cases(const Row& row) {
     }
 }
 
-// The large model against the CPU fp32 path, 19 and 58 channels, batches 1, 7, 512 (growing: a
-// backend's buffers grow twice), then batch 7 again (reusing the grown buffers, same numbers). The
+// The large model against the CPU fp32 path, 19 and 58 channels, batches 1, 7, 512 on a GPU and 1,
+// 7, 33 on a CPU (growing: a backend's buffers grow twice), then batch 7 again (reusing the grown buffers, same numbers). The
 // references are computed once per process and shared by the rows.
 void large_cases(const Row& row) {
     static const auto weights = std::make_shared<const ModelWeights>(random_weights(named_config("large"), 0));
@@ -125,10 +125,12 @@ void large_cases(const Row& row) {
     const int T = 1024;
     auto encoder = make_encoder(weights, options_of(row));
     for (int C : {19, 58}) {
-        const auto x = random_input(static_cast<size_t>(512) * C * T, 900 + static_cast<unsigned>(C));
+        const auto x = random_input(static_cast<size_t>(512) * C * T, 900 + static_cast<unsigned>(C));  // the largest batch
         const auto ids = first_ids(C, 3);
         std::vector<float> first_batch7;
-        for (int B : {1, 7, 512}) {
+        // 512 windows on a GPU; 33 on a CPU (one more than a batch of 32), where 512 would take hours.
+        const std::vector<int> batches = row.device == Device::cpu ? std::vector<int>{1, 7, 33} : std::vector<int>{1, 7, 512};
+        for (int B : batches) {
             auto& expected = references[{C, B}];
             if (expected.empty()) {
                 auto reference = make_encoder(weights, {Device::cpu, Precision::fp32, 0, "avx2"});
@@ -146,8 +148,9 @@ void large_cases(const Row& row) {
 }
 
 void run_row(const Row& row) {
-    const std::string why = row.device == Device::cuda ? cuda_unavailable_reason()
-                                                       : cpu::isa_unavailable_reason(cpu::parse_isa(row.isa));
+    const std::string why = row.device == Device::cuda        ? cuda_unavailable_reason()
+                            : row.precision == Precision::bf16 ? cpu::bf16_unavailable_reason(cpu::parse_isa(row.isa))
+                                                               : cpu::isa_unavailable_reason(cpu::parse_isa(row.isa));
     if (!why.empty()) EEGPT_SKIP(row_name(row) << ": " << why);
     fixture_case(row);
     small_cases(row);
@@ -164,6 +167,7 @@ void run_row(const Row& row) {
     }
 PARITY_ROW("cpu avx2 fp32", cpu, fp32, "avx2")
 PARITY_ROW("cpu avx512 fp32", cpu, fp32, "avx512")
+PARITY_ROW("cpu avx512 bf16", cpu, bf16, "avx512")
 PARITY_ROW("cuda fp32", cuda, fp32, "")
 PARITY_ROW("cuda tf32", cuda, tf32, "")
 PARITY_ROW("cuda bf16", cuda, bf16, "")
@@ -201,7 +205,13 @@ TEST_CASE("encoder rejects bad shapes and channel ids", "[encoder][errors]") {
 
 TEST_CASE("unsupported device or precision is a clear error", "[encoder][errors]") {
     auto w = random_weights(named_config("tiny1"), 0);
-    REQUIRE_THROWS_WITH(make_encoder(w, {Device::cpu, Precision::bf16, 0}), Contains("not available on the cpu device"));
+    REQUIRE_THROWS_WITH(make_encoder(w, {Device::cpu, Precision::tf32, 0, ""}), Contains("not available on the cpu device"));
+    const std::string no_bf16 = cpu::bf16_unavailable_reason(cpu::default_isa());
+    if (!no_bf16.empty()) {
+        CHECK(no_bf16.find("AVX512_BF16") != std::string::npos);
+        REQUIRE_THROWS_WITH(make_encoder(w, {Device::cpu, Precision::bf16, 0, ""}), Contains(no_bf16));
+    }
+    REQUIRE_THROWS_WITH(make_encoder(w, {Device::cpu, Precision::bf16, 0, "avx2"}), Contains("bf16 on the cpu needs"));
     REQUIRE_THROWS_WITH(parse_device("tpu"), Contains("unknown device 'tpu'"));
     REQUIRE_THROWS_WITH(parse_precision("fp8"), Contains("unknown precision 'fp8'"));
 }

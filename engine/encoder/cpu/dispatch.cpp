@@ -54,6 +54,14 @@ std::string isa_unavailable_reason(Isa isa) {
     return Avx512Module::get().module.error;
 }
 
+std::string bf16_unavailable_reason(Isa isa) {
+    if (!(cpu_has_avx512() && __builtin_cpu_supports("avx512bf16")))
+        return "bf16 on the cpu needs AVX512_BF16 (VDPBF16PS), which this CPU lacks (use --precision fp32, or a CPU "
+               "with it: AMD Zen 4 or later, Intel Cooper Lake or Sapphire Rapids and later)";
+    if (isa != Isa::avx512) return "bf16 on the cpu needs the avx512 CPU operations (EEGPT_CPU_ISA chose " + to_string(isa) + ")";
+    return isa_unavailable_reason(isa);
+}
+
 Isa default_isa() {
     if (const char* forced = std::getenv("EEGPT_CPU_ISA")) {
         const Isa isa = parse_isa(forced);

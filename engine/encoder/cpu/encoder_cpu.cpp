@@ -5,16 +5,47 @@
 #include <algorithm>
 
 #include "encoder/cpu/ops.h"
+#include "encoder/error.h"
 
 namespace eegpt {
 
-CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, cpu::Isa isa)
-    : ops_(cpu::ops(isa)),
+CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, const cpu::Ops& ops,
+                       Precision precision)
+    : ops_(ops),
+      bf16_(precision == Precision::bf16),
       storage_(std::move(weights)),
       w_(bind_encoder_weights(*storage_)),
       config_(w_.config),
       threads_(threads > 0 ? threads : omp_get_num_procs()) {
+    if (precision == Precision::tf32) throw Error("precision tf32 is not available on the cpu device");
+    if (bf16_ && !ops_.bf16_tile)
+        throw Error("precision bf16 needs the " + cpu::to_string(ops_.isa) + " CPU operations' bf16 kernel");
+    const int D = config_.embed_dim;
+    for (const BlockWeights& b : w_.blocks) {
+        BlockGemms g;
+        g.qkv = make_gemm(b.qkv.weight, b.qkv.bias, 3 * D, D);
+        g.q = make_gemm(b.qkv.weight, b.qkv.bias, D, D);  // rows 0..D: queries
+        g.kv = make_gemm(b.qkv.weight + static_cast<size_t>(D) * D, b.qkv.bias ? b.qkv.bias + D : nullptr, 2 * D, D);
+        g.proj = make_gemm(b.proj.weight, b.proj.bias, D, D);
+        g.fc1 = make_gemm(b.fc1.weight, b.fc1.bias, b.fc1.out, D);
+        g.fc2 = make_gemm(b.fc2.weight, b.fc2.bias, D, b.fc2.in);
+        gemms_.push_back(std::move(g));
+    }
     workspaces_.resize(static_cast<size_t>(threads_));
+}
+
+CpuEncoder::Gemm CpuEncoder::make_gemm(const float* weight, const float* bias, int out, int in) const {
+    Gemm g{weight, bias, out, in, {}};
+    if (bf16_) g.packed = cpu::pack_bf16(weight, out, in);
+    return g;
+}
+
+void CpuEncoder::linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride,
+                        bool accumulate) const {
+    if (bf16_)
+        cpu::linear_bf16(ops_.bf16_tile, x, x_stride, rows, g.packed, g.bias, y, y_stride, accumulate);
+    else
+        ops_.linear(x, x_stride, rows, g.in, g.weight, g.bias, g.out, y, y_stride, accumulate);
 }
 
 int CpuEncoder::seqs_per_pass(int tokens) const { return std::max(1, kRowsPerPass / tokens); }
@@ -66,50 +97,49 @@ void CpuEncoder::embed_patches(const Pass& pass, Workspace& ws) const {
                      config_.embed_num, pass.seq_begin, pass.seq_count);
 }
 
-void CpuEncoder::full_block(const BlockWeights& blk, int seqs, int tokens, Workspace& ws) const {
+void CpuEncoder::full_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const {
     const int D = config_.embed_dim, H = config_.mlp_hidden, rows = seqs * tokens;
     const float eps = static_cast<float>(config_.layernorm_eps);
     ops_.layernorm(ws.x.data(), blk.norm1.weight, blk.norm1.bias, ws.h.data(), rows, D, eps);
-    ops_.linear(ws.h.data(), D, rows, D, blk.qkv.weight, blk.qkv.bias, 3 * D, ws.qkv.data(), 3 * D, false);
+    linear(ws.h.data(), D, rows, g.qkv, ws.qkv.data(), 3 * D, false);
     const float* qkv = ws.qkv.data();
     ops_.attention(qkv, 3 * D, tokens, qkv + D, qkv + 2 * D, 3 * D, tokens, seqs, config_.num_heads,
                    config_.head_dim(), ws.attn.data(), D, ws.scores.data());
-    ops_.linear(ws.attn.data(), D, rows, D, blk.proj.weight, blk.proj.bias, D, ws.x.data(), D, true);
+    linear(ws.attn.data(), D, rows, g.proj, ws.x.data(), D, true);
     ops_.layernorm(ws.x.data(), blk.norm2.weight, blk.norm2.bias, ws.h.data(), rows, D, eps);
-    ops_.linear(ws.h.data(), D, rows, D, blk.fc1.weight, blk.fc1.bias, H, ws.mlp.data(), H, false);
+    linear(ws.h.data(), D, rows, g.fc1, ws.mlp.data(), H, false);
     ops_.bias_gelu(ws.mlp.data(), nullptr, ws.mlp.data(), static_cast<size_t>(rows) * H, H);
-    ops_.linear(ws.mlp.data(), H, rows, H, blk.fc2.weight, blk.fc2.bias, D, ws.x.data(), D, true);
+    linear(ws.mlp.data(), H, rows, g.fc2, ws.x.data(), D, true);
 }
 
 // Only the E summary rows of each sequence are read after the last block, so it needs keys and
 // values for every token but queries, attention output, projection, LN2 and MLP for the summary
 // rows alone (ARCHITECTURE.md). Leaves the summary rows, block output, in ws.sx.
-void CpuEncoder::last_block(const BlockWeights& blk, int seqs, int tokens, Workspace& ws) const {
+void CpuEncoder::last_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const {
     const int D = config_.embed_dim, H = config_.mlp_hidden, E = config_.embed_num, C = tokens - E;
     const int rows = seqs * tokens, srows = seqs * E;
     const float eps = static_cast<float>(config_.layernorm_eps);
     ops_.layernorm(ws.x.data(), blk.norm1.weight, blk.norm1.bias, ws.h.data(), rows, D, eps);
     // Keys and values: rows D..3D of the qkv weight, for all tokens, packed (rows x 2D).
-    ops_.linear(ws.h.data(), D, rows, D, blk.qkv.weight + static_cast<size_t>(D) * D,
-                blk.qkv.bias ? blk.qkv.bias + D : nullptr, 2 * D, ws.qkv.data(), 2 * D, false);
+    linear(ws.h.data(), D, rows, g.kv, ws.qkv.data(), 2 * D, false);
     ops_.gather_rows(ws.x.data(), ws.sx.data(), seqs, tokens, C, E, D);
     ops_.gather_rows(ws.h.data(), ws.sh.data(), seqs, tokens, C, E, D);
-    ops_.linear(ws.sh.data(), D, srows, D, blk.qkv.weight, blk.qkv.bias, D, ws.sq.data(), D, false);
+    linear(ws.sh.data(), D, srows, g.q, ws.sq.data(), D, false);
     const float* kv = ws.qkv.data();
     ops_.attention(ws.sq.data(), D, E, kv, kv + D, 2 * D, tokens, seqs, config_.num_heads, config_.head_dim(),
                    ws.sattn.data(), D, ws.scores.data());
-    ops_.linear(ws.sattn.data(), D, srows, D, blk.proj.weight, blk.proj.bias, D, ws.sx.data(), D, true);
+    linear(ws.sattn.data(), D, srows, g.proj, ws.sx.data(), D, true);
     ops_.layernorm(ws.sx.data(), blk.norm2.weight, blk.norm2.bias, ws.sh.data(), srows, D, eps);
-    ops_.linear(ws.sh.data(), D, srows, D, blk.fc1.weight, blk.fc1.bias, H, ws.smlp.data(), H, false);
+    linear(ws.sh.data(), D, srows, g.fc1, ws.smlp.data(), H, false);
     ops_.bias_gelu(ws.smlp.data(), nullptr, ws.smlp.data(), static_cast<size_t>(srows) * H, H);
-    ops_.linear(ws.smlp.data(), H, srows, H, blk.fc2.weight, blk.fc2.bias, D, ws.sx.data(), D, true);
+    linear(ws.smlp.data(), H, srows, g.fc2, ws.sx.data(), D, true);
 }
 
 void CpuEncoder::run_pass(const Pass& pass, Workspace& ws) const {
     const int tokens = pass.channels + config_.embed_num;
     embed_patches(pass, ws);
-    for (size_t i = 0; i + 1 < w_.blocks.size(); ++i) full_block(w_.blocks[i], pass.seq_count, tokens, ws);
-    last_block(w_.blocks.back(), pass.seq_count, tokens, ws);
+    for (size_t i = 0; i + 1 < w_.blocks.size(); ++i) full_block(w_.blocks[i], gemms_[i], pass.seq_count, tokens, ws);
+    last_block(w_.blocks.back(), gemms_.back(), pass.seq_count, tokens, ws);
     // Sequence q's summary rows are output rows q*E .. q*E+E-1: (B, N, E, D) order.
     const size_t D = config_.embed_dim, E = config_.embed_num;
     ops_.layernorm(ws.sx.data(), w_.norm.weight, w_.norm.bias, pass.out + static_cast<size_t>(pass.seq_begin) * E * D,

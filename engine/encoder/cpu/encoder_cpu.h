@@ -11,6 +11,7 @@
 #include <new>
 #include <vector>
 
+#include "encoder/cpu/bf16.h"
 #include "encoder/cpu/ops.h"
 #include "encoder/encoder.h"
 
@@ -19,12 +20,13 @@ namespace eegpt {
 class CpuEncoder final : public Encoder {
 public:
     // Keeps `weights` (shared, not copied) and works on the typed view bound from it, with the
-    // operations of one ISA level (cpu/ops.h).
-    CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, cpu::Isa isa);
+    // operations of one ISA level (cpu/ops.h; kept by reference). bf16: the GEMM weights are packed
+    // once (cpu/bf16.h) and multiplied with ops.bf16_tile, which must exist; everything else fp32.
+    CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, const cpu::Ops& ops, Precision precision);
     void encode(const float* x, int batch, int channels, int samples, const int* channel_ids, float* out) override;
     const ModelConfig& config() const override { return config_; }
     Device device() const override { return Device::cpu; }
-    Precision precision() const override { return Precision::fp32; }
+    Precision precision() const override { return bf16_ ? Precision::bf16 : Precision::fp32; }
     std::string isa() const override { return cpu::to_string(ops_.isa); }
     int threads() const { return threads_; }
 
@@ -60,16 +62,29 @@ private:
         float* out;
     };
 
+    // One linear layer: fp32 weights (views into storage_) and, in bf16 mode, their packed copy.
+    struct Gemm {
+        const float *weight = nullptr, *bias = nullptr;
+        int out = 0, in = 0;
+        cpu::Bf16Matrix packed;
+    };
+    struct BlockGemms {
+        Gemm qkv, q, kv, proj, fc1, fc2;  // q and kv: the rows of qkv the last block uses apart
+    };
+    Gemm make_gemm(const float* weight, const float* bias, int out, int in) const;
+    void linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride, bool accumulate) const;
     void run_pass(const Pass& pass, Workspace& ws) const;
     void embed_patches(const Pass& pass, Workspace& ws) const;
-    void full_block(const BlockWeights& blk, int seqs, int tokens, Workspace& ws) const;
-    void last_block(const BlockWeights& blk, int seqs, int tokens, Workspace& ws) const;
+    void full_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const;
+    void last_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const;
     void reserve(Workspace& ws, int seqs, int tokens) const;
     int seqs_per_pass(int tokens) const;
 
     const cpu::Ops& ops_;
+    bool bf16_;
     std::shared_ptr<const ModelWeights> storage_;  // what w_ points into
     EncoderWeights w_;
+    std::vector<BlockGemms> gemms_;
     const ModelConfig& config_;
     int threads_;
     std::vector<Workspace> workspaces_;  // one per thread

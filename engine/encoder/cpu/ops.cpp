@@ -155,11 +155,65 @@ double fma_peak_gflops(double seconds) {
     return 2.0 * kLanes * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
 }
 
+#if defined(__AVX512F__)
+// VDPBF16PS on a tile of kBf16TileRows x 32 outputs (two registers per row): the instruction only
+// in this function, so the module runs on AVX-512 CPUs without AVX512_BF16 until bf16 is asked for.
+__attribute__((target("avx512bf16"))) void dpbf16_tile_avx512(const uint32_t* a, int a_stride, const uint32_t* b,
+                                                               int b_stride, int pairs, float* acc, int rows) {
+    static_assert(kBf16TileCols == 32, "two 16-lane registers per row");
+    __m512 c[kBf16TileRows][2];
+    for (int r = 0; r < kBf16TileRows; ++r) {
+        c[r][0] = _mm512_loadu_ps(acc + r * kBf16TileCols);
+        c[r][1] = _mm512_loadu_ps(acc + r * kBf16TileCols + 16);
+    }
+    for (int p = 0; p < pairs; ++p) {
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + static_cast<size_t>(p) * b_stride);
+        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + static_cast<size_t>(p) * b_stride + 16);
+        for (int r = 0; r < rows; ++r) {
+            const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[static_cast<size_t>(r) * a_stride + p]));
+            c[r][0] = _mm512_dpbf16_ps(c[r][0], b0, av);
+            c[r][1] = _mm512_dpbf16_ps(c[r][1], b1, av);
+        }
+    }
+    for (int r = 0; r < rows; ++r) {
+        _mm512_storeu_ps(acc + r * kBf16TileCols, c[r][0]);
+        _mm512_storeu_ps(acc + r * kBf16TileCols + 16, c[r][1]);
+    }
+}
+constexpr Bf16TileKernel kBf16Tile = dpbf16_tile_avx512;
+
+// The VDPBF16PS ceiling of the calling thread: 64 flops per instruction (16 lanes, 2 products each).
+__attribute__((target("avx512bf16"))) double bf16_peak_gflops(double seconds) {
+    constexpr int kAcc = 24, kInner = 1000;
+    __m512 acc[kAcc];
+    for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_set1_ps(1e-3f * static_cast<float>(i));
+    const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3F803F80), b = (__m512bh)_mm512_set1_epi32(0x33D633D6);
+    long long iterations = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0;
+    do {
+        for (int n = 0; n < kInner; ++n)
+            for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+        iterations += kInner;
+        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    } while (elapsed < seconds);
+    float total = 0;
+    for (int i = 0; i < kAcc; ++i) total += _mm512_reduce_add_ps(acc[i]);
+    volatile float sink = total;
+    (void)sink;
+    return 64.0 * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
+}
+constexpr double (*kBf16Peak)(double) = bf16_peak_gflops;
+#else
+constexpr Bf16TileKernel kBf16Tile = nullptr;  // no bf16 instructions at this level
+constexpr double (*kBf16Peak)(double) = nullptr;
+#endif
+
 }  // namespace
 
 const Ops& built_in_ops() {
-    static const Ops table = {Isa::EEGPT_CPU_OPS_ISA, linear,      layernorm,   bias_gelu,      attention,
-                              gather_rows,            patch_embed, fma_peak_gflops};
+    static const Ops table = {Isa::EEGPT_CPU_OPS_ISA, linear,          layernorm, bias_gelu, attention, gather_rows,
+                              patch_embed,            fma_peak_gflops, kBf16Tile, kBf16Peak};
     return table;
 }
 

@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <string>
 
+#include "encoder/cpu/bf16.h"
+
 namespace eegpt::cpu {
 
 enum class Isa { avx2, avx512 };
@@ -31,6 +33,11 @@ struct Ops {
     // GFLOP/s of fused multiply-adds on registers alone (no memory traffic) by the calling thread,
     // measured for about `seconds`: this level's compute ceiling per core, for the bench's roofline.
     double (*fma_peak_gflops)(double seconds);
+    // The bf16 tile kernel (cpu/bf16.h) with this level's instructions, or null: AVX512_BF16's
+    // VDPBF16PS in the AVX-512 module (usable where bf16_unavailable_reason() is empty).
+    Bf16TileKernel bf16_tile;
+    // Like fma_peak_gflops for VDPBF16PS; null with bf16_tile.
+    double (*bf16_peak_gflops)(double seconds);
 };
 
 // Empty when `isa` can run here (this CPU has the instructions, this build has the code); else why not.
@@ -40,6 +47,8 @@ std::string isa_unavailable_reason(Isa isa);
 Isa default_isa();
 // The operations of `isa`; throws Error naming what is missing when isa_unavailable_reason(isa) is not empty.
 const Ops& ops(Isa isa);
+// Empty when --precision bf16 can run here with the ops of `isa`; else why not (no AVX512_BF16).
+std::string bf16_unavailable_reason(Isa isa);
 // This compilation's own table (the AVX2 ops in the library, the AVX-512 ones in the module).
 const Ops& built_in_ops();
 
