@@ -16,6 +16,8 @@
 #include "../test/catch_skip_v2.h"  // exit 4 when every case was skipped, as v3 does
 #endif
 #include "bench_util.h"
+#include "encoder/cpu/ops.h"
+#include "encoder/error.h"
 #include "workloads.h"
 
 namespace {
@@ -87,6 +89,23 @@ int main(int argc, char** argv) {
         }
     }
     if (!probe.empty()) return bench::memory_probe(probe, device);
+    // The CPU cases' precision must be one this CPU runs: say so once, before any case.
+    if (o.cpu_precision != "fp32" && o.cpu_precision != "bf16") {
+        std::fprintf(stderr, "bench_eegpt: --precision must be fp32 or bf16, got '%s'\n", o.cpu_precision.c_str());
+        return 2;
+    }
+    if (o.cpu_precision == "bf16") {
+        std::string why;
+        try {
+            why = eegpt::cpu::bf16_unavailable_reason(eegpt::cpu::default_isa());
+        } catch (const eegpt::Error& e) {
+            why = e.what();
+        }
+        if (!why.empty()) {
+            std::fprintf(stderr, "bench_eegpt: --precision bf16: %s\n", why.c_str());
+            return 2;
+        }
+    }
 
     std::string filter;
     for (size_t i = 1; i < args.size(); ++i)

@@ -1,7 +1,7 @@
 # The CUDA backend's sources (kernels/*.cu, engine/encoder/cuda/*.cpp) and test/test_cuda.cpp built
 # with g++ against the CPU stand-ins of the CUDA runtime and cuBLASLt in tools/cuda_emulation
 # (README there), so the kernels and the encoder's orchestration are tested where no GPU is, under
-# AddressSanitizer and UBSan. -DEEGPT_CUDA_EMULATION=ON; CI runs "cuda emulation: kernels and gemm".
+# AddressSanitizer and UBSan. -DEEGPT_CUDA_EMULATION=ON; CI runs the "cuda emulation: ..." tests.
 set(emu_dir ${CMAKE_SOURCE_DIR}/tools/cuda_emulation)
 set(emu_kernels ${CMAKE_BINARY_DIR}/cuda_emulation/kernels)
 file(MAKE_DIRECTORY ${emu_kernels})
@@ -43,3 +43,7 @@ target_compile_definitions(parity_emu PRIVATE EEGPT_SOURCE_DIR="${CMAKE_SOURCE_D
 
 add_test(NAME "cuda emulation: kernels and gemm" COMMAND test_cuda_emu "[cuda][kernels],[cuda][gemm]")
 set_tests_properties("cuda emulation: kernels and gemm" PROPERTIES LABELS "unit;emulation" TIMEOUT 900)
+# The encoder on small models (errors, out of memory and recovery, CPU parity); the large-model calls
+# are parity_emu's, too slow for CI under the sanitizers.
+add_test(NAME "cuda emulation: encoder" COMMAND test_cuda_emu "[cuda][encoder]~[one-call]")
+set_tests_properties("cuda emulation: encoder" PROPERTIES LABELS "unit;emulation" TIMEOUT 900)
