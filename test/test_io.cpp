@@ -88,3 +88,36 @@ TEST_CASE("feature files are written atomically", "[io]") {
         CHECK(h5::read_string_attr(file, "cpu_isa") == "avx2");
     }
 }
+
+TEST_CASE("fixed-width channel names are read whole, however they are padded", "[io]") {
+    // numpy's "S3" (h5py's default for a list of names) is null-padded with no terminator: "FP1"
+    // fills all three bytes. Null-terminated and space-padded widths must read the same.
+    struct Layout {
+        H5T_str_t pad;
+        size_t width;
+        const char* bytes;  // the names' bytes, `width` each
+    };
+    const Layout layouts[] = {{H5T_STR_NULLPAD, 3, "FP1CZ\0O2\0"},
+                              {H5T_STR_NULLTERM, 4, "FP1\0CZ\0\0O2\0\0"},
+                              {H5T_STR_SPACEPAD, 5, "FP1  CZ   O2   "}};
+    for (const Layout& l : layouts) {
+        INFO("padding " << l.pad << ", width " << l.width);
+        TempPath path("names.h5");
+        {
+            h5::Handle file = h5::create_truncate(path);
+            std::vector<float> x(3 * 64, 0.01f);
+            h5::write_floats(file, "x", {1, 3, 64}, x.data());
+            h5::Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+            H5Tset_size(type, l.width);
+            H5Tset_strpad(type, l.pad);
+            hsize_t dims[1] = {3};
+            h5::Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
+            h5::Handle ds(H5Dcreate2(file, "channels", type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+            REQUIRE(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, l.bytes) >= 0);
+        }
+        h5::Handle file = h5::open_read(path);
+        CHECK(h5::read_strings(file, "channels") == std::vector<std::string>{"FP1", "CZ", "O2"});
+        const WindowBatch batch = read_window_file(path);
+        CHECK(batch.channel_ids == std::vector<int>{0, 29, 61});
+    }
+}

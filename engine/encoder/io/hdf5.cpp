@@ -55,9 +55,14 @@ std::vector<std::string> read_string_values(hid_t file_type, size_t n, ReadFn re
             if (s) H5free_memory(s);
         }
     } else {
+        // Fixed width: read with the file's padding and character set. A null-terminated memory type
+        // would keep width - 1 characters, cutting "FP1" stored null-padded in 3 bytes (numpy's "S3",
+        // h5py's default for a list of names) to "FP".
         size_t width = H5Tget_size(file_type);
         Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
         H5Tset_size(mem, width);
+        H5Tset_strpad(mem, H5Tget_strpad(file_type));
+        H5Tset_cset(mem, H5Tget_cset(file_type));
         std::vector<char> raw(n * width);
         if (read(mem.get(), raw.data()) < 0) throw Error("cannot read strings of '" + what + "'");
         for (size_t i = 0; i < n; ++i) {
