@@ -15,6 +15,7 @@
 #include "test_helpers.h"
 
 using namespace eegpt;
+using eegpt_test::randn;
 using eegpt_test::relative_error;
 
 namespace {
@@ -27,14 +28,6 @@ uint32_t bits(float v) {
 float from_bits(uint32_t u) {
     float v;
     std::memcpy(&v, &u, sizeof v);
-    return v;
-}
-
-std::vector<float> randn(size_t n, unsigned seed, float stddev) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, stddev);
-    std::vector<float> v(n);
-    for (auto& x : v) x = dist(rng);
     return v;
 }
 
@@ -91,10 +84,10 @@ TEST_CASE("bf16: packing, blocking and the emulated VDPBF16PS give the instructi
     unsigned seed = 10;
     for (const Case& c : cases) {
         INFO("rows " << c.rows << " in " << c.in << " out " << c.out);
-        const auto x = randn(static_cast<size_t>(c.rows) * c.in, ++seed, 1.0f);
-        const auto w = randn(static_cast<size_t>(c.out) * c.in, ++seed, 0.05f);
-        const auto b = c.bias ? randn(static_cast<size_t>(c.out), ++seed, 0.1f) : std::vector<float>(c.out, 0.0f);
-        const auto y0 = randn(static_cast<size_t>(c.rows) * c.out, ++seed, 1.0f);
+        const auto x = randn(static_cast<size_t>(c.rows) * c.in, ++seed, 0.0f, 1.0f);
+        const auto w = randn(static_cast<size_t>(c.out) * c.in, ++seed, 0.0f, 0.05f);
+        const auto b = c.bias ? randn(static_cast<size_t>(c.out), ++seed, 0.0f, 0.1f) : std::vector<float>(c.out, 0.0f);
+        const auto y0 = randn(static_cast<size_t>(c.rows) * c.out, ++seed, 0.0f, 1.0f);
         const cpu::Bf16Matrix packed = cpu::pack_bf16(w.data(), c.out, c.in);
         std::vector<float> got = y0;
         cpu::linear_bf16(cpu::dpbf16_tile_emulated, x.data(), c.in, c.rows, packed, c.bias ? b.data() : nullptr,
@@ -116,9 +109,9 @@ TEST_CASE("bf16: the AVX512_BF16 kernel equals the emulation bit for bit", "[bf1
     for (int in : {2, 63, 512, 2048}) {
         const int rows = 11, out = 100;
         INFO("in " << in);
-        const auto x = randn(static_cast<size_t>(rows) * in, 50 + static_cast<unsigned>(in), 1.0f);
-        const auto w = randn(static_cast<size_t>(out) * in, 60 + static_cast<unsigned>(in), 0.05f);
-        const auto b = randn(static_cast<size_t>(out), 70, 0.1f);
+        const auto x = randn(static_cast<size_t>(rows) * in, 50 + static_cast<unsigned>(in), 0.0f, 1.0f);
+        const auto w = randn(static_cast<size_t>(out) * in, 60 + static_cast<unsigned>(in), 0.0f, 0.05f);
+        const auto b = randn(static_cast<size_t>(out), 70, 0.0f, 0.1f);
         const cpu::Bf16Matrix packed = cpu::pack_bf16(w.data(), out, in);
         std::vector<float> a(static_cast<size_t>(rows) * out, std::nanf("")), e(a.size(), std::nanf(""));
         cpu::linear_bf16(real, x.data(), in, rows, packed, b.data(), a.data(), out, false);
@@ -149,7 +142,7 @@ TEST_CASE("bf16: the CPU encoder in bf16 (emulated VDPBF16PS) matches the float6
         auto weights = std::make_shared<const ModelWeights>(random_weights(c.config, 5));
         CpuEncoder encoder(weights, 0, emulated, Precision::bf16);
         CHECK((encoder.precision() == Precision::bf16));
-        const auto x = randn(static_cast<size_t>(c.batch) * c.channels * c.samples, 80, 0.05f);
+        const auto x = randn(static_cast<size_t>(c.batch) * c.channels * c.samples, 80, 0.0f, 0.05f);
         const auto ids = eegpt_test::first_ids(c.channels, 4);
         const auto got = eegpt_test::encode_with(encoder, x, c.batch, c.channels, c.samples, ids);
         const auto expected =

@@ -41,6 +41,7 @@ using namespace eegpt;
 using eegpt_test::encode_with;
 using eegpt_test::first_ids;
 using eegpt_test::min_window_cosine;
+using eegpt_test::randn;
 using eegpt_test::relative_error;
 using eegpt_test::TempPath;
 using Catch::Matchers::Contains;
@@ -86,14 +87,6 @@ private:
 void require_ran(cudaError_t launch) {
     REQUIRE(launch == cudaSuccess);
     REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
-}
-
-std::vector<float> randn(size_t n, unsigned seed, float mean = 0.0f, float stddev = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(mean, stddev);
-    std::vector<float> v(n);
-    for (auto& x : v) x = dist(rng);
-    return v;
 }
 
 std::vector<bf16> to_bf16(const std::vector<float>& v) {

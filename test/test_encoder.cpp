@@ -36,11 +36,7 @@ using eegpt_test::relative_error;
 namespace {
 
 std::vector<float> random_input(size_t n, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, 0.05f);  // ~50 uV in millivolts
-    std::vector<float> x(n);
-    for (auto& v : x) v = dist(rng);
-    return x;
+    return eegpt_test::randn(n, seed, 0.0f, 0.05f);  // ~50 uV in millivolts
 }
 
 struct Row {

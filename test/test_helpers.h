@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,15 @@ inline std::vector<int> first_ids(int channels, int offset) {
     std::vector<int> ids(static_cast<size_t>(channels));
     for (int c = 0; c < channels; ++c) ids[static_cast<size_t>(c)] = (c * 7 + offset) % 62;
     return ids;
+}
+
+// n normally distributed floats from a fixed seed (mt19937): the random inputs and weights of tests.
+inline std::vector<float> randn(size_t n, unsigned seed, float mean = 0.0f, float stddev = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(mean, stddev);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
 }
 
 inline bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }

@@ -81,8 +81,6 @@ private:
 std::unique_ptr<Encoder> make_encoder(std::shared_ptr<const ModelWeights> weights, const EncoderOptions& options) {
     weights->config.validate();
     if (options.device == Device::cpu) {
-        if (options.precision == Precision::tf32)
-            throw Error("precision tf32 is not available on the cpu device (use fp32 or bf16)");
         const cpu::Isa isa = options.isa.empty() ? cpu::default_isa() : cpu::parse_isa(options.isa);
         if (options.precision == Precision::bf16) {
             const std::string why = cpu::bf16_unavailable_reason(isa);

@@ -3,7 +3,6 @@
 // runs batch 1 only. Bounds: test/parity.h. Exit code 1 when a bound fails.
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <vector>
 
 #include "encoder/cuda/encoder_cuda.h"
@@ -25,10 +24,7 @@ int main(int argc, char** argv) {
     for (int C : channel_counts)
         for (int B : {1, 2}) {
             if (B > 1 && std::getenv("PARITY_BATCHES") && std::atoi(std::getenv("PARITY_BATCHES")) < B) continue;
-            std::mt19937 rng(static_cast<unsigned>(C * 10 + B));
-            std::normal_distribution<float> dist(0.0f, 0.05f);
-            std::vector<float> x(static_cast<size_t>(B) * C * T);
-            for (auto& v : x) v = dist(rng);
+            const auto x = eegpt_test::randn(static_cast<size_t>(B) * C * T, static_cast<unsigned>(C * 10 + B), 0.0f, 0.05f);
             const std::vector<int> ids = eegpt_test::first_ids(C, 3);
             const auto expected = eegpt_test::encode_with(*cpu, x, B, C, T, ids);
             for (const auto& bound : eegpt_test::kPrecisionBounds) {

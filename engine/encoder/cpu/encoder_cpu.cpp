@@ -17,15 +17,18 @@ CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads,
       w_(bind_encoder_weights(*storage_)),
       config_(w_.config),
       threads_(threads > 0 ? threads : omp_get_num_procs()) {
-    if (precision == Precision::tf32) throw Error("precision tf32 is not available on the cpu device");
+    if (precision == Precision::tf32) throw Error("precision tf32 is not available on the cpu device (use fp32 or bf16)");
     if (bf16_ && !ops_.bf16_tile)
         throw Error("precision bf16 needs the " + cpu::to_string(ops_.isa) + " CPU operations' bf16 kernel");
     const int D = config_.embed_dim;
     for (const BlockWeights& b : w_.blocks) {
         BlockGemms g;
-        g.qkv = make_gemm(b.qkv.weight, b.qkv.bias, 3 * D, D);
-        g.q = make_gemm(b.qkv.weight, b.qkv.bias, D, D);  // rows 0..D: queries
-        g.kv = make_gemm(b.qkv.weight + static_cast<size_t>(D) * D, b.qkv.bias ? b.qkv.bias + D : nullptr, 2 * D, D);
+        if (&b != &w_.blocks.back()) {
+            g.qkv = make_gemm(b.qkv.weight, b.qkv.bias, 3 * D, D);
+        } else {  // the last block multiplies queries (rows 0..D) and keys/values (rows D..3D) apart
+            g.q = make_gemm(b.qkv.weight, b.qkv.bias, D, D);
+            g.kv = make_gemm(b.qkv.weight + static_cast<size_t>(D) * D, b.qkv.bias ? b.qkv.bias + D : nullptr, 2 * D, D);
+        }
         g.proj = make_gemm(b.proj.weight, b.proj.bias, D, D);
         g.fc1 = make_gemm(b.fc1.weight, b.fc1.bias, b.fc1.out, D);
         g.fc2 = make_gemm(b.fc2.weight, b.fc2.bias, D, b.fc2.in);

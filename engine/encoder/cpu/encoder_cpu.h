@@ -69,7 +69,7 @@ private:
         cpu::Bf16Matrix packed;
     };
     struct BlockGemms {
-        Gemm qkv, q, kv, proj, fc1, fc2;  // q and kv: the rows of qkv the last block uses apart
+        Gemm qkv, q, kv, proj, fc1, fc2;  // qkv in full blocks; q and kv (its rows, apart) in the last
     };
     Gemm make_gemm(const float* weight, const float* bias, int out, int in) const;
     void linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride, bool accumulate) const;
