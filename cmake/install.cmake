@@ -9,7 +9,7 @@ install(TARGETS eegpt_encoder EXPORT eegptTargets ARCHIVE DESTINATION ${CMAKE_IN
 # Public headers: the interface, the model, HDF5 I/O and the CPU operations. The CPU and CUDA
 # encoder classes stay private (they include Eigen and CUDA headers).
 install(DIRECTORY engine/encoder/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/eegpt/encoder
-        FILES_MATCHING PATTERN "*.h" PATTERN "cuda" EXCLUDE PATTERN "encoder_cpu.h" EXCLUDE)
+        FILES_MATCHING PATTERN "*.h" PATTERN "cuda" EXCLUDE PATTERN "encoder_cpu.h" EXCLUDE PATTERN "gemm_kernel.h" EXCLUDE)
 install(EXPORT eegptTargets NAMESPACE eegpt:: DESTINATION ${EEGPT_CMAKE_DIR})
 configure_package_config_file(cmake/eegptConfig.cmake.in ${CMAKE_CURRENT_BINARY_DIR}/eegptConfig.cmake
                               INSTALL_DESTINATION ${EEGPT_CMAKE_DIR})

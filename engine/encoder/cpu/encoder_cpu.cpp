@@ -38,17 +38,20 @@ CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads,
 }
 
 CpuEncoder::Gemm CpuEncoder::make_gemm(const float* weight, const float* bias, int out, int in) const {
-    Gemm g{weight, bias, out, in, {}};
-    if (bf16_) g.packed = cpu::pack_bf16(weight, out, in);
+    Gemm g{bias, out, in, {}, {}};
+    if (bf16_)
+        g.bf16 = cpu::pack_bf16(weight, out, in);
+    else
+        g.fp32 = cpu::pack_weights(weight, out, in, ops_.gemm_nr);
     return g;
 }
 
 void CpuEncoder::linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride,
                         bool accumulate) const {
     if (bf16_)
-        cpu::linear_bf16(ops_.bf16_tile, x, x_stride, rows, g.packed, g.bias, y, y_stride, accumulate);
+        cpu::linear_bf16(ops_.bf16_tile, x, x_stride, rows, g.bf16, g.bias, y, y_stride, accumulate);
     else
-        ops_.linear(x, x_stride, rows, g.in, g.weight, g.bias, g.out, y, y_stride, accumulate);
+        ops_.linear_packed(x, x_stride, rows, g.fp32, g.bias, y, y_stride, accumulate);
 }
 
 int CpuEncoder::seqs_per_pass(int tokens) const { return std::max(1, kRowsPerPass / tokens); }

@@ -1,4 +1,5 @@
-// CPU backend: fp32, Eigen GEMMs, both cores busy.
+// CPU backend: fp32 GEMMs on weights packed at load (cpu/gemm.h) or bf16 ones (cpu/bf16.h), both
+// cores busy.
 //
 // Every EEGPT sequence (one time patch of one window: C channel tokens + E summary tokens) is
 // independent of every other, so threads split the sequences and each runs the whole encoder on
@@ -62,11 +63,13 @@ private:
         float* out;
     };
 
-    // One linear layer: fp32 weights (views into storage_) and, in bf16 mode, their packed copy.
+    // One linear layer: its weights packed once for the precision's kernel (cpu/gemm.h for fp32,
+    // cpu/bf16.h for bf16); the bias is a view into storage_.
     struct Gemm {
-        const float *weight = nullptr, *bias = nullptr;
+        const float* bias = nullptr;
         int out = 0, in = 0;
-        cpu::Bf16Matrix packed;
+        cpu::PackedWeights fp32;
+        cpu::Bf16Matrix bf16;
     };
     struct BlockGemms {
         Gemm qkv, q, kv, proj, fc1, fc2;  // qkv in full blocks; q and kv (its rows, apart) in the last

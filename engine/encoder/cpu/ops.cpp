@@ -1,11 +1,14 @@
 #include "encoder/cpu/ops.h"
 
+#include "encoder/cpu/gemm_kernel.h"
+
 #include <immintrin.h>
 
 #include <Eigen/Dense>
 #include <chrono>
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <unsupported/Eigen/SpecialFunctions>
 
 // Compiled once per ISA level (cpu/ops.h), with EEGPT_CPU_OPS_ISA naming the level; the module
@@ -31,6 +34,20 @@ void linear(const float* x, int x_stride, int rows, int in, const float* w, cons
     else
         Y.noalias() = X * Wt;
     if (b) Y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(b, out);
+}
+
+namespace {
+#if defined(__AVX512F__)
+using IsaGemm = Gemm<Avx512Vec, 14, 2>;  // 28 accumulators of 32 registers
+#else
+using IsaGemm = Gemm<Avx2Vec, 6, 2>;  // 12 accumulators of 16 registers
+#endif
+}  // namespace
+
+void linear_packed(const float* x, int x_stride, int rows, const PackedWeights& w, const float* b, float* y,
+                   int y_stride, bool accumulate) {
+    if (w.nr != IsaGemm::kNr) throw std::invalid_argument("weights packed for another micro-kernel width");
+    IsaGemm::linear(x, x_stride, rows, w, b, y, y_stride, accumulate);
 }
 
 void layernorm(const float* x, const float* gamma, const float* beta, float* y, int rows, int dim, float eps) {
@@ -212,8 +229,9 @@ constexpr double (*kBf16Peak)(double) = nullptr;
 }  // namespace
 
 const Ops& built_in_ops() {
-    static const Ops table = {Isa::EEGPT_CPU_OPS_ISA, linear,          layernorm, bias_gelu, attention, gather_rows,
-                              patch_embed,            fma_peak_gflops, kBf16Tile, kBf16Peak};
+    static const Ops table = {Isa::EEGPT_CPU_OPS_ISA, linear,      linear_packed,   IsaGemm::kNr, layernorm,
+                              bias_gelu,              attention,   gather_rows,     patch_embed,  fma_peak_gflops,
+                              kBf16Tile,              kBf16Peak};
     return table;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "encoder/cpu/bf16.h"
+#include "encoder/cpu/gemm.h"
 
 namespace eegpt::cpu {
 
@@ -23,6 +24,9 @@ Isa parse_isa(const std::string& name);  // "avx2", "avx512"; throws Error other
 struct Ops {
     Isa isa;
     void (*linear)(const float*, int, int, int, const float*, const float*, int, float*, int, bool);
+    // The encoder's GEMM (cpu/gemm.h) on weights packed with pack_weights(..., gemm_nr).
+    void (*linear_packed)(const float*, int, int, const PackedWeights&, const float*, float*, int, bool);
+    int gemm_nr;
     void (*layernorm)(const float*, const float*, const float*, float*, int, int, float);
     void (*bias_gelu)(const float*, const float*, float*, size_t, int);
     void (*attention)(const float*, int, int, const float*, const float*, int, int, int, int, int, float*, int,
@@ -56,6 +60,11 @@ const Ops& built_in_ops();
 // the product into y instead (the residual connection). b may be null.
 void linear(const float* x, int x_stride, int rows, int in, const float* w, const float* b, int out, float* y,
             int y_stride, bool accumulate);
+
+// linear with W packed by pack_weights(w, out, in, w.nr) for this level's micro-kernel (w.nr must
+// be the table's gemm_nr): the encoder's fast path; `linear` above is the plain reference.
+void linear_packed(const float* x, int x_stride, int rows, const PackedWeights& w, const float* b, float* y,
+                   int y_stride, bool accumulate);
 
 // y[r] = (x[r] - mean) / sqrt(var + eps) * gamma + beta, two-pass statistics (mean first, then the
 // variance of the centred values: the one-pass form loses digits when |mean| >> std).
