@@ -78,9 +78,11 @@ TEST_CASE("bf16: packing, blocking and the emulated VDPBF16PS give the instructi
         int rows, in, out;
         bool bias, accumulate;
     };
-    // Odd input counts (a padded pair), outputs not a multiple of 32, rows not a multiple of 4.
-    const Case cases[] = {{1, 2, 1, false, false}, {5, 64, 40, true, false}, {7, 33, 70, true, true},
-                          {4, 512, 96, true, false}, {9, 2048, 33, false, true}};
+    // Odd input counts (a padded pair), outputs not a multiple of 32, rows not a multiple of the
+    // tile (12) nor of the block (96).
+    const Case cases[] = {{1, 2, 1, false, false},    {5, 64, 40, true, false},   {7, 33, 70, true, true},
+                          {4, 512, 96, true, false},   {9, 2048, 33, false, true}, {13, 40, 65, true, false},
+                          {100, 66, 45, true, true},   {193, 17, 32, false, false}};
     unsigned seed = 10;
     for (const Case& c : cases) {
         INFO("rows " << c.rows << " in " << c.in << " out " << c.out);
@@ -107,7 +109,7 @@ TEST_CASE("bf16: the AVX512_BF16 kernel equals the emulation bit for bit", "[bf1
     const cpu::Bf16TileKernel real = cpu::ops(cpu::Isa::avx512).bf16_tile;
     REQUIRE(real != nullptr);
     for (int in : {2, 63, 512, 2048}) {
-        const int rows = 11, out = 100;
+        const int rows = 101, out = 100;
         INFO("in " << in);
         const auto x = randn(static_cast<size_t>(rows) * in, 50 + static_cast<unsigned>(in), 0.0f, 1.0f);
         const auto w = randn(static_cast<size_t>(out) * in, 60 + static_cast<unsigned>(in), 0.0f, 0.05f);

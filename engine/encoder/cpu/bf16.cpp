@@ -37,31 +37,36 @@ uint16_t to_bf16(float v) {
 
 float from_bf16(uint16_t v) { return float_of(static_cast<uint32_t>(v) << 16); }
 
+namespace {
+uint32_t pair_word(float lo, float hi) {
+    return static_cast<uint32_t>(to_bf16(lo)) | (static_cast<uint32_t>(to_bf16(hi)) << 16);
+}
+}  // namespace
+
 Bf16Matrix pack_bf16(const float* w, int out, int in) {
     Bf16Matrix m;
     m.out = out;
     m.in = in;
     m.pairs = (in + 1) / 2;
-    m.cols = (out + kBf16TileCols - 1) / kBf16TileCols * kBf16TileCols;
-    m.words.assign(static_cast<size_t>(m.pairs) * m.cols, 0u);
-    for (int j = 0; j < out; ++j)
-        for (int p = 0; p < m.pairs; ++p) {
-            const float lo = w[static_cast<size_t>(j) * in + 2 * p];
-            const float hi = 2 * p + 1 < in ? w[static_cast<size_t>(j) * in + 2 * p + 1] : 0.0f;
-            m.words[static_cast<size_t>(p) * m.cols + j] =
-                static_cast<uint32_t>(to_bf16(lo)) | (static_cast<uint32_t>(to_bf16(hi)) << 16);
-        }
+    m.panels = (out + kBf16TileCols - 1) / kBf16TileCols;
+    m.words.assign(static_cast<size_t>(m.panels) * m.pairs * kBf16TileCols, 0u);
+    for (int j = 0; j < out; ++j) {
+        const float* wj = w + static_cast<size_t>(j) * in;
+        uint32_t* panel = m.words.data() + static_cast<size_t>(j / kBf16TileCols) * m.pairs * kBf16TileCols;
+        for (int p = 0; p < m.pairs; ++p)
+            panel[static_cast<size_t>(p) * kBf16TileCols + j % kBf16TileCols] =
+                pair_word(wj[2 * p], 2 * p + 1 < in ? wj[2 * p + 1] : 0.0f);
+    }
     return m;
 }
 
-void dpbf16_tile_emulated(const uint32_t* a, int a_stride, const uint32_t* b, int b_stride, int pairs, float* acc,
-                          int rows) {
-    for (int r = 0; r < rows; ++r)
+void dpbf16_tile_emulated(const uint32_t* a, const uint32_t* b, int pairs, float* acc) {
+    for (int r = 0; r < kBf16TileRows; ++r)
         for (int j = 0; j < kBf16TileCols; ++j) {
             float s = acc[r * kBf16TileCols + j];
             for (int p = 0; p < pairs; ++p) {
-                const uint32_t aw = a[static_cast<size_t>(r) * a_stride + p];
-                const uint32_t bw = b[static_cast<size_t>(p) * b_stride + j];
+                const uint32_t aw = a[static_cast<size_t>(p) * kBf16TileRows + r];
+                const uint32_t bw = b[static_cast<size_t>(p) * kBf16TileCols + j];
                 s = flush(s + from_bf16(static_cast<uint16_t>(bw >> 16)) * from_bf16(static_cast<uint16_t>(aw >> 16)));
                 s = flush(s + from_bf16(static_cast<uint16_t>(bw)) * from_bf16(static_cast<uint16_t>(aw)));
             }
@@ -71,27 +76,39 @@ void dpbf16_tile_emulated(const uint32_t* a, int a_stride, const uint32_t* b, in
 
 void linear_bf16(Bf16TileKernel kernel, const float* x, int x_stride, int rows, const Bf16Matrix& w, const float* b,
                  float* y, int y_stride, bool accumulate) {
-    std::vector<uint32_t> a(static_cast<size_t>(kBf16TileRows) * w.pairs);
+    constexpr int kBlockTiles = 8;  // 96 rows: with K = 2048, 384 KB of pairs, in L2
+    constexpr int kBlockRows = kBlockTiles * kBf16TileRows;
+    std::vector<uint32_t> a(static_cast<size_t>(kBlockRows) * w.pairs);
     float acc[kBf16TileRows * kBf16TileCols];
-    for (int r0 = 0; r0 < rows; r0 += kBf16TileRows) {
-        const int tile_rows = std::min(kBf16TileRows, rows - r0);
-        for (int r = 0; r < tile_rows; ++r) {  // this tile's rows of x, as bf16 pairs
-            const float* xr = x + static_cast<size_t>(r0 + r) * x_stride;
-            for (int p = 0; p < w.pairs; ++p) {
-                const float hi = 2 * p + 1 < w.in ? xr[2 * p + 1] : 0.0f;
-                a[static_cast<size_t>(r) * w.pairs + p] =
-                    static_cast<uint32_t>(to_bf16(xr[2 * p])) | (static_cast<uint32_t>(to_bf16(hi)) << 16);
+    for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
+        const int block_rows = std::min(kBlockRows, rows - r0);
+        const int tiles = (block_rows + kBf16TileRows - 1) / kBf16TileRows;
+        for (int t = 0; t < tiles; ++t) {  // this block's rows of x as bf16 pairs, interleaved per tile
+            uint32_t* at = a.data() + static_cast<size_t>(t) * w.pairs * kBf16TileRows;
+            for (int r = 0; r < kBf16TileRows; ++r) {
+                const int row = t * kBf16TileRows + r;
+                if (row >= block_rows) {
+                    for (int p = 0; p < w.pairs; ++p) at[static_cast<size_t>(p) * kBf16TileRows + r] = 0u;
+                    continue;
+                }
+                const float* xr = x + static_cast<size_t>(r0 + row) * x_stride;
+                for (int p = 0; p < w.pairs; ++p)
+                    at[static_cast<size_t>(p) * kBf16TileRows + r] =
+                        pair_word(xr[2 * p], 2 * p + 1 < w.in ? xr[2 * p + 1] : 0.0f);
             }
         }
-        for (int c0 = 0; c0 < w.out; c0 += kBf16TileCols) {
-            std::fill(acc, acc + kBf16TileRows * kBf16TileCols, 0.0f);
-            kernel(a.data(), w.pairs, w.words.data() + c0, w.cols, w.pairs, acc, tile_rows);
-            const int cols = std::min(kBf16TileCols, w.out - c0);
-            for (int r = 0; r < tile_rows; ++r) {
-                float* yr = y + static_cast<size_t>(r0 + r) * y_stride + c0;
-                for (int j = 0; j < cols; ++j) {
-                    const float v = acc[r * kBf16TileCols + j] + (b ? b[c0 + j] : 0.0f);
-                    yr[j] = accumulate ? yr[j] + v : v;
+        for (int c = 0; c < w.panels; ++c) {
+            const int c0 = c * kBf16TileCols, cols = std::min(kBf16TileCols, w.out - c0);
+            for (int t = 0; t < tiles; ++t) {
+                std::fill(acc, acc + kBf16TileRows * kBf16TileCols, 0.0f);
+                kernel(a.data() + static_cast<size_t>(t) * w.pairs * kBf16TileRows, w.panel(c), w.pairs, acc);
+                const int tile_rows = std::min(kBf16TileRows, block_rows - t * kBf16TileRows);
+                for (int r = 0; r < tile_rows; ++r) {
+                    float* yr = y + static_cast<size_t>(r0 + t * kBf16TileRows + r) * y_stride + c0;
+                    for (int j = 0; j < cols; ++j) {
+                        const float v = acc[r * kBf16TileCols + j] + (b ? b[c0 + j] : 0.0f);
+                        yr[j] = accumulate ? yr[j] + v : v;
+                    }
                 }
             }
         }

@@ -175,8 +175,8 @@ double fma_peak_gflops(double seconds) {
 #if defined(__AVX512F__)
 // VDPBF16PS on a tile of kBf16TileRows x 32 outputs (two registers per row): the instruction only
 // in this function, so the module runs on AVX-512 CPUs without AVX512_BF16 until bf16 is asked for.
-__attribute__((target("avx512bf16"))) void dpbf16_tile_avx512(const uint32_t* a, int a_stride, const uint32_t* b,
-                                                               int b_stride, int pairs, float* acc, int rows) {
+__attribute__((target("avx512bf16"))) void dpbf16_tile_avx512(const uint32_t* a, const uint32_t* b, int pairs,
+                                                               float* acc) {
     static_assert(kBf16TileCols == 32, "two 16-lane registers per row");
     __m512 c[kBf16TileRows][2];
     for (int r = 0; r < kBf16TileRows; ++r) {
@@ -184,15 +184,16 @@ __attribute__((target("avx512bf16"))) void dpbf16_tile_avx512(const uint32_t* a,
         c[r][1] = _mm512_loadu_ps(acc + r * kBf16TileCols + 16);
     }
     for (int p = 0; p < pairs; ++p) {
-        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + static_cast<size_t>(p) * b_stride);
-        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + static_cast<size_t>(p) * b_stride + 16);
-        for (int r = 0; r < rows; ++r) {
-            const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[static_cast<size_t>(r) * a_stride + p]));
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + static_cast<size_t>(p) * kBf16TileCols);
+        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + static_cast<size_t>(p) * kBf16TileCols + 16);
+        const uint32_t* ap = a + static_cast<size_t>(p) * kBf16TileRows;
+        for (int r = 0; r < kBf16TileRows; ++r) {
+            const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[r]));
             c[r][0] = _mm512_dpbf16_ps(c[r][0], b0, av);
             c[r][1] = _mm512_dpbf16_ps(c[r][1], b1, av);
         }
     }
-    for (int r = 0; r < rows; ++r) {
+    for (int r = 0; r < kBf16TileRows; ++r) {
         _mm512_storeu_ps(acc + r * kBf16TileCols, c[r][0]);
         _mm512_storeu_ps(acc + r * kBf16TileCols + 16, c[r][1]);
     }
