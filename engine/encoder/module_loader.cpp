@@ -17,6 +17,16 @@ std::string executable_dir() {
     return exe.substr(0, exe.rfind('/'));
 }
 
+// The directory of the shared object this code is in, when it is not the executable (the Python
+// extension, which carries its modules beside it).
+std::string library_dir() {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(&library_dir), &info) == 0 || !info.dli_fname) return "";
+    const std::string lib = info.dli_fname;
+    const size_t slash = lib.rfind('/');
+    return slash == std::string::npos ? "" : lib.substr(0, slash);
+}
+
 }  // namespace
 
 void* LoadedModule::symbol(const char* name) {
@@ -35,6 +45,8 @@ LoadedModule open_module(const std::string& file_name, const char* env_var, cons
     } else {
         const std::string dir = executable_dir();
         if (!dir.empty()) candidates.push_back(dir + "/" + file_name);
+        const std::string lib = library_dir();
+        if (!lib.empty() && lib != dir) candidates.push_back(lib + "/" + file_name);
 #ifdef EEGPT_INSTALL_LIBDIR
         candidates.push_back(std::string(EEGPT_INSTALL_LIBDIR) + "/" + file_name);
 #endif

@@ -14,16 +14,25 @@
 namespace eegpt {
 namespace {
 
-std::vector<SignalDescription> describe(const EdfReader& reader) {
+std::vector<SignalDescription> describe(const std::vector<EdfSignal>& signals) {
     std::vector<SignalDescription> d;
-    for (const auto& s : reader.signals()) d.push_back({s.label, s.unit});
+    for (const auto& s : signals) d.push_back({s.label, s.unit});
     return d;
+}
+
+ChannelPlan plan_signals(const std::vector<EdfSignal>& signals, const MontageOptions& montage, const Head* head) {
+    MontageOptions m = montage;
+    if (head) {
+        if (!montage.channels.empty()) throw Error("--channels cannot be combined with a head: the head fixes its input channels");
+        m.channels = head->input_channels;
+    }
+    return plan_channels(describe(signals), m);
 }
 
 std::vector<int32_t> as_int32(const std::vector<int>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
 
 // Everything about where the numbers came from, as root attributes and small datasets.
-void write_provenance(hid_t file, const EdfReader& reader, const ChannelPlan& plan, const SignalStream& stream,
+void write_provenance(hid_t file, const SampleSource& reader, const ChannelPlan& plan, const SignalStream& stream,
                       const PreprocessOptions& pre, const std::vector<std::string>& warnings,
                       const std::string& engine_version) {
     h5::write_attr(file, "engine_version", engine_version);
@@ -143,20 +152,28 @@ int64_t stride_samples(double stride_s) {
 }
 
 ChannelPlan plan_recording_channels(const EdfReader& reader, const MontageOptions& montage, const Head* head) {
-    MontageOptions m = montage;
-    if (head) {
-        if (!montage.channels.empty()) throw Error("--channels cannot be combined with a head: the head fixes its input channels");
-        m.channels = head->input_channels;
-    }
-    return plan_channels(describe(reader), m);
+    return plan_signals(reader.signals(), montage, head);
+}
+
+ChannelPlan plan_recording_channels(const SampleSource& source, const MontageOptions& montage, const Head* head) {
+    return plan_signals(source.signals(), montage, head);
 }
 
 RecordingSummary process_recording(const std::string& input, const std::string& output, const ModelContext& model,
                                    const RecordingOptions& options, const ProgressFn& progress) {
+    if (options.batch < 1) throw Error("--batch must be at least 1");
+    stride_samples(options.stride_s);
+    EdfReader edf(input);
+    EdfSource source(edf);
+    return process_recording(source, output, model, options, progress);
+}
+
+RecordingSummary process_recording(SampleSource& reader, const std::string& output, const ModelContext& model,
+                                   const RecordingOptions& options, const ProgressFn& progress) {
     const auto started = std::chrono::steady_clock::now();
     if (options.batch < 1) throw Error("--batch must be at least 1");
     const int64_t stride = stride_samples(options.stride_s);
-    EdfReader reader(input);
+    const std::string& input = reader.path();
     RecordingSummary summary;
     try {
         summary.file_type = reader.file_type();
@@ -281,7 +298,8 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
 
 void write_preprocessed(const std::string& input, const std::string& output, const MontageOptions& montage,
                         const PreprocessOptions& preprocess, const std::string& engine_version) {
-    EdfReader reader(input);
+    EdfReader edf(input);
+    EdfSource reader(edf);
     ChannelPlan plan = plan_recording_channels(reader, montage, nullptr);
     SignalStream stream(reader, plan, preprocess);
     std::vector<std::string> warnings = reader.warnings();

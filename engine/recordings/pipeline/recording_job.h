@@ -55,8 +55,12 @@ int64_t stride_samples(double stride_s);
 
 // The channel plan of a recording for these options (and head, when classifying).
 ChannelPlan plan_recording_channels(const EdfReader& reader, const MontageOptions& montage, const Head* head);
+ChannelPlan plan_recording_channels(const SampleSource& source, const MontageOptions& montage, const Head* head);
 
 RecordingSummary process_recording(const std::string& input, const std::string& output, const ModelContext& model,
+                                   const RecordingOptions& options, const ProgressFn& progress = nullptr);
+// The same for a recording that is not a file (MemorySource): the one pipeline behind both.
+RecordingSummary process_recording(SampleSource& source, const std::string& output, const ModelContext& model,
                                    const RecordingOptions& options, const ProgressFn& progress = nullptr);
 
 // The preprocessed continuous signals (channels x samples, float32, 256 Hz) of a recording, for

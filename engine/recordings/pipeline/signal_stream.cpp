@@ -12,7 +12,7 @@ constexpr int64_t kFilterChunkSeconds = 60;
 
 }  // namespace
 
-SignalStream::SignalStream(EdfReader& reader, const ChannelPlan& plan, const PreprocessOptions& options)
+SignalStream::SignalStream(SampleSource& reader, const ChannelPlan& plan, const PreprocessOptions& options)
     : reader_(reader), plan_(plan), options_(options) {
     const auto& signals = reader.signals();
     int max_per_record = 1;
@@ -58,8 +58,9 @@ void SignalStream::read_records() {
     for (size_t r = 0; r < recorded_.size(); ++r) {
         const int k = recorded_[r];
         const int s = plan_.signal[static_cast<size_t>(k)];
-        const int64_t per_record = reader_.signals()[static_cast<size_t>(s)].samples_per_record;
-        const int64_t n = per_record * count;
+        const EdfSignal& sig = reader_.signals()[static_cast<size_t>(s)];
+        const int64_t per_record = sig.samples_per_record;
+        const int64_t n = std::min(per_record * count, sig.samples - next_record_ * per_record);  // last record may be short
         read_buffer_.resize(static_cast<size_t>(n));
         reader_.read(s, next_record_ * per_record, static_cast<int>(n), read_buffer_.data());
         const double scale = plan_.to_millivolts[static_cast<size_t>(k)];

@@ -10,7 +10,7 @@
 #include "encoder/conventions.h"
 
 #include "recordings/channel_map.h"
-#include "recordings/io/edf_reader.h"
+#include "recordings/io/sample_source.h"
 #include "recordings/preprocess/filter.h"
 #include "recordings/preprocess/resample.h"
 
@@ -24,7 +24,7 @@ struct PreprocessOptions {
 
 class SignalStream {
 public:
-    SignalStream(EdfReader& reader, const ChannelPlan& plan, const PreprocessOptions& options);
+    SignalStream(SampleSource& reader, const ChannelPlan& plan, const PreprocessOptions& options);
     int channels() const { return static_cast<int>(plan_.ids.size()); }
     int64_t total_samples() const { return total_; }  // at 256 Hz, per channel
     // The resampling ratio (up, down) of each output channel (1/1 for zero-filled ones).
@@ -36,7 +36,7 @@ private:
     void read_records();
     void move_aligned();
 
-    EdfReader& reader_;
+    SampleSource& reader_;
     ChannelPlan plan_;
     PreprocessOptions options_;
     std::vector<int> recorded_;  // output channels that come from a signal

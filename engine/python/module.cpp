@@ -1,0 +1,264 @@
+// The Python extension eegpt._core (nanobind): the encoder and the recording pipeline of the C++
+// libraries, unchanged, behind a thin layer. Arrays come in through DLPack or the buffer protocol
+// (no copy when already C-contiguous float32 on the CPU); the GIL is released while the engine
+// computes. The Python API (python/eegpt) builds on this; nothing here is meant to be called
+// directly by users.
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <Python.h>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "encoder/channels.h"
+#include "encoder/conventions.h"
+#include "encoder/encoder.h"
+#include "encoder/error.h"
+#include "recordings/channel_map.h"
+#include "recordings/heads/head.h"
+#include "recordings/io/sample_source.h"
+#include "recordings/pipeline/recording_job.h"
+#include "recordings/preprocess/filter.h"
+#include "recordings/synthetic_recording.h"
+
+#ifndef EEGPT_VERSION
+#define EEGPT_VERSION "dev"
+#endif
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace eegpt::python {
+namespace {
+
+// Raised out of a progress callback when Python has a pending KeyboardInterrupt; not an
+// eegpt::Error, so the pipeline abandons the output instead of reporting a bad recording.
+struct Interrupted : std::runtime_error {
+    Interrupted() : std::runtime_error("interrupted") {}
+};
+
+class Model {
+public:
+    Model(ModelWeights weights, const std::string& path, const std::string& device, const std::string& precision,
+          int threads)
+        : path_(path) {
+        if (threads < 0) throw Error("threads must be 0 (all cores) or more, not " + std::to_string(threads));
+        weights_ = std::make_shared<ModelWeights>(std::move(weights));
+        EncoderOptions options{parse_device(device), parse_precision(precision), threads};
+        encoder_ = make_encoder(weights_, options);
+        threads_ = threads;
+    }
+
+    // x: (batch, channels, samples) float32 C-contiguous; returns (batch, samples/patch, E, D).
+    nb::ndarray<nb::numpy, float, nb::ndim<4>> encode(
+        nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> x, const std::vector<std::string>& channels) {
+        const int batch = static_cast<int>(x.shape(0)), n_channels = static_cast<int>(x.shape(1)),
+                  samples = static_cast<int>(x.shape(2));
+        if (static_cast<int>(channels.size()) != n_channels)
+            throw Error(std::to_string(channels.size()) + " channel names for " + std::to_string(n_channels) +
+                        " channels of x");
+        const std::vector<int> ids = channel_ids_of(channels);
+        // The checks `eegpt encode` makes on its input file (encoder/io/window_file.cpp), same words.
+        for (size_t i = 0; i < ids.size(); ++i)
+            for (size_t j = 0; j < i; ++j)
+                if (ids[i] == ids[j]) throw Error("channel '" + channels[i] + "' appears twice");
+        const ModelConfig& c = encoder_->config();
+        check_encode_arguments(c, batch, n_channels, samples, ids.data());
+        const size_t n = x.size(), per_window = static_cast<size_t>(n_channels) * static_cast<size_t>(samples);
+        for (size_t i = 0; i < n; ++i)
+            if (!std::isfinite(x.data()[i]))
+                throw Error("'x' has a non-finite value (window " + std::to_string(i / per_window) + ", channel '" +
+                            channels[(i % per_window) / static_cast<size_t>(samples)] + "', sample " +
+                            std::to_string(i % static_cast<size_t>(samples)) + ")");
+        const size_t size = encoder_->output_size(batch, samples);
+        std::unique_ptr<float[]> out(new float[size]);
+        {
+            nb::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(mutex_);  // one encoder is not safe for two threads at once
+            encoder_->encode(x.data(), batch, n_channels, samples, ids.data(), out.get());
+        }
+        float* data = out.release();
+        nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
+        const size_t shape[4] = {static_cast<size_t>(batch), static_cast<size_t>(samples / c.patch_size),
+                                 static_cast<size_t>(c.embed_num), static_cast<size_t>(c.embed_dim)};
+        return nb::ndarray<nb::numpy, float, nb::ndim<4>>(data, 4, shape, owner);
+    }
+
+    // One recording through the C++ pipeline into `output` (HDF5, written atomically).
+    // input: a path, or (data, labels, units, rate_hz, description) for signals in memory, data
+    // float64 (channels, samples) in the units given (MemorySource).
+    nb::dict process(nb::object input, const std::string& output, double stride_s, int batch,
+                     const std::vector<std::string>& channels, bool fill_missing_zeros, bool average_reference,
+                     double bandpass_low, double bandpass_high, int bandpass_order, double notch_hz, double notch_q,
+                     const std::string& features_dtype, const std::string& head_path, bool save_features,
+                     bool progress) {
+        RecordingOptions o;
+        o.stride_s = stride_s;
+        o.batch = batch;
+        o.montage.channels = channels;
+        o.montage.fill_missing_zeros = fill_missing_zeros;
+        o.preprocess.average_reference = average_reference;
+        FilterOptions& f = o.preprocess.filters;
+        f.bandpass_low_hz = bandpass_low;
+        f.bandpass_high_hz = bandpass_high;
+        f.bandpass_order = bandpass_order;
+        f.notch_hz = notch_hz;
+        f.notch_q = notch_q;
+        if (f.enabled()) design_filters(f, kModelRateHz);  // bad numbers fail before any work
+        o.features_dtype = parse_features_dtype(features_dtype);
+        o.save_features = save_features;
+        stride_samples(stride_s);
+        std::unique_ptr<Head> head;
+        if (!head_path.empty()) {
+            head = std::make_unique<Head>(load_head(head_path));
+            const ModelConfig& c = encoder_->config();
+            try {
+                check_head_fits(*head, kWindowSamples / c.patch_size, c.embed_num, c.embed_dim);
+            } catch (const Error& e) {
+                throw Error("head '" + head_path + "' does not fit the model: " + e.what());
+            }
+        }
+        ModelContext context{EEGPT_VERSION, encoder_.get(), &weights_->provenance, head.get(), head_path};
+        std::unique_ptr<SampleSource> memory;
+        std::string path;
+        nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu> data;
+        if (nb::isinstance<nb::str>(input)) {
+            path = nb::cast<std::string>(input);
+        } else {
+            auto t = nb::cast<nb::tuple>(input);
+            data = nb::cast<decltype(data)>(t[0]);
+            auto labels = nb::cast<std::vector<std::string>>(t[1]);
+            if (data.shape(0) != labels.size())
+                throw Error(std::to_string(labels.size()) + " channel names for " + std::to_string(data.shape(0)) + " signals");
+            memory = std::make_unique<MemorySource>(nb::cast<std::string>(t[4]), labels,
+                                                    nb::cast<std::vector<std::string>>(t[2]), nb::cast<double>(t[3]),
+                                                    data.data(), static_cast<int64_t>(data.shape(1)));
+            path = memory->path();
+        }
+        std::string name = path.substr(path.find_last_of('/') + 1);
+        ProgressFn report = [progress, name](const Progress& p) {
+            {
+                nb::gil_scoped_acquire acquire;
+                if (PyErr_CheckSignals() != 0) throw Interrupted();
+            }
+            if (!progress) return;
+            const int width = 30;
+            const int full = static_cast<int>(width * p.windows_done / std::max<int64_t>(1, p.windows_total));
+            std::fprintf(stderr, "\r%s [%s%s] %lld/%lld windows  %.1f windows/s ", name.c_str(),
+                         std::string(static_cast<size_t>(full), '#').c_str(),
+                         std::string(static_cast<size_t>(width - full), '.').c_str(),
+                         static_cast<long long>(p.windows_done), static_cast<long long>(p.windows_total),
+                         p.elapsed_s > 0 ? p.windows_done / p.elapsed_s : 0.0);
+            if (p.windows_done == p.windows_total) std::fprintf(stderr, "\n");
+            std::fflush(stderr);
+        };
+        RecordingSummary s;
+        {
+            nb::gil_scoped_release release;
+            std::lock_guard<std::mutex> lock(mutex_);
+            try {
+                s = memory ? process_recording(*memory, output, context, o, report)
+                           : process_recording(path, output, context, o, report);
+            } catch (const Interrupted&) {
+                nb::gil_scoped_acquire acquire;
+                throw nb::python_error();  // the pending KeyboardInterrupt
+            }
+        }
+        nb::dict d;
+        d["windows"] = s.windows;
+        d["warnings"] = s.warnings;
+        return d;
+    }
+
+    const ModelConfig& config() const { return encoder_->config(); }
+    const Provenance& provenance() const { return weights_->provenance; }
+    std::string device() const { return to_string(encoder_->device()); }
+    std::string precision() const { return to_string(encoder_->precision()); }
+    std::string isa() const { return encoder_->isa(); }
+    int threads() const { return threads_; }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;  // "" for random weights
+    std::shared_ptr<ModelWeights> weights_;
+    std::unique_ptr<Encoder> encoder_;
+    int threads_ = 0;
+    std::mutex mutex_;
+};
+
+}  // namespace
+}  // namespace eegpt::python
+
+NB_MODULE(_core, m) {
+    using namespace eegpt;
+    using eegpt::python::Model;
+    m.doc() = "eegpt C++ engine (internal; use the eegpt package)";
+    m.attr("__version__") = EEGPT_VERSION;
+    // Every one-line message of the engine; bad input, so a ValueError.
+    nb::exception<Error>(m, "Error", PyExc_ValueError);
+
+    nb::class_<ModelConfig>(m, "ModelConfig")
+        .def_ro("embed_dim", &ModelConfig::embed_dim)
+        .def_ro("depth", &ModelConfig::depth)
+        .def_ro("num_heads", &ModelConfig::num_heads)
+        .def_ro("embed_num", &ModelConfig::embed_num)
+        .def_ro("patch_size", &ModelConfig::patch_size)
+        .def_ro("mlp_hidden", &ModelConfig::mlp_hidden)
+        .def_ro("layernorm_eps", &ModelConfig::layernorm_eps)
+        .def_ro("qkv_bias", &ModelConfig::qkv_bias);
+    nb::class_<Provenance>(m, "Provenance")
+        .def_ro("trained", &Provenance::trained)
+        .def_ro("random_seed", &Provenance::random_seed)
+        .def_ro("source_checkpoint", &Provenance::source_checkpoint)
+        .def_ro("source_sha256", &Provenance::source_sha256)
+        .def_ro("source_prefix", &Provenance::source_prefix)
+        .def_ro("converter_version", &Provenance::converter_version);
+
+    nb::class_<Model>(m, "Model")
+        .def_static(
+            "load",
+            [](const std::string& path, const std::string& device, const std::string& precision, int threads) {
+                ModelWeights w;
+                {
+                    nb::gil_scoped_release release;
+                    w = load_weights(path);
+                }
+                return new Model(std::move(w), path, device, precision, threads);
+            },
+            "path"_a, "device"_a, "precision"_a, "threads"_a)
+        .def_static(
+            "random",
+            [](const std::string& name, uint64_t seed, const std::string& device, const std::string& precision,
+               int threads) {
+                ModelWeights w = random_weights(named_config(name), seed);
+                // As the CLI's stand-in (engine/cli/model.cpp): outputs say what made the weights.
+                w.provenance.source_checkpoint = "random-init:" + name;
+                return new Model(std::move(w), "", device, precision, threads);
+            },
+            "name"_a, "seed"_a, "device"_a, "precision"_a, "threads"_a)
+        .def("encode", &Model::encode, "x"_a, "channels"_a)
+        .def("process", &Model::process, "input"_a, "output"_a, "stride_s"_a, "batch"_a, "channels"_a,
+             "fill_missing_zeros"_a, "average_reference"_a, "bandpass_low"_a, "bandpass_high"_a, "bandpass_order"_a,
+             "notch_hz"_a, "notch_q"_a, "features_dtype"_a, "head_path"_a, "save_features"_a, "progress"_a)
+        .def_prop_ro("config", &Model::config, nb::rv_policy::reference_internal)
+        .def_prop_ro("provenance", &Model::provenance, nb::rv_policy::reference_internal)
+        .def_prop_ro("device", &Model::device)
+        .def_prop_ro("precision", &Model::precision)
+        .def_prop_ro("isa", &Model::isa)
+        .def_prop_ro("threads", &Model::threads)
+        .def_prop_ro("path", &Model::path);
+
+    m.def("parse_montage", &parse_montage, "spec"_a);
+    m.def("channel_dictionary", &channel_dictionary);
+    m.def("named_config_names", &named_config_names);
+    m.def("write_synthetic_recording", [](const std::string& path) {
+        write_synthetic_recording(path, SyntheticRecordingSpec{});
+    }, "path"_a);
+}

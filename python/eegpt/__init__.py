@@ -1,0 +1,27 @@
+"""eegpt: the EEGPT EEG encoder engine (C++, CUDA) for NumPy, MNE-Python, scikit-learn and Dask.
+
+    import eegpt
+    model = eegpt.Model("eegpt_large.h5")              # or eegpt.Model.random("large", seed=0)
+    feats = model.encode(x, channels)                  # (batch, channels, samples) mV at 256 Hz
+    rec = eegpt.embed("recording.edf", model)          # or an mne.io.Raw
+    rec.features, rec.window_start_s, rec.channels, rec.dropped, rec.metadata
+
+The computation is the C++ engine's, the same as the `eegpt` command line's: the same channel
+mapping, resampling, filters and encoder, and the same one-line error messages, raised as
+eegpt.Error (a ValueError) for bad input and OSError for files that cannot be read.
+"""
+from ._core import Error, __version__
+from ._model import Model
+from ._recordings import Recording, classify, embed, output_name, read_features
+from ._many import embed_many
+
+__all__ = ["Error", "Model", "Recording", "embed", "classify", "read_features", "embed_many", "output_name",
+           "EEGPTFeatures", "__version__"]
+
+
+def __getattr__(name):
+    # scikit-learn is optional: imported only when the transformer is asked for.
+    if name == "EEGPTFeatures":
+        from .sklearn import EEGPTFeatures
+        return EEGPTFeatures
+    raise AttributeError("module 'eegpt' has no attribute %r" % name)

@@ -1,0 +1,88 @@
+"""eegpt.Model: weights plus an encoder of the C++ engine."""
+import os
+
+import numpy as np
+
+from . import _core
+from ._errors import engine_call
+
+
+class Model:
+    """The EEGPT encoder with weights from `path` (an HDF5 file of tools/convert_ckpt.py).
+
+    device: "cpu" or "cuda"; precision: "fp32", "tf32" (cuda) or "bf16"; threads: CPU worker
+    threads (0: all cores). Pickling and copying reload the weights from `path` (or rebuild the
+    random initialisation), so a Model can be sent to other processes.
+    """
+
+    def __init__(self, path, device="cpu", precision="fp32", threads=0):
+        path = os.fspath(path)
+        self._spec = ("file", path, device, precision, int(threads))
+        self._core = engine_call(_core.Model.load, path, device, precision, int(threads), files=[path])
+
+    @classmethod
+    def random(cls, name="large", seed=0, device="cpu", precision="fp32", threads=0):
+        """A random-initialised, untrained model of a named configuration (tiny1 .. large): the
+        deterministic initialisation of weights/FORMAT.md, the same as the CLI's stand-in."""
+        self = cls.__new__(cls)
+        self._spec = ("random", str(name), int(seed), device, precision, int(threads))
+        self._core = engine_call(_core.Model.random, str(name), int(seed), device, precision, int(threads))
+        return self
+
+    @classmethod
+    def _from_spec(cls, spec):
+        if spec[0] == "file":
+            return cls(*spec[1:])
+        return cls.random(*spec[1:])
+
+    def __reduce__(self):
+        return (Model._from_spec, (self._spec,))
+
+    def __deepcopy__(self, memo):
+        return Model._from_spec(self._spec)
+
+    def __repr__(self):
+        what = self._spec[1] if self._spec[0] == "file" else "random %s seed %d" % self._spec[1:3]
+        return "eegpt.Model(%s, device=%s, precision=%s, threads=%d)" % (what, self.device, self.precision,
+                                                                           self.threads)
+
+    @property
+    def path(self):
+        """The weight file, or None for a random-initialised model."""
+        return self._spec[1] if self._spec[0] == "file" else None
+
+    @property
+    def config(self):
+        """embed_dim, depth, num_heads, embed_num, patch_size, mlp_hidden, layernorm_eps, qkv_bias."""
+        c = self._core.config
+        return {k: getattr(c, k) for k in ("embed_dim", "depth", "num_heads", "embed_num", "patch_size",
+                                           "mlp_hidden", "layernorm_eps", "qkv_bias")}
+
+    @property
+    def provenance(self):
+        """Where the weights came from: trained, random_seed, source_checkpoint, source_sha256, ..."""
+        p = self._core.provenance
+        return {k: getattr(p, k) for k in ("trained", "random_seed", "source_checkpoint", "source_sha256",
+                                           "source_prefix", "converter_version")}
+
+    device = property(lambda self: self._core.device)
+    precision = property(lambda self: self._core.precision)
+    threads = property(lambda self: self._core.threads)
+    isa = property(lambda self: self._core.isa, doc="CPU ISA level of the operations ('avx2', 'avx512')")
+
+    def encode(self, x, channels):
+        """Features of windows x: (batch, channels, samples) in millivolts at 256 Hz, samples a
+        multiple of 64, any array with DLPack or the buffer protocol (NumPy, PyTorch CPU tensors;
+        read in place when C-contiguous float32, else converted once). channels: one dictionary
+        name per channel. Returns float32 (batch, samples / 64, embed_num, embed_dim). The GIL is
+        released while the engine computes; one Model encodes one call at a time."""
+        if isinstance(channels, str):
+            channels = channels.split(",")
+        channels = [str(c) for c in channels]
+        if not (hasattr(x, "__dlpack__") or isinstance(x, np.ndarray)):
+            x = np.asarray(x)
+        if getattr(x, "ndim", 3) != 3:
+            raise _core.Error("x must have 3 dimensions (batch, channels, samples), not %d" % x.ndim)
+        if isinstance(x, np.ndarray) and not (x.dtype == np.float32 and x.flags.c_contiguous):
+            x = np.ascontiguousarray(x, dtype=np.float32)
+        return engine_call(self._core.encode, x, channels)

@@ -1,0 +1,153 @@
+"""eegpt.Model: encode equals `eegpt encode` bit for bit; NumPy and PyTorch inputs; errors with
+the CLI's one-line messages and the documented types; the GIL released; pickling."""
+import pickle
+import threading
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+import eegpt
+from conftest import D, E, lib
+
+NAMES = ["FP1", "FP2", "CZ", "O1", "O2"]
+
+
+def windows(batch=3, channels=len(NAMES), samples=1024, seed=1):
+    return (0.02 * np.random.default_rng(seed).standard_normal((batch, channels, samples))).astype(np.float32)
+
+
+def cli_encode(weights, x, names, tmp_path):
+    inp, out = tmp_path / "windows.h5", tmp_path / "features.h5"
+    with h5py.File(inp, "w") as f:
+        f["x"] = x
+        f.create_dataset("channels", data=np.array(names, dtype=object), dtype=h5py.string_dtype())
+    r = lib.run("encode", "--weights", weights, "--input", inp, "--output", out)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    with h5py.File(out, "r") as f:
+        return f["features"][()], ""
+
+
+def test_encode_equals_the_cli_bit_for_bit(model, weights, tmp_path):
+    x = windows()
+    expected, _ = cli_encode(weights, x, NAMES, tmp_path)
+    got = model.encode(x, NAMES)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float32
+    assert got.shape == (3, 16, E, D) == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_pytorch_tensors_and_non_contiguous_arrays(model):
+    torch = pytest.importorskip("torch")
+    x = windows(batch=2)
+    expected = model.encode(x, NAMES)
+    np.testing.assert_array_equal(model.encode(torch.from_numpy(x), NAMES), expected)
+    # float64, Fortran order, a strided view: converted once, same numbers.
+    np.testing.assert_array_equal(model.encode(x.astype(np.float64), NAMES), expected)
+    np.testing.assert_array_equal(model.encode(np.asfortranarray(x), NAMES), expected)
+    wide = np.zeros((2, len(NAMES), 2048), np.float32)
+    wide[:, :, ::2] = x
+    np.testing.assert_array_equal(model.encode(wide[:, :, ::2], NAMES), expected)
+    # 512 samples: 8 patches; names case-insensitive with trailing dots, as in the CLI.
+    assert model.encode(x[:, :, :512], [n.lower() + "." for n in NAMES]).shape == (2, 8, E, D)
+
+
+def test_config_and_provenance(model, weights):
+    assert model.config["embed_dim"] == D and model.config["embed_num"] == E and model.config["depth"] == 2
+    assert model.provenance["source_checkpoint"] == "pytest random" and model.provenance["trained"] is False
+    assert model.path == weights and model.device == "cpu" and model.precision == "fp32"
+    assert model.isa in ("avx2", "avx512")
+    r = eegpt.Model.random("large", seed=0, threads=1)
+    assert r.config["embed_dim"] == 512 and r.config["depth"] == 8 and r.config["embed_num"] == 4
+    assert r.provenance["source_checkpoint"] == "random-init:large" and r.provenance["random_seed"] == 0
+    assert r.threads == 1 and r.path is None
+
+
+@pytest.mark.parametrize("case", ["unknown channel", "twice", "samples", "nan"])
+def test_bad_input_raises_the_cli_message_as_a_value_error(case, model, weights, tmp_path):
+    x, names = windows(batch=1), list(NAMES)
+    if case == "unknown channel":
+        names[2] = "XYZ"
+    elif case == "twice":
+        names[2] = "fp1"
+    elif case == "samples":
+        x = np.ascontiguousarray(x[:, :, :1000])
+    else:
+        x[0, 1, 7] = np.nan
+    _, cli_message = cli_encode(weights, x, names, tmp_path)
+    assert cli_message.startswith("eegpt: error: ") and "\n" not in cli_message
+    with pytest.raises(eegpt.Error) as info:
+        model.encode(x, names)
+    assert isinstance(info.value, ValueError)
+    # The same one line; the CLI's starts with the file it read the windows from.
+    message = str(info.value)
+    assert "\n" not in message and len(message) > 20
+    assert cli_message.endswith(message), (message, cli_message)
+
+
+def test_other_bad_inputs(model):
+    with pytest.raises(eegpt.Error, match="3 dimensions"):
+        model.encode(np.zeros((5, 1024), np.float32), NAMES)
+    with pytest.raises(eegpt.Error, match="4 channel names for 5 channels"):
+        model.encode(windows(batch=1), NAMES[:4])
+    with pytest.raises(eegpt.Error, match="unknown model configuration 'huge'"):
+        eegpt.Model.random("huge")
+    with pytest.raises(eegpt.Error, match="device"):
+        eegpt.Model.random("tiny1", device="tpu")
+    with pytest.raises(eegpt.Error, match="threads"):
+        eegpt.Model.random("tiny1", threads=-1)
+
+
+def test_files_raise_os_errors_with_the_cli_message(tmp_path, weights):
+    missing = str(tmp_path / "missing.h5")
+    r = lib.run("encode", "--weights", missing, "--input", missing, "--output", tmp_path / "o.h5")
+    with pytest.raises(FileNotFoundError) as info:
+        eegpt.Model(missing)
+    assert "eegpt: error: " + str(info.value) == r.stderr.strip()
+    not_hdf5 = tmp_path / "not.h5"
+    not_hdf5.write_text("hello")
+    with pytest.raises(eegpt.Error, match="not an HDF5 file"):
+        eegpt.Model(not_hdf5)
+
+
+def test_the_gil_is_released_during_encode():
+    # While one thread encodes, Python code in another runs: the counter advances many times
+    # during a single encode call of the large model.
+    model = eegpt.Model.random("large", seed=0, threads=1)
+    x = windows(batch=2, channels=19, samples=1024)
+    names = ["FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8", "P7", "P3", "PZ", "P4",
+             "P8", "O1", "O2"]
+    done = threading.Event()
+    ticks = []
+
+    def count():
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=count)
+    t.start()
+    start = time.perf_counter()
+    model.encode(x, names)
+    end = time.perf_counter()
+    done.set()
+    t.join()
+    during = [s for s in ticks if start < s < end]
+    assert end - start > 0.05
+    assert len(during) >= 10, "only %d ticks of the other thread in %.3f s of encode" % (len(during), end - start)
+
+
+def test_pickle_and_copy_reload_the_model(model):
+    import copy
+
+    x = windows(batch=1)
+    again = pickle.loads(pickle.dumps(model))
+    assert again.path == model.path
+    np.testing.assert_array_equal(again.encode(x, NAMES), model.encode(x, NAMES))
+    r = eegpt.Model.random("tiny1", seed=3)
+    r2 = copy.deepcopy(r)
+    assert r2.provenance == r.provenance
+    np.testing.assert_array_equal(r2.encode(x, NAMES), r.encode(x, NAMES))
+    assert len(pickle.dumps(r)) < 1000  # parameters, not weights
