@@ -10,6 +10,7 @@
 
 #include <Python.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -177,6 +178,21 @@ public:
         return d;
     }
 
+    // Seconds of one encoder call made here, with no Python around it: the baseline of the
+    // overhead measurement (tools/python_overhead.py).
+    double time_encode(nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> x,
+                       const std::vector<std::string>& channels) {
+        const std::vector<int> ids = channel_ids_of(channels);
+        const int batch = static_cast<int>(x.shape(0)), samples = static_cast<int>(x.shape(2));
+        check_encode_arguments(encoder_->config(), batch, static_cast<int>(x.shape(1)), samples, ids.data());
+        std::vector<float> out(encoder_->output_size(batch, samples));
+        nb::gil_scoped_release release;
+        std::lock_guard<std::mutex> lock(mutex_);
+        const auto t0 = std::chrono::steady_clock::now();
+        encoder_->encode(x.data(), batch, static_cast<int>(x.shape(1)), samples, ids.data(), out.data());
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+
     const ModelConfig& config() const { return encoder_->config(); }
     const Provenance& provenance() const { return weights_->provenance; }
     std::string device() const { return to_string(encoder_->device()); }
@@ -244,6 +260,7 @@ NB_MODULE(_core, m) {
             },
             "name"_a, "seed"_a, "device"_a, "precision"_a, "threads"_a)
         .def("encode", &Model::encode, "x"_a, "channels"_a)
+        .def("time_encode", &Model::time_encode, "x"_a, "channels"_a)
         .def("process", &Model::process, "input"_a, "output"_a, "stride_s"_a, "batch"_a, "channels"_a,
              "fill_missing_zeros"_a, "average_reference"_a, "bandpass_low"_a, "bandpass_high"_a, "bandpass_order"_a,
              "notch_hz"_a, "notch_q"_a, "features_dtype"_a, "head_path"_a, "save_features"_a, "progress"_a)

@@ -10,13 +10,26 @@ The computation is the C++ engine's, the same as the `eegpt` command line's: the
 mapping, resampling, filters and encoder, and the same one-line error messages, raised as
 eegpt.Error (a ValueError) for bad input and OSError for files that cannot be read.
 """
+from . import _core
 from ._core import Error, __version__
 from ._model import Model
 from ._recordings import Recording, classify, embed, output_name, read_features
 from ._many import embed_many
 
+
+def write_demo_recording(path="eegpt_demo_recording.edf"):
+    """Writes the demo's synthetic 60 s EDF+ recording (19 EEG channels at 500 Hz labelled
+    `EEG Fp1-REF` ..., alpha rhythm, 1/f background, eye blinks, plus ECG): not a real recording."""
+    import os
+
+    from ._errors import engine_call
+
+    path = os.fspath(path)
+    engine_call(_core.write_synthetic_recording, path)
+    return path
+
 __all__ = ["Error", "Model", "Recording", "embed", "classify", "read_features", "embed_many", "output_name",
-           "EEGPTFeatures", "__version__"]
+           "EEGPTFeatures", "write_demo_recording", "__version__"]
 
 
 def __getattr__(name):
