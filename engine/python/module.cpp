@@ -99,7 +99,7 @@ public:
                      const std::vector<std::string>& channels, bool fill_missing_zeros, bool average_reference,
                      double bandpass_low, double bandpass_high, int bandpass_order, double notch_hz, double notch_q,
                      const std::string& features_dtype, const std::string& head_path, bool save_features,
-                     bool progress) {
+                     nb::object progress) {
         RecordingOptions o;
         o.stride_s = stride_s;
         o.batch = batch;
@@ -143,22 +143,18 @@ public:
                                                     data.data(), static_cast<int64_t>(data.shape(1)));
             path = memory->path();
         }
-        std::string name = path.substr(path.find_last_of('/') + 1);
-        ProgressFn report = [progress, name](const Progress& p) {
-            {
-                nb::gil_scoped_acquire acquire;
-                if (PyErr_CheckSignals() != 0) throw Interrupted();
+        // After every batch: a pending Ctrl-C, or an exception of the Python progress callable,
+        // stops the recording (the partial output is removed) and is raised in Python.
+        ProgressFn report = [&progress](const Progress& p) {
+            nb::gil_scoped_acquire acquire;
+            if (PyErr_CheckSignals() != 0) throw Interrupted();
+            if (progress.is_none()) return;
+            try {
+                progress(p.windows_done, p.windows_total, p.elapsed_s);
+            } catch (nb::python_error& e) {
+                e.restore();
+                throw Interrupted();
             }
-            if (!progress) return;
-            const int width = 30;
-            const int full = static_cast<int>(width * p.windows_done / std::max<int64_t>(1, p.windows_total));
-            std::fprintf(stderr, "\r%s [%s%s] %lld/%lld windows  %.1f windows/s ", name.c_str(),
-                         std::string(static_cast<size_t>(full), '#').c_str(),
-                         std::string(static_cast<size_t>(width - full), '.').c_str(),
-                         static_cast<long long>(p.windows_done), static_cast<long long>(p.windows_total),
-                         p.elapsed_s > 0 ? p.windows_done / p.elapsed_s : 0.0);
-            if (p.windows_done == p.windows_total) std::fprintf(stderr, "\n");
-            std::fflush(stderr);
         };
         RecordingSummary s;
         {
@@ -169,7 +165,7 @@ public:
                            : process_recording(path, output, context, o, report);
             } catch (const Interrupted&) {
                 nb::gil_scoped_acquire acquire;
-                throw nb::python_error();  // the pending KeyboardInterrupt
+                throw nb::python_error();  // the pending exception
             }
         }
         nb::dict d;
@@ -263,7 +259,7 @@ NB_MODULE(_core, m) {
         .def("time_encode", &Model::time_encode, "x"_a, "channels"_a)
         .def("process", &Model::process, "input"_a, "output"_a, "stride_s"_a, "batch"_a, "channels"_a,
              "fill_missing_zeros"_a, "average_reference"_a, "bandpass_low"_a, "bandpass_high"_a, "bandpass_order"_a,
-             "notch_hz"_a, "notch_q"_a, "features_dtype"_a, "head_path"_a, "save_features"_a, "progress"_a)
+             "notch_hz"_a, "notch_q"_a, "features_dtype"_a, "head_path"_a, "save_features"_a, "progress"_a.none())
         .def_prop_ro("config", &Model::config, nb::rv_policy::reference_internal)
         .def_prop_ro("provenance", &Model::provenance, nb::rv_policy::reference_internal)
         .def_prop_ro("device", &Model::device)

@@ -1,5 +1,5 @@
 # Type stubs of the extension eegpt._core (engine/python/module.cpp). Internal: use the eegpt package.
-from typing import Any, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -52,7 +52,8 @@ class Model:
     def process(self, input: Union[str, MemoryRecording], output: str, stride_s: float, batch: int,
                 channels: Sequence[str], fill_missing_zeros: bool, average_reference: bool, bandpass_low: float,
                 bandpass_high: float, bandpass_order: int, notch_hz: float, notch_q: float, features_dtype: str,
-                head_path: str, save_features: bool, progress: bool) -> dict: ...
+                head_path: str, save_features: bool,
+                progress: Optional[Callable[[int, int, float], None]]) -> dict: ...
     @property
     def config(self) -> ModelConfig: ...
     @property

@@ -6,6 +6,7 @@ it, which is then read back: the Python results are the CLI's outputs, bit for b
 metadata.
 """
 import os
+import sys
 import tempfile
 
 import h5py
@@ -86,6 +87,24 @@ def read_features(path):
     return Recording(fields, metadata)
 
 
+class _ProgressBar:
+    """The CLI's progress line (windows done, windows/s, time left), on sys.stderr so that
+    notebooks show it."""
+
+    def __init__(self, name, width=30):
+        self.name, self.width = name, width
+
+    def __call__(self, done, total, elapsed):
+        full = self.width * done // max(1, total)
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = (total - done) / rate if rate > 0 else 0.0
+        sys.stderr.write("\r%s [%s%s] %d/%d windows  %.1f windows/s  %d:%02d left " % (
+            self.name, "#" * full, "." * (self.width - full), done, total, rate, left // 60, left % 60))
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
 def _montage(channels):
     if channels is None:
         return []
@@ -117,10 +136,12 @@ def run_recording(model, recording, output, head=None, stride=4.0, channels=None
         files.append(recording)
     low, high, notch_hz = _filters(bandpass, notch)
     head = "" if head is None else os.fspath(head)
+    if progress is True:
+        progress = _ProgressBar(os.path.basename(files[0]) if files else "mne.io.Raw")
     return engine_call(model._core.process, recording, os.fspath(output), float(stride), int(batch),
                        _montage(channels), bool(fill_missing), bool(average_reference), low, high,
                        int(bandpass_order), notch_hz, float(notch_q), features_dtype, head, bool(save_features),
-                       bool(progress), files=files + ([head] if head else []))
+                       progress or None, files=files + ([head] if head else []))
 
 
 def _run_to_memory(model, recording, head, options):
@@ -155,7 +176,9 @@ def embed(recording, model, stride=4.0, channels=None, fill_missing=False, avera
     stride: seconds between 4 s windows; channels: None (every signal that maps), "standard19",
     "all" or a list of names; fill_missing: a requested channel the recording lacks is zeros
     (else an error); bandpass=(LOW, HIGH) Hz and notch=F Hz: zero-phase filters (off by default);
-    batch: windows per encoder call; progress: a progress bar on stderr. Returns a Recording."""
+    batch: windows per encoder call; progress: True (a progress line on stderr), False, or a callable
+    (windows_done, windows_total, elapsed_s) called after every batch, e.g. to drive tqdm; an
+    exception it raises (or Ctrl-C) stops the recording. Returns a Recording."""
     return _run_to_memory(model, recording, None, dict(
         stride=stride, channels=channels, fill_missing=fill_missing, average_reference=average_reference,
         bandpass=bandpass, bandpass_order=bandpass_order, notch=notch, notch_q=notch_q, batch=batch,

@@ -139,3 +139,23 @@ def test_mne_raw_edge_cases(model):
     data[1, 100] = np.nan
     with pytest.raises(eegpt.Error, match="non-finite"):
         eegpt.embed(mne.io.RawArray(data, info, verbose="ERROR"), model, progress=False)
+
+
+def test_progress_callable_and_stopping(model, tmp_path):
+    from eegpt._recordings import run_recording
+
+    calls = []
+    rec = eegpt.embed(lib.recording("Subject00_2.edf"), model, batch=7,
+                      progress=lambda done, total, elapsed: calls.append((done, total)))
+    assert calls[-1] == (len(rec), len(rec)) and len(calls) == -(-len(rec) // 7)
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total, elapsed):
+        raise Stop("stop at %d" % done)
+
+    out = tmp_path / "stopped.h5"
+    with pytest.raises(Stop, match="stop at 7"):
+        run_recording(model, lib.recording("Subject00_2.edf"), out, batch=7, progress=stop)
+    assert os.listdir(tmp_path) == []  # the partial output is removed, no final name written
