@@ -38,6 +38,18 @@ def main():
     print("one window, %s, %d rounds: C++ call median %.2f ms, model.encode median %.2f ms: %+.2f%% "
           "(%+.3f ms)" % (a.model, a.rounds, mc * 1e3, mp * 1e3, 100 * (mp / mc - 1), (mp - mc) * 1e3))
 
+    # The layer's own cost, where the encoder is fast enough for it to show: the smallest model.
+    tiny = eegpt.Model.random("tiny1", seed=0, threads=1)
+    cpp, py = [], []
+    for _ in range(200):
+        cpp.append(tiny._core.time_encode(x, MONTAGE))
+        t0 = time.perf_counter()
+        tiny.encode(x, MONTAGE)
+        py.append(time.perf_counter() - t0)
+    extra = statistics.median(py) - statistics.median(cpp)
+    print("python layer per call (tiny1, 200 rounds): %.1f us = %.4f%% of the %s window above" % (
+        extra * 1e6, 100 * extra / mc, a.model))
+
     models = [eegpt.Model.random(a.model, seed=0, threads=1) for _ in range(2)]
     batch = np.repeat(x, 4, axis=0)
     for m in models:
