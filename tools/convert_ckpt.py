@@ -3,12 +3,20 @@
 
   convert_ckpt.py CKPT OUT.h5 [--prefix target_encoder.] [--num-heads H]
   convert_ckpt.py --random-init CONFIGNAME --seed S OUT.h5
+  convert_ckpt.py BRAINDECODE.pt OUT.h5 --config config.json | --patch-stride 64
+
+A braindecode `EEGPT` (its state_dict has the buffer `chans_id` or a `final_layer`) keeps the
+encoder under target_encoder. with the released names, but its patch stride (braindecode's default
+is 32: overlapping patches) is in its configuration, not in the tensors. The engine computes
+patch_stride = patch_size (64) only, so the stride must be stated, from the config.json that
+braindecode's hub mixin writes or with --patch-stride, and anything else is refused.
 
 CKPT is a PyTorch Lightning checkpoint (state dict under `state_dict`) or a plain state_dict.
 Errors: one line "convert_ckpt: error: ..." on stderr, exit code 1, and no output file.
 """
 import argparse
 import hashlib
+import json
 import os
 import pickle
 import sys
@@ -111,15 +119,48 @@ def to_float32(sd):
     return out
 
 
-def convert(ckpt_path, out_path, prefix="target_encoder.", num_heads=None):
+def is_braindecode(sd):
+    return "chans_id" in sd or any(k.startswith("final_layer.") for k in sd)
+
+
+def check_patch_stride(sd, config, config_path, patch_stride):
+    """The braindecode rule of the module docstring; returns the stride when one is known."""
+    stated = None
+    if config_path:
+        try:
+            with open(config_path) as f:
+                stated = json.load(f).get("patch_stride")
+        except (OSError, ValueError) as e:
+            raise Fail("cannot read --config %s: %s" % (config_path, e))
+        if stated is None:
+            raise Fail("--config %s has no patch_stride" % config_path)
+    if patch_stride is not None:
+        if stated is not None and int(stated) != patch_stride:
+            raise Fail("--patch-stride %d contradicts patch_stride %s in %s" % (patch_stride, stated, config_path))
+        stated = patch_stride
+    if stated is None:
+        if is_braindecode(sd):
+            raise Fail("a braindecode EEGPT state_dict does not record its patch_stride (braindecode's default "
+                       "is 32): give --config config.json or --patch-stride")
+        return None
+    if int(stated) != config["patch_size"]:
+        raise Fail("patch_stride %s: overlapping patches (stride < patch_size %d, braindecode's default 32) are "
+                   "not computed by this engine; only patch_stride %d converts"
+                   % (stated, config["patch_size"], config["patch_size"]))
+    return int(stated)
+
+
+def convert(ckpt_path, out_path, prefix="target_encoder.", num_heads=None, config_path=None, patch_stride=None):
     if not os.path.isfile(ckpt_path):
         raise Fail("checkpoint file not found: %s" % ckpt_path)
     try:
         ckpt = load_checkpoint(ckpt_path)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file
         raise Fail("cannot load checkpoint %s: %s" % (ckpt_path, e))
-    sd = select_prefix(get_state_dict(ckpt), prefix)
+    whole = get_state_dict(ckpt)
+    sd = select_prefix(whole, prefix)
     config = fmt.infer_config(sd, num_heads)
+    check_patch_stride(whole, config, config_path, patch_stride)
     fmt.validate_state_dict(sd, config)
     sd = to_float32(sd)
     prov = dict(trained=1, source_checkpoint=os.path.basename(ckpt_path),
@@ -149,6 +190,8 @@ def main(argv=None):
     ap.add_argument("--num-heads", type=int)
     ap.add_argument("--random-init", metavar="CONFIGNAME")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--config", metavar="CONFIG.json", help="braindecode's config.json (its patch_stride)")
+    ap.add_argument("--patch-stride", type=int, help="the model's patch stride (braindecode EEGPT)")
     try:
         a = ap.parse_args(argv)
         if len(a.paths) != (1 if a.random_init else 2):
@@ -159,7 +202,7 @@ def main(argv=None):
         if a.random_init:
             config = random_init(a.random_init, a.seed, out)
         else:
-            config = convert(a.paths[0], out, a.prefix, a.num_heads)
+            config = convert(a.paths[0], out, a.prefix, a.num_heads, a.config, a.patch_stride)
     except (Fail, ValueError, OSError) as e:
         print("convert_ckpt: error: %s" % str(e).replace("\n", " "), file=sys.stderr)
         return 1

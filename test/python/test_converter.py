@@ -271,3 +271,45 @@ def test_engine_on_large_shaped_checkpoint(tmp_path, eegpt_bin):
     feats, _ = encode_with_engine(eegpt_bin, w, x, names, tmp_path)
     err = rel_err(feats, ref_features(cfg, target, x, ids))
     assert err <= 1e-5, "relative error %.3g" % err
+
+
+# ------------------------------------------------------------------ braindecode EEGPT (issue 15)
+def fake_braindecode(path, config, seed=21):
+    """A braindecode EEGPT state_dict: the encoder under target_encoder. with the released names, its
+    `chans_id` buffer and a `final_layer`; the patch stride is not in it."""
+    target = fake_encoder(config, seed)
+    sd = OrderedDict(("target_encoder." + k, v) for k, v in target.items())
+    sd["chans_id"] = torch.arange(19)
+    sd["final_layer.weight"] = torch.randn(2, 16 * config["embed_num"] * config["embed_dim"])
+    sd["final_layer.bias"] = torch.zeros(2)
+    torch.save(sd, path)
+    return target
+
+
+def test_braindecode_patch_stride_must_be_stated_and_64(tmp_path, eegpt_bin):
+    cfg = fmt.named_config("little")
+    ckpt = tmp_path / "bd.pt"
+    target = fake_braindecode(ckpt, cfg)
+    out = tmp_path / "w.h5"
+
+    def config_json(stride):
+        p = tmp_path / ("config%d.json" % stride)
+        p.write_text('{"patch_size": 64, "patch_stride": %d, "embed_dim": %d}' % (stride, cfg["embed_dim"]))
+        return p
+
+    cases = [((), "does not record its patch_stride"),
+             (("--patch-stride", "32"), "patch_stride 32: overlapping patches"),
+             (("--config", config_json(32)), "patch_stride 32: overlapping patches"),
+             (("--config", config_json(32), "--patch-stride", "64"), "contradicts patch_stride 32")]
+    for args, needle in cases:
+        r = run_converter(ckpt, out, *args)
+        assert r.returncode == 1 and one_line_error(r.stderr) and needle in r.stderr, (args, r.stderr)
+        assert not out.exists()
+    for args in (("--config", config_json(64)), ("--patch-stride", "64")):
+        r = run_converter(ckpt, out, *args)
+        assert r.returncode == 0, r.stderr
+    # Stride 64 is the official function: the engine on the converted weights equals the reference.
+    require_engine(eegpt_bin)
+    x, names, ids = make_input()
+    feats, _ = encode_with_engine(eegpt_bin, out, x, names, tmp_path)
+    assert rel_err(feats, ref_features(cfg, target, x, ids)) <= 1e-5
