@@ -9,6 +9,9 @@ From a fine-tuned checkpoint with the linear-probe layout of the reference code 
     convert_head.py CKPT OUT.h5 --input-channels FP1,FP2,... [--encoder-channels standard19]
                     [--classes left,right,feet,tongue] [--prefix model.]
 
+or from a braindecode EEGPT (its state_dict; the encoder itself through convert_ckpt.py):
+    final_layer.weight (K, N*E*D), final_layer.bias (K)              on the flattened features
+
 or a random head for tests:
 
     convert_head.py --random OUT.h5 --input-channels ... [--encoder-channels ...] --classes a,b
@@ -96,6 +99,8 @@ def from_checkpoint(args):
     input_channels = channel_list(args.input_channels)
     encoder_channels = channel_list(args.encoder_channels) if args.encoder_channels else list(input_channels)
     mixing = None
+    if "final_layer.weight" in state:
+        return from_braindecode(args, state, input_channels, encoder_channels)
     if "chan_conv.weight" in state:
         w = tensor(state, "chan_conv.weight", 3)
         if w.shape[2] != 1:
@@ -122,6 +127,24 @@ def from_checkpoint(args):
     layers = [(w1, b1, "identity", False), (w2, b2, "identity", True)]
     write_head(args.output, classes, input_channels, encoder_channels, mixing, layers,
                os.path.basename(args.checkpoint), sha.hexdigest())
+
+
+def from_braindecode(args, state, input_channels, encoder_channels):
+    """braindecode's EEGPT: `final_layer`, one Linear on the flattened (patches, summary tokens,
+    dim) features; softmax of its outputs is what the engine reports."""
+    if any(k.startswith("chan_proj.") for k in state):
+        raise SystemExit("convert_head: braindecode's chan_proj is not converted yet")
+    if encoder_channels != input_channels:
+        raise SystemExit("convert_head: a braindecode EEGPT has no channel mixing, so --encoder-channels must "
+                         "equal --input-channels")
+    w, b = tensor(state, "final_layer.weight", 2), tensor(state, "final_layer.bias", 1)
+    classes = args.classes.split(",") if args.classes else ["class_%d" % k for k in range(w.shape[0])]
+    if len(classes) != w.shape[0]:
+        raise SystemExit("convert_head: %d class names for %d outputs" % (len(classes), w.shape[0]))
+    with open(args.checkpoint, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    write_head(args.output, classes, input_channels, encoder_channels, None, [(w, b, "identity", True)],
+               os.path.basename(args.checkpoint), sha)
 
 
 def random_head(args):
