@@ -10,7 +10,10 @@ From a fine-tuned checkpoint with the linear-probe layout of the reference code 
                     [--classes left,right,feet,tongue] [--prefix model.]
 
 or from a braindecode EEGPT (its state_dict; the encoder itself through convert_ckpt.py):
-    final_layer.weight (K, N*E*D), final_layer.bias (K)              on the flattened features
+    chan_proj.proj.* (19, C_in[, 1]) and the chans_id buffer          channel projection (optional)
+    final_layer.probe1.* (H, E*D), final_layer.probe2.* (K, N*H)      braindecode 1.8's default probe
+    or final_layer.weight (K, N*E*D)                                  one Linear (earlier versions)
+max-norm parametrized weights (parametrizations.weight.original) are renormalised as braindecode does.
 
 or a random head for tests:
 
@@ -27,6 +30,9 @@ import sys
 
 import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eegpt_format import CHANNEL_NAMES  # noqa: E402
 
 CONVERTER_VERSION = "convert_head 1"
 PATCHES = 16  # 4 s windows of 1024 samples in patches of 64
@@ -99,7 +105,7 @@ def from_checkpoint(args):
     input_channels = channel_list(args.input_channels)
     encoder_channels = channel_list(args.encoder_channels) if args.encoder_channels else list(input_channels)
     mixing = None
-    if "final_layer.weight" in state:
+    if any(k.startswith("final_layer.") for k in state):
         return from_braindecode(args, state, input_channels, encoder_channels)
     if "chan_conv.weight" in state:
         w = tensor(state, "chan_conv.weight", 3)
@@ -129,21 +135,60 @@ def from_checkpoint(args):
                os.path.basename(args.checkpoint), sha.hexdigest())
 
 
+def renorm(w, max_norm):
+    """torch.Tensor.renorm(p=2, dim=0, maxnorm): rows longer than max_norm scaled down to it; what
+    braindecode's MaxNormParametrize makes of the stored weights at every forward."""
+    flat = w.reshape(w.shape[0], -1)
+    norms = np.sqrt((flat * flat).sum(axis=1))
+    scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+    return w * scale.reshape((-1,) + (1,) * (w.ndim - 1))
+
+
+def braindecode_weight(state, name, ndim, max_norm):
+    """A braindecode Linear/Conv1d weight: plain, or under a max-norm parametrization."""
+    prefix = name[:-len("weight")]
+    original = prefix + "parametrizations.weight.original"
+    if original in state:
+        return renorm(tensor(state, original, ndim), max_norm)
+    return tensor(state, name, ndim)
+
+
 def from_braindecode(args, state, input_channels, encoder_channels):
-    """braindecode's EEGPT: `final_layer`, one Linear on the flattened (patches, summary tokens,
-    dim) features; softmax of its outputs is what the engine reports."""
+    """A braindecode EEGPT: optional `chan_proj` (1x1 channel projection to the 19 channels of its
+    `chans_id`), then `final_layer`: braindecode 1.8's default probe (probe1 per time patch, probe2
+    on the flattened patches, the reference code's linear_probe1/2, with max-norm constrained
+    weights) or one Linear on the flattened features (earlier versions). Softmax of its outputs is
+    what the engine reports."""
+    chan_norm, probe1_norm, probe2_norm = (float(v) for v in args.braindecode_max_norms.split(","))
+    mixing = None
     if any(k.startswith("chan_proj.") for k in state):
-        raise SystemExit("convert_head: braindecode's chan_proj is not converted yet")
-    if encoder_channels != input_channels:
-        raise SystemExit("convert_head: a braindecode EEGPT has no channel mixing, so --encoder-channels must "
-                         "equal --input-channels")
-    w, b = tensor(state, "final_layer.weight", 2), tensor(state, "final_layer.bias", 1)
-    classes = args.classes.split(",") if args.classes else ["class_%d" % k for k in range(w.shape[0])]
-    if len(classes) != w.shape[0]:
-        raise SystemExit("convert_head: %d class names for %d outputs" % (len(classes), w.shape[0]))
+        w = braindecode_weight(state, "chan_proj.proj.weight", 3 if "chan_proj.proj.parametrizations.weight.original"
+                               in state else 2, chan_norm)
+        w = w[:, :, 0] if w.ndim == 3 else w
+        if "chans_id" not in state:
+            raise SystemExit("convert_head: a braindecode chan_proj without the chans_id buffer")
+        encoder_channels = [CHANNEL_NAMES[int(i)] for i in state["chans_id"]]
+        if w.shape != (len(encoder_channels), len(input_channels)):
+            raise SystemExit("convert_head: chan_proj maps %d channels to %d, but --input-channels has %d names"
+                             % (w.shape[1], w.shape[0], len(input_channels)))
+        mixing = (w, state.get("chan_proj.proj.bias", np.zeros(w.shape[0])))
+    elif encoder_channels != input_channels:
+        raise SystemExit("convert_head: no chan_proj in the model, so --encoder-channels must equal --input-channels")
+    if "final_layer.weight" in state:
+        w, b = tensor(state, "final_layer.weight", 2), tensor(state, "final_layer.bias", 1)
+        layers = [(w, b, "identity", True)]
+    else:
+        w1 = braindecode_weight(state, "final_layer.probe1.weight", 2, probe1_norm)
+        w2 = braindecode_weight(state, "final_layer.probe2.weight", 2, probe2_norm)
+        b1, b2 = tensor(state, "final_layer.probe1.bias", 1), tensor(state, "final_layer.probe2.bias", 1)
+        layers = [(w1, b1, "identity", False), (w2, b2, "identity", True)]
+    k = layers[-1][0].shape[0]
+    classes = args.classes.split(",") if args.classes else ["class_%d" % c for c in range(k)]
+    if len(classes) != k:
+        raise SystemExit("convert_head: %d class names for %d outputs" % (len(classes), k))
     with open(args.checkpoint, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
-    write_head(args.output, classes, input_channels, encoder_channels, None, [(w, b, "identity", True)],
+    write_head(args.output, classes, input_channels, encoder_channels, mixing, layers,
                os.path.basename(args.checkpoint), sha)
 
 
@@ -178,6 +223,8 @@ def main(argv=None):
     p.add_argument("--embed-dim", type=int, default=512, help="--random: embedding width of the encoder")
     p.add_argument("--hidden", type=int, default=16, help="--random: outputs of the per-patch layer")
     p.add_argument("--seed", type=int, default=0, help="--random: seed")
+    p.add_argument("--braindecode-max-norms", default="1.0,1.0,0.25",
+                   help="braindecode EEGPT: max norms of chan_proj, probe1, probe2 (its defaults)")
     args = p.parse_args(argv)
     if args.random:
         if args.checkpoint is not None:
