@@ -3,12 +3,11 @@
 // (no copy when already C-contiguous float32 on the CPU); the GIL is released while the engine
 // computes. The Python API (python/eegpt) builds on this; nothing here is meant to be called
 // directly by users.
+#include <Python.h>
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
-
-#include <Python.h>
 
 #include <chrono>
 #include <cmath>
@@ -59,7 +58,8 @@ public:
 
     // x: (batch, channels, samples) float32 C-contiguous; returns (batch, samples/patch, E, D).
     nb::ndarray<nb::numpy, float, nb::ndim<4>> encode(
-        nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> x, const std::vector<std::string>& channels) {
+        nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> x,
+        const std::vector<std::string>& channels) {
         const int batch = static_cast<int>(x.shape(0)), n_channels = static_cast<int>(x.shape(1)),
                   samples = static_cast<int>(x.shape(2));
         if (static_cast<int>(channels.size()) != n_channels)
@@ -137,7 +137,8 @@ public:
             data = nb::cast<decltype(data)>(t[0]);
             auto labels = nb::cast<std::vector<std::string>>(t[1]);
             if (data.shape(0) != labels.size())
-                throw Error(std::to_string(labels.size()) + " channel names for " + std::to_string(data.shape(0)) + " signals");
+                throw Error(std::to_string(labels.size()) + " channel names for " + std::to_string(data.shape(0)) +
+                            " signals");
             memory = std::make_unique<MemorySource>(nb::cast<std::string>(t[4]), labels,
                                                     nb::cast<std::vector<std::string>>(t[2]), nb::cast<double>(t[3]),
                                                     data.data(), static_cast<int64_t>(data.shape(1)));
@@ -271,7 +272,7 @@ NB_MODULE(_core, m) {
     m.def("parse_montage", &parse_montage, "spec"_a);
     m.def("channel_dictionary", &channel_dictionary);
     m.def("named_config_names", &named_config_names);
-    m.def("write_synthetic_recording", [](const std::string& path) {
-        write_synthetic_recording(path, SyntheticRecordingSpec{});
-    }, "path"_a);
+    m.def(
+        "write_synthetic_recording",
+        [](const std::string& path) { write_synthetic_recording(path, SyntheticRecordingSpec{}); }, "path"_a);
 }

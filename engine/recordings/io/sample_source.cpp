@@ -13,7 +13,8 @@ MemorySource::MemorySource(std::string description, const std::vector<std::strin
     if (!(rate_hz >= 1 && rate_hz <= 1e6) || rate_hz != std::floor(rate_hz)) {
         char buf[64];
         std::snprintf(buf, sizeof buf, "%g", rate_hz);
-        throw Error(std::string("sampling rate ") + buf + " Hz is not a whole number of Hz (resample the signals first)");
+        throw Error(std::string("sampling rate ") + buf +
+                    " Hz is not a whole number of Hz (resample the signals first)");
     }
     if (labels.size() != units.size()) throw Error("one unit per channel label is needed");
     if (labels.empty()) throw Error("the recording has no signals");
@@ -32,7 +33,8 @@ MemorySource::MemorySource(std::string description, const std::vector<std::strin
 }
 
 void MemorySource::read(int index, int64_t start, int count, double* out) {
-    if (index < 0 || static_cast<size_t>(index) >= signals_.size() || start < 0 || count < 0 || start + count > samples_)
+    if (index < 0 || static_cast<size_t>(index) >= signals_.size() || start < 0 || count < 0 ||
+        start + count > samples_)
         throw Error("internal error: read outside the recording");
     const double* row = data_ + static_cast<size_t>(index) * static_cast<size_t>(samples_) + static_cast<size_t>(start);
     for (int i = 0; i < count; ++i) {

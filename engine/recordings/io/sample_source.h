@@ -48,8 +48,8 @@ private:
 // number of Hz, mismatched label/unit counts, or a non-finite sample (when read).
 class MemorySource : public SampleSource {
 public:
-    MemorySource(std::string description, const std::vector<std::string>& labels,
-                 const std::vector<std::string>& units, double rate_hz, const double* data, int64_t samples);
+    MemorySource(std::string description, const std::vector<std::string>& labels, const std::vector<std::string>& units,
+                 double rate_hz, const double* data, int64_t samples);
     const std::string& path() const override { return description_; }
     const std::string& file_type() const override { return file_type_; }
     int64_t records() const override { return records_; }
