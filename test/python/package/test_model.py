@@ -151,3 +151,22 @@ def test_pickle_and_copy_reload_the_model(model):
     assert r2.provenance == r.provenance
     np.testing.assert_array_equal(r2.encode(x, NAMES), r.encode(x, NAMES))
     assert len(pickle.dumps(r)) < 1000  # parameters, not weights
+
+
+def test_contiguous_float32_is_read_in_place():
+    # Python-side allocations during encode (tracemalloc sees NumPy's): none for a C-contiguous
+    # float32 array; a converted copy (the size of x) for float64 or Fortran order, which shows
+    # that the measurement would see a copy.
+    import tracemalloc
+
+    model = eegpt.Model.random("tiny1", seed=0, threads=1)
+    x = windows(batch=64)
+    model.encode(x[:1], NAMES)
+    peaks = []
+    for arr in (x, x.astype(np.float64), np.asfortranarray(x)):
+        tracemalloc.start()
+        model.encode(arr, NAMES)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[0] < x.nbytes / 100, peaks
+    assert peaks[1] >= x.nbytes and peaks[2] >= x.nbytes, peaks
