@@ -47,6 +47,9 @@ def test_local_cluster_equals_local_and_resumes(weights, recordings, local, tmp_
         assert [j.status for j in jobs] == ["done"] * 3
         for a, b in zip(jobs, local_jobs):
             np.testing.assert_array_equal(features(a.output), features(b.output))
+        # One model per worker process, kept for its next tasks (3 tasks on 2 workers).
+        cached = client.run(lambda dask_worker: len(getattr(dask_worker, "_eegpt_models", {})))
+        assert sorted(cached.values()) in ([1, 1], [0, 1]), cached
         # Resume: one output deleted, only it is redone; the others are not touched.
         mtimes = {j.output: os.stat(j.output).st_mtime_ns for j in jobs}
         os.remove(jobs[1].output)
