@@ -17,5 +17,6 @@ install(TARGETS eegpt_python LIBRARY DESTINATION eegpt COMPONENT python)
 # of a Python process looks (module_loader.cpp: beside the loaded library).
 install(TARGETS eegpt_cpu_avx512 LIBRARY DESTINATION eegpt COMPONENT python)
 if(TARGET eegpt_cuda)
+  add_dependencies(eegpt_python eegpt_cuda)  # pip builds only eegpt_python (pyproject build.targets)
   install(TARGETS eegpt_cuda LIBRARY DESTINATION eegpt COMPONENT python)
 endif()
