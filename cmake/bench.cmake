@@ -41,3 +41,14 @@ add_test(NAME "bench-smoke"
          COMMAND sh -c "rm -f \"$1\" && \"$2\" '[quick]' --rounds 1 --model little --no-peers --json \"$1\" && \"$3\" -c 'import json, sys; assert json.load(open(sys.argv[1]))[\"benchmarks\"]' \"$1\""
                  bench-smoke ${EEGPT_BENCH_OUT}/bench_smoke.json $<TARGET_FILE:bench_eegpt> ${EEGPT_PYTHON})
 set_tests_properties("bench-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
+
+# bench_gemm: our CPU GEMMs against oneDNN's matmul on the encoder's shapes (README "CPU GEMMs"),
+# built where oneDNN is installed (Debian's libdnnl-dev; tools/install_deps.sh installs it).
+find_package(dnnl CONFIG QUIET)
+if(dnnl_FOUND)
+  add_executable(bench_gemm bench/gemm_vs_onednn.cpp)
+  target_link_libraries(bench_gemm PRIVATE eegpt_encoder DNNL::dnnl OpenMP::OpenMP_CXX)
+  target_compile_options(bench_gemm PRIVATE -Wall -Wextra)
+  add_test(NAME "bench-gemm-smoke" COMMAND bench_gemm --rounds 1)
+  set_tests_properties("bench-gemm-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
+endif()

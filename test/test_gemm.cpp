@@ -24,7 +24,7 @@ struct Shape {
     int rows, in, out, x_stride, y_stride;
 };
 
-// Edges of both kernels (MR 6 / 14, nr 16 / 32, kc 512 / 256, 96-row blocks) and the encoder's shapes.
+// Edges of both kernels (MR 6 / 14, nr 16 / 32, kc 256 / 128, 96-row blocks) and the encoder's shapes.
 const Shape kShapes[] = {
     {1, 1, 1, 1, 1},           {5, 3, 17, 4, 19},          {6, 512, 16, 512, 16},    {7, 513, 33, 520, 40},
     {97, 600, 40, 600, 48},    {184, 512, 160, 512, 176}, {200, 1100, 31, 1100, 31}, {23, 2048, 64, 2048, 64},

@@ -58,8 +58,9 @@ struct Avx512Vec {
 template <class V, int MR, int NV>
 struct Gemm {
     static constexpr int kMr = MR, kNr = V::lanes * NV;
-    // A panel's block of kKc x kNr floats is 32 KB (L1); kMc rows of x by kKc stay in L2.
-    static constexpr int kKc = 8192 / kNr, kMc = 96;
+    // A panel's block (kKc x kNr floats, 16 KB) and a tile of x (kKc x MR) fit L1 together; kMc rows
+    // of x by kKc stay in L2.
+    static constexpr int kKc = 4096 / kNr, kMc = 96;
 
     // c[0..m) x [0..kNr) (row stride ldc) = a b (+ c when add_c) (+ bias): a is kc x MR interleaved
     // rows, b kc x kNr, the MR x kNr sums in registers.
