@@ -106,19 +106,21 @@ int main(int argc, char** argv) {
             for (float& v : w) v = 0.05f * normal(gen);
             for (float& v : b) v = normal(gen);
             // Ours: each thread its share of the rows, as CpuEncoder runs them.
+            std::vector<std::vector<float>> scratch(static_cast<size_t>(threads), std::vector<float>(ops.gemm_scratch));
             auto split = [&](auto&& product) {
 #pragma omp parallel num_threads(threads)
                 {
                     const int t = omp_get_thread_num();
                     const int r0 = m * t / threads, r1 = m * (t + 1) / threads;
-                    product(r0, r1 - r0);
+                    product(t, r0, r1 - r0);
                 }
             };
             const cpu::PackedWeights packed = cpu::pack_weights(w.data(), s.n, s.k, ops.gemm_nr);
             print("ours", "fp32", m, s.k, s.n, time_rounds(rounds, [&] {
-                      split([&](int r0, int rows) {
+                      split([&](int t, int r0, int rows) {
                           ops.linear_packed(x.data() + static_cast<size_t>(r0) * s.k, s.k, rows, packed, b.data(),
-                                            y.data() + static_cast<size_t>(r0) * s.n, s.n, false);
+                                            y.data() + static_cast<size_t>(r0) * s.n, s.n, false,
+                                            scratch[static_cast<size_t>(t)].data());
                       });
                   }), fp32_peak, "");
 
@@ -148,7 +150,7 @@ int main(int argc, char** argv) {
             if (!bf16) continue;
             const cpu::Bf16Matrix packed16 = cpu::pack_bf16(w.data(), s.n, s.k);
             print("ours", "bf16", m, s.k, s.n, time_rounds(rounds, [&] {
-                      split([&](int r0, int rows) {
+                      split([&](int, int r0, int rows) {
                           cpu::linear_bf16(ops.bf16_tile, x.data() + static_cast<size_t>(r0) * s.k, s.k, rows,
                                            packed16, b.data(), y.data() + static_cast<size_t>(r0) * s.n, s.n, false);
                       });
