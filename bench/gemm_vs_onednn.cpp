@@ -149,10 +149,13 @@ int main(int argc, char** argv) {
             onednn(dt::f32, fp32_peak, "fp32");
             if (!bf16) continue;
             const cpu::Bf16Matrix packed16 = cpu::pack_bf16(w.data(), s.n, s.k);
+            std::vector<std::vector<uint32_t>> words(static_cast<size_t>(threads),
+                                                     std::vector<uint32_t>(cpu::bf16_scratch_words(s.k)));
             print("ours", "bf16", m, s.k, s.n, time_rounds(rounds, [&] {
-                      split([&](int, int r0, int rows) {
+                      split([&](int t, int r0, int rows) {
                           cpu::linear_bf16(ops.bf16_tile, x.data() + static_cast<size_t>(r0) * s.k, s.k, rows,
-                                           packed16, b.data(), y.data() + static_cast<size_t>(r0) * s.n, s.n, false);
+                                           packed16, b.data(), y.data() + static_cast<size_t>(r0) * s.n, s.n, false,
+                                           words[static_cast<size_t>(t)].data());
                       });
                   }), bf16_peak, "");
             onednn(dt::bf16, bf16_peak, "bf16");

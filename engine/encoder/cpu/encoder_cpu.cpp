@@ -49,7 +49,7 @@ CpuEncoder::Gemm CpuEncoder::make_gemm(const float* weight, const float* bias, i
 void CpuEncoder::linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride,
                         bool accumulate, Workspace& ws) const {
     if (bf16_)
-        cpu::linear_bf16(ops_.bf16_tile, x, x_stride, rows, g.bf16, g.bias, y, y_stride, accumulate);
+        cpu::linear_bf16(ops_.bf16_tile, x, x_stride, rows, g.bf16, g.bias, y, y_stride, accumulate, ws.bf16.data());
     else
         ops_.linear_packed(x, x_stride, rows, g.fp32, g.bias, y, y_stride, accumulate, ws.gemm.data());
 }
@@ -73,7 +73,12 @@ void CpuEncoder::reserve(Workspace& ws, int seqs, int tokens) const {
     grow(ws.sq, srows * D);
     grow(ws.sattn, srows * D);
     grow(ws.smlp, srows * H);
-    grow(ws.gemm, ops_.gemm_scratch);
+    if (bf16_) {
+        const size_t words = cpu::bf16_scratch_words(std::max(config_.embed_dim, config_.mlp_hidden));
+        if (ws.bf16.size() < words) ws.bf16.resize(words);
+    } else {
+        grow(ws.gemm, ops_.gemm_scratch);
+    }
 }
 
 void CpuEncoder::encode(const float* x, int batch, int channels, int samples, const int* channel_ids, float* out) {

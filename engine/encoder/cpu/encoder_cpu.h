@@ -55,6 +55,7 @@ private:
     struct Workspace {
         Buffer x, h, qkv, attn, mlp, scores;  // all tokens of a pass
         Buffer gemm;                          // the fp32 GEMM's block of x (ops.gemm_scratch)
+        std::vector<uint32_t> bf16;           // the bf16 GEMM's block of x (bf16_scratch_words)
         Buffer sx, sh, sq, sattn, smlp;       // summary rows only (last block)
     };
     struct Pass {  // one group of sequences handled together by one thread
