@@ -12,7 +12,7 @@ add_executable(bench_eegpt bench/bench_main.cpp bench/bench_cases.cpp bench/benc
 target_link_libraries(bench_eegpt PRIVATE eegpt_encoder Catch2::Catch2)
 target_compile_definitions(bench_eegpt PRIVATE EEGPT_BENCH_GIT_COMMIT="${EEGPT_GIT_COMMIT}"
   EEGPT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" EEGPT_BENCH_PYTHON="${EEGPT_PYTHON}"
-  EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+  EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}" EEGPT_BENCH_CATCH_VERSION="Catch2 ${Catch2_VERSION}")
 target_compile_options(bench_eegpt PRIVATE -Wall -Wextra)
 if(EEGPT_CUDA)
   # Device name, memory and copy timings; encoding on the GPU goes through make_encoder (the module).
