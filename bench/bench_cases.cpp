@@ -158,7 +158,8 @@ bool run_probe(const std::string& mode, const std::string& device, Probe& p, std
         why = "memory probe failed (exit status " + std::to_string(status) + "): " + out;
         return false;
     }
-    p = {peak / 1024.0, start / 1024.0, after / 1024.0, heap / (1024.0 * 1024.0), gpu < 0 ? -1.0 : gpu / (1024.0 * 1024.0)};
+    p = {peak / 1024.0, start / 1024.0, after / 1024.0, heap / (1024.0 * 1024.0),
+         gpu < 0 ? -1.0 : gpu / (1024.0 * 1024.0)};
     return true;
 }
 
@@ -215,7 +216,8 @@ void memory_case(const std::string& name, const std::string& mode, const std::st
         // The engine's device arena, still held after encoding (cudaMemGetInfo difference; the arena keeps its peak).
         if (*std::min_element(gpu.begin(), gpu.end()) < 0) {
             r.unmeasured = "cudaMemGetInfo failed";
-            std::snprintf(detail, sizeof detail, " per fresh process; device memory not measured (cudaMemGetInfo failed)");
+            std::snprintf(detail, sizeof detail,
+                          " per fresh process; device memory not measured (cudaMemGetInfo failed)");
         } else {
             r.figures.push_back(figure_of("device_memory_mb", "MB", "lower", gpu));
             std::snprintf(detail, sizeof detail,

@@ -197,7 +197,8 @@ int main(int argc, char** argv) {
         unmeasured += r.status == "NOT MEASURED";
         not_judged += r.status == "NOT APPLICABLE";
     }
-    std::fprintf(ours, "targets: %d met, %d missed, %d not measured, %d not judged (model %s); %zu skipped; results in %s\n",
+    std::fprintf(ours,
+                 "targets: %d met, %d missed, %d not measured, %d not judged (model %s); %zu skipped; results in %s\n",
                  met, missed, unmeasured, not_judged, o.model.c_str(), bench::skips().size(), o.json_path.c_str());
     // Under --strict a missed target is a failed CHECK, so Catch's status is already non-zero; it
     // becomes 3 when those CHECKs are the only failed assertions.

@@ -147,21 +147,23 @@ const Result& report(Result r) {
     const std::string& u = r.unit;
     std::string line = r.name + ": mean " + fmt(in_unit(s.mean, u)) + " " + u + " (";
     if (s.analysed && s.rounds > 1)
-        line += std::to_string(static_cast<int>(std::lround(100 * s.confidence_interval))) + "% CI " + fmt(in_unit(s.mean_low, u)) + " .. " +
-                fmt(in_unit(s.mean_high, u)) + "; ";
+        line += std::to_string(static_cast<int>(std::lround(100 * s.confidence_interval))) + "% CI " +
+                fmt(in_unit(s.mean_low, u)) + " .. " + fmt(in_unit(s.mean_high, u)) + "; ";
     line += "median " + fmt(in_unit(s.median, u)) + ", min " + fmt(in_unit(s.min, u)) + ", max " +
             fmt(in_unit(s.max, u)) + ", sd " + fmt(in_unit(s.stddev, u)) + "; " + std::to_string(s.rounds) +
-            (s.rounds == 1 ? " sample" : " samples") + (s.iterations > 1 ? " of " + std::to_string(s.iterations) + " calls" : "") +
-            ")" + r.detail;
+            (s.rounds == 1 ? " sample" : " samples") +
+            (s.iterations > 1 ? " of " + std::to_string(s.iterations) + " calls" : "") + ")" + r.detail;
     if (r.target) {
         const Target& t = *r.target;
         if (std::isnan(r.target_figure) && r.unmeasured.empty()) r.target_figure = in_unit(s.mean, t.unit);
         if (options().model != "large") {
             r.status = "NOT APPLICABLE";
-            line += "; target " + target_text(t) + " is for the large model, not judged (model " + options().model + ")";
+            line +=
+                "; target " + target_text(t) + " is for the large model, not judged (model " + options().model + ")";
         } else if (!r.unmeasured.empty() || !std::isfinite(r.target_figure)) {
             r.status = "NOT MEASURED";
-            line += "; target " + target_text(t) + " NOT MEASURED (" + (r.unmeasured.empty() ? "no figure" : r.unmeasured) + ")";
+            line += "; target " + target_text(t) + " NOT MEASURED (" +
+                    (r.unmeasured.empty() ? "no figure" : r.unmeasured) + ")";
         } else {
             const bool pass = t.lower_is_better ? r.target_figure < t.value : r.target_figure >= t.value;
             r.status = pass ? "PASS" : "FAIL";
@@ -369,8 +371,9 @@ void write_json(const std::string& path, const std::string& filter) {
           << ", \"fullname\": " << jstr("bench_eegpt::" + s.test_case + "::" + r.name)
           << ", \"params\": null, \"param\": null,\n     \"mean\": " << jnum(s.mean) << ", \"min\": " << jnum(s.min)
           << ", \"max\": " << jnum(s.max) << ", \"stddev\": " << jnum(s.stddev) << ", \"rounds\": " << s.rounds
-          << ", \"median\": " << jnum(s.median) << ",\n     \"options\": {\"timer\": \"Catch2 BENCHMARK\", \"samples\": "
-          << s.rounds << "},\n     \"stats\": {\"min\": " << jnum(s.min) << ", \"max\": " << jnum(s.max)
+          << ", \"median\": " << jnum(s.median)
+          << ",\n     \"options\": {\"timer\": \"Catch2 BENCHMARK\", \"samples\": " << s.rounds
+          << "},\n     \"stats\": {\"min\": " << jnum(s.min) << ", \"max\": " << jnum(s.max)
           << ", \"mean\": " << jnum(s.mean) << ", \"stddev\": " << jnum(s.stddev) << ", \"rounds\": " << s.rounds
           << ", \"median\": " << jnum(s.median) << ", \"iqr\": " << jnum(s.iqr) << ", \"q1\": " << jnum(s.q1)
           << ", \"q3\": " << jnum(s.q3) << ", \"iqr_outliers\": " << iqr_outliers
@@ -392,9 +395,10 @@ void write_json(const std::string& path, const std::string& filter) {
         o << ",\n       \"catch2\": {\"analysed\": " << (s.analysed ? "true" : "false")
           << ", \"mean_low\": " << jnum(s.mean_low) << ", \"mean_high\": " << jnum(s.mean_high)
           << ", \"stddev_low\": " << jnum(s.stddev_low) << ", \"stddev_high\": " << jnum(s.stddev_high)
-          << ", \"confidence_interval\": " << jnum(s.confidence_interval) << ", \"outliers\": {\"low_severe\": "
-          << s.low_severe << ", \"low_mild\": " << s.low_mild << ", \"high_mild\": " << s.high_mild
-          << ", \"high_severe\": " << s.high_severe << "}, \"outlier_variance\": " << jnum(s.outlier_variance) << "}";
+          << ", \"confidence_interval\": " << jnum(s.confidence_interval)
+          << ", \"outliers\": {\"low_severe\": " << s.low_severe << ", \"low_mild\": " << s.low_mild
+          << ", \"high_mild\": " << s.high_mild << ", \"high_severe\": " << s.high_severe
+          << "}, \"outlier_variance\": " << jnum(s.outlier_variance) << "}";
         o << ",\n       \"figures\": [";
         for (size_t i = 0; i < r.figures.size(); ++i) {
             const Figure& f = r.figures[i];

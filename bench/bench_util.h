@@ -57,8 +57,8 @@ struct Figure {
 };
 
 struct Result {
-    std::string name;      // unique, the BENCHMARK's name: "single-window cpu 19ch 1024"
-    std::string category;  // single-window, batch, recording, memory, comparison (pytest-benchmark's group)
+    std::string name;         // unique, the BENCHMARK's name: "single-window cpu 19ch 1024"
+    std::string category;     // single-window, batch, recording, memory, comparison (pytest-benchmark's group)
     std::string unit = "ms";  // how the times are printed: ms or s (the JSON has seconds)
     Stats stats;
     std::string better = "lower";    // "": the time is not a regression figure of ours (a peer's, ...)

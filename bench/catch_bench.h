@@ -38,13 +38,13 @@ using CatchBenchmarkStats = typename detail::first_parameter<decltype(&CatchList
 // One finished BENCHMARK, in seconds.
 struct CatchFigures {
     std::string name;
-    int iterations = 1;                // calls per sample (Catch2 times several calls together when one is short)
-    std::vector<double> samples;       // seconds per call, one per sample
+    int iterations = 1;           // calls per sample (Catch2 times several calls together when one is short)
+    std::vector<double> samples;  // seconds per call, one per sample
     double mean = 0, mean_low = 0, mean_high = 0;        // the bootstrapped mean and its confidence interval
     double stddev = 0, stddev_low = 0, stddev_high = 0;  // the same for the standard deviation
     double confidence_interval = 0;                      // e.g. 0.95
     int low_severe = 0, low_mild = 0, high_mild = 0, high_severe = 0;  // Catch2's outlier classification
-    double outlier_variance = 0;  // fraction of the variance explained by outliers
+    double outlier_variance = 0;                                       // fraction of the variance explained by outliers
 };
 
 inline CatchFigures catch_figures(const CatchBenchmarkStats& s) {
