@@ -10,9 +10,10 @@ endif()
 add_executable(bench_eegpt bench/bench_main.cpp bench/bench_cases.cpp bench/bench_util.cpp bench/workloads.cpp
                bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp)
 target_link_libraries(bench_eegpt PRIVATE eegpt_encoder Catch2::Catch2)
-target_compile_definitions(bench_eegpt PRIVATE EEGPT_BENCH_GIT_COMMIT="${EEGPT_GIT_COMMIT}"
+set(EEGPT_BENCH_DEFINITIONS EEGPT_BENCH_GIT_COMMIT="${EEGPT_GIT_COMMIT}"
   EEGPT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" EEGPT_BENCH_PYTHON="${EEGPT_PYTHON}"
   EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}" EEGPT_BENCH_CATCH_VERSION="Catch2 ${Catch2_VERSION}")
+target_compile_definitions(bench_eegpt PRIVATE ${EEGPT_BENCH_DEFINITIONS})
 target_compile_options(bench_eegpt PRIVATE -Wall -Wextra)
 if(EEGPT_CUDA)
   # Device name, memory and copy timings; encoding on the GPU goes through make_encoder (the module).
@@ -20,6 +21,15 @@ if(EEGPT_CUDA)
   target_compile_definitions(bench_eegpt PRIVATE EEGPT_BENCH_CUDA)
   target_link_libraries(bench_eegpt PRIVATE CUDA::cudart CUDA::cublasLt)
 endif()
+
+# The statuses of the suite's results (targets judged for the large model only, NOT MEASURED never
+# PASS), on made-up statistics: the suite's plumbing without its cases, main or CUDA (gpu.cpp's stubs).
+add_executable(test_bench_report ${EEGPT_CATCH_MAIN_SRC} test/test_bench_report.cpp bench/bench_util.cpp
+               bench/workloads.cpp bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp)
+target_link_libraries(test_bench_report PRIVATE eegpt_encoder ${EEGPT_CATCH_MAIN})
+target_compile_definitions(test_bench_report PRIVATE ${EEGPT_BENCH_DEFINITIONS})
+add_test(NAME "unit: bench report statuses" COMMAND test_bench_report)
+set_tests_properties("unit: bench report statuses" PROPERTIES LABELS "unit")
 
 # `ctest -L benchmark` runs the whole suite, `ctest -L quick` its fast subset: one test per category
 # and speed, so no case runs twice. Targets are not enforced here (no --strict).
