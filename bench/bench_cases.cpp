@@ -13,7 +13,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
-#include <optional>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
@@ -31,11 +31,11 @@ namespace {
 class DefaultSamples {
 public:
     explicit DefaultSamples(int samples) {
-        if (options().samples <= 0) scope_.emplace(session_config(), samples);
+        if (options().samples <= 0) scope_ = std::make_unique<CatchSamplesScope>(session_config(), samples);
     }
 
 private:
-    std::optional<CatchSamplesScope> scope_;
+    std::unique_ptr<CatchSamplesScope> scope_;
 };
 
 // Reports the result; under --strict its target is a CHECK, so that a missed target is a failed
