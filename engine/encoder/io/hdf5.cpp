@@ -148,6 +148,8 @@ uint64_t DatasetInfo::count() const {
     return n;
 }
 
+void skip_cleanup_at_exit() { H5dont_atexit(); }
+
 Handle open_read(const std::string& path) {
     silence_hdf5();
     if (access(path.c_str(), R_OK) != 0) throw Error("cannot read '" + path + "': no such file or not readable");

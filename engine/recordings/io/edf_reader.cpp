@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
+#include <limits>
 #include <memory>
 
 #include "encoder/error.h"
@@ -292,7 +294,21 @@ std::string edflib_message(int code) {
 
 std::string padded_field(const char* s) { return trim(std::string(s)); }
 
+std::string number_text(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 }  // namespace
+
+OutOfRange parse_out_of_range(const std::string& name) {
+    if (name == "keep") return OutOfRange::keep;
+    if (name == "clip") return OutOfRange::clip;
+    throw Error("--out-of-range '" + name + "': use 'keep' (the values as recorded, as MNE reads them) or 'clip'");
+}
+
+std::string to_string(OutOfRange mode) { return mode == OutOfRange::keep ? "keep" : "clip"; }
 
 std::string diagnose_edf_header(const std::string& path) {
     HeaderCheck c = check_header(path);
@@ -380,6 +396,11 @@ void EdfReader::load_header() {
         if (!std::isfinite(s.physical_max - s.physical_min) || s.physical_min == s.physical_max)
             throw Error("signal '" + s.label + "' has an unusable physical range (" + std::to_string(s.physical_min) +
                         " .. " + std::to_string(s.physical_max) + ")");
+        // In millivolts (at most 1000 per unit, for V) every value must stay a finite float32.
+        const double largest = std::max(std::fabs(s.physical_min), std::fabs(s.physical_max));
+        if (largest * 1e3 > static_cast<double>(std::numeric_limits<float>::max()) / 1e3)
+            throw Error("signal '" + s.label + "' has a physical range of +-" + number_text(largest) +
+                        " " + s.unit + ", too large for float32 samples");
     }
 }
 

@@ -16,6 +16,12 @@
 
 namespace eegpt {
 
+// Samples outside a signal's declared digital range: kept and scaled like the others (as MNE
+// reads them), or clipped to the range (as EDFlib reads them). Either way they are counted.
+enum class OutOfRange { keep, clip };
+OutOfRange parse_out_of_range(const std::string& name);  // "keep" or "clip"
+std::string to_string(OutOfRange mode);
+
 struct EdfSignal {
     std::string label;  // trailing spaces removed
     std::string unit;   // physical dimension ("uV", "mV", ...), trimmed

@@ -88,6 +88,16 @@ std::vector<int> ids_of_names(const std::vector<std::string>& names) {
     return ids;
 }
 
+// Refuses a block of results with a value that is not finite (overflow in the preprocessing or the
+// encoder), naming the first: one pass over what is about to be written.
+void check_finite(const float* values, size_t count, size_t per_row, int64_t first_row, const char* what,
+                  const char* row_name) {
+    for (size_t i = 0; i < count; ++i)
+        if (!std::isfinite(values[i]))
+            throw Error(std::string(what) + " of " + row_name + " " + std::to_string(first_row + static_cast<int64_t>(i / per_row)) +
+                        " is not finite (the signal's values or the filters overflow float32); nothing written");
+}
+
 std::string seconds_text(double s) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g s", s);
@@ -226,6 +236,9 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
                 x = mixed.data();
             }
             encoder.encode(x, filled, enc_channels, kWindowSamples, ids.data(), features.data());
+            const size_t per_window = encoder.output_size(1, kWindowSamples);
+            check_finite(features.data(), per_window * static_cast<size_t>(filled), per_window, done, "a feature",
+                         "window");
             const uint64_t first = static_cast<uint64_t>(done), count = static_cast<uint64_t>(filled);
             rows.starts->write(first, count, starts.data());
             if (rows.features) rows.features->write(first, count, features.data());
@@ -270,6 +283,8 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
             h5::write_attr(file, "recording_predicted_class", head->class_names[best]);
         }
         rows.close();
+        if (!options.job.empty()) h5::write_attr(file, "job", options.job);
+        h5::write_attr(file, "complete", int64_t{1});
         out.commit();
     } catch (const Error& e) {
         const std::string what = e.what();
@@ -299,10 +314,17 @@ void write_preprocessed(const std::string& input, const std::string& output, con
         int64_t n = 0;
         uint64_t at = 0;
         while (stream.next(block, n)) {
+            for (size_t i = 0; i < block.size(); ++i)
+                if (!std::isfinite(block[i]))
+                    throw Error("recording '" + input + "': preprocessed signal '" +
+                                plan.names[i / static_cast<size_t>(n)] + "' is not finite at sample " +
+                                std::to_string(at + i % static_cast<size_t>(n)) +
+                                " (the signal's values or the filters overflow float32); nothing written");
             signals.write_slab({0, at}, {channels, static_cast<uint64_t>(n)}, block.data());
             at += static_cast<uint64_t>(n);
         }
     }
+    h5::write_attr(file, "complete", int64_t{1});
     out.commit();
 }
 

@@ -24,6 +24,9 @@ struct RecordingOptions {
     PreprocessOptions preprocess;
     RowType features_dtype = RowType::float32;
     bool save_features = true;  // `classify` writes features only when asked
+    // What made this output (the CLI's resume record), written as the attribute `job`; the
+    // attribute `complete` = 1 follows as the last write before the output is renamed.
+    std::string job;
 };
 
 struct Progress {

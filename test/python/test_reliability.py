@@ -1,0 +1,302 @@
+"""Nothing lost, nothing silently wrong (issue 13): write failures, outputs that would replace
+inputs, non-finite results, option ranges, resuming that checks what it keeps, killed runs,
+corrupted weights, messages, out-of-range samples. Every case asserts the exit status, one line
+on stderr, no partial output, earlier outputs intact and no leftover temporary file."""
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import recordings_testlib as lib  # noqa: E402
+
+REC = "Subject00_2.edf"  # 60 s, 21 signals at 500 Hz
+CONVERT_HEAD = os.path.join(lib.REPO, "tools", "convert_head.py")
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory):
+    return lib.write_random_weights(tmp_path_factory.mktemp("w") / "micro.h5", embed_dim=16, embed_num=1, depth=1,
+                                    heads=2)
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory):
+    path = tmp_path_factory.mktemp("h") / "head.h5"
+    r = subprocess.run([sys.executable, CONVERT_HEAD, "--random", str(path), "--input-channels", "standard19",
+                        "--classes", "a,b", "--embed-num", "1", "--embed-dim", "16"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def one_line_error(r):
+    assert r.returncode == 1, "exit %d (expected 1); stderr:\n%s" % (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("eegpt: error: "), r.stderr
+    return lines[0]
+
+
+def snapshot(directory):
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in directory.iterdir()}
+
+
+def size_limited(limit):
+    """preexec_fn: files may grow to `limit` bytes; writes beyond fail with EFBIG (SIGXFSZ ignored,
+    which exec keeps), as on a full disk."""
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+# ---------------------------------------------------------------- 1. write failures
+
+
+def write_commands(tmp_path, micro, head):
+    rec = lib.recording(REC)
+    window_file = tmp_path / "windows.h5"
+    with h5py.File(window_file, "w") as f:
+        f["x"] = (np.random.default_rng(0).standard_normal((64, 19, 1024)) * 0.02).astype(np.float32)
+        f["channels"] = np.array(["FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7",
+                                  "T8", "P7", "P8", "FZ", "CZ", "PZ"], dtype="S")
+    return {
+        "embed": ["embed", rec, "--weights", micro, "--stride", "0.25", "--batch", "8"],
+        "classify": ["classify", rec, "--weights", micro, "--head", head, "--stride", "0.25", "--save-features"],
+        "preprocess": ["preprocess", rec],
+        "encode": ["encode", "--weights", micro, "--input", window_file],
+    }
+
+
+@pytest.mark.parametrize("command", ["embed", "classify", "preprocess", "encode"])
+def test_a_write_failure_is_one_line_no_signal_no_partial_and_the_old_output_intact(command, micro, head, tmp_path):
+    args = write_commands(tmp_path, micro, head)[command]
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "result.h5"
+    extra = ["--force"] if command in ("embed", "classify") else []
+    lib.run_ok(*args, "--output", out, *extra)  # an earlier, complete output
+    complete = out.read_bytes()
+    assert len(complete) > 60000
+    before = snapshot(out_dir)
+    # Failing at several points of the write: the file's first metadata, the datasets, the rows.
+    for limit in (1000, 4000, 30000, len(complete) // 2, len(complete) - 1000):
+        r = subprocess.run([lib.binary(), *map(str, args), "--output", str(out), *extra], capture_output=True,
+                           text=True, timeout=300, preexec_fn=size_limited(limit))
+        assert r.returncode == 1, "limit %d: exit %d, stderr %r" % (limit, r.returncode, r.stderr)
+        line = one_line_error(r)
+        assert "cannot" in line, line
+        assert snapshot(out_dir) == before, "limit %d left %s" % (limit, sorted(os.listdir(out_dir)))
+        assert out.read_bytes() == complete
+
+
+def test_a_write_failure_on_every_recording_of_a_list_reports_each_once(micro, tmp_path):
+    recs = [lib.write_edf(tmp_path / ("r%d.edf" % i), 20) for i in range(3)]
+    out = tmp_path / "out"
+    r = subprocess.run([lib.binary(), "embed", *map(str, recs), "--weights", str(micro), "--stride", "0.25",
+                        "--output-dir", str(out)], capture_output=True, text=True, timeout=300,
+                       preexec_fn=size_limited(20000))
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 4 and lines[-1] == "eegpt: 3 of 3 recordings failed", r.stderr
+    assert os.listdir(out) == []
+
+
+# ---------------------------------------------------------------- 3. outputs never replace inputs
+
+
+def test_an_output_that_is_an_input_is_refused(micro, head, tmp_path):
+    rec = tmp_path / "x.edf"
+    shutil.copyfile(lib.recording(REC), rec)
+    w = tmp_path / "w.h5"
+    shutil.copyfile(micro, w)
+    listing = tmp_path / "list.txt"
+    listing.write_text("%s\n" % rec)
+    before = snapshot(tmp_path)
+    cases = [
+        (["embed", rec, "--weights", w, "--output", rec, "--force"], "is an input recording"),
+        (["embed", rec, "--weights", w, "--output", w], "is the weights"),
+        (["embed", "@%s" % listing, "--weights", w, "--output", listing], "is a list file"),
+        (["classify", rec, "--weights", w, "--head", head, "--output", head, "--force"], "is the head"),
+        (["preprocess", rec, "--output", rec], "is the input recording"),
+        (["encode", "--weights", w, "--input", w, "--output", w], "is the input"),
+        (["embed", rec, "--weights", w, "--output", tmp_path], "is a directory"),
+        (["preprocess", rec, "--output", tmp_path], "is a directory"),
+        (["embed", rec, "--weights", w, "--output", ""], "--output is empty"),
+        (["embed", rec, "--weights", w, "--output-dir", ""], "--output-dir is empty"),
+        (["preprocess", rec, "--output", ""], "--output is empty"),
+        (["encode", "--weights", w, "--input", w, "--output", ""], "output path is empty"),
+    ]
+    # a symbolic link to the input is the input
+    link = tmp_path / "link.h5"
+    os.symlink(w, link)
+    cases.append((["encode", "--weights", w, "--input", w, "--output", link], "is the"))
+    before = snapshot(tmp_path)
+    for args, needle in cases:
+        line = one_line_error(lib.run(*args, cwd=tmp_path))
+        assert needle in line, (args, line)
+        assert snapshot(tmp_path) == before, args
+    assert not list(tmp_path.glob("*.partial-*")) and not (tmp_path / "x.features.h5").exists()
+
+
+# ---------------------------------------------------------------- 4. non-finite results
+
+
+def huge_range_edf(path, physical):
+    """A plain EDF whose signals declare a physical range of +-`physical` uV."""
+    lib.write_edf(path, 10)
+    data = bytearray(path.read_bytes())
+    n = int(data[252:256].decode())
+    field = ("%-8s" % ("%.0e" % physical).replace("+", ""))[:8].encode()
+    neg = ("%-8s" % ("-%.0e" % physical).replace("+", ""))[:8].encode()
+    base = 256 + n * (16 + 80 + 8)
+    for s in range(n):
+        data[base + 8 * s: base + 8 * s + 8] = neg
+        data[base + 8 * n + 8 * s: base + 8 * n + 8 * s + 8] = field
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_physical_ranges_that_overflow_float32_are_refused(micro, tmp_path):
+    rec = huge_range_edf(tmp_path / "huge.edf", 1e300)
+    before = snapshot(tmp_path)
+    for args in (["embed", rec, "--weights", micro, "--output", tmp_path / "f.h5"],
+                 ["preprocess", rec, "--output", tmp_path / "p.h5"]):
+        line = one_line_error(lib.run(*args))
+        assert "too large for float32" in line, line
+        assert snapshot(tmp_path) == before
+
+
+def test_non_finite_features_are_refused(tmp_path):
+    # Finite weights whose last LayerNorm scales by 3e38: features overflow to infinity.
+    w = lib.write_random_weights(tmp_path / "overflow.h5", embed_dim=16, embed_num=1, depth=1, heads=2)
+    with h5py.File(w, "a") as f:
+        f["encoder/norm.weight"][...] = np.float32(3e38)
+    before = snapshot(tmp_path)
+    line = one_line_error(lib.run("embed", lib.recording(REC), "--weights", w, "--output", tmp_path / "f.h5"))
+    assert "a feature of window 0 is not finite" in line, line
+    assert snapshot(tmp_path) == before
+
+
+def test_tiny_filter_frequencies_are_refused(micro, tmp_path):
+    rec = lib.recording(REC)
+    for args, needle in ((["--notch", "1e-300"], "between 0.01 Hz"), (["--bandpass", "1e-300,40"], "between 0.01 Hz")):
+        for cmd in (["embed", rec, "--weights", micro, "--output", tmp_path / "f.h5"],
+                    ["preprocess", rec, "--output", tmp_path / "p.h5"]):
+            assert needle in one_line_error(lib.run(*cmd, *args))
+    assert os.listdir(tmp_path) == []
+
+
+# ---------------------------------------------------------------- 5. options validated
+
+
+def test_numeric_options_are_validated_with_a_human_message(micro, tmp_path):
+    rec = lib.recording(REC)
+    base = ["embed", rec, "--weights", micro, "--output", tmp_path / "f.h5"]
+    cases = [
+        (["--notch", "nan"], "--notch nan: must be a frequency"),
+        (["--notch", "-50"], "--notch -50"),
+        (["--notch", "inf"], "--notch inf"),
+        (["--notch", "50", "--notch-q", "0"], "--notch-q 0"),
+        (["--notch", "50", "--notch-q", "nan"], "--notch-q nan"),
+        (["--batch", "0"], "--batch 0: must be between 1 and 4096 windows"),
+        (["--batch", "100000"], "--batch 100000: must be between 1 and 4096"),
+        (["--threads", "-1"], "--threads -1"),
+        (["--stride", "nan"], "--stride"),
+        (["--bandpass", "1,40x"], "LOW,HIGH"),
+        (["--bandpass", "nan,40"], "band-pass low edge"),
+        (["--out-of-range", "drop"], "--out-of-range 'drop'"),
+    ]
+    for extra, needle in cases:
+        line = one_line_error(lib.run(*base, *extra))
+        assert needle in line, (extra, line)
+        assert "1.79" not in line and "0.000000 to" not in line
+    for extra, needle in ((["--notch", "nan"], "--notch nan"), (["--notch-q", "-1"], "--notch-q -1")):
+        assert needle in one_line_error(lib.run("preprocess", rec, "--output", tmp_path / "p.h5", *extra))
+    assert os.listdir(tmp_path) == []
+
+
+def test_threads_are_clamped_to_the_cores_available(micro, tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    r = lib.run_ok("embed", lib.recording(REC), "--weights", micro, "--output", tmp_path / "f.h5", "--threads", "1000",
+                   "--quiet")
+    assert r.stderr.strip() == ("eegpt: warning: --threads 1000: only %d cores are available to this process; using %d"
+                                % (cores, cores))
+    with h5py.File(tmp_path / "f.h5", "r") as f:
+        assert f.attrs["complete"] == 1
+
+
+def test_a_shard_with_nothing_to_do_says_so(micro, tmp_path):
+    recs = [lib.write_edf(tmp_path / ("r%d.edf" % i), 5) for i in range(3)]
+    r = lib.run_ok("embed", *recs, "--weights", micro, "--output-dir", tmp_path / "out", "--shard", "5/10")
+    assert r.stderr.strip() == "eegpt: shard 5/10 has nothing to do: the list has 3 recordings"
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- 2. resume that checks
+
+
+def test_resume_keeps_only_outputs_this_job_made(micro, tmp_path):
+    rec = tmp_path / "rec.edf"
+    shutil.copyfile(lib.recording(REC), rec)
+    out = tmp_path / "out"
+    good = out / "rec.features.h5"
+    args = ["embed", rec, "--weights", micro, "--output-dir", out]
+    lib.run_ok(*args)
+    with h5py.File(good, "r") as f:
+        assert f.attrs["complete"] == 1 and "stride_s=4" in f.attrs["job"]
+    reference = good.read_bytes()
+
+    r = lib.run_ok(*args)  # the same job: kept
+    assert "done already" in r.stdout and good.read_bytes() == reference
+
+    def recomputed(r, why):
+        assert "exists but %s" % why in r.stderr and "recomputing" in r.stderr, r.stderr
+        assert "done already" not in r.stdout
+        with h5py.File(good, "r") as f:
+            assert f.attrs["complete"] == 1
+
+    # damaged outputs
+    good.write_bytes(reference[: len(reference) // 2])
+    recomputed(lib.run_ok(*args), "it cannot be read")
+    good.write_bytes(b"")
+    recomputed(lib.run_ok(*args), "it cannot be read")
+    good.write_bytes(os.urandom(5000))
+    recomputed(lib.run_ok(*args), "it cannot be read")
+    # an output without the completeness marker (as written before, or cut short inside HDF5)
+    with h5py.File(good, "a") as f:
+        del f.attrs["complete"]
+    recomputed(lib.run_ok(*args), "it is incomplete")
+    # other numbers: stride, weights, options
+    recomputed(lib.run_ok(*args, "--stride", "2"), "it was made with other stride_s (was '4', now '2')")
+    other = lib.write_random_weights(tmp_path / "other.h5", embed_dim=16, embed_num=1, depth=1, heads=2, seed=5)
+    recomputed(lib.run_ok("embed", rec, "--weights", other, "--output-dir", out, "--stride", "2"),
+               "it was made with other weights")
+    recomputed(lib.run_ok("embed", rec, "--weights", other, "--output-dir", out, "--stride", "2", "--notch", "50"),
+               "it was made with other notch_hz")
+    # another recording under the same name (or the same file changed)
+    shutil.copyfile(lib.recording("Subject00_1.edf"), rec)
+    r = lib.run_ok("embed", rec, "--weights", other, "--output-dir", out, "--stride", "2", "--notch", "50")
+    recomputed(r, "it was made with other recording_size")
+
+    # --no-overwrite: a mismatch is reported, the file left alone
+    kept = good.read_bytes()
+    r = lib.run(*args, "--no-overwrite")
+    line = one_line_error(r)
+    assert "exists but it was made with other weights" in line and "--no-overwrite" in line
+    assert good.read_bytes() == kept
+
+
+def test_a_missing_input_is_reported_even_when_its_output_exists(micro, tmp_path):
+    rec = tmp_path / "gone.edf"
+    shutil.copyfile(lib.recording(REC), rec)
+    lib.run_ok("embed", rec, "--weights", micro, "--output-dir", tmp_path)
+    rec.unlink()
+    line = one_line_error(lib.run("embed", rec, "--weights", micro, "--output-dir", tmp_path, "--quiet"))
+    assert "gone.edf" in line and "No such file" in line
