@@ -41,6 +41,8 @@ LoadedModel load_model(const std::string& weights_path, const EncoderOptions& re
         weights->provenance.source_checkpoint = "random-init:large";
     } else {
         *weights = load_weights(weights_path);
+        for (const auto& w : weights->warnings)
+            std::fprintf(stderr, "eegpt: warning: weights '%s': %s\n", weights_path.c_str(), w.c_str());
     }
     LoadedModel m;
     m.weights = weights;

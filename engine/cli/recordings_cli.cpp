@@ -246,7 +246,10 @@ int run_many(const RecordingArgs& a, bool classify) {
     }();
     if (a.force && a.no_overwrite) throw Error("--force and --no-overwrite contradict each other");
     std::unique_ptr<Head> head;
-    if (classify) head = std::make_unique<Head>(load_head(a.head));
+    if (classify) {
+        head = std::make_unique<Head>(load_head(a.head));
+        for (const auto& w : head->warnings) std::fprintf(stderr, "eegpt: warning: head '%s': %s\n", a.head.c_str(), w.c_str());
+    }
     const std::vector<std::string> inputs = expand_inputs(a.recordings);
     int64_t shard = 0, shards = 1;
     parse_shard(a.shard, shard, shards);
@@ -416,7 +419,8 @@ int run_preprocess(const RecordingArgs& a) {
     const RecordingOptions options = recording_options(a);
     if (a.recordings.size() != 1) throw Error("preprocess takes one recording and --output");
     check_output_path(a.output, {{"the input recording", a.recordings[0]}});
-    write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess, EEGPT_VERSION);
+    for (const auto& w : write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess, EEGPT_VERSION))
+        std::fprintf(stderr, "eegpt: warning: %s: %s\n", a.recordings[0].c_str(), w.c_str());
     return 0;
 }
 

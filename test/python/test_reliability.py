@@ -300,3 +300,125 @@ def test_a_missing_input_is_reported_even_when_its_output_exists(micro, tmp_path
     rec.unlink()
     line = one_line_error(lib.run("embed", rec, "--weights", micro, "--output-dir", tmp_path, "--quiet"))
     assert "gone.edf" in line and "No such file" in line
+
+
+# ---------------------------------------------------------------- 6. killed runs
+
+
+def wait_for(predicate, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_killed_run_leaves_no_repaired_copy_and_sighup_removes_the_partial(tmp_path):
+    # S001R03.edf needs the repaired copy (BCI2000's annotation prefilter); the large stand-in
+    # model, one window per batch, is slow enough to be caught while it reads.
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "out"
+    cmd = [lib.binary(), "embed", lib.recording("S001R03.edf"), "--output-dir", str(out), "--batch", "1", "--quiet"]
+    env = dict(os.environ, TMPDIR=str(tmp))
+    for sig, status in ((signal.SIGKILL, -signal.SIGKILL), (signal.SIGHUP, 130)):
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_for(lambda: list(out.glob("*.partial-*")), 120)
+            assert os.listdir(tmp) == [], "the repaired copy has a name while it is read"
+            p.send_signal(sig)
+            _, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        assert p.returncode == status, (sig, p.returncode, err)
+        assert os.listdir(tmp) == []
+        if sig == signal.SIGHUP:
+            assert "interrupted" in err and not list(out.glob("*.partial-*"))
+        for leftover in out.glob("*.partial-*"):  # what SIGKILL leaves, never under the final name
+            leftover.unlink()
+        assert os.listdir(out) == []
+
+
+# ---------------------------------------------------------------- 7. weight integrity
+
+
+def corrupt_tensor(path, name, length=4096):
+    """Writes `length` bytes of 0xAA inside the stored data of dataset `name`."""
+    with h5py.File(path, "r") as f:
+        d = f[name]
+        offset = d.id.get_chunk_info(0).byte_offset if d.chunks else d.id.get_offset()
+        size = d.id.get_storage_size()
+    assert size > length + 512
+    with open(path, "r+b") as f:
+        f.seek(offset + 256)
+        f.write(b"\xaa" * length)
+
+
+def converted(tmp_path, name="w.h5"):
+    path = tmp_path / name
+    r = subprocess.run([sys.executable, os.path.join(lib.REPO, "tools", "convert_ckpt.py"), "--random-init", "tiny2",
+                        "--seed", "0", str(path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return path
+
+
+def without_checksums(src, dst):
+    """The same file as written before checksums existed: plain contiguous datasets."""
+    with h5py.File(src, "r") as a, h5py.File(dst, "w") as b:
+        for k, v in a.attrs.items():
+            b.attrs[k] = v
+
+        def copy(name, obj):
+            if isinstance(obj, h5py.Group):
+                g = b.require_group(name)
+                for k, v in obj.attrs.items():
+                    g.attrs[k] = v
+            else:
+                b.create_dataset(name, data=obj[()])
+        a.visititems(copy)
+    return dst
+
+
+def test_a_corrupted_tensor_is_refused_by_name(tmp_path):
+    w = converted(tmp_path)
+    rec = lib.recording(REC)
+    lib.run_ok("embed", rec, "--weights", w, "--output", tmp_path / "good.h5", "--quiet")
+    corrupt_tensor(w, "encoder/blocks.0.mlp.fc1.weight")
+    before = snapshot(tmp_path)
+    for args in (["embed", rec, "--weights", w, "--output", tmp_path / "f.h5"], ["info", w]):
+        line = one_line_error(lib.run(*args))
+        assert "'encoder/blocks.0.mlp.fc1.weight' fails its checksum" in line, line
+    assert snapshot(tmp_path) == before
+
+
+def test_weights_without_checksums_load_with_a_warning(tmp_path):
+    old = without_checksums(converted(tmp_path), tmp_path / "old.h5")
+    r = lib.run_ok("embed", lib.recording(REC), "--weights", old, "--output", tmp_path / "f.h5", "--quiet")
+    assert r.stderr.strip() == ("eegpt: warning: weights '%s': no checksums (converted before they were written): a "
+                                "corrupted tensor cannot be detected; convert the checkpoint again with "
+                                "tools/convert_ckpt.py" % old)
+    # one tensor without its checksum among checksummed ones: the file was altered
+    w = converted(tmp_path, "mixed.h5")
+    with h5py.File(w, "a") as f:
+        v = f["encoder/norm.bias"][()]
+        del f["encoder/norm.bias"]
+        f["encoder/norm.bias"] = v
+    assert "'encoder/norm.bias' has no checksum" in one_line_error(
+        lib.run("embed", lib.recording(REC), "--weights", w, "--output", tmp_path / "g.h5"))
+
+
+def test_heads_carry_checksums_too(micro, head, tmp_path):
+    rec = lib.recording(REC)
+    h = tmp_path / "head.h5"
+    shutil.copyfile(head, h)
+    with h5py.File(h, "r") as f:
+        assert all(f["layers/%d/weight" % i].fletcher32 for i in range(f.attrs["n_layers"]))
+        big = max(("layers/%d/weight" % i for i in range(f.attrs["n_layers"])), key=lambda n: f[n].size)
+    corrupt_tensor(h, big, length=512)
+    line = one_line_error(lib.run("classify", rec, "--weights", micro, "--head", h, "--output", tmp_path / "p.h5"))
+    assert "'%s' fails its checksum" % big in line and str(h) in line, line
+    old = without_checksums(head, tmp_path / "old_head.h5")
+    r = lib.run_ok("classify", rec, "--weights", micro, "--head", old, "--output", tmp_path / "p.h5", "--quiet")
+    assert r.stderr.strip().startswith("eegpt: warning: head '%s': no checksums" % old), r.stderr
