@@ -422,3 +422,139 @@ def test_heads_carry_checksums_too(micro, head, tmp_path):
     old = without_checksums(head, tmp_path / "old_head.h5")
     r = lib.run_ok("classify", rec, "--weights", micro, "--head", old, "--output", tmp_path / "p.h5", "--quiet")
     assert r.stderr.strip().startswith("eegpt: warning: head '%s': no checksums" % old), r.stderr
+
+
+# ---------------------------------------------------------------- 8. messages
+
+
+def corpus():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_corpus", os.path.join(lib.REPO, "test", "fuzz", "make_corpus.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def edf_with(path, patches, signals=None, records=10, **kwargs):
+    """A small EDF (three EEG signals at 200 Hz unless `signals`), then fixed-header fields replaced:
+    patches maps a byte offset to (width, text)."""
+    c = corpus()
+    sigs = signals or [c.eeg(label, 200) for label in ("EEG Fp1-REF", "EEG Cz-REF", "EEG O2-REF")]
+    data = bytearray(c.edf_bytes(sigs, records=records, **kwargs))
+    for offset, (width, text) in patches.items():
+        data[offset:offset + width] = text.encode("latin-1").ljust(width)[:width]
+    path.write_bytes(bytes(data))
+    return path
+
+
+def signal_field(ns, field, signal):
+    """Byte offset of a per-signal header field (0 label ... 8 samples per record)."""
+    widths = [16, 80, 8, 8, 8, 8, 8, 80, 8, 32]
+    return 256 + sum(w * ns for w in widths[:field]) + widths[field] * signal
+
+
+def test_header_messages_name_the_field_at_fault(micro, tmp_path):
+    cases = [
+        ({244: (8, "1e-9")}, "data-record-duration field '1e-9' uses exponent notation"),
+        ({244: (8, "1e0")}, "data-record-duration field '1e0' uses exponent notation"),  # EDFlib read 630 s
+        ({236: (8, "1e1")}, "number-of-data-records field '1e1' uses exponent notation"),
+        ({signal_field(3, 8, 1): (8, "2.56e2")}, "samples per record '2.56e2' uses exponent notation"),
+        ({signal_field(3, 5, 0): (8, "-3.2e4")}, "digital minimum '-3.2e4' uses exponent notation"),
+    ]
+    for patches, needle in cases:
+        rec = edf_with(tmp_path / "bad.edf", patches)
+        for args in (["inspect", rec], ["embed", rec, "--weights", micro, "--output", tmp_path / "f.h5"]):
+            line = one_line_error(lib.run(*args))
+            assert needle in line and "annotation records" not in line, (patches, line)
+    empty = tmp_path / "empty.edf"
+    empty.write_bytes(b"")
+    assert "file is too short for an EDF/BDF header (0 bytes" in one_line_error(lib.run("inspect", empty))
+    assert not (tmp_path / "f.h5").exists()
+
+
+def test_labels_with_nul_or_invalid_utf8_are_escaped_in_messages_and_outputs(micro, tmp_path):
+    ns = 3
+    rec = edf_with(tmp_path / "odd.edf", {signal_field(ns, 0, 0): (16, "EEG Fp1\x00\xff-REF"),
+                                           signal_field(ns, 0, 1): (16, "EEG Cz\xe9")})
+    out = tmp_path / "f.h5"
+    r = lib.run_ok("embed", rec, "--weights", micro, "--output", out, "--quiet")
+    assert "\x00" not in r.stderr and "\\x00" in r.stderr and "\\xFF" in r.stderr
+    with h5py.File(out, "r") as f:
+        warnings = list(f["warnings"].asstr()[()])  # failed on invalid UTF-8 before
+        for name in ("source_labels", "channels_dropped", "channels_dropped_reason", "recording_channels"):
+            list(f[name].asstr()[()])
+    assert any("\\x00\\xFF" in w for w in warnings), warnings
+
+
+def test_a_byte_order_mark_starting_a_list_is_ignored(micro, tmp_path):
+    rec = lib.write_edf(tmp_path / "a.edf", 5)
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(b"\xef\xbb\xbf" + str(rec).encode() + b"\n")
+    lib.run_ok("embed", "@%s" % listing, "--weights", micro, "--output-dir", tmp_path / "out", "--quiet")
+    assert (tmp_path / "out" / "a.features.h5").exists()
+
+
+# ---------------------------------------------------------------- 11. out-of-range samples
+
+
+def out_of_range_edf(path, records=10):
+    """Samples of the corpus writer lie in -100..99; the first signal declares -50..50 (about half
+    of its samples outside), the others the full 16-bit range."""
+    c = corpus()
+    sigs = [("EEG Fp1-REF", "uV", 200, -50, 50, -50, 50, ""), c.eeg("EEG Cz-REF", 200), c.eeg("EEG O2-REF", 200)]
+    path.write_bytes(c.edf_bytes(sigs, records=records))
+    return path
+
+
+def test_out_of_range_samples_are_counted_warned_recorded_and_kept_as_mne_does(tmp_path):
+    import mne
+
+    rec = out_of_range_edf(tmp_path / "oor.edf")
+    raw = mne.io.read_raw_edf(str(rec), preload=True, verbose="ERROR").get_data()  # volts, values kept
+    digital = np.round(raw[0] * 1e6)
+    outside = int(np.sum((digital < -50) | (digital > 50)))
+    assert outside > 0.3 * raw.shape[1]
+    outputs = {}
+    for mode in ("keep", "clip"):
+        out = tmp_path / ("%s.h5" % mode)
+        extra = [] if mode == "keep" else ["--out-of-range", "clip"]
+        r = lib.run_ok("preprocess", rec, "--output", out, *extra)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("eegpt: warning: %s: signal 'EEG Fp1-REF': %d of 2000 samples"
+                                                       % (rec, outside)), r.stderr
+        assert ("kept as recorded" if mode == "keep" else "clipped") in lines[0]
+        with h5py.File(out, "r") as f:
+            assert f.attrs["out_of_range"] == mode
+            assert list(f["samples_out_of_range"][()]) == [outside, 0, 0]
+            assert lines[0].split("warning: %s: " % rec)[1] in list(f["warnings"].asstr()[()])
+            outputs[mode] = f["signals"][()]
+    # What the engine resamples is MNE's reading (kept) or MNE's clipped to the range.
+    import scipy.signal
+
+    for mode, expected_uv in (("keep", raw[0] * 1e6), ("clip", np.clip(raw[0] * 1e6, -50, 50))):
+        expected = scipy.signal.resample_poly(expected_uv * 1e-3, 32, 25)
+        got = outputs[mode][0]
+        assert np.max(np.abs(got - expected)) <= 1e-5 * np.max(np.abs(expected)), mode
+    assert np.max(np.abs(outputs["keep"][0] - outputs["clip"][0])) > 0.01  # mV: the choice matters
+
+
+def test_an_annotation_only_edf_plus_says_so(tmp_path):
+    c = corpus()
+    rec = tmp_path / "hypnogram.edf"
+    data = bytearray(c.edf_bytes([], records=1, reserved="EDF+C", annotation=""))
+    data[244:252] = b"0       "  # record duration 0: legal for an annotation-only EDF+ file
+    rec.write_bytes(bytes(data))
+    line = one_line_error(lib.run("inspect", rec))
+    assert "no signals, annotations only" in line, line
+
+
+def test_an_ear_electrode_against_the_reference_is_not_a_bipolar_derivation(tmp_path):
+    c = corpus()
+    rec = tmp_path / "ears.edf"
+    rec.write_bytes(c.edf_bytes([c.eeg(label, 200) for label in ("EEG Fp1-Ref", "EEG A1-Ref", "EEG A2-A1")], records=5))
+    r = lib.run_ok("inspect", rec)
+    assert "'EEG A1-Ref'" in r.stdout and "dropped: not in the 62-name dictionary" in r.stdout
+    assert "dropped: bipolar derivation" in r.stdout  # A2-A1 still is one
+    line_a1 = [l for l in r.stdout.splitlines() if "'EEG A1-Ref'" in l][0]
+    assert "bipolar" not in line_a1
