@@ -358,6 +358,7 @@ int run_inspect(const RecordingArgs& a) {
     const RecordingOptions options = recording_options(a);
     const std::vector<std::string> inputs = expand_inputs(a.recordings);
     if (!a.raw_output.empty() && inputs.size() != 1) throw Error("--raw-output takes one recording");
+    if (!a.raw_output.empty()) check_output_path(a.raw_output, {{"the input recording", inputs[0]}});
     int failed = 0;
     for (const auto& input : inputs) {
         try {

@@ -125,6 +125,7 @@ def test_an_output_that_is_an_input_is_refused(micro, head, tmp_path):
         (["embed", "@%s" % listing, "--weights", w, "--output", listing], "is a list file"),
         (["classify", rec, "--weights", w, "--head", head, "--output", head, "--force"], "is the head"),
         (["preprocess", rec, "--output", rec], "is the input recording"),
+        (["inspect", rec, "--raw-output", rec], "is the input recording"),
         (["encode", "--weights", w, "--input", w, "--output", w], "is the input"),
         (["embed", rec, "--weights", w, "--output", tmp_path], "is a directory"),
         (["preprocess", rec, "--output", tmp_path], "is a directory"),
