@@ -6,9 +6,9 @@
 #include <cmath>
 
 #include "catch_compat.h"
-#include "recordings/channel_map.h"
 #include "edf_test_files.h"
 #include "encoder/error.h"
+#include "recordings/channel_map.h"
 #include "recordings/io/edf_reader.h"
 #include "recordings/io/edf_writer.h"
 #include "test_helpers.h"

@@ -4,15 +4,15 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/model.h"
+#include "cli/outputs.h"
+#include "cli/recordings_cli.h"
 #include "encoder/channels.h"
 #include "encoder/cpu/ops.h"
 #include "encoder/encoder.h"
 #include "encoder/error.h"
 #include "encoder/io/hdf5.h"
 #include "encoder/io/window_file.h"
-#include "cli/model.h"
-#include "cli/outputs.h"
-#include "cli/recordings_cli.h"
 
 #ifndef EEGPT_VERSION
 #define EEGPT_VERSION "dev"
@@ -45,7 +45,8 @@ int run_encode(const EncodeArgs& args) {
 
 int run_info(const std::string& path) {
     ModelWeights w = load_weights(path);
-    for (const auto& warning : w.warnings) std::fprintf(stderr, "eegpt: warning: weights '%s': %s\n", path.c_str(), warning.c_str());
+    for (const auto& warning : w.warnings)
+        std::fprintf(stderr, "eegpt: warning: weights '%s': %s\n", path.c_str(), warning.c_str());
     const ModelConfig& c = w.config;
     std::printf("%s\n  embed_dim %d, depth %d, heads %d, summary tokens %d, patch %d, mlp %d, eps %g, qkv bias %s\n",
                 path.c_str(), c.embed_dim, c.depth, c.num_heads, c.embed_num, c.patch_size, c.mlp_hidden,

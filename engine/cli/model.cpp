@@ -13,7 +13,8 @@ namespace {
 
 // More threads than cores only adds memory (one workspace per thread) and contention.
 int usable_threads(int requested) {
-    if (requested < 0) throw Error("--threads " + std::to_string(requested) + " must be 0 (all cores) or a positive count");
+    if (requested < 0)
+        throw Error("--threads " + std::to_string(requested) + " must be 0 (all cores) or a positive count");
     cpu_set_t set;
     CPU_ZERO(&set);
     const int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;

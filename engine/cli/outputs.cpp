@@ -24,8 +24,10 @@ std::vector<std::pair<std::string, std::string>> job_lines(const std::string& jo
         if (end == std::string::npos) end = job.size();
         const std::string line = job.substr(at, end - at);
         const size_t eq = line.find('=');
-        if (eq == std::string::npos) out.emplace_back(line, "");
-        else out.emplace_back(line.substr(0, eq), line.substr(eq + 1));
+        if (eq == std::string::npos)
+            out.emplace_back(line, "");
+        else
+            out.emplace_back(line.substr(0, eq), line.substr(eq + 1));
         at = end + 1;
     }
     return out;

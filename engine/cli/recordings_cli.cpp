@@ -5,8 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -248,7 +248,8 @@ int run_many(const RecordingArgs& a, bool classify) {
     std::unique_ptr<Head> head;
     if (classify) {
         head = std::make_unique<Head>(load_head(a.head));
-        for (const auto& w : head->warnings) std::fprintf(stderr, "eegpt: warning: head '%s': %s\n", a.head.c_str(), w.c_str());
+        for (const auto& w : head->warnings)
+            std::fprintf(stderr, "eegpt: warning: head '%s': %s\n", a.head.c_str(), w.c_str());
     }
     const std::vector<std::string> inputs = expand_inputs(a.recordings);
     int64_t shard = 0, shards = 1;
@@ -280,8 +281,9 @@ int run_many(const RecordingArgs& a, bool classify) {
         std::filesystem::create_directories(a.output_dir, ec);
         if (ec) throw Error("cannot create --output-dir '" + a.output_dir + "': " + ec.message());
     }
-    const std::string job = job_record(a, classify, a.weights.empty() ? "random-init:large seed 0" : file_digest(a.weights),
-                                       classify ? file_digest(a.head) : "");
+    const std::string job =
+        job_record(a, classify, a.weights.empty() ? "random-init:large seed 0" : file_digest(a.weights),
+                   classify ? file_digest(a.head) : "");
     std::vector<std::pair<std::string, std::string>> todo;
     std::vector<std::string> jobs_of_todo;
     int failed = 0;
@@ -420,7 +422,8 @@ int run_preprocess(const RecordingArgs& a) {
     const RecordingOptions options = recording_options(a);
     if (a.recordings.size() != 1) throw Error("preprocess takes one recording and --output");
     check_output_path(a.output, {{"the input recording", a.recordings[0]}});
-    for (const auto& w : write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess, EEGPT_VERSION))
+    for (const auto& w :
+         write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess, EEGPT_VERSION))
         std::fprintf(stderr, "eegpt: warning: %s: %s\n", a.recordings[0].c_str(), w.c_str());
     return 0;
 }
@@ -453,7 +456,8 @@ void add_job_options(CLI::App* cmd, RecordingArgs& a) {
     cmd->add_option("--precision", a.precision, "fp32, tf32 or bf16")->capture_default_str();
     cmd->add_option("--threads", a.threads, "CPU threads (0: all cores; at most the cores available)");
     cmd->add_flag("--quiet", a.quiet, "no progress bar and no summary lines");
-    cmd->add_flag("--force", a.force, "recompute outputs that exist already (default: keep those this job made, i.e. resume)");
+    cmd->add_flag("--force", a.force,
+                  "recompute outputs that exist already (default: keep those this job made, i.e. resume)");
     cmd->add_flag("--no-overwrite", a.no_overwrite,
                   "an existing output this job did not make is an error (default: recompute it)");
     add_preprocess_options(cmd, a);

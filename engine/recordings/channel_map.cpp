@@ -106,8 +106,8 @@ std::string unmapped_reason(const std::string& label) {
         if (name.rfind(t, 0) == 0) return "non-EEG signal (" + t + ")";
     // "A2-A1" is a derivation between two electrodes; "A1-REF" is an electrode (outside the
     // dictionary) against the reference.
-    if (!suffix.empty() && (!reference_suffixes().count(suffix) || (reference_suffixes().count(name) &&
-                                                                     electrode_suffixes().count(suffix))))
+    if (!suffix.empty() && (!reference_suffixes().count(suffix) ||
+                            (reference_suffixes().count(name) && electrode_suffixes().count(suffix))))
         return "bipolar derivation";
     return "not in the 62-name dictionary";
 }

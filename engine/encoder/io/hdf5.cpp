@@ -1,10 +1,9 @@
 #include "encoder/io/hdf5.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -372,8 +371,8 @@ std::vector<std::string> read_strings(hid_t location, const std::string& name) {
         "dataset " + name);
 }
 
-void write_floats(hid_t location, const std::string& name, const std::vector<uint64_t>& shape,
-                  const float* data, bool checksum) {
+void write_floats(hid_t location, const std::string& name, const std::vector<uint64_t>& shape, const float* data,
+                  bool checksum) {
     Handle space = simple_space(shape);
     Handle create(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     if (checksum) {
@@ -382,8 +381,7 @@ void write_floats(hid_t location, const std::string& name, const std::vector<uin
         if (H5Pset_chunk(create, static_cast<int>(chunk.size()), chunk.data()) < 0 || H5Pset_fletcher32(create) < 0)
             throw Error("cannot set up the checksum of dataset '" + name + "'");
     }
-    Handle ds(H5Dcreate2(location, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, create, H5P_DEFAULT),
-              H5Dclose);
+    Handle ds(H5Dcreate2(location, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, create, H5P_DEFAULT), H5Dclose);
     if (ds.get() < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         throw Error("cannot write dataset '" + name + "' (disk full?)");
 }

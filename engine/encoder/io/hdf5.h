@@ -79,8 +79,8 @@ std::string shape_string(const std::vector<uint64_t>& shape);
 std::vector<std::string> read_strings(hid_t location, const std::string& name);
 
 // checksum: one chunk with HDF5's Fletcher32 filter, as the weight and head files store tensors.
-void write_floats(hid_t location, const std::string& name, const std::vector<uint64_t>& shape,
-                  const float* data, bool checksum = false);
+void write_floats(hid_t location, const std::string& name, const std::vector<uint64_t>& shape, const float* data,
+                  bool checksum = false);
 void write_int32s(hid_t location, const std::string& name, const std::vector<int32_t>& values);
 void write_strings(hid_t location, const std::string& name, const std::vector<std::string>& values);
 

@@ -192,14 +192,18 @@ ModelWeights load_weights(const std::string& path) {
             const std::vector<uint64_t> shape(spec.shape.begin(), spec.shape.end());
             Tensor t{spec.shape, h5::read_tensor(group, spec.name, "encoder/" + spec.name, shape)};
             w.tensors.emplace(spec.name, std::move(t));
-            if (h5::has_checksum(group, spec.name)) ++checked;
-            else unchecked = spec.name;
+            if (h5::has_checksum(group, spec.name))
+                ++checked;
+            else
+                unchecked = spec.name;
         }
         if (checked == 0)
-            w.warnings.push_back("no checksums (converted before they were written): a corrupted tensor cannot be "
-                                 "detected; convert the checkpoint again with tools/convert_ckpt.py");
+            w.warnings.push_back(
+                "no checksums (converted before they were written): a corrupted tensor cannot be "
+                "detected; convert the checkpoint again with tools/convert_ckpt.py");
         else if (!unchecked.empty())
-            throw Error("tensor 'encoder/" + unchecked + "' has no checksum while the others have (the file was altered)");
+            throw Error("tensor 'encoder/" + unchecked +
+                        "' has no checksum while the others have (the file was altered)");
         return w;
     } catch (const Error& e) {
         throw Error("weights '" + path + "': " + e.what());

@@ -127,8 +127,9 @@ Head load_head(const std::string& path) {
         size_t checked = 0;
         for (const auto& [group, name] : tensors) checked += h5::has_checksum(group, name) ? 1 : 0;
         if (checked == 0)
-            head.warnings.push_back("no checksums (exported before they were written): a corrupted tensor cannot be "
-                                    "detected; export the head again with tools/convert_head.py");
+            head.warnings.push_back(
+                "no checksums (exported before they were written): a corrupted tensor cannot be "
+                "detected; export the head again with tools/convert_head.py");
         else if (checked != tensors.size())
             throw Error("some tensors have no checksum while others have (the file was altered)");
         if (head.layers.back().out != head.classes())
@@ -153,15 +154,16 @@ void save_head(const Head& head, const std::string& path) {
     if (head.channel_mixing) {
         h5::Handle mix = h5::create_group(file, "channel_mixing");
         h5::write_attr(mix, "encoder_channels", head.encoder_channels);
-        h5::write_floats(mix, "weight", {head.encoder_channels.size(), head.input_channels.size()}, head.mix_weight.data(),
-                        true);
+        h5::write_floats(mix, "weight", {head.encoder_channels.size(), head.input_channels.size()},
+                         head.mix_weight.data(), true);
         h5::write_floats(mix, "bias", {head.encoder_channels.size()}, head.mix_bias.data(), true);
     }
     h5::Handle layers = h5::create_group(file, "layers");
     for (size_t i = 0; i < head.layers.size(); ++i) {
         const HeadLayer& l = head.layers[i];
         h5::Handle g = h5::create_group(layers, std::to_string(i));
-        h5::write_floats(g, "weight", {static_cast<uint64_t>(l.out), static_cast<uint64_t>(l.in)}, l.weight.data(), true);
+        h5::write_floats(g, "weight", {static_cast<uint64_t>(l.out), static_cast<uint64_t>(l.in)}, l.weight.data(),
+                         true);
         h5::write_floats(g, "bias", {static_cast<uint64_t>(l.out)}, l.bias.data(), true);
         h5::write_attr(g, "activation", activation_name(l.activation));
         h5::write_attr(g, "flatten_input", int64_t{l.flatten_input ? 1 : 0});

@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <memory>
@@ -131,12 +131,14 @@ HeaderCheck check_header(const std::string& path) {
     const struct {
         int offset, width;
         const char* name;
-    } main_numbers[] = {{184, 8, "header-size"}, {236, 8, "number-of-data-records"}, {244, 8, "data-record-duration"},
+    } main_numbers[] = {{184, 8, "header-size"},
+                        {236, 8, "number-of-data-records"},
+                        {244, 8, "data-record-duration"},
                         {252, 4, "number-of-signals"}};
     for (const auto& f : main_numbers)
         if (has_exponent(main.substr(static_cast<size_t>(f.offset), static_cast<size_t>(f.width)))) {
-            c.fatal = std::string(f.name) + " field '" + escaped(trim(main.substr(static_cast<size_t>(f.offset),
-                                                                                static_cast<size_t>(f.width)))) +
+            c.fatal = std::string(f.name) + " field '" +
+                      escaped(trim(main.substr(static_cast<size_t>(f.offset), static_cast<size_t>(f.width)))) +
                       "' uses exponent notation; EDF numbers are plain decimals";
             return c;
         }
@@ -296,7 +298,9 @@ int repaired_copy(const std::string& path, const HeaderCheck& check) {
     struct Closer {
         int fd;
         bool keep = false;
-        ~Closer() { if (!keep) close(fd); }
+        ~Closer() {
+            if (!keep) close(fd);
+        }
     } closer{fd};
     std::ifstream in(path, std::ios::binary);
     std::ofstream out(descriptor_path(fd), std::ios::binary | std::ios::trunc);
@@ -477,8 +481,8 @@ void EdfReader::load_header() {
         // In millivolts (at most 1000 per unit, for V) every value must stay a finite float32.
         const double largest = std::max(std::fabs(s.physical_min), std::fabs(s.physical_max));
         if (largest * 1e3 > static_cast<double>(std::numeric_limits<float>::max()) / 1e3)
-            throw Error("signal '" + s.label + "' has a physical range of +-" + number_text(largest) +
-                        " " + s.unit + ", too large for float32 samples");
+            throw Error("signal '" + s.label + "' has a physical range of +-" + number_text(largest) + " " + s.unit +
+                        ", too large for float32 samples");
     }
 }
 
@@ -499,16 +503,19 @@ void EdfReader::read(int index, int64_t start, int count, double* out) {
         const int64_t at = start + done, record = at / per_record, first = at % per_record;
         const int64_t n = std::min<int64_t>(per_record - first, count - done);
         raw_buffer_.resize(static_cast<size_t>(n * bytes_per_sample_));
-        const off_t position = static_cast<off_t>(data_offset_ + record * record_bytes_ +
-                                                  signal_offsets_[static_cast<size_t>(index)] + first * bytes_per_sample_);
-        if (pread(data_fd_, raw_buffer_.data(), raw_buffer_.size(), position) != static_cast<ssize_t>(raw_buffer_.size()))
+        const off_t position =
+            static_cast<off_t>(data_offset_ + record * record_bytes_ + signal_offsets_[static_cast<size_t>(index)] +
+                               first * bytes_per_sample_);
+        if (pread(data_fd_, raw_buffer_.data(), raw_buffer_.size(), position) !=
+            static_cast<ssize_t>(raw_buffer_.size()))
             throw Error("recording '" + path_ + "': cannot read signal '" + s.label + "' at sample " +
                         std::to_string(at) + " (file truncated or unreadable)");
         const unsigned char* b = raw_buffer_.data();
         for (int64_t i = 0; i < n; ++i, b += bytes_per_sample_) {
-            int32_t digital = bytes_per_sample_ == 2
-                                  ? static_cast<int16_t>(static_cast<uint16_t>(b[0] | (b[1] << 8)))
-                                  : static_cast<int32_t>(static_cast<uint32_t>(b[0] | (b[1] << 8) | (b[2] << 16)) << 8) >> 8;
+            int32_t digital =
+                bytes_per_sample_ == 2
+                    ? static_cast<int16_t>(static_cast<uint16_t>(b[0] | (b[1] << 8)))
+                    : static_cast<int32_t>(static_cast<uint32_t>(b[0] | (b[1] << 8) | (b[2] << 16)) << 8) >> 8;
             if (digital < s.digital_min || digital > s.digital_max) {
                 ++out_of_range_counts_[static_cast<size_t>(index)];
                 if (out_of_range_ == OutOfRange::clip) digital = std::clamp(digital, s.digital_min, s.digital_max);

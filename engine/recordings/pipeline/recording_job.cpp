@@ -116,7 +116,8 @@ void check_finite(const float* values, size_t count, size_t per_row, int64_t fir
                   const char* row_name) {
     for (size_t i = 0; i < count; ++i)
         if (!std::isfinite(values[i]))
-            throw Error(std::string(what) + " of " + row_name + " " + std::to_string(first_row + static_cast<int64_t>(i / per_row)) +
+            throw Error(std::string(what) + " of " + row_name + " " +
+                        std::to_string(first_row + static_cast<int64_t>(i / per_row)) +
                         " is not finite (the signal's values or the filters overflow float32); nothing written");
 }
 
@@ -317,8 +318,9 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
     return summary;
 }
 
-std::vector<std::string> write_preprocessed(const std::string& input, const std::string& output, const MontageOptions& montage,
-                        const PreprocessOptions& preprocess, const std::string& engine_version) {
+std::vector<std::string> write_preprocessed(const std::string& input, const std::string& output,
+                                            const MontageOptions& montage, const PreprocessOptions& preprocess,
+                                            const std::string& engine_version) {
     EdfReader reader(input, preprocess.out_of_range);
     ChannelPlan plan = plan_recording_channels(reader, montage, nullptr);
     SignalStream stream(reader, plan, preprocess);

@@ -64,7 +64,8 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
 
 // The preprocessed continuous signals (channels x samples, float32, 256 Hz) of a recording, for
 // inspection and tests; streamed like process_recording. Returns the warnings (also in the output).
-std::vector<std::string> write_preprocessed(const std::string& input, const std::string& output, const MontageOptions& montage,
-                        const PreprocessOptions& preprocess, const std::string& engine_version);
+std::vector<std::string> write_preprocessed(const std::string& input, const std::string& output,
+                                            const MontageOptions& montage, const PreprocessOptions& preprocess,
+                                            const std::string& engine_version);
 
 }  // namespace eegpt
