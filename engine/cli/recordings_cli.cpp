@@ -107,12 +107,18 @@ bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) ==
 
 constexpr int kMaxBatch = 4096;
 
+std::string value_text(double v) {  // as a user typed it: "50", "nan", "1e-300"
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 // The notch is off at 0; any other value is checked with the filter design.
 void check_notch(double notch_hz, double notch_q) {
     if (!std::isfinite(notch_hz) || notch_hz < 0)
-        throw Error("--notch " + std::to_string(notch_hz) + ": must be a frequency in Hz (0 < F < 128), or 0 for off");
+        throw Error("--notch " + value_text(notch_hz) + ": must be a frequency in Hz (0 < F < 128), or 0 for off");
     if (!std::isfinite(notch_q) || !(notch_q > 0) || notch_q > 1000)
-        throw Error("--notch-q " + std::to_string(notch_q) + ": must be a quality factor between 0 and 1000");
+        throw Error("--notch-q " + value_text(notch_q) + ": must be a quality factor between 0 and 1000");
 }
 
 RecordingOptions recording_options(const RecordingArgs& a) {
@@ -121,6 +127,8 @@ RecordingOptions recording_options(const RecordingArgs& a) {
         throw Error("--batch " + std::to_string(a.batch) + ": must be between 1 and " + std::to_string(kMaxBatch) +
                     " windows");
     check_notch(a.notch_hz, a.notch_q);
+    if (a.bandpass_order < 1 || a.bandpass_order > 12)
+        throw Error("--bandpass-order " + std::to_string(a.bandpass_order) + ": must be between 1 and 12");
     o.preprocess.out_of_range = parse_out_of_range(a.out_of_range);
     o.stride_s = a.stride_s;
     o.batch = a.batch;
@@ -360,6 +368,8 @@ int run_inspect(const RecordingArgs& a) {
     const RecordingOptions options = recording_options(a);
     const std::vector<std::string> inputs = expand_inputs(a.recordings);
     if (!a.raw_output.empty() && inputs.size() != 1) throw Error("--raw-output takes one recording");
+    if (!(a.seconds > 0) || !(a.seconds <= 1e6))
+        throw Error("--seconds " + value_text(a.seconds) + ": must be between 0 and 1000000");
     if (!a.raw_output.empty()) check_output_path(a.raw_output, {{"the input recording", inputs[0]}});
     int failed = 0;
     for (const auto& input : inputs) {

@@ -202,9 +202,9 @@ def test_numeric_options_are_validated_with_a_human_message(micro, tmp_path):
     base = ["embed", rec, "--weights", micro, "--output", tmp_path / "f.h5"]
     cases = [
         (["--notch", "nan"], "--notch nan: must be a frequency"),
-        (["--notch", "-50"], "--notch -50"),
+        (["--notch", "-50"], "--notch -50: must be"),
         (["--notch", "inf"], "--notch inf"),
-        (["--notch", "50", "--notch-q", "0"], "--notch-q 0"),
+        (["--notch", "50", "--notch-q", "0"], "--notch-q 0: must be"),
         (["--notch", "50", "--notch-q", "nan"], "--notch-q nan"),
         (["--batch", "0"], "--batch 0: must be between 1 and 4096 windows"),
         (["--batch", "100000"], "--batch 100000: must be between 1 and 4096"),
@@ -213,6 +213,7 @@ def test_numeric_options_are_validated_with_a_human_message(micro, tmp_path):
         (["--bandpass", "1,40x"], "LOW,HIGH"),
         (["--bandpass", "nan,40"], "band-pass low edge"),
         (["--out-of-range", "drop"], "--out-of-range 'drop'"),
+        (["--bandpass-order", "0"], "--bandpass-order 0: must be between 1 and 12"),
     ]
     for extra, needle in cases:
         line = one_line_error(lib.run(*base, *extra))
@@ -220,6 +221,9 @@ def test_numeric_options_are_validated_with_a_human_message(micro, tmp_path):
         assert "1.79" not in line and "0.000000 to" not in line
     for extra, needle in ((["--notch", "nan"], "--notch nan"), (["--notch-q", "-1"], "--notch-q -1")):
         assert needle in one_line_error(lib.run("preprocess", rec, "--output", tmp_path / "p.h5", *extra))
+    for seconds in ("nan", "-1", "inf"):
+        assert "--seconds" in one_line_error(lib.run("inspect", rec, "--raw-output", tmp_path / "r.h5", "--seconds",
+                                                     seconds))
     assert os.listdir(tmp_path) == []
 
 
