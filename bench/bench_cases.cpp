@@ -1,17 +1,24 @@
 // The benchmark cases. Tags: one category each ([single-window], [batch], [recording], [memory],
 // [comparison]); [gpu] on GPU cases; [slow] on cases that take more than a few seconds with the large
-// model on a 2-core CPU; [quick] on the fast subset. Each result prints one line (bench_util.h).
+// model on a 2-core CPU; [quick] on the fast subset. Every timed case is a Catch2 BENCHMARK, with a
+// default sample count that fits its cost (--benchmark-samples overrides them all); the listener of
+// bench_main.cpp hands Catch2's statistics to bench_util, and each result prints one line.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
+#include <stdexcept>
 
-#include "../test/catch_compat.h"
 #include "bench_util.h"
+#include "catch_bench.h"
 #include "gpu.h"
 #include "synthetic.h"
 #include "workloads.h"
@@ -20,24 +27,51 @@ using namespace bench;
 
 namespace {
 
+// The BENCHMARKs of the rest of the scope take `samples` samples, unless --benchmark-samples was given.
+class DefaultSamples {
+public:
+    explicit DefaultSamples(int samples) {
+        if (options().samples <= 0) scope_ = std::make_unique<CatchSamplesScope>(session_config(), samples);
+    }
+
+private:
+    std::unique_ptr<CatchSamplesScope> scope_;
+};
+
+// Reports the result; under --strict its target is a CHECK, so that a missed target is a failed
+// assertion in every Catch2 report (console, XML, JUnit).
+const Result& finish(Result r) {
+    const Result& out = report(std::move(r));
+    if (options().strict && out.target) {
+        INFO(out.line);
+        CHECK(out.status != "FAIL");
+    }
+    return out;
+}
+
 std::string shape(int channels, int samples) { return std::to_string(channels) + "ch " + std::to_string(samples); }
 
-// Times encode on one input of the given shape and reports it; returns the median in ms.
-double encode_case(const std::string& name, const std::string& category, eegpt::Encoder& encoder, int batch,
-                   int channels, int samples, int default_rounds, const Target* target) {
+// Benchmarks encode on one input of the given shape and reports it (nullptr when the BENCHMARK did not
+// run); `more` adds to the result before it is reported.
+const Result* encode_case(const std::string& name, const std::string& category, eegpt::Encoder& encoder, int batch,
+                          int channels, int samples, int default_samples, const Target* target,
+                          const std::function<void(Result&)>& more = {}) {
     const std::vector<float> x = eegpt::synthetic_eeg_windows(batch, channels, samples, 1);
     const std::vector<int> ids = channel_ids(channels);
     std::vector<float> out(encoder.output_size(batch, samples), std::nanf(""));
+    {
+        DefaultSamples scope(default_samples);
+        BENCHMARK(std::string(name)) { encoder.encode(x.data(), batch, channels, samples, ids.data(), out.data()); };
+    }
     Result r;
     r.name = name;
     r.category = category;
-    r.unit = "ms";
     r.target = target;
-    r.samples = time_ms(rounds_for(default_rounds),
-                        [&] { encoder.encode(x.data(), batch, channels, samples, ids.data(), out.data()); });
+    if (!take_stats(r)) return nullptr;
     REQUIRE(output_is_complete(encoder, out, batch, samples));
-    const double per_window = summarize(r.samples).median / batch;
-    r.extra = {{"batch", batch}, {"per_window_ms", per_window}};
+    const double per_window = r.stats.mean * 1e3 / batch;
+    r.add("batch", batch);
+    r.add("per_window_ms", per_window);
     char detail[160] = "";
     if (batch > 1) std::snprintf(detail, sizeof detail, ", %d windows: %.1f ms per window", batch, per_window);
     r.detail = detail;
@@ -50,56 +84,56 @@ double encode_case(const std::string& name, const std::string& category, eegpt::
                       gflops, 100.0 * gflops / peak, encoder.isa().c_str(), bf16 ? "bf16 dot-product" : "fp32 FMA",
                       peak);
         r.detail += detail;
-        r.extra.push_back({"gflops", gflops});
-        r.extra.push_back({"fraction_of_fma_peak", gflops / peak});
+        r.add("gflops", gflops);
+        r.add("fraction_of_fma_peak", gflops / peak);
     }
-    return report(r).stats.median;
+    if (more) more(r);
+    return &finish(r);
 }
 
-void single_window_cpu(int channels, int samples, int rounds) {
+void single_window_cpu(int channels, int samples, int default_samples) {
     encode_case("single-window cpu " + shape(channels, samples), "single-window", cpu_encoder(), 1, channels, samples,
-                rounds, &kSingleWindowCpu);
+                default_samples, &kSingleWindowCpu);
 }
 
 std::string batch_name(const std::string& device, int batch) {
     return "batch " + device + " 19ch 1024 x" + std::to_string(batch);
 }
 
-void recording_case(eegpt::Encoder& encoder, const std::string& device, int minutes, int default_rounds) {
+void recording_case(eegpt::Encoder& encoder, const std::string& device, int minutes, int default_samples) {
     const int C = kRecordingChannels, total = minutes * 60 * kSampleRate, windows = recording_windows(minutes);
     if (minutes == 20) REQUIRE(windows == 599);
     const std::vector<float> signal = eegpt::synthetic_eeg_windows(1, C, total, 7);  // in memory before timing
     std::vector<float> features;
-    // Warm-up: one window (threads, code, workspace), not a whole recording.
-    const std::vector<float> warm_x = eegpt::synthetic_eeg_windows(1, C, kWindow, 1);
-    const std::vector<int> ids = channel_ids(C);
-    std::vector<float> warm_out(encoder.output_size(1, kWindow));
     Result r;
     r.name = "recording " + device + " " + std::to_string(minutes) + " min 19ch";
     r.category = "recording";
     r.unit = "s";
-    for (double ms : time_ms(
-             rounds_for(default_rounds), [&] { features = encode_recording(encoder, signal, C, total); },
-             [&] { encoder.encode(warm_x.data(), 1, C, kWindow, ids.data(), warm_out.data()); }))
-        r.samples.push_back(ms / 1000.0);
+    {
+        DefaultSamples scope(default_samples);
+        BENCHMARK(std::string(r.name)) { features = encode_recording(encoder, signal, C, total); };
+    }
+    if (!take_stats(r)) return;
     REQUIRE(output_is_complete(encoder, features, windows, kWindow));
-    const double median_s = summarize(r.samples).median, x_real_time = minutes * 60.0 / median_s;
+    const double x_real_time = minutes * 60.0 / r.stats.mean;
     char detail[160];
     std::snprintf(detail, sizeof detail, ", %d windows (4 s, 2 s stride, batches of %d): %.1fx real time", windows,
                   kRecordingBatch, x_real_time);
     r.detail = detail;
-    r.extra = {{"minutes", minutes}, {"windows", windows}, {"x_real_time", x_real_time}};
+    r.add("minutes", minutes);
+    r.add("windows", windows);
+    r.add("x_real_time", x_real_time);
     if (minutes == 20) {
         r.target = &kRecording20Min;
     } else {
         r.target = &kThroughput;
         r.target_figure = x_real_time;
     }
-    report(r);
+    finish(r);
 }
 
 struct Probe {
-    double peak_mb = 0, start_mb = 0, after_mb = 0, heap_after_mb = 0, gpu_mb = 0, seconds = 0;
+    double peak_mb = 0, start_mb = 0, after_mb = 0, heap_after_mb = 0, gpu_mb = 0;
 };
 
 // Runs this program again with --memory-probe, so the peak is that of a fresh process doing only this.
@@ -116,43 +150,86 @@ bool run_probe(const std::string& mode, const std::string& device, Probe& p, std
     int status = 0;
     const std::string out = run_command(cmd, &status);
     long peak = 0, start = 0, after = 0;
-    double heap = 0, gpu = 0, seconds = 0;
+    double heap = 0, gpu = 0;
     if (status != 0 || std::sscanf(out.c_str(),
                                    "peak_rss_kb=%ld start_rss_kb=%ld after_rss_kb=%ld heap_after_bytes=%lf "
-                                   "gpu_bytes=%lf seconds=%lf",
-                                   &peak, &start, &after, &heap, &gpu, &seconds) != 6) {
+                                   "gpu_bytes=%lf",
+                                   &peak, &start, &after, &heap, &gpu) != 5) {
         why = "memory probe failed (exit status " + std::to_string(status) + "): " + out;
         return false;
     }
-    p = {peak / 1024.0, start / 1024.0, after / 1024.0, heap / (1024.0 * 1024.0), gpu / (1024.0 * 1024.0), seconds};
+    p = {peak / 1024.0, start / 1024.0, after / 1024.0, heap / (1024.0 * 1024.0),
+         gpu < 0 ? -1.0 : gpu / (1024.0 * 1024.0)};
     return true;
 }
 
-void memory_case(const std::string& mode, const std::string& label) {
-    Probe p;
+Figure figure_of(const std::string& key, const std::string& unit, const std::string& better,
+                 const std::vector<double>& values) {
+    Stats s;
+    s.samples = values;
+    fill_order_statistics(s);
+    return {key, unit, better, s.median, s.min, s.max};
+}
+
+// Benchmarks the memory probe (a fresh process per call, so each peak is that of a process doing only
+// this) and reports its peak memory against the target: the largest peak of all calls.
+void memory_case(const std::string& name, const std::string& mode, const std::string& device, int default_samples) {
+    std::vector<Probe> probes;
     std::string why;
-    REQUIRE(run_probe(mode, "cpu", p, why));
-    Result peak;
-    peak.name = "memory cpu " + label + " peak RSS";
-    peak.category = "memory";
-    peak.unit = "MB";
-    peak.samples = {p.peak_mb};
-    peak.target = &kPeakMemory;
-    char detail[200];
-    std::snprintf(detail, sizeof detail, ", fresh process (%.1f MB at start), ru_maxrss", p.start_mb);
-    peak.detail = detail;
-    peak.extra = {{"start_mb", p.start_mb}, {"seconds", p.seconds}};
-    report(peak);
-    Result after;
-    after.name = "memory cpu " + label + " RSS after engine destroyed";
-    after.category = "memory";
-    after.unit = "MB";
-    after.samples = {p.after_mb};
-    std::snprintf(detail, sizeof detail, ", returned %.1f of %.1f MB peak (malloc_trim); heap still in use %.3f MB",
-                  p.peak_mb - p.after_mb, p.peak_mb, p.heap_after_mb);
-    after.detail = detail;
-    after.extra = {{"returned_mb", p.peak_mb - p.after_mb}, {"heap_in_use_mb", p.heap_after_mb}};
-    report(after);
+    {
+        DefaultSamples scope(default_samples);
+        BENCHMARK(std::string(name)) {
+            Probe p;
+            if (!run_probe(mode, device, p, why)) throw std::runtime_error(why);
+            probes.push_back(p);
+        };
+    }
+    Result r;
+    r.name = name;
+    r.category = "memory";
+    r.unit = "s";
+    r.target = &kPeakMemory;
+    if (!take_stats(r)) return;
+    REQUIRE(!probes.empty());
+    std::vector<double> peaks, after, returned, heap, gpu;
+    for (const Probe& p : probes) {
+        peaks.push_back(device == "cpu" ? p.peak_mb : p.gpu_mb);
+        after.push_back(p.after_mb);
+        returned.push_back(p.peak_mb - p.after_mb);
+        heap.push_back(p.heap_after_mb);
+        gpu.push_back(p.gpu_mb);
+    }
+    const double peak = *std::max_element(peaks.begin(), peaks.end());
+    char detail[320];
+    if (device == "cpu") {
+        r.figures.push_back(figure_of("peak_rss_mb", "MB", "lower", peaks));
+        std::snprintf(detail, sizeof detail,
+                      " per fresh process; peak RSS %.1f MB (ru_maxrss, %.1f MB at start, largest of %zu processes); "
+                      "after the engine is destroyed %.1f MB returned (malloc_trim), heap still in use %.3f MB",
+                      peak, probes.front().start_mb, probes.size(), returned.front(), heap.front());
+        r.add("peak_rss_mb", peak);
+        r.add("start_mb", probes.front().start_mb);
+        r.add("after_rss_mb", after.front());
+        r.add("returned_mb", returned.front());
+        r.add("heap_in_use_mb", heap.front());
+    } else {
+        // The engine's device arena, still held after encoding (cudaMemGetInfo difference; the arena keeps its peak).
+        if (*std::min_element(gpu.begin(), gpu.end()) < 0) {
+            r.unmeasured = "cudaMemGetInfo failed";
+            std::snprintf(detail, sizeof detail,
+                          " per fresh process; device memory not measured (cudaMemGetInfo failed)");
+        } else {
+            r.figures.push_back(figure_of("device_memory_mb", "MB", "lower", gpu));
+            std::snprintf(detail, sizeof detail,
+                          " per fresh process; device memory held by the engine after encoding %.1f MB "
+                          "(cudaMemGetInfo difference, largest of %zu processes)",
+                          peak, probes.size());
+            r.add("device_memory_mb", peak);
+        }
+    }
+    r.detail = detail;
+    r.target_figure = r.unmeasured.empty() ? peak : kNaN;
+    finish(r);
 }
 
 // Largest |a - b| relative to the largest |b|.
@@ -174,10 +251,10 @@ void write_floats(const std::string& path, const std::vector<float>& v) {
 
 // ---------------------------------------------------------------- single window
 
-TEST_CASE("single window cpu 19ch 1024", "[single-window][quick]") { single_window_cpu(19, 1024, 5); }
-TEST_CASE("single window cpu 19ch 512", "[single-window][quick]") { single_window_cpu(19, 512, 5); }
-TEST_CASE("single window cpu 58ch 1024", "[single-window]") { single_window_cpu(58, 1024, 3); }
-TEST_CASE("single window cpu 58ch 512", "[single-window]") { single_window_cpu(58, 512, 3); }
+TEST_CASE("single window cpu 19ch 1024", "[single-window][quick]") { single_window_cpu(19, 1024, 10); }
+TEST_CASE("single window cpu 19ch 512", "[single-window][quick]") { single_window_cpu(19, 512, 10); }
+TEST_CASE("single window cpu 58ch 1024", "[single-window]") { single_window_cpu(58, 1024, 5); }
+TEST_CASE("single window cpu 58ch 512", "[single-window]") { single_window_cpu(58, 512, 5); }
 
 TEST_CASE("single window gpu", "[single-window][gpu]") {
     std::string why;
@@ -189,28 +266,28 @@ TEST_CASE("single window gpu", "[single-window][gpu]") {
     for (int channels : {19, 58})
         for (int samples : {512, 1024})
             encode_case("single-window gpu " + shape(channels, samples), "single-window", *gpu, 1, channels, samples,
-                        20, &kSingleWindowGpu);
+                        100, &kSingleWindowGpu);
 }
 
 // ---------------------------------------------------------------- batch
 
 TEST_CASE("batch cpu 1, 4", "[batch][quick]") {
-    for (int b : {1, 4}) encode_case(batch_name("cpu", b), "batch", cpu_encoder(), b, 19, 1024, 3, nullptr);
+    for (int b : {1, 4}) encode_case(batch_name("cpu", b), "batch", cpu_encoder(), b, 19, 1024, 5, nullptr);
 }
 
 TEST_CASE("batch cpu 8, 16, 32, 64 and batch efficiency", "[batch][slow]") {
-    for (int b : {8, 16, 32, 64}) encode_case(batch_name("cpu", b), "batch", cpu_encoder(), b, 19, 1024, 2, nullptr);
     const Result* one = find_result(batch_name("cpu", 1));
-    const double t1 =
-        one ? one->stats.median : encode_case(batch_name("cpu", 1), "batch", cpu_encoder(), 1, 19, 1024, 3, nullptr);
-    Result r;
-    r.name = "batch efficiency cpu 19ch 1024 (per-window time at 1 / at 32)";
-    r.category = "batch";
-    r.unit = "x";
-    r.better = "higher";
-    r.samples = {t1 / (find_result(batch_name("cpu", 32))->stats.median / 32.0)};
-    r.detail = ", medians of the batch 1 and batch 32 cases";
-    report(r);
+    if (!one) one = encode_case(batch_name("cpu", 1), "batch", cpu_encoder(), 1, 19, 1024, 5, nullptr);
+    const double t1 = one ? one->stats.mean : kNaN;
+    for (int b : {8, 16, 32, 64})
+        encode_case(batch_name("cpu", b), "batch", cpu_encoder(), b, 19, 1024, 2, nullptr, [&](Result& r) {
+            if (b != 32) return;
+            const double efficiency = t1 / (r.stats.mean / 32.0);
+            char detail[120];
+            std::snprintf(detail, sizeof detail, ", batch efficiency (per-window time at 1 / at 32) %.2fx", efficiency);
+            r.detail += detail;
+            r.add("batch_efficiency", efficiency);
+        });
 }
 
 TEST_CASE("batch gpu 1 .. 64", "[batch][gpu]") {
@@ -220,15 +297,15 @@ TEST_CASE("batch gpu 1 .. 64", "[batch][gpu]") {
         report_skip("batch gpu", "batch", why);
         EEGPT_SKIP(why);
     }
-    for (int b : {1, 4, 8, 16, 32, 64}) encode_case(batch_name("gpu", b), "batch", *gpu, b, 19, 1024, 20, nullptr);
+    for (int b : {1, 4, 8, 16, 32, 64}) encode_case(batch_name("gpu", b), "batch", *gpu, b, 19, 1024, 50, nullptr);
 }
 
 // ---------------------------------------------------------------- recording
 
-TEST_CASE("recording cpu 1 min", "[recording][quick]") { recording_case(cpu_encoder(), "cpu", 1, 1); }
-TEST_CASE("recording cpu 5 min", "[recording][slow]") { recording_case(cpu_encoder(), "cpu", 5, 1); }
-TEST_CASE("recording cpu 10 min", "[recording][slow]") { recording_case(cpu_encoder(), "cpu", 10, 1); }
-TEST_CASE("recording cpu 20 min", "[recording][slow]") { recording_case(cpu_encoder(), "cpu", 20, 1); }
+TEST_CASE("recording cpu 1 min", "[recording][quick]") { recording_case(cpu_encoder(), "cpu", 1, 3); }
+TEST_CASE("recording cpu 5 min", "[recording][slow]") { recording_case(cpu_encoder(), "cpu", 5, 3); }
+TEST_CASE("recording cpu 10 min", "[recording][slow]") { recording_case(cpu_encoder(), "cpu", 10, 3); }
+TEST_CASE("recording cpu 20 min", "[recording][slow]") { recording_case(cpu_encoder(), "cpu", 20, 3); }
 
 TEST_CASE("recording gpu 1, 5, 10, 20 min", "[recording][gpu]") {
     std::string why;
@@ -237,13 +314,17 @@ TEST_CASE("recording gpu 1, 5, 10, 20 min", "[recording][gpu]") {
         report_skip("recording gpu", "recording", why);
         EEGPT_SKIP(why);
     }
-    for (int minutes : {1, 5, 10, 20}) recording_case(*gpu, "gpu", minutes, 3);
+    for (int minutes : {1, 5, 10, 20}) recording_case(*gpu, "gpu", minutes, 5);
 }
 
 // ---------------------------------------------------------------- memory
 
-TEST_CASE("memory cpu one window", "[memory][quick]") { memory_case("window", "one window 19ch 1024"); }
-TEST_CASE("memory cpu 20 min recording", "[memory][slow]") { memory_case("recording", "20 min recording"); }
+TEST_CASE("memory cpu one window", "[memory][quick]") {
+    memory_case("memory cpu one window 19ch 1024", "window", "cpu", 3);
+}
+TEST_CASE("memory cpu 20 min recording", "[memory][slow]") {
+    memory_case("memory cpu 20 min recording", "recording", "cpu", 1);
+}
 
 TEST_CASE("memory gpu", "[memory][gpu]") {
     std::string why;
@@ -251,19 +332,8 @@ TEST_CASE("memory gpu", "[memory][gpu]") {
         report_skip("memory gpu", "memory", why);
         EEGPT_SKIP(why);
     }
-    for (const std::string mode : {"window", "recording"}) {
-        Probe p;
-        REQUIRE(run_probe(mode, "cuda", p, why));
-        Result r;
-        r.name = "memory gpu " + mode + " device memory";
-        r.category = "memory";
-        r.unit = "MB";
-        r.samples = {p.gpu_mb};
-        r.target = &kPeakMemory;
-        r.detail =
-            ", device memory held by the engine after encoding (cudaMemGetInfo difference; the arena keeps its peak)";
-        report(r);
-    }
+    memory_case("memory gpu one window 19ch 1024", "window", "cuda", 3);
+    memory_case("memory gpu 20 min recording", "recording", "cuda", 1);
 }
 
 // ---------------------------------------------------------------- comparison
@@ -275,26 +345,28 @@ TEST_CASE("comparison cpu batch vs one-by-one", "[comparison][quick]") {
     const std::vector<int> ids = channel_ids(C);
     const size_t per = enc.output_size(1, T);
     std::vector<float> batched(per * kWindows), single(per * kWindows);
-    const int rounds = rounds_for(2);
-    auto t_batch = time_ms(rounds, [&] { enc.encode(x.data(), kWindows, C, T, ids.data(), batched.data()); });
-    auto t_single = time_ms(rounds, [&] {
-        for (int w = 0; w < kWindows; ++w)
-            enc.encode(&x[static_cast<size_t>(w) * C * T], 1, C, T, ids.data(), &single[per * static_cast<size_t>(w)]);
-    });
+    Result batch, one;
+    batch.name = "comparison cpu 4 windows as one batch";
+    one.name = "comparison cpu 4 windows one by one";
+    batch.category = one.category = "comparison";
+    {
+        DefaultSamples scope(3);
+        BENCHMARK(std::string(batch.name)) { enc.encode(x.data(), kWindows, C, T, ids.data(), batched.data()); };
+        BENCHMARK(std::string(one.name)) {
+            for (int w = 0; w < kWindows; ++w)
+                enc.encode(&x[static_cast<size_t>(w) * C * T], 1, C, T, ids.data(),
+                           &single[per * static_cast<size_t>(w)]);
+        };
+    }
+    if (!take_stats(batch) || !take_stats(one)) return;
     REQUIRE(relative_difference(single, batched) < 1e-5);
-    Result r;
-    r.name = "comparison cpu 4 windows one-by-one / one batch of 4";
-    r.category = "comparison";
-    r.unit = "x";
-    r.better = "";  // a ratio of two of our timings: not a regression figure
-    for (int i = 0; i < rounds; ++i)
-        r.samples.push_back(t_single[static_cast<size_t>(i)] / t_batch[static_cast<size_t>(i)]);
+    finish(batch);
+    const double ratio = one.stats.mean / batch.stats.mean;
     char detail[160];
-    std::snprintf(detail, sizeof detail, " (batch %.1f ms, one-by-one %.1f ms; outputs equal within 1e-5)",
-                  summarize(t_batch).median, summarize(t_single).median);
-    r.detail = detail;
-    r.extra = {{"batch_ms", summarize(t_batch).median}, {"one_by_one_ms", summarize(t_single).median}};
-    report(r);
+    std::snprintf(detail, sizeof detail, " = %.2fx the batch of 4 (outputs equal within 1e-5)", ratio);
+    one.detail = detail;
+    one.add("ratio_to_batch", ratio);
+    finish(one);
 }
 
 TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[comparison][slow]") {
@@ -307,7 +379,7 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
     };
     // One window (latency) and a batch of 32 (throughput), the two figures the issues compare.
     const std::vector<Case> cases = {{1, 19, 1024}, {32, 19, 1024}};
-    const int rounds = rounds_for(2);
+    const int default_samples = 3, peer_rounds = options().samples > 0 ? options().samples : default_samples;
     char tmpl[] = "/tmp/eegpt_peers_XXXXXX";
     REQUIRE(mkdtemp(tmpl) != nullptr);
     const std::string dir = tmpl;
@@ -316,30 +388,38 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
     const std::vector<int> ids = channel_ids(19);
     std::string ids_csv, case_args;
     for (int id : ids) ids_csv += (ids_csv.empty() ? "" : ",") + std::to_string(id);
-    std::vector<double> ours;
+    std::vector<Result> ours;
     for (size_t i = 0; i < cases.size(); ++i) {
         const Case& c = cases[i];
-        const std::string label = "cpu " + shape(c.channels, c.samples) + " x" + std::to_string(c.batch);
         const std::vector<float> x = eegpt::synthetic_eeg_windows(c.batch, c.channels, c.samples, 11 + i);
         std::vector<float> out(enc.output_size(c.batch, c.samples));
         const std::string xs = dir + "/x" + std::to_string(i) + ".f32", os = dir + "/ours" + std::to_string(i) + ".f32";
         Result r;
-        r.name = "peer ours " + label;
+        r.name = "peer ours cpu " + shape(c.channels, c.samples) + " x" + std::to_string(c.batch);
         r.category = "comparison";
-        r.unit = "ms";
-        r.samples =
-            time_ms(rounds, [&] { enc.encode(x.data(), c.batch, c.channels, c.samples, ids.data(), out.data()); });
+        {
+            DefaultSamples scope(default_samples);
+            BENCHMARK(std::string(r.name)) {
+                enc.encode(x.data(), c.batch, c.channels, c.samples, ids.data(), out.data());
+            };
+        }
+        if (!take_stats(r)) {
+            std::filesystem::remove_all(dir);
+            return;
+        }
         r.detail = ", this engine (fp32) on the inputs given to the peers";
-        ours.push_back(report(r).stats.median);
+        ours.push_back(r);
         write_floats(xs, x);
         write_floats(os, out);
         case_args += " --case " + shell_quote(xs + "," + std::to_string(c.batch) + "," + std::to_string(c.channels) +
                                               "," + std::to_string(c.samples) + "," + os);
     }
+    // The peers time themselves (tools/peer_bench.py, their own process and loop): their figures are
+    // reported beside ours, in our results' extra_info, not as benchmarks of this suite.
     const std::string cmd = shell_quote(options().python) + " " +
                             shell_quote(options().source_dir + "/tools/peer_bench.py") + " --weights " +
                             shell_quote(dir + "/weights.h5") + " --channels " + ids_csv + " --rounds " +
-                            std::to_string(rounds) + " --threads 2" + case_args + " 2>&1";
+                            std::to_string(peer_rounds) + " --threads 2" + case_args + " 2>&1";
     int status = 0;
     const std::string out = run_command(cmd, &status);
     std::filesystem::remove_all(dir);
@@ -363,24 +443,32 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
         }
         const size_t i = static_cast<size_t>(std::atoi(kv["case"].c_str()));
         const Case& c = cases.at(i);
-        Result r;
-        r.name = "peer " + peer + " cpu " + shape(c.channels, c.samples) + " x" + std::to_string(c.batch);
-        r.category = "comparison";
-        r.unit = "ms";
-        r.better = "";  // someone else's time: not a regression figure of ours
+        Stats p;
         std::istringstream ms(kv["samples_ms"]);
         std::string v;
-        while (std::getline(ms, v, ',')) r.samples.push_back(std::atof(v.c_str()));
-        const double ratio = summarize(r.samples).median / ours[i];
-        char detail[200];
-        std::snprintf(detail, sizeof detail, " = %.2fx ours (%.1f ms), %s %s fp32, 2 threads, max |diff| vs ours %s",
-                      ratio, ours[i], peer.c_str(), kv["version"].c_str(), kv["max_abs_diff"].c_str());
-        r.detail = detail;
-        r.extra = {{"ratio_to_ours", ratio},
-                   {"ours_median_ms", ours[i]},
-                   {"max_abs_diff", std::atof(kv["max_abs_diff"].c_str())}};
-        report(r);
+        double sum = 0;
+        while (std::getline(ms, v, ',')) {
+            p.samples.push_back(std::atof(v.c_str()) / 1e3);
+            sum += p.samples.back();
+        }
+        if (p.samples.empty()) continue;
+        fill_order_statistics(p);
+        const double mean = sum / static_cast<double>(p.samples.size()), ratio = mean / ours.at(i).stats.mean;
+        char text[320];
+        std::snprintf(text, sizeof text,
+                      "peer %s cpu %s x%d: mean %.1f ms (median %.1f, min %.1f, max %.1f; %d rounds, timed by "
+                      "tools/peer_bench.py) = %.2fx ours (%.1f ms), %s %s fp32, 2 threads, max |diff| vs ours %s",
+                      peer.c_str(), shape(c.channels, c.samples).c_str(), c.batch, mean * 1e3, p.median * 1e3,
+                      p.min * 1e3, p.max * 1e3, p.rounds, ratio, ours[i].stats.mean * 1e3, peer.c_str(),
+                      kv["version"].c_str(), kv["max_abs_diff"].c_str());
+        std::cout << text << std::endl;
+        ours[i].detail += std::string("; ") + text;
+        ours[i].add("peer_" + peer + "_mean_ms", mean * 1e3);
+        ours[i].add("peer_" + peer + "_ratio_to_ours", ratio);
+        ours[i].add("peer_" + peer + "_max_abs_diff", std::atof(kv["max_abs_diff"].c_str()));
+        ours[i].add_text("peer_" + peer + "_version", kv["version"]);
     }
+    for (Result& r : ours) finish(r);
     if (!any)
         report_skip("peers", "comparison",
                     "peer_bench.py gave no result (status " + std::to_string(status) + "): " + out.substr(0, 300));
@@ -397,38 +485,53 @@ TEST_CASE("comparison cpu vs gpu", "[comparison][gpu]") {
     const std::vector<float> x = eegpt::synthetic_eeg_windows(B, C, T, 5);
     const std::vector<int> ids = channel_ids(C);
     std::vector<float> cpu_out(cpu_encoder().output_size(B, T)), gpu_out(cpu_out.size());
-    const int rounds = rounds_for(3);
-    const double cpu_ms =
-        summarize(time_ms(rounds, [&] { cpu_encoder().encode(x.data(), B, C, T, ids.data(), cpu_out.data()); })).median;
-    const auto gpu_ms = time_ms(rounds, [&] { gpu->encode(x.data(), B, C, T, ids.data(), gpu_out.data()); });
+    Result cpu, dev;
+    cpu.name = "comparison cpu 19ch 1024 x8";
+    dev.name = "comparison gpu 19ch 1024 x8";
+    cpu.category = dev.category = "comparison";
+    {
+        DefaultSamples scope(3);
+        BENCHMARK(std::string(cpu.name)) { cpu_encoder().encode(x.data(), B, C, T, ids.data(), cpu_out.data()); };
+    }
+    {
+        DefaultSamples scope(50);
+        BENCHMARK(std::string(dev.name)) { gpu->encode(x.data(), B, C, T, ids.data(), gpu_out.data()); };
+    }
+    if (!take_stats(cpu) || !take_stats(dev)) return;
     const double tolerance = 1e-4;  // fp32 on both sides; relative to the largest feature
     const double diff = relative_difference(gpu_out, cpu_out);
     CHECK(diff < tolerance);
-    Result r;
-    r.name = "comparison gpu speedup over cpu 19ch 1024 x8";
-    r.category = "comparison";
-    r.unit = "x";
-    r.better = "higher";
-    r.target = &kGpuSpeedup;
-    for (double g : gpu_ms) r.samples.push_back(cpu_ms / g);
-    char detail[160];
-    std::snprintf(detail, sizeof detail, " (cpu %.1f ms, gpu %.2f ms; outputs differ by %.2g relative, bound %.0e)",
-                  cpu_ms, summarize(gpu_ms).median, diff, tolerance);
-    r.detail = detail;
-    r.extra = {{"cpu_ms", cpu_ms}, {"gpu_ms", summarize(gpu_ms).median}, {"relative_difference", diff}};
-    report(r);
+    finish(cpu);
+    const double speedup = cpu.stats.mean / dev.stats.mean;
+    dev.target = &kGpuSpeedup;
+    dev.target_figure = speedup;
+    dev.figures.push_back({"speedup_over_cpu", "x", "higher", cpu.stats.median / dev.stats.median,
+                           cpu.stats.min / dev.stats.max, cpu.stats.max / dev.stats.min});
+    char detail[200];
+    std::snprintf(detail, sizeof detail, ", %.1fx the cpu (%.1f ms; outputs differ by %.2g relative, bound %.0e)",
+                  speedup, cpu.stats.mean * 1e3, diff, tolerance);
+    dev.detail = detail;
+    dev.add("speedup_over_cpu", speedup);
+    dev.add("relative_difference", diff);
+    finish(dev);
 
-    std::vector<double> h2d, d2h;
     const size_t in_bytes = static_cast<size_t>(64) * C * T * sizeof(float);
-    REQUIRE(time_transfers(in_bytes, rounds_for(10), h2d, d2h, why));
-    for (auto& [dir, ms] :
-         {std::make_pair(std::string("host to device"), h2d), std::make_pair(std::string("device to host"), d2h)}) {
-        Result t;
-        t.name = "comparison transfer " + dir + " 64 windows 19ch 1024 (" + std::to_string(in_bytes >> 20) + " MB)";
-        t.category = "comparison";
-        t.unit = "ms";
-        t.samples = ms;
-        t.detail = ", pageable host memory, synchronous cudaMemcpy";
-        report(t);
+    TransferBuffers buffers(in_bytes);
+    INFO(buffers.why());
+    REQUIRE(buffers.ok());
+    const std::string size = " 64 windows 19ch 1024 (" + std::to_string(in_bytes >> 20) + " MB)";
+    Result h2d, d2h;
+    h2d.name = "comparison transfer host to device" + size;
+    d2h.name = "comparison transfer device to host" + size;
+    {
+        DefaultSamples scope(20);
+        BENCHMARK(std::string(h2d.name)) { buffers.to_device(); };
+        BENCHMARK(std::string(d2h.name)) { buffers.to_host(); };
+    }
+    for (Result* t : {&h2d, &d2h}) {
+        t->category = "comparison";
+        if (!take_stats(*t)) continue;
+        t->detail = ", pageable host memory, synchronous cudaMemcpy";
+        finish(*t);
     }
 }

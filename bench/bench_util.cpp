@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -25,45 +26,45 @@ Options& options() {
     return o;
 }
 
-int rounds_for(int default_rounds) { return options().rounds > 0 ? options().rounds : default_rounds; }
-
-Stats summarize(std::vector<double> samples) {
-    Stats s;
-    s.rounds = static_cast<int>(samples.size());
-    if (samples.empty()) return s;
-    std::sort(samples.begin(), samples.end());
-    const size_t n = samples.size();
-    s.min = samples.front();
-    s.max = samples.back();
-    s.median = n % 2 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
-    double sum = 0;
-    for (double v : samples) sum += v;
-    s.mean = sum / static_cast<double>(n);
-    double ss = 0;
-    for (double v : samples) ss += (v - s.mean) * (v - s.mean);
-    s.stddev = n > 1 ? std::sqrt(ss / static_cast<double>(n - 1)) : 0.0;
-    return s;
-}
-
-std::vector<double> time_ms(int rounds, const std::function<void()>& fn, const std::function<void()>& warmup) {
-    if (warmup)
-        warmup();
-    else
-        fn();
-    std::vector<double> ms;
-    for (int r = 0; r < rounds; ++r) {
-        auto t0 = std::chrono::steady_clock::now();
-        fn();
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    return ms;
-}
-
 namespace {
+
+std::vector<std::pair<std::string, Stats>>& measurements() {
+    static std::vector<std::pair<std::string, Stats>> m;
+    return m;
+}
 
 std::vector<Result>& registry() {
     static std::vector<Result> r;
     return r;
+}
+
+std::vector<Skip>& skip_registry() {
+    static std::vector<Skip> s;
+    return s;
+}
+
+std::string jstr(const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "\"";
+}
+
+std::string jnum(double v) {
+    if (!std::isfinite(v)) return "null";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.10g", v);
+    return buf;
 }
 
 std::string fmt(double v) {
@@ -80,55 +81,118 @@ std::string target_text(const Target& t) {
     return std::string(t.lower_is_better ? "< " : ">= ") + buf + " " + t.unit;
 }
 
-void store(Result r) {
-    auto& reg = registry();
-    auto it = std::find_if(reg.begin(), reg.end(), [&](const Result& x) { return x.name == r.name; });
-    if (it != reg.end())
-        *it = std::move(r);
-    else
-        reg.push_back(std::move(r));
+double quantile(const std::vector<double>& sorted, double q) {  // linear interpolation (numpy's default)
+    const double pos = q * static_cast<double>(sorted.size() - 1);
+    const size_t lo = static_cast<size_t>(pos);
+    const size_t hi = std::min(lo + 1, sorted.size() - 1);
+    return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
 }
 
 }  // namespace
 
-const Result& report(Result r) {
-    r.stats = summarize(r.samples);
-    const Stats& s = r.stats;
-    std::string line = r.name + ": median " + fmt(s.median) + " " + r.unit;
-    if (s.rounds > 1)
-        line += " (min " + fmt(s.min) + ", max " + fmt(s.max) + "; mean " + fmt(s.mean) + " +- " + fmt(s.stddev) +
-                ", " + std::to_string(s.rounds) + " rounds)";
+void fill_order_statistics(Stats& s) {
+    s.rounds = static_cast<int>(s.samples.size());
+    if (s.samples.empty()) return;
+    std::vector<double> v = s.samples;
+    std::sort(v.begin(), v.end());
+    s.min = v.front();
+    s.max = v.back();
+    s.median = quantile(v, 0.5);
+    s.q1 = quantile(v, 0.25);
+    s.q3 = quantile(v, 0.75);
+    s.iqr = s.q3 - s.q1;
+}
+
+void record_benchmark(Stats s, const std::string& name) {
+    fill_order_statistics(s);
+    if (!s.analysed && !s.samples.empty()) {
+        double sum = 0, ss = 0;
+        for (double v : s.samples) sum += v;
+        s.mean = sum / static_cast<double>(s.samples.size());
+        for (double v : s.samples) ss += (v - s.mean) * (v - s.mean);
+        s.stddev = s.samples.size() > 1 ? std::sqrt(ss / static_cast<double>(s.samples.size() - 1)) : 0.0;
+    }
+    auto& m = measurements();
+    auto it = std::find_if(m.begin(), m.end(), [&](const auto& x) { return x.first == name; });
+    if (it != m.end())
+        it->second = std::move(s);
     else
-        line += " (1 round)";
-    line += r.detail;
+        m.emplace_back(name, std::move(s));
+}
+
+const Stats* measured(const std::string& name) {
+    for (const auto& [n, s] : measurements())
+        if (n == name) return &s;
+    return nullptr;
+}
+
+void Result::add(const std::string& key, double value) { extra.emplace_back(key, jnum(value)); }
+
+void Result::add_text(const std::string& key, const std::string& value) { extra.emplace_back(key, jstr(value)); }
+
+double in_unit(double seconds, const std::string& unit) { return unit == "ms" ? seconds * 1e3 : seconds; }
+
+bool take_stats(Result& r) {
+    const Stats* s = measured(r.name);
+    if (!s) {
+        report_skip(r.name, r.category, "not measured (the BENCHMARK did not run: --skip-benchmarks or an error)");
+        return false;
+    }
+    r.stats = *s;
+    return true;
+}
+
+const Result& report(Result r) {
+    const Stats& s = r.stats;
+    const std::string& u = r.unit;
+    std::string line = r.name + ": mean " + fmt(in_unit(s.mean, u)) + " " + u + " (";
+    if (s.analysed && s.rounds > 1)
+        line += std::to_string(static_cast<int>(std::lround(100 * s.confidence_interval))) + "% CI " +
+                fmt(in_unit(s.mean_low, u)) + " .. " + fmt(in_unit(s.mean_high, u)) + "; ";
+    line += "median " + fmt(in_unit(s.median, u)) + ", min " + fmt(in_unit(s.min, u)) + ", max " +
+            fmt(in_unit(s.max, u)) + ", sd " + fmt(in_unit(s.stddev, u)) + "; " + std::to_string(s.rounds) +
+            (s.rounds == 1 ? " sample" : " samples") +
+            (s.iterations > 1 ? " of " + std::to_string(s.iterations) + " calls" : "") + ")" + r.detail;
     if (r.target) {
-        if (std::isnan(r.target_figure)) r.target_figure = s.median;
-        const bool pass =
-            r.target->lower_is_better ? r.target_figure < r.target->value : r.target_figure >= r.target->value;
-        r.status = pass ? "PASS" : "FAIL";
-        line += " target " + target_text(*r.target) + " " + r.status;
+        const Target& t = *r.target;
+        if (std::isnan(r.target_figure) && r.unmeasured.empty()) r.target_figure = in_unit(s.mean, t.unit);
+        if (options().model != "large") {
+            r.status = "NOT APPLICABLE";
+            line +=
+                "; target " + target_text(t) + " is for the large model, not judged (model " + options().model + ")";
+        } else if (!r.unmeasured.empty() || !std::isfinite(r.target_figure)) {
+            r.status = "NOT MEASURED";
+            line += "; target " + target_text(t) + " NOT MEASURED (" +
+                    (r.unmeasured.empty() ? "no figure" : r.unmeasured) + ")";
+        } else {
+            const bool pass = t.lower_is_better ? r.target_figure < t.value : r.target_figure >= t.value;
+            r.status = pass ? "PASS" : "FAIL";
+            line += "; target " + target_text(t) + " " + r.status;
+        }
     } else {
         line += ", no target";
     }
-    std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
+    // std::cout, not printf: reporters that capture a test case's output (JUnit, XML) capture this line.
+    std::cout << '\n' << line << std::endl;
     r.line = line;
-    const std::string name = r.name;
-    store(std::move(r));
-    return *find_result(name);
+    auto& reg = registry();
+    auto it = std::find_if(reg.begin(), reg.end(), [&](const Result& x) { return x.name == r.name; });
+    if (it != reg.end()) {
+        *it = std::move(r);
+        return *it;
+    }
+    reg.push_back(std::move(r));
+    return reg.back();
 }
 
 void report_skip(const std::string& name, const std::string& category, const std::string& reason) {
-    Result r;
-    r.name = name;
-    r.category = category;
-    r.skipped = reason;
-    r.status = "SKIP";
-    r.better = "";
-    r.line = name + ": SKIPPED (" + reason + ")";
-    std::printf("%s\n", r.line.c_str());
-    std::fflush(stdout);
-    store(std::move(r));
+    std::cout << name << ": SKIPPED (" << reason << ")" << std::endl;
+    auto& s = skip_registry();
+    auto it = std::find_if(s.begin(), s.end(), [&](const Skip& x) { return x.name == name; });
+    if (it != s.end())
+        *it = {name, category, reason};
+    else
+        s.push_back({name, category, reason});
 }
 
 const Result* find_result(const std::string& name) {
@@ -138,6 +202,7 @@ const Result* find_result(const std::string& name) {
 }
 
 const std::vector<Result>& results() { return registry(); }
+const std::vector<Skip>& skips() { return skip_registry(); }
 
 int missed_targets() {
     return static_cast<int>(
@@ -190,7 +255,7 @@ std::string utc_now() {
 }
 
 struct Machine {
-    std::string cpu, cpu_flags, isa, os, compiler, build_type, commit, date;
+    std::string cpu, cpu_flags, isa, os, compiler, build_type, commit, date, node, system, release, arch;
     int cores = 0;
     double memory_gb = 0;
     GpuInfo gpu;
@@ -205,7 +270,13 @@ const Machine& machine() {
         m.cores = static_cast<int>(std::thread::hardware_concurrency());
         m.memory_gb = std::atof(proc_field("/proc/meminfo", "MemTotal").c_str()) / (1024.0 * 1024.0);
         utsname u{};
-        if (uname(&u) == 0) m.os = std::string(u.sysname) + " " + u.release;
+        if (uname(&u) == 0) {
+            m.os = std::string(u.sysname) + " " + u.release;
+            m.node = u.nodename;
+            m.system = u.sysname;
+            m.release = u.release;
+            m.arch = u.machine;
+        }
         m.compiler = compiler();
         m.build_type = EEGPT_BENCH_BUILD_TYPE;
         m.commit = EEGPT_BENCH_GIT_COMMIT;
@@ -216,30 +287,6 @@ const Machine& machine() {
     return m;
 }
 
-std::string jstr(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out + "\"";
-}
-
-std::string jnum(double v) {
-    if (!std::isfinite(v)) return "null";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.10g", v);
-    return buf;
-}
-
 }  // namespace
 
 std::string machine_summary() {
@@ -248,7 +295,7 @@ std::string machine_summary() {
     std::snprintf(buf, sizeof buf,
                   "system: %s, %d cores (cpu flags: %s), %.1f GiB; build: %s, %s, engine ISA %s, commit %s\n"
                   "cpu peaks measured (register-only loops on every encoder thread): fp32 FMA %.0f GFLOP/s, bf16 %s\n"
-                  "gpu: %s\nmodel: %s (random weights, seed 0), cpu %s, cpu threads %d, rounds %s%s",
+                  "gpu: %s\nmodel: %s (random weights, seed 0), cpu %s, cpu threads %d, benchmark samples %s%s",
                   m.cpu.c_str(), m.cores, m.cpu_flags.c_str(), m.memory_gb, m.compiler.c_str(), m.build_type.c_str(),
                   m.isa.c_str(), m.commit.c_str(), cpu_fma_peak_gflops(),
                   std::isfinite(cpu_bf16_peak_gflops()) ? (fmt(cpu_bf16_peak_gflops()) + " GFLOP/s").c_str()
@@ -258,16 +305,33 @@ std::string machine_summary() {
                                       .c_str()
                                 : ("none (" + m.gpu.reason + ")").c_str(),
                   options().model.c_str(), options().cpu_precision.c_str(), options().threads > 0 ? options().threads : m.cores,
-                  options().rounds > 0 ? std::to_string(options().rounds).c_str() : "per-case defaults",
+                  options().samples > 0 ? std::to_string(options().samples).c_str() : "per-case defaults",
                   options().strict ? ", strict" : "");
     return buf;
 }
 
+// The spec's layout, which is pytest-benchmark's: machine_info, commit_info, datetime, version and a
+// list of benchmarks, each with pytest-benchmark's fields (stats in seconds) and the spec's name,
+// mean, min, max, stddev and rounds at the top; what is ours (targets, status, ratios, GFLOP/s,
+// Catch2's confidence intervals and outliers) goes in extra_info. Cases that did not run are listed
+// under "skipped" (pytest-benchmark ignores keys it does not know).
 void write_json(const std::string& path, const std::string& filter) {
     const Machine& m = machine();
     std::ostringstream o;
-    o << "{\n  \"machine\": {\n"
-      << "    \"cpu\": " << jstr(m.cpu) << ",\n"
+    std::string flags_list;
+    {
+        std::istringstream f(m.cpu_flags);
+        std::string flag;
+        while (f >> flag) flags_list += (flags_list.empty() ? "" : ", ") + jstr(flag);
+    }
+    o << "{\n  \"machine_info\": {\n"
+      << "    \"node\": " << jstr(m.node) << ",\n"
+      << "    \"processor\": " << jstr(m.cpu) << ",\n"
+      << "    \"machine\": " << jstr(m.arch) << ",\n"
+      << "    \"system\": " << jstr(m.system) << ",\n"
+      << "    \"release\": " << jstr(m.release) << ",\n"
+      << "    \"cpu\": {\"brand_raw\": " << jstr(m.cpu) << ", \"count\": " << m.cores << ", \"flags\": [" << flags_list
+      << "]},\n"
       << "    \"cores\": " << m.cores << ",\n"
       << "    \"cpu_flags\": " << jstr(m.cpu_flags) << ",\n"
       << "    \"isa_build\": " << jstr(m.isa) << ",\n"
@@ -281,48 +345,80 @@ void write_json(const std::string& path, const std::string& filter) {
       << "    \"cuda_runtime\": " << (m.gpu.cuda_runtime.empty() ? "null" : jstr(m.gpu.cuda_runtime)) << ",\n"
       << "    \"cublas\": " << (m.gpu.cublas.empty() ? "null" : jstr(m.gpu.cublas)) << ",\n"
       << "    \"compiler\": " << jstr(m.compiler) << ",\n"
-      << "    \"build_type\": " << jstr(m.build_type) << ",\n"
-      << "    \"git_commit\": " << jstr(m.commit) << ",\n"
-      << "    \"date\": " << jstr(m.date) << "\n  },\n"
+      << "    \"build_type\": " << jstr(m.build_type) << "\n  },\n"
+      << "  \"commit_info\": {\"id\": " << jstr(m.commit) << ", \"project\": \"eegpt\", \"dirty\": null},\n"
+      << "  \"datetime\": " << jstr(m.date) << ",\n"
+      << "  \"version\": " << jstr(std::string("eegpt bench_eegpt, ") + EEGPT_BENCH_CATCH_VERSION) << ",\n"
       << "  \"config\": {\n"
       << "    \"model\": " << jstr(options().model + " (random weights, seed 0)") << ",\n"
+      << "    \"cpu_precision\": " << jstr(options().cpu_precision) << ",\n"
       << "    \"cpu_threads\": " << (options().threads > 0 ? options().threads : m.cores) << ",\n"
-      << "    \"rounds_override\": " << options().rounds << ",\n"
+      << "    \"benchmark_samples\": " << options().samples << ",\n"
       << "    \"filter\": " << jstr(filter) << ",\n"
       << "    \"strict\": " << (options().strict ? "true" : "false") << "\n  },\n"
-      << "  \"benchmarks\": {";
+      << "  \"benchmarks\": [";
     bool first = true;
     for (const Result& r : registry()) {
-        o << (first ? "\n" : ",\n") << "    " << jstr(r.name) << ": {\"category\": " << jstr(r.category);
-        first = false;
-        if (!r.skipped.empty()) {
-            o << ", \"status\": \"SKIP\", \"skipped\": " << jstr(r.skipped) << ", \"line\": " << jstr(r.line) << "}";
-            continue;
-        }
         const Stats& s = r.stats;
-        o << ", \"unit\": " << jstr(r.unit) << ", \"rounds\": " << s.rounds << ", \"mean\": " << jnum(s.mean)
-          << ", \"median\": " << jnum(s.median) << ", \"min\": " << jnum(s.min) << ", \"max\": " << jnum(s.max)
-          << ", \"stddev\": " << jnum(s.stddev) << ", \"better\": " << (r.better.empty() ? "null" : jstr(r.better))
-          << ", \"samples\": [";
-        for (size_t i = 0; i < r.samples.size(); ++i) o << (i ? ", " : "") << jnum(r.samples[i]);
-        o << "], \"target\": ";
+        double total = 0;
+        for (double v : s.samples) total += v * s.iterations;
+        int sd_outliers = 0, iqr_outliers = 0;
+        for (double v : s.samples) {
+            sd_outliers += std::fabs(v - s.mean) > s.stddev && s.stddev > 0;
+            iqr_outliers += v < s.q1 - 1.5 * s.iqr || v > s.q3 + 1.5 * s.iqr;
+        }
+        o << (first ? "\n" : ",\n") << "    {\"name\": " << jstr(r.name) << ", \"group\": " << jstr(r.category)
+          << ", \"fullname\": " << jstr("bench_eegpt::" + s.test_case + "::" + r.name)
+          << ", \"params\": null, \"param\": null,\n     \"mean\": " << jnum(s.mean) << ", \"min\": " << jnum(s.min)
+          << ", \"max\": " << jnum(s.max) << ", \"stddev\": " << jnum(s.stddev) << ", \"rounds\": " << s.rounds
+          << ", \"median\": " << jnum(s.median)
+          << ",\n     \"options\": {\"timer\": \"Catch2 BENCHMARK\", \"samples\": " << s.rounds
+          << "},\n     \"stats\": {\"min\": " << jnum(s.min) << ", \"max\": " << jnum(s.max)
+          << ", \"mean\": " << jnum(s.mean) << ", \"stddev\": " << jnum(s.stddev) << ", \"rounds\": " << s.rounds
+          << ", \"median\": " << jnum(s.median) << ", \"iqr\": " << jnum(s.iqr) << ", \"q1\": " << jnum(s.q1)
+          << ", \"q3\": " << jnum(s.q3) << ", \"iqr_outliers\": " << iqr_outliers
+          << ", \"stddev_outliers\": " << sd_outliers << ", \"outliers\": \"" << sd_outliers << ";" << iqr_outliers
+          << "\", \"ops\": " << jnum(s.mean > 0 ? 1.0 / s.mean : kNaN) << ", \"total\": " << jnum(total)
+          << ", \"iterations\": " << s.iterations << ", \"data\": [";
+        for (size_t i = 0; i < s.samples.size(); ++i) o << (i ? ", " : "") << jnum(s.samples[i]);
+        o << "]},\n     \"extra_info\": {\"category\": " << jstr(r.category) << ", \"unit\": " << jstr(r.unit)
+          << ", \"better\": " << (r.better.empty() ? "null" : jstr(r.better))
+          << ", \"status\": " << (r.status.empty() ? "null" : jstr(r.status)) << ", \"target\": ";
         if (r.target)
             o << "{\"key\": " << jstr(r.target->key) << ", \"value\": " << jnum(r.target->value)
               << ", \"unit\": " << jstr(r.target->unit)
               << ", \"better\": " << jstr(r.target->lower_is_better ? "lower" : "higher")
-              << ", \"figure\": " << jnum(r.target_figure) << "}";
+              << ", \"figure\": " << jnum(r.target_figure) << ", \"model\": \"large\""
+              << (r.unmeasured.empty() ? "" : ", \"not_measured\": " + jstr(r.unmeasured)) << "}";
         else
             o << "null";
-        o << ", \"status\": " << (r.status.empty() ? "null" : jstr(r.status));
-        if (!r.extra.empty()) {
-            o << ", \"extra\": {";
-            for (size_t i = 0; i < r.extra.size(); ++i)
-                o << (i ? ", " : "") << jstr(r.extra[i].first) << ": " << jnum(r.extra[i].second);
-            o << "}";
+        o << ",\n       \"catch2\": {\"analysed\": " << (s.analysed ? "true" : "false")
+          << ", \"mean_low\": " << jnum(s.mean_low) << ", \"mean_high\": " << jnum(s.mean_high)
+          << ", \"stddev_low\": " << jnum(s.stddev_low) << ", \"stddev_high\": " << jnum(s.stddev_high)
+          << ", \"confidence_interval\": " << jnum(s.confidence_interval)
+          << ", \"outliers\": {\"low_severe\": " << s.low_severe << ", \"low_mild\": " << s.low_mild
+          << ", \"high_mild\": " << s.high_mild << ", \"high_severe\": " << s.high_severe
+          << "}, \"outlier_variance\": " << jnum(s.outlier_variance) << "}";
+        o << ",\n       \"figures\": [";
+        for (size_t i = 0; i < r.figures.size(); ++i) {
+            const Figure& f = r.figures[i];
+            o << (i ? ", " : "") << "{\"key\": " << jstr(f.key) << ", \"unit\": " << jstr(f.unit)
+              << ", \"better\": " << jstr(f.better) << ", \"median\": " << jnum(f.median)
+              << ", \"min\": " << jnum(f.min) << ", \"max\": " << jnum(f.max) << "}";
         }
-        o << ", \"line\": " << jstr(r.line) << "}";
+        o << "]";
+        for (const auto& [key, value] : r.extra) o << ", " << jstr(key) << ": " << value;
+        o << ",\n       \"line\": " << jstr(r.line) << "}}";
+        first = false;
     }
-    o << "\n  }\n}\n";
+    o << "\n  ],\n  \"skipped\": [";
+    first = true;
+    for (const Skip& k : skip_registry()) {
+        o << (first ? "\n" : ",\n") << "    {\"name\": " << jstr(k.name) << ", \"group\": " << jstr(k.category)
+          << ", \"reason\": " << jstr(k.reason) << "}";
+        first = false;
+    }
+    o << "\n  ]\n}\n";
     std::filesystem::path p(path);
     if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
     const std::string tmp = path + ".tmp";

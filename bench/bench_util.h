@@ -1,12 +1,8 @@
-// The benchmark suite's plumbing: options, timing, statistics, the one-line report of each result,
-// machine information and the JSON file. No Catch2 here: the cases (bench_cases.cpp) use it.
-//
-// Timing is our own loop (steady_clock around each call, after one untimed warm-up), not Catch2's
-// BENCHMARK sampler: reading Catch's samples needs a listener whose benchmarkEnded signature differs
-// between Catch2 2.13, 3.0-3.4 and 3.5+, Catch defaults to 100 samples and adds a probe run, which for a
-// multi-minute recording round doubles the cost. Our loop runs exactly `rounds` timed calls everywhere.
+// The benchmark suite's plumbing: options, the statistics of each BENCHMARK, the one-line report of
+// each result with its target, machine information and the JSON file. No Catch2 here: the cases
+// (bench_cases.cpp) time with Catch2's BENCHMARK, and the listener of bench_main.cpp hands every
+// finished BENCHMARK's statistics to record_benchmark; nothing else times anything.
 #pragma once
-#include <functional>
 #include <limits>
 #include <string>
 #include <utility>
@@ -17,10 +13,10 @@
 namespace bench {
 
 struct Options {
-    int rounds = 0;       // 0: each case's default; otherwise every case runs this many timed rounds
-    bool strict = false;  // a missed target makes the process exit non-zero
+    bool strict = false;  // a missed target is a failed CHECK, and the process exits 3
     bool peers = true;    // run the PyTorch / ONNX Runtime peers in [comparison]
     int threads = 0;      // CPU encoder threads (0: all cores)
+    int samples = 0;      // --benchmark-samples given by the user (0: each case's default)
     std::string model = "large";
     std::string cpu_precision = "fp32";  // of the CPU encoder: fp32 or bf16
     std::string json_path = "benchmark_results/benchmark_results.json";
@@ -29,45 +25,76 @@ struct Options {
 };
 Options& options();
 
-// The number of timed rounds for a case whose default is `default_rounds`.
-int rounds_for(int default_rounds);
-
-struct Stats {
-    int rounds = 0;
-    double mean = 0, median = 0, min = 0, max = 0, stddev = 0;  // stddev: sample (n - 1), 0 for one round
-};
-Stats summarize(std::vector<double> samples);
-
-// Calls warmup (or fn when warmup is empty) once untimed, then fn `rounds` times: milliseconds per call.
-std::vector<double> time_ms(int rounds, const std::function<void()>& fn, const std::function<void()>& warmup = {});
-
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-struct Result {
-    std::string name;      // unique: "single-window cpu 19ch 1024"
-    std::string category;  // single-window, batch, recording, memory, comparison
-    std::string unit;      // unit of the samples: ms, s, MB, x
+// One finished BENCHMARK, seconds per call. mean and stddev are Catch2's bootstrap estimates (its
+// standard deviation divides by n), with their confidence intervals; with --benchmark-no-analysis
+// Catch2 estimates nothing and they are the samples' plain mean and (n - 1) standard deviation.
+struct Stats {
+    std::string test_case;  // the Catch2 test case that ran it
+    int rounds = 0;         // samples
+    int iterations = 1;     // calls per sample
     std::vector<double> samples;
-    std::string better = "lower";    // lower / higher: direction for regression checks; "" = not compared
-    const Target* target = nullptr;  // none: reported as "no target"
-    double target_figure = kNaN;     // figure compared with the target; NaN: the median
-    std::string detail;              // printed after the statistics, e.g. ", 4.9x real time"
-    std::vector<std::pair<std::string, double>> extra;  // more numbers for the JSON (batch, per_window_ms...)
-    std::string skipped;                                // reason, when the case could not run
-    // filled by report():
-    Stats stats;
-    std::string status;  // PASS, FAIL, "" (no target), SKIP
-    std::string line;    // the printed line
+    double mean = 0, median = 0, min = 0, max = 0, stddev = 0, q1 = 0, q3 = 0, iqr = 0;
+    bool analysed = true;  // false under --benchmark-no-analysis
+    double mean_low = 0, mean_high = 0, stddev_low = 0, stddev_high = 0, confidence_interval = 0;
+    int low_severe = 0, low_mild = 0, high_mild = 0, high_severe = 0;  // Catch2's outlier classification
+    double outlier_variance = 0;
 };
 
-// Fills stats and status, prints the result's one line, keeps it for the JSON.
+// From the listener: one BENCHMARK's samples (seconds per call) and Catch2's estimates.
+void record_benchmark(Stats stats, const std::string& name);
+// The statistics of the BENCHMARK of that name run by this process, or nullptr when it did not run
+// (e.g. --skip-benchmarks, or it failed).
+const Stats* measured(const std::string& name);
+// Minimum, maximum, median and quartiles (linear interpolation, as numpy and pytest-benchmark) of samples.
+void fill_order_statistics(Stats& s);
+
+// A figure other than a time that the regression comparison follows (peak memory): its median and range.
+struct Figure {
+    std::string key, unit, better;  // better: lower / higher
+    double median = kNaN, min = kNaN, max = kNaN;
+};
+
+struct Result {
+    std::string name;         // unique, the BENCHMARK's name: "single-window cpu 19ch 1024"
+    std::string category;     // single-window, batch, recording, memory, comparison (pytest-benchmark's group)
+    std::string unit = "ms";  // how the times are printed: ms or s (the JSON has seconds)
+    Stats stats;
+    std::string better = "lower";    // "": the time is not a regression figure of ours (a peer's, ...)
+    const Target* target = nullptr;  // none: "no target"
+    double target_figure = kNaN;     // the figure compared with the target; NaN: the mean, in the target's unit
+    std::string unmeasured;          // why the target figure could not be measured (then NOT MEASURED, never PASS)
+    std::string detail;              // printed after the statistics, e.g. ", 4.9x real time"
+    std::vector<std::pair<std::string, std::string>> extra;  // more of extra_info: key -> JSON value
+    std::vector<Figure> figures;
+    // filled by report():
+    std::string status;  // PASS, FAIL, NOT MEASURED, NOT APPLICABLE (another model), "" (no target)
+    std::string line;    // the printed line
+
+    void add(const std::string& key, double value);
+    void add_text(const std::string& key, const std::string& value);
+};
+
+// The figure as a time in `unit` (ms or s).
+double in_unit(double seconds, const std::string& unit);
+
+// Takes the statistics of the BENCHMARK named r.name (false when it did not run: then the case is
+// recorded as skipped with the reason).
+bool take_stats(Result& r);
+// Fills status, prints the result's one line, keeps it for the JSON.
 const Result& report(Result result);
+// A case that could not run, with the reason (the JSON's "skipped" list).
 void report_skip(const std::string& name, const std::string& category, const std::string& reason);
 const Result* find_result(const std::string& name);
 const std::vector<Result>& results();
+struct Skip {
+    std::string name, category, reason;
+};
+const std::vector<Skip>& skips();
 int missed_targets();
 
-// One-line machine summary (whisper.cpp style) and the JSON file with machine info and every result.
+// One-line machine summary (whisper.cpp style) and the JSON file: pytest-benchmark's layout.
 std::string machine_summary();
 void write_json(const std::string& path, const std::string& filter);
 

@@ -1,7 +1,5 @@
 #include "gpu.h"
 
-#include <chrono>
-
 #ifdef EEGPT_BENCH_CUDA
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -37,33 +35,24 @@ double gpu_used_bytes() {
     return static_cast<double>(total_bytes - free_bytes);
 }
 
-bool time_transfers(size_t bytes, int rounds, std::vector<double>& h2d_ms, std::vector<double>& d2h_ms,
-                    std::string& why) {
+TransferBuffers::TransferBuffers(size_t bytes) {
     if (!gpu_info().present) {
-        why = "no CUDA device present";
-        return false;
+        why_ = "no CUDA device present";
+        return;
     }
-    std::vector<char> host(bytes, 1);
-    void* device = nullptr;
-    if (cudaMalloc(&device, bytes) != cudaSuccess) {
-        why = "cudaMalloc failed";
-        return false;
+    host_.assign(bytes, 1);
+    if (cudaMalloc(&device_, bytes) != cudaSuccess) {
+        device_ = nullptr;
+        why_ = "cudaMalloc of " + std::to_string(bytes) + " bytes failed";
     }
-    auto ms_since = [](std::chrono::steady_clock::time_point t0) {
-        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    };
-    cudaMemcpy(device, host.data(), bytes, cudaMemcpyHostToDevice);  // warm-up
-    for (int r = 0; r < rounds; ++r) {
-        auto t0 = std::chrono::steady_clock::now();
-        cudaMemcpy(device, host.data(), bytes, cudaMemcpyHostToDevice);
-        h2d_ms.push_back(ms_since(t0));
-        t0 = std::chrono::steady_clock::now();
-        cudaMemcpy(host.data(), device, bytes, cudaMemcpyDeviceToHost);
-        d2h_ms.push_back(ms_since(t0));
-    }
-    cudaFree(device);
-    return true;
 }
+
+TransferBuffers::~TransferBuffers() {
+    if (device_) cudaFree(device_);
+}
+
+void TransferBuffers::to_device() { cudaMemcpy(device_, host_.data(), host_.size(), cudaMemcpyHostToDevice); }
+void TransferBuffers::to_host() { cudaMemcpy(host_.data(), device_, host_.size(), cudaMemcpyDeviceToHost); }
 
 #else
 
@@ -75,10 +64,10 @@ GpuInfo gpu_info() {
 
 double gpu_used_bytes() { return -1; }
 
-bool time_transfers(size_t, int, std::vector<double>&, std::vector<double>&, std::string& why) {
-    why = "this build has no CUDA backend";
-    return false;
-}
+TransferBuffers::TransferBuffers(size_t) : why_("this build has no CUDA backend") {}
+TransferBuffers::~TransferBuffers() = default;
+void TransferBuffers::to_device() {}
+void TransferBuffers::to_host() {}
 
 #endif
 

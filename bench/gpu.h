@@ -19,9 +19,23 @@ GpuInfo gpu_info();
 // Device memory in use on device 0 (all processes), bytes; negative when unavailable.
 double gpu_used_bytes();
 
-// Times `rounds` synchronous copies of `bytes` from pageable host memory to the device and back.
-// Returns false with `why` set when there is no device.
-bool time_transfers(size_t bytes, int rounds, std::vector<double>& h2d_ms, std::vector<double>& d2h_ms,
-                    std::string& why);
+// A host buffer (pageable memory) and a device buffer of `bytes`, for timing synchronous copies between
+// them; ok() is false, with why() saying why, when there is no device.
+class TransferBuffers {
+public:
+    explicit TransferBuffers(size_t bytes);
+    ~TransferBuffers();
+    TransferBuffers(const TransferBuffers&) = delete;
+    TransferBuffers& operator=(const TransferBuffers&) = delete;
+    bool ok() const { return device_ != nullptr; }
+    const std::string& why() const { return why_; }
+    void to_device();  // cudaMemcpy host -> device
+    void to_host();    // cudaMemcpy device -> host
+
+private:
+    std::vector<char> host_;
+    void* device_ = nullptr;
+    std::string why_;
+};
 
 }  // namespace bench

@@ -2,7 +2,6 @@
 
 #include <malloc.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -146,7 +145,6 @@ int memory_probe(const std::string& mode, const std::string& device) {
     const long start_rss = current_rss_kb();
     const double gpu_before = gpu_used_bytes();
     double gpu_bytes = -1;
-    auto t0 = std::chrono::steady_clock::now();
     try {
         const eegpt::EncoderOptions opts{eegpt::parse_device(device), eegpt::Precision::fp32, options().threads, ""};
         std::unique_ptr<eegpt::Encoder> encoder;
@@ -170,15 +168,14 @@ int memory_probe(const std::string& mode, const std::string& device) {
         std::fprintf(stderr, "memory probe: %s\n", e.what());
         return 1;
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     malloc_trim(0);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
     const double heap_after = static_cast<double>(mallinfo2().uordblks);
 #else
     const double heap_after = static_cast<double>(mallinfo().uordblks);
 #endif
-    std::printf("peak_rss_kb=%ld start_rss_kb=%ld after_rss_kb=%ld heap_after_bytes=%.0f gpu_bytes=%.0f seconds=%.3f\n",
-                peak_rss_kb(), start_rss, current_rss_kb(), heap_after, gpu_bytes, seconds);
+    std::printf("peak_rss_kb=%ld start_rss_kb=%ld after_rss_kb=%ld heap_after_bytes=%.0f gpu_bytes=%.0f\n",
+                peak_rss_kb(), start_rss, current_rss_kb(), heap_after, gpu_bytes);
     return 0;
 }
 

@@ -47,7 +47,7 @@ std::vector<float> encode_recording(eegpt::Encoder& encoder, const std::vector<f
 
 // --memory-probe MODE: run in a fresh process by the [memory] cases. MODE is "window" (one 19-channel
 // 4 s window) or "recording" (the 20-minute pipeline); device "cpu" or "cuda". Prints one line of
-// key=value pairs (peak_rss_kb, start_rss_kb, after_rss_kb, heap_after_bytes, gpu_bytes, seconds).
+// key=value pairs (peak_rss_kb, start_rss_kb, after_rss_kb, heap_after_bytes, gpu_bytes).
 int memory_probe(const std::string& mode, const std::string& device);
 
 }  // namespace bench

@@ -92,8 +92,9 @@ TEST_CASE("bf16: packing, blocking and the emulated VDPBF16PS give the instructi
         const auto y0 = randn(static_cast<size_t>(c.rows) * c.out, ++seed, 0.0f, 1.0f);
         const cpu::Bf16Matrix packed = cpu::pack_bf16(w.data(), c.out, c.in);
         std::vector<float> got = y0;
+        std::vector<uint32_t> scratch(cpu::bf16_scratch_words(c.in));
         cpu::linear_bf16(cpu::dpbf16_tile_emulated, x.data(), c.in, c.rows, packed, c.bias ? b.data() : nullptr,
-                         got.data(), c.out, c.accumulate);
+                         got.data(), c.out, c.accumulate, scratch.data());
         CHECK(got == direct_bf16_linear(x, c.rows, c.in, w, b, c.out, y0, c.accumulate));
         // And it is the product it should be: bf16 inputs, fp32 sums.
         std::vector<float> fp32 = y0;
@@ -116,8 +117,10 @@ TEST_CASE("bf16: the AVX512_BF16 kernel equals the emulation bit for bit", "[bf1
         const auto b = randn(static_cast<size_t>(out), 70, 0.0f, 0.1f);
         const cpu::Bf16Matrix packed = cpu::pack_bf16(w.data(), out, in);
         std::vector<float> a(static_cast<size_t>(rows) * out, std::nanf("")), e(a.size(), std::nanf(""));
-        cpu::linear_bf16(real, x.data(), in, rows, packed, b.data(), a.data(), out, false);
-        cpu::linear_bf16(cpu::dpbf16_tile_emulated, x.data(), in, rows, packed, b.data(), e.data(), out, false);
+        std::vector<uint32_t> scratch(cpu::bf16_scratch_words(in));
+        cpu::linear_bf16(real, x.data(), in, rows, packed, b.data(), a.data(), out, false, scratch.data());
+        cpu::linear_bf16(cpu::dpbf16_tile_emulated, x.data(), in, rows, packed, b.data(), e.data(), out, false,
+                         scratch.data());
         CHECK(a == e);
     }
 }

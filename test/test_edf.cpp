@@ -2,12 +2,13 @@
 // file as a one-line error (or a documented warning), and the channel dictionary mapping.
 #include <edflib.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "catch_compat.h"
-#include "recordings/channel_map.h"
 #include "edf_test_files.h"
 #include "encoder/error.h"
+#include "recordings/channel_map.h"
 #include "recordings/io/edf_reader.h"
 #include "recordings/io/edf_writer.h"
 #include "test_helpers.h"
@@ -365,5 +366,36 @@ TEST_CASE("channel plans: used, dropped with reasons, montages, filling", "[chan
         REQUIRE_THROWS_WITH(parse_montage("FP1,XYZ"), Contains("'XYZ' is not a channel"));
         REQUIRE_THROWS_WITH(parse_montage("FP1,fp1"), Contains("listed twice"));
         REQUIRE_THROWS_WITH(plan_channels({{"ECG", "mV"}}, {}), Contains("no signal maps"));
+    }
+}
+
+TEST_CASE("samples outside the digital range are counted, and kept (as MNE reads them) or clipped", "[edf]") {
+    TempPath path("out_of_range.edf");
+    for (bool bdf : {false, true}) {
+        RawEdf spec = two_signals();
+        RawSignal& s = spec.signals[0];
+        s.digital_min = s.physical_min = "-50";  // raw values are -100..99: about half lie outside
+        s.digital_max = s.physical_max = "50";
+        spec.bdf = bdf;
+        if (bdf) spec.reserved = "24BIT";
+        write_file(path, edf_bytes(spec));
+        for (OutOfRange mode : {OutOfRange::keep, OutOfRange::clip}) {
+            EdfReader reader(path, mode);
+            std::vector<double> x(static_cast<size_t>(2 * s.samples_per_record));
+            // Two reads that split a record: counts add up, values continue.
+            reader.read(0, 0, 40, x.data());
+            reader.read(0, 40, static_cast<int>(x.size()) - 40, x.data() + 40);
+            int64_t outside = 0;
+            for (int r = 0; r < 2; ++r)
+                for (int k = 0; k < s.samples_per_record; ++k) {
+                    const int digital = raw_value(r, 0, k);
+                    outside += digital < -50 || digital > 50 ? 1 : 0;
+                    const int used = mode == OutOfRange::clip ? std::clamp(digital, -50, 50) : digital;
+                    REQUIRE(x[static_cast<size_t>(r * s.samples_per_record + k)] ==
+                            Approx(physical(s, used)).margin(1e-9));
+                }
+            CHECK(outside > 10);
+            CHECK(reader.out_of_range_counts() == std::vector<int64_t>{outside, 0});
+        }
     }
 }

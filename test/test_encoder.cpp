@@ -309,7 +309,8 @@ void check_isa_ops(cpu::Isa isa) {
             run(ny, [&](float* y) { ref.linear(x.data(), in, rows, in, w.data(), b.data(), out, y, out, false); }),
             "linear");
     const cpu::PackedWeights packed = cpu::pack_weights(w.data(), out, in, ops.gemm_nr);
-    compare(run(ny, [&](float* y) { ops.linear_packed(x.data(), in, rows, packed, b.data(), y, out, false); }),
+    std::vector<float> scratch(ops.gemm_scratch);
+    compare(run(ny, [&](float* y) { ops.linear_packed(x.data(), in, rows, packed, b.data(), y, out, false, scratch.data()); }),
             run(ny, [&](float* y) { ref.linear(x.data(), in, rows, in, w.data(), b.data(), out, y, out, false); }),
             "linear_packed");
     auto g = random_input(static_cast<size_t>(dim), 24), beta = random_input(static_cast<size_t>(dim), 25);

@@ -3,15 +3,17 @@
 
   bench_compare.py BASELINE.json CURRENT.json [--threshold 0.10]     (exit 1 when a case regressed)
 
-The rule, noise-aware, for every benchmark present in both files whose entry has a direction
-("better": "lower" for times and memory, "higher" for speedups; entries without one, such as the
-peers' own timings, are listed but never flagged):
+The files are bench_eegpt's results in pytest-benchmark's layout (README "Benchmarks"). What is
+compared, for every benchmark present in both files: its time per call (stats median, min, max; in
+the direction extra_info.better, "lower"; benchmarks without one, such as a ratio of two of our
+timings, are listed but never flagged) and each figure in extra_info.figures (peak memory: lower is
+better; the GPU's speedup: higher), as a row named "NAME [figure]". The rule, noise-aware:
   change = how much worse the new median is, as a fraction of the baseline median
            (lower is better: new / base - 1; higher is better: base / new - 1)
   REGRESSED when change > threshold AND the two ranges do not overlap
            (lower is better: new min > baseline max; higher is better: new max < baseline min);
   improved  symmetrically; otherwise same (inside the threshold, or the spread says it is noise).
-With one round, min = max = median and only the threshold applies.
+With one sample, min = max = median and only the threshold applies.
 """
 import argparse
 import json
@@ -20,9 +22,56 @@ import sys
 REGRESSED, IMPROVED, SAME = "REGRESSED", "improved", "same"
 
 
+class ResultsError(Exception):
+    """A results file this tool cannot read, with the one line that says why."""
+
+
+def check_layout(doc, path="results"):
+    """Raises ResultsError unless doc is bench_eegpt's results in pytest-benchmark's layout."""
+    if not isinstance(doc, dict):
+        raise ResultsError("%s: not a benchmark results file (a JSON object expected)" % path)
+    if isinstance(doc.get("benchmarks"), dict) and "machine" in doc:
+        raise ResultsError("%s: a results file of the old layout ('machine' and benchmarks keyed by name, before "
+                           "bench_eegpt used Catch2's BENCHMARK); it cannot be compared: run the benchmarks again "
+                           "to make a new one" % path)
+    if not isinstance(doc.get("benchmarks"), list) or not isinstance(doc.get("machine_info"), dict):
+        raise ResultsError("%s: not a benchmark results file (machine_info and a list of benchmarks expected)" % path)
+    for b in doc["benchmarks"]:
+        missing = [k for k in ("name", "stats") if k not in b]
+        if missing:
+            raise ResultsError("%s: a benchmark without %s" % (path, " and ".join(missing)))
+
+
 def load(path):
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ResultsError("%s: cannot read: %s" % (path, e))
+    check_layout(doc, path)
+    return doc
+
+
+def _scale(unit):
+    return 1e3 if unit == "ms" else 1.0
+
+
+def entries(doc):
+    """{row name: entry} of a run: per benchmark its time (in its display unit) and each figure;
+    skipped cases as {"skipped": reason}."""
+    out = {}
+    for b in doc["benchmarks"]:
+        extra, stats = b.get("extra_info", {}), b["stats"]
+        unit = extra.get("unit", "s")
+        k = _scale(unit)
+        out[b["name"]] = dict(median=stats["median"] * k, min=stats["min"] * k, max=stats["max"] * k, unit=unit,
+                              better=extra.get("better"))
+        for f in extra.get("figures", []):
+            out["%s [%s]" % (b["name"], f["key"])] = dict(median=f["median"], min=f["min"], max=f["max"],
+                                                          unit=f["unit"], better=f["better"])
+    for s in doc.get("skipped", []):
+        out.setdefault(s["name"], {"skipped": s.get("reason", "")})
+    return out
 
 
 def _classify(base, new, threshold):
@@ -48,11 +97,13 @@ def _classify(base, new, threshold):
 
 
 def compare(baseline, current, threshold=0.10):
-    """Rows (dicts) for every benchmark name in either run; baseline/current: parsed JSON documents."""
-    base_b, cur_b = baseline["benchmarks"], current["benchmarks"]
+    """Rows (dicts) for every benchmark and figure in either run; baseline/current: parsed JSON documents."""
+    check_layout(baseline, "baseline")
+    check_layout(current, "current")
+    base_e, cur_e = entries(baseline), entries(current)
     rows = []
-    for name in list(cur_b) + [n for n in base_b if n not in cur_b]:
-        base, new = base_b.get(name), cur_b.get(name)
+    for name in list(cur_e) + [n for n in base_e if n not in cur_e]:
+        base, new = base_e.get(name), cur_e.get(name)
         row = dict(name=name, base=base, new=new, change=None)
         if base is None:
             row["status"] = "new"
@@ -98,7 +149,11 @@ def main(argv=None):
     ap.add_argument("current")
     ap.add_argument("--threshold", type=float, default=0.10, help="fraction, default 0.10 (10%%)")
     a = ap.parse_args(argv)
-    rows = compare(load(a.baseline), load(a.current), a.threshold)
+    try:
+        rows = compare(load(a.baseline), load(a.current), a.threshold)
+    except ResultsError as e:
+        print("bench_compare: %s" % e, file=sys.stderr)
+        return 2
     print(format_table(rows, a.threshold))
     return 1 if regressions(rows) else 0
 

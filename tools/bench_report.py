@@ -1,28 +1,31 @@
 #!/usr/bin/env python3
-"""Markdown report of a benchmark run: machine, one table per category with PASS/FAIL against the
-targets, and a plot of time per window vs batch size (hand-written SVG, no plotting library needed).
+"""Markdown report of a benchmark run (bench_eegpt's JSON, pytest-benchmark's layout): machine, one
+table per category with PASS/FAIL against the targets, and a plot of time per window vs batch size
+(hand-written SVG, no plotting library needed).
 
   bench_report.py RESULTS.json [--output REPORT.md]      (default: RESULTS with .md; the plot beside it)
 """
 import argparse
-import json
 import math
 import os
 import sys
 
+import bench_compare
+
 CATEGORIES = ("single-window", "batch", "recording", "memory", "comparison")
 EXTRA_LABELS = {
     "per_window_ms": "%.1f ms per window",
+    "gflops": "%.0f GFLOP/s",
+    "fraction_of_fma_peak": "%.2f of the measured peak",
+    "batch_efficiency": "batch efficiency %.2fx",
     "x_real_time": "%.1fx real time",
-    "ratio_to_ours": "%.2fx ours",
+    "peak_rss_mb": "peak RSS %.1f MB",
+    "device_memory_mb": "device memory %.1f MB",
     "returned_mb": "returned %.1f MB",
     "heap_in_use_mb": "heap in use %.3f MB",
-    "max_abs_diff": "max abs diff %.2g",
     "start_mb": "%.1f MB at process start",
-    "batch_ms": "batch %.1f ms",
-    "one_by_one_ms": "one-by-one %.1f ms",
-    "cpu_ms": "cpu %.1f ms",
-    "gpu_ms": "gpu %.2f ms",
+    "ratio_to_batch": "%.2fx the batch",
+    "speedup_over_cpu": "%.2fx the cpu",
     "relative_difference": "outputs differ by %.2g (relative)",
 }
 
@@ -40,19 +43,24 @@ def target_text(t):
     return "%s %g %s" % ("<" if t["better"] == "lower" else ">=", t["value"], t["unit"])
 
 
-def notes(e):
-    extra = dict(e.get("extra", {}))
+def notes(extra):
+    extra = dict(extra)
     if extra.get("batch") == 1:
-        extra.pop("per_window_ms", None)  # the median itself
-    return ", ".join(EXTRA_LABELS[k] % extra[k] for k in EXTRA_LABELS if extra.get(k) is not None)
+        extra.pop("per_window_ms", None)  # the mean itself
+    out = [EXTRA_LABELS[k] % extra[k] for k in EXTRA_LABELS if extra.get(k) is not None]
+    for k in sorted(extra):
+        if k.startswith("peer_") and k.endswith("_ratio_to_ours"):
+            peer = k[len("peer_"):-len("_ratio_to_ours")]
+            out.append("%s %s: %.2fx ours" % (peer, extra.get("peer_%s_version" % peer, ""), extra[k]))
+    return ", ".join(out)
 
 
 def batch_points(benchmarks):
     """{device: [(batch, ms per window)]} from the batch cases."""
     series = {}
-    for name, e in benchmarks.items():
-        extra = e.get("extra", {})
-        if e.get("category") == "batch" and "batch" in extra and "per_window_ms" in extra:
+    for b in benchmarks:
+        extra, name = b.get("extra_info", {}), b["name"]
+        if b.get("group") == "batch" and "batch" in extra and "per_window_ms" in extra:
             device = "gpu" if " gpu " in name else "cpu"
             series.setdefault(device, []).append((int(extra["batch"]), extra["per_window_ms"]))
     return {d: sorted(p) for d, p in series.items()}
@@ -101,39 +109,50 @@ def batch_svg(series, width=560, height=320):
 
 
 def report(doc, plot_name=None):
-    m, cfg, benchmarks = doc["machine"], doc.get("config", {}), doc["benchmarks"]
+    m, cfg, benchmarks = doc["machine_info"], doc.get("config", {}), doc["benchmarks"]
+    skipped = doc.get("skipped", [])
     gpu = "%s, %s GiB, CUDA %s, cuBLAS %s" % (m["gpu"], num(m["gpu_memory_gb"]), m["cuda_runtime"], m["cublas"]) \
         if m.get("gpu") else "none (%s)" % m.get("gpu_note", "")
     lines = ["# EEGPT engine benchmarks", "",
              "| | |", "|---|---|",
-             "| CPU | %s, %d cores, flags: %s |" % (m["cpu"], m["cores"], m["cpu_flags"]),
+             "| CPU | %s, %d cores, flags: %s |" % (m["processor"], m["cores"], m["cpu_flags"]),
              "| memory | %.1f GiB |" % m["memory_gb"],
              "| GPU | %s |" % gpu,
-             "| build | %s, %s, engine ISA %s, commit %s |" % (m["compiler"], m["build_type"], m["isa_build"],
-                                                             m["git_commit"]),
-             "| run | %s; model %s; cpu threads %s; filter `%s`; rounds %s |" % (
-                 m["date"], cfg.get("model", "?"), cfg.get("cpu_threads", "?"), cfg.get("filter", ""),
-                 cfg.get("rounds_override") or "per-case defaults"),
+             "| build | %s, %s, engine ISA %s, commit %s; %s |" % (
+                 m["compiler"], m["build_type"], m["isa_build"], doc["commit_info"]["id"], doc.get("version", "")),
+             "| run | %s; model %s; cpu %s, threads %s; filter `%s`; samples %s |" % (
+                 doc["datetime"], cfg.get("model", "?"), cfg.get("cpu_precision", "?"), cfg.get("cpu_threads", "?"),
+                 cfg.get("filter", ""), cfg.get("benchmark_samples") or "per-case defaults"),
              ""]
-    status = [e.get("status") for e in benchmarks.values()]
-    lines += ["Targets: **%d PASS, %d FAIL**, %d skipped, %d without target." % (
-        status.count("PASS"), status.count("FAIL"), status.count("SKIP"), status.count(None)), ""]
-    others = sorted({e.get("category", "other") for e in benchmarks.values()} - set(CATEGORIES))
-    for cat in list(CATEGORIES) + others:
-        rows = [(n, e) for n, e in benchmarks.items() if e.get("category", "other") == cat]
-        if not rows:
+    status = [b.get("extra_info", {}).get("status") for b in benchmarks]
+    lines += ["Targets (set for the large model): **%d PASS, %d FAIL**, %d not measured, %d not judged "
+              "(another model), %d without target; %d skipped." % (
+                  status.count("PASS"), status.count("FAIL"), status.count("NOT MEASURED"),
+                  status.count("NOT APPLICABLE"), status.count(None), len(skipped)), "",
+              "Times per call from Catch2's BENCHMARK: mean (bootstrapped, with its confidence interval), "
+              "median, min, max, standard deviation over the samples.", ""]
+    groups = {b.get("group") or "other" for b in benchmarks} | {s.get("group") or "other" for s in skipped}
+    for cat in list(CATEGORIES) + sorted(groups - set(CATEGORIES)):
+        rows = [b for b in benchmarks if (b.get("group") or "other") == cat]
+        skips = [s for s in skipped if (s.get("group") or "other") == cat]
+        if not rows and not skips:
             continue
         lines += ["## %s" % cat, "",
-                  "| benchmark | median | min | max | mean +- sd | rounds | target | status | notes |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for name, e in rows:
-            if "median" not in e:
-                lines.append("| %s | - | - | - | - | - | - | SKIP | %s |" % (name, e.get("skipped", "")))
-                continue
-            unit = e["unit"]
-            lines.append("| %s | %s %s | %s | %s | %s +- %s | %d | %s | %s | %s |" % (
-                name, num(e["median"]), unit, num(e["min"]), num(e["max"]), num(e["mean"]), num(e["stddev"]),
-                e["rounds"], target_text(e.get("target")), e.get("status") or "-", notes(e)))
+                  "| benchmark | mean [CI] | median | min | max | sd | samples | target | status | notes |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for b in rows:
+            extra, st = b.get("extra_info", {}), b["stats"]
+            unit = extra.get("unit", "s")
+            k = 1e3 if unit == "ms" else 1.0
+            c2 = extra.get("catch2", {})
+            ci = " [%s .. %s]" % (num(c2["mean_low"] * k), num(c2["mean_high"] * k)) \
+                if c2.get("analysed") and st["rounds"] > 1 else ""
+            lines.append("| %s | %s %s%s | %s | %s | %s | %s | %d | %s | %s | %s |" % (
+                b["name"], num(st["mean"] * k), unit, ci, num(st["median"] * k), num(st["min"] * k),
+                num(st["max"] * k), num(st["stddev"] * k), st["rounds"], target_text(extra.get("target")),
+                extra.get("status") or "-", notes(extra)))
+        for s in skips:
+            lines.append("| %s | - | - | - | - | - | - | - | SKIP | %s |" % (s["name"], s.get("reason", "")))
         if cat == "batch" and plot_name:
             lines += ["", "![time per window vs batch size](%s)" % plot_name]
         lines.append("")
@@ -145,8 +164,11 @@ def main(argv=None):
     ap.add_argument("results")
     ap.add_argument("--output")
     a = ap.parse_args(argv)
-    with open(a.results) as f:
-        doc = json.load(f)
+    try:
+        doc = bench_compare.load(a.results)
+    except bench_compare.ResultsError as e:
+        print("bench_report: %s" % e, file=sys.stderr)
+        return 2
     out = a.output or os.path.splitext(a.results)[0] + ".md"
     series = batch_points(doc["benchmarks"])
     plot_name = None

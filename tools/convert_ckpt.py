@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import eegpt_format as fmt  # noqa: E402
 
-CONVERTER_VERSION = "1.0"
+CONVERTER_VERSION = "1.1"  # 1.1: tensors carry Fletcher32 checksums
 
 
 class Fail(Exception):

@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eegpt_format import CHANNEL_NAMES  # noqa: E402
 
-CONVERTER_VERSION = "convert_head 1"
+CONVERTER_VERSION = "convert_head 2"  # 2: tensors carry Fletcher32 checksums
 PATCHES = 16  # 4 s windows of 1024 samples in patches of 64
 STANDARD19 = "FP1 FP2 F7 F3 FZ F4 F8 T7 C3 CZ C4 T8 P7 P3 PZ P4 P8 O1 O2".split()
 
@@ -46,6 +46,12 @@ def channel_list(spec):
     if not names:
         raise SystemExit("convert_head: empty channel list")
     return names
+
+
+def write_tensor(group, name, values):
+    """A float32 tensor in one chunk with HDF5's Fletcher32 checksum (verified by the loader)."""
+    arr = np.ascontiguousarray(values, dtype=np.float32)
+    group.create_dataset(name, data=arr, chunks=arr.shape, fletcher32=True)
 
 
 def write_head(path, classes, input_channels, encoder_channels, mixing, layers, source, sha256):
@@ -65,13 +71,13 @@ def write_head(path, classes, input_channels, encoder_channels, mixing, layers, 
             if mixing is not None:
                 g = f.create_group("channel_mixing")
                 g.attrs["encoder_channels"] = list(encoder_channels)
-                g["weight"] = np.asarray(mixing[0], dtype=np.float32)
-                g["bias"] = np.asarray(mixing[1], dtype=np.float32)
+                write_tensor(g, "weight", mixing[0])
+                write_tensor(g, "bias", mixing[1])
             group = f.create_group("layers")
             for i, (w, b, activation, flatten) in enumerate(layers):
                 g = group.create_group(str(i))
-                g["weight"] = np.asarray(w, dtype=np.float32)
-                g["bias"] = np.asarray(b, dtype=np.float32)
+                write_tensor(g, "weight", w)
+                write_tensor(g, "bias", b)
                 g.attrs["activation"] = activation
                 g.attrs["flatten_input"] = np.int64(1 if flatten else 0)
         os.replace(tmp, path)

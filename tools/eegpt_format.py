@@ -231,9 +231,10 @@ def write_weights(path, state_dict, config, provenance):
             g = f.create_group("encoder")
             for name, _ in tensor_specs(config):
                 arr = np.ascontiguousarray(state_dict[name], dtype=np.float32)
-                # Plain contiguous datasets (no chunking/filters) keep the C++ reader simple;
-                # no timestamps so that regenerated fixtures are byte-stable.
-                g.create_dataset(name, data=arr, track_times=False)
+                # One chunk per tensor with HDF5's Fletcher32 checksum, which HDF5 verifies on
+                # every read (a corrupted tensor is refused by name); no timestamps so that
+                # regenerated fixtures are byte-stable.
+                g.create_dataset(name, data=arr, track_times=False, chunks=arr.shape, fletcher32=True)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; a weight file is meant to be shared
         os.replace(tmp, path)
     except BaseException:

@@ -3,7 +3,8 @@
 # are present). Debian packages are preferred over vendored code: see the README.
 set -euo pipefail
 packages=(cmake g++ make libeigen3-dev libhdf5-dev catch2 libcli11-dev libedf-dev python3-venv
-          python3 python3-torch libopenblas0-pthread python3-h5py python3-numpy python3-scipy python3-pytest python3-mne python3-sklearn)
+          python3 python3-torch libopenblas0-pthread python3-h5py python3-numpy python3-scipy python3-pytest python3-mne python3-sklearn
+          libdnnl-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

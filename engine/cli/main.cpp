@@ -4,13 +4,15 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/model.h"
+#include "cli/outputs.h"
+#include "cli/recordings_cli.h"
 #include "encoder/channels.h"
 #include "encoder/cpu/ops.h"
 #include "encoder/encoder.h"
 #include "encoder/error.h"
+#include "encoder/io/hdf5.h"
 #include "encoder/io/window_file.h"
-#include "cli/model.h"
-#include "cli/recordings_cli.h"
 
 #ifndef EEGPT_VERSION
 #define EEGPT_VERSION "dev"
@@ -26,6 +28,7 @@ struct EncodeArgs {
 };
 
 int run_encode(const EncodeArgs& args) {
+    cli::check_output_path(args.output, {{"the input", args.input}, {"the weights", args.weights}});
     EncoderOptions options{parse_device(args.device), parse_precision(args.precision), args.threads};
     cli::LoadedModel model = cli::load_model(args.weights, options);
     const ModelConfig& config = model.weights->config;
@@ -42,6 +45,8 @@ int run_encode(const EncodeArgs& args) {
 
 int run_info(const std::string& path) {
     ModelWeights w = load_weights(path);
+    for (const auto& warning : w.warnings)
+        std::fprintf(stderr, "eegpt: warning: weights '%s': %s\n", path.c_str(), warning.c_str());
     const ModelConfig& c = w.config;
     std::printf("%s\n  embed_dim %d, depth %d, heads %d, summary tokens %d, patch %d, mlp %d, eps %g, qkv bias %s\n",
                 path.c_str(), c.embed_dim, c.depth, c.num_heads, c.embed_num, c.patch_size, c.mlp_hidden,
@@ -69,6 +74,7 @@ int run_info(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    eegpt::h5::skip_cleanup_at_exit();  // a failed write must not turn into SIGSEGV at exit (hdf5.h)
     CLI::App app{"eegpt: EEGPT features from EEG recordings and windows (no arguments: a demo on stand-in weights and data)"};
     app.set_version_flag("--version", EEGPT_VERSION);
     std::string demo_output = "eegpt_demo_features.h5";
@@ -81,7 +87,7 @@ int main(int argc, char** argv) {
     encode_cmd->add_option("--output", encode.output, "output HDF5: features (B x N x E x D float32)")->required();
     encode_cmd->add_option("--device", encode.device, "cpu or cuda")->capture_default_str();
     encode_cmd->add_option("--precision", encode.precision, "fp32, tf32 or bf16")->capture_default_str();
-    encode_cmd->add_option("--threads", encode.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+    encode_cmd->add_option("--threads", encode.threads, "CPU threads (0: all cores; at most the cores available)");
 
     std::string info_weights;
     CLI::App* info_cmd = app.add_subcommand("info", "describe a weight file");

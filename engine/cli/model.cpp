@@ -1,10 +1,36 @@
 #include "cli/model.h"
 
+#include <sched.h>
+
 #include <cstdio>
+#include <string>
+
+#include "encoder/error.h"
 
 namespace eegpt::cli {
 
-LoadedModel load_model(const std::string& weights_path, const EncoderOptions& options, bool announce_stand_in) {
+namespace {
+
+// More threads than cores only adds memory (one workspace per thread) and contention.
+int usable_threads(int requested) {
+    if (requested < 0)
+        throw Error("--threads " + std::to_string(requested) + " must be 0 (all cores) or a positive count");
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const int cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    if (requested > cores) {
+        std::fprintf(stderr, "eegpt: warning: --threads %d: only %d cores are available to this process; using %d\n",
+                     requested, cores, cores);
+        return cores;
+    }
+    return requested;
+}
+
+}  // namespace
+
+LoadedModel load_model(const std::string& weights_path, const EncoderOptions& requested, bool announce_stand_in) {
+    EncoderOptions options = requested;
+    options.threads = usable_threads(requested.threads);
     auto weights = std::make_shared<ModelWeights>();
     if (weights_path.empty()) {
         if (announce_stand_in)
@@ -16,6 +42,8 @@ LoadedModel load_model(const std::string& weights_path, const EncoderOptions& op
         weights->provenance.source_checkpoint = "random-init:large";
     } else {
         *weights = load_weights(weights_path);
+        for (const auto& w : weights->warnings)
+            std::fprintf(stderr, "eegpt: warning: weights '%s': %s\n", weights_path.c_str(), w.c_str());
     }
     LoadedModel m;
     m.weights = weights;

@@ -3,14 +3,16 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 
 #include "cli/model.h"
+#include "cli/outputs.h"
 #include "encoder/channels.h"
 #include "encoder/error.h"
 #include "encoder/io/hdf5.h"
@@ -50,7 +52,10 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& items) {
         std::ifstream list(item.substr(1));
         if (!list) throw Error("cannot read list file '" + item.substr(1) + "'");
         std::string line;
+        bool first = true;
         while (std::getline(list, line)) {
+            if (first && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 byte-order mark
+            first = false;
             while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
             size_t start = line.find_first_not_of(" \t");
             if (start == std::string::npos || line[start] == '#') continue;
@@ -100,8 +105,31 @@ bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) ==
 
 // ---- options ----
 
+constexpr int kMaxBatch = 4096;
+
+std::string value_text(double v) {  // as a user typed it: "50", "nan", "1e-300"
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
+// The notch is off at 0; any other value is checked with the filter design.
+void check_notch(double notch_hz, double notch_q) {
+    if (!std::isfinite(notch_hz) || notch_hz < 0)
+        throw Error("--notch " + value_text(notch_hz) + ": must be a frequency in Hz (0 < F < 128), or 0 for off");
+    if (!std::isfinite(notch_q) || !(notch_q > 0) || notch_q > 1000)
+        throw Error("--notch-q " + value_text(notch_q) + ": must be a quality factor between 0 and 1000");
+}
+
 RecordingOptions recording_options(const RecordingArgs& a) {
     RecordingOptions o;
+    if (a.batch < 1 || a.batch > kMaxBatch)
+        throw Error("--batch " + std::to_string(a.batch) + ": must be between 1 and " + std::to_string(kMaxBatch) +
+                    " windows");
+    check_notch(a.notch_hz, a.notch_q);
+    if (a.bandpass_order < 1 || a.bandpass_order > 12)
+        throw Error("--bandpass-order " + std::to_string(a.bandpass_order) + ": must be between 1 and 12");
+    o.preprocess.out_of_range = parse_out_of_range(a.out_of_range);
     o.stride_s = a.stride_s;
     o.batch = a.batch;
     o.montage.channels = parse_montage(a.channels);
@@ -113,8 +141,11 @@ RecordingOptions recording_options(const RecordingArgs& a) {
         size_t comma = a.bandpass.find(',');
         try {
             if (comma == std::string::npos) throw std::invalid_argument("");
-            o.preprocess.filters.bandpass_low_hz = std::stod(a.bandpass.substr(0, comma));
-            o.preprocess.filters.bandpass_high_hz = std::stod(a.bandpass.substr(comma + 1));
+            size_t used_low = 0, used_high = 0;
+            const std::string low = a.bandpass.substr(0, comma), high = a.bandpass.substr(comma + 1);
+            o.preprocess.filters.bandpass_low_hz = std::stod(low, &used_low);
+            o.preprocess.filters.bandpass_high_hz = std::stod(high, &used_high);
+            if (used_low != low.size() || used_high != high.size()) throw std::invalid_argument("");
         } catch (const std::exception&) {
             throw Error("--bandpass '" + a.bandpass + "' must be LOW,HIGH in Hz (e.g. 0.1,75)");
         }
@@ -183,19 +214,61 @@ void print_summary(const std::string& input, const std::string& output, const Re
 
 // ---- embed and classify ----
 
+std::string number_text(double v) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+    return buf;
+}
+
+// Everything that makes the numbers of an output, one "key=value" per line, recorded in the output
+// as the attribute `job`; an existing output is reused only when its record equals this.
+std::string job_record(const RecordingArgs& a, bool classify, const std::string& weights_digest,
+                       const std::string& head_digest) {
+    std::string j;
+    auto add = [&](const std::string& key, const std::string& value) { j += "\n" + key + "=" + value; };
+    add("engine_version", EEGPT_VERSION);
+    add("command", classify ? "classify" : "embed");
+    add("weights", weights_digest);
+    if (classify) add("head", head_digest);
+    add("device", a.device);
+    add("precision", a.precision);
+    add("channels", a.channels);
+    add("fill_missing", a.fill_missing);
+    add("average_reference", a.average_reference ? "1" : "0");
+    add("bandpass", a.bandpass);
+    add("bandpass_order", a.bandpass.empty() ? "" : std::to_string(a.bandpass_order));
+    add("notch_hz", number_text(a.notch_hz));
+    add("notch_q", a.notch_hz > 0 ? number_text(a.notch_q) : "");
+    add("out_of_range", a.out_of_range);
+    add("stride_s", number_text(a.stride_s));
+    add("features_dtype", a.features_dtype);
+    add("save_features", classify && !a.save_features ? "0" : "1");
+    return j;
+}
+
 int run_many(const RecordingArgs& a, bool classify) {
     const RecordingOptions options = [&] {
         RecordingOptions o = recording_options(a);
         o.save_features = !classify || a.save_features;
         return o;
     }();
+    if (a.force && a.no_overwrite) throw Error("--force and --no-overwrite contradict each other");
     std::unique_ptr<Head> head;
-    if (classify) head = std::make_unique<Head>(load_head(a.head));
+    if (classify) {
+        head = std::make_unique<Head>(load_head(a.head));
+        for (const auto& w : head->warnings)
+            std::fprintf(stderr, "eegpt: warning: head '%s': %s\n", a.head.c_str(), w.c_str());
+    }
     const std::vector<std::string> inputs = expand_inputs(a.recordings);
     int64_t shard = 0, shards = 1;
     parse_shard(a.shard, shard, shards);
     if (!a.output.empty() && inputs.size() != 1) throw Error("--output names one file: give one recording, or use --output-dir");
     const std::string suffix = classify ? ".predictions.h5" : ".features.h5";
+    // Nothing written may replace something read.
+    std::vector<std::pair<std::string, std::string>> read_files = {{"the weights", a.weights}, {"the head", a.head}};
+    for (const auto& item : a.recordings)
+        if (!item.empty() && item[0] == '@') read_files.emplace_back("a list file", item.substr(1));
+    for (const auto& in : inputs) read_files.emplace_back("an input recording", in);
     // Every shard computes the same names, so a collision is caught the same way everywhere.
     std::map<std::string, std::string> owner;
     std::vector<std::pair<std::string, std::string>> jobs;
@@ -203,22 +276,53 @@ int run_many(const RecordingArgs& a, bool classify) {
         const std::string out = a.output.empty() ? output_path(inputs[i], a.output_dir, suffix) : a.output;
         auto [it, fresh] = owner.emplace(out, inputs[i]);
         if (!fresh) throw Error("'" + it->second + "' and '" + inputs[i] + "' would both write '" + out + "'");
+        check_output_path(out, read_files);
         if (static_cast<int64_t>(i) % shards == shard) jobs.emplace_back(inputs[i], out);
+    }
+    if (jobs.empty()) {
+        std::fprintf(stderr, "eegpt: shard %s has nothing to do: the list has %zu recording%s\n", a.shard.c_str(),
+                     inputs.size(), inputs.size() == 1 ? "" : "s");
+        return 0;
     }
     if (a.output.empty() && !a.output_dir.empty()) {
         std::error_code ec;
         std::filesystem::create_directories(a.output_dir, ec);
         if (ec) throw Error("cannot create --output-dir '" + a.output_dir + "': " + ec.message());
     }
+    const std::string job =
+        job_record(a, classify, a.weights.empty() ? "random-init:large seed 0" : file_digest(a.weights),
+                   classify ? file_digest(a.head) : "");
     std::vector<std::pair<std::string, std::string>> todo;
-    for (const auto& job : jobs) {
-        if (!a.force && file_exists(job.second)) {
-            if (!a.quiet) std::printf("%s: done already (%s exists), skipped\n", job.first.c_str(), job.second.c_str());
+    std::vector<std::string> jobs_of_todo;
+    int failed = 0;
+    for (const auto& [input, output] : jobs) {
+        std::string record;
+        try {
+            record = recording_identity(input) + job;
+        } catch (const Error& e) {  // reported even when an output of that name exists
+            std::fprintf(stderr, "eegpt: error: %s\n", e.what());
+            ++failed;
             continue;
         }
-        todo.push_back(job);
+        if (!a.force && file_exists(output)) {
+            const std::string refusal = reuse_refusal(output, record);
+            if (refusal.empty()) {
+                if (!a.quiet) std::printf("%s: done already (%s exists), skipped\n", input.c_str(), output.c_str());
+                continue;
+            }
+            if (a.no_overwrite) {
+                std::fprintf(stderr, "eegpt: error: %s: '%s' exists but %s; not replaced (--no-overwrite)\n",
+                             input.c_str(), output.c_str(), refusal.c_str());
+                ++failed;
+                continue;
+            }
+            std::fprintf(stderr, "eegpt: warning: %s: '%s' exists but %s: recomputing\n", input.c_str(), output.c_str(),
+                         refusal.c_str());
+        }
+        todo.emplace_back(input, output);
+        jobs_of_todo.push_back(record);
     }
-    if (todo.empty()) return 0;
+    if (todo.empty()) return failed ? 1 : 0;
     LoadedModel model =
         load_model(a.weights, EncoderOptions{parse_device(a.device), parse_precision(a.precision), a.threads});
     if (head) {
@@ -232,12 +336,16 @@ int run_many(const RecordingArgs& a, bool classify) {
     ModelContext context{EEGPT_VERSION, model.encoder.get(), &model.weights->provenance, head.get(), a.head};
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+    std::signal(SIGHUP, on_signal);  // the terminal closed: stop cleanly, as for SIGTERM
     const bool show = !a.quiet && isatty(STDERR_FILENO);
-    int failed = 0;
-    for (const auto& [input, output] : todo) {
+    for (size_t i = 0; i < todo.size(); ++i) {
+        const auto& [input, output] = todo[i];
         const auto t0 = std::chrono::steady_clock::now();
         try {
-            RecordingSummary s = process_recording(input, output, context, options, progress_bar(base_name(input), show));
+            RecordingOptions job_options = options;
+            job_options.job = jobs_of_todo[i];
+            RecordingSummary s =
+                process_recording(input, output, context, job_options, progress_bar(base_name(input), show));
             for (const auto& w : s.warnings) std::fprintf(stderr, "eegpt: warning: %s: %s\n", input.c_str(), w.c_str());
             if (!a.quiet)
                 print_summary(input, output, s, head.get(),
@@ -250,7 +358,7 @@ int run_many(const RecordingArgs& a, bool classify) {
             ++failed;
         }
     }
-    if (failed && todo.size() > 1) std::fprintf(stderr, "eegpt: %d of %zu recordings failed\n", failed, todo.size());
+    if (failed && jobs.size() > 1) std::fprintf(stderr, "eegpt: %d of %zu recordings failed\n", failed, jobs.size());
     return failed ? 1 : 0;
 }
 
@@ -260,6 +368,9 @@ int run_inspect(const RecordingArgs& a) {
     const RecordingOptions options = recording_options(a);
     const std::vector<std::string> inputs = expand_inputs(a.recordings);
     if (!a.raw_output.empty() && inputs.size() != 1) throw Error("--raw-output takes one recording");
+    if (!(a.seconds > 0) || !(a.seconds <= 1e6))
+        throw Error("--seconds " + value_text(a.seconds) + ": must be between 0 and 1000000");
+    if (!a.raw_output.empty()) check_output_path(a.raw_output, {{"the input recording", inputs[0]}});
     int failed = 0;
     for (const auto& input : inputs) {
         try {
@@ -319,8 +430,11 @@ int run_inspect(const RecordingArgs& a) {
 
 int run_preprocess(const RecordingArgs& a) {
     const RecordingOptions options = recording_options(a);
-    if (a.recordings.size() != 1 || a.output.empty()) throw Error("preprocess takes one recording and --output");
-    write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess, EEGPT_VERSION);
+    if (a.recordings.size() != 1) throw Error("preprocess takes one recording and --output");
+    check_output_path(a.output, {{"the input recording", a.recordings[0]}});
+    for (const auto& w :
+         write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess, EEGPT_VERSION))
+        std::fprintf(stderr, "eegpt: warning: %s: %s\n", a.recordings[0].c_str(), w.c_str());
     return 0;
 }
 
@@ -332,7 +446,10 @@ void add_preprocess_options(CLI::App* cmd, RecordingArgs& a) {
     cmd->add_option("--bandpass", a.bandpass, "zero-phase Butterworth band-pass LOW,HIGH in Hz (default: off)");
     cmd->add_option("--bandpass-order", a.bandpass_order, "band-pass order")->capture_default_str();
     cmd->add_option("--notch", a.notch_hz, "zero-phase notch at this frequency in Hz (default: off)");
-    cmd->add_option("--notch-q", a.notch_q, "notch quality factor")->capture_default_str();
+    cmd->add_option("--notch-q", a.notch_q, "notch quality factor (0 to 1000)")->capture_default_str();
+    cmd->add_option("--out-of-range", a.out_of_range,
+                    "samples outside a signal's digital range: 'keep' them (as MNE does) or 'clip' them to it")
+        ->capture_default_str();
 }
 
 void add_job_options(CLI::App* cmd, RecordingArgs& a) {
@@ -343,13 +460,16 @@ void add_job_options(CLI::App* cmd, RecordingArgs& a) {
     cmd->add_option("--shard", a.shard, "i/n: process only recordings i, i+n, i+2n... (0 <= i < n)");
     cmd->add_option("--weights", a.weights, "model weights (default: random-initialised 'large' stand-in)");
     cmd->add_option("--stride", a.stride_s, "seconds between window starts (4 s windows)")->capture_default_str();
-    cmd->add_option("--batch", a.batch, "windows per encoder call")->capture_default_str()->check(CLI::PositiveNumber);
+    cmd->add_option("--batch", a.batch, "windows per encoder call (1 to 4096)")->capture_default_str();
     cmd->add_option("--features-dtype", a.features_dtype, "float32 or float16")->capture_default_str();
     cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();
     cmd->add_option("--precision", a.precision, "fp32, tf32 or bf16")->capture_default_str();
-    cmd->add_option("--threads", a.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--threads", a.threads, "CPU threads (0: all cores; at most the cores available)");
     cmd->add_flag("--quiet", a.quiet, "no progress bar and no summary lines");
-    cmd->add_flag("--force", a.force, "recompute outputs that exist already (default: skip them, i.e. resume)");
+    cmd->add_flag("--force", a.force,
+                  "recompute outputs that exist already (default: keep those this job made, i.e. resume)");
+    cmd->add_flag("--no-overwrite", a.no_overwrite,
+                  "an existing output this job did not make is an error (default: recompute it)");
     add_preprocess_options(cmd, a);
 }
 
@@ -384,6 +504,14 @@ bool RecordingCommands::parsed() const {
 
 int RecordingCommands::run() {
     try {
+        for (CLI::App* cmd : {embed_, classify_, preprocess_, inspect_}) {
+            if (!cmd->parsed()) continue;
+            for (const char* name : {"--output", "--output-dir", "--raw-output"}) {
+                const CLI::Option* opt = cmd->get_option_no_throw(name);
+                if (opt && opt->count() > 0 && opt->as<std::string>().empty())
+                    throw Error(std::string(name) + " is empty: give a path");
+            }
+        }
         if (embed_->parsed()) return run_many(args_, false);
         if (classify_->parsed()) return run_many(args_, true);
         if (inspect_->parsed()) return run_inspect(args_);

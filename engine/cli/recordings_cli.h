@@ -10,10 +10,10 @@ namespace eegpt::cli {
 struct RecordingArgs {
     std::vector<std::string> recordings;  // paths and @list files
     std::string output_dir = ".", output, shard, weights, head, device = "cpu", precision = "fp32";
-    std::string channels, fill_missing, bandpass, features_dtype = "float32", raw_output;
+    std::string channels, fill_missing, bandpass, features_dtype = "float32", raw_output, out_of_range = "keep";
     double stride_s = 4.0, notch_hz = 0, notch_q = 30, seconds = 10;
     int batch = 32, threads = 0, bandpass_order = 4;
-    bool average_reference = false, quiet = false, force = false, save_features = false;
+    bool average_reference = false, quiet = false, force = false, no_overwrite = false, save_features = false;
 };
 
 class RecordingCommands {

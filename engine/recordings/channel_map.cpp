@@ -43,6 +43,12 @@ const std::set<std::string>& reference_suffixes() {
     return refs;
 }
 
+// The reference suffixes that name an electrode (as opposed to REF, AVG, LINKED...).
+const std::set<std::string>& electrode_suffixes() {
+    static const std::set<std::string> names = {"M1", "M2", "A1", "A2", "A1A2", "M1M2", "CZ", "A12"};
+    return names;
+}
+
 const std::string kOldNames[][2] = {{"T3", "T7"}, {"T4", "T8"}, {"T5", "P7"}, {"T6", "P8"}};
 
 // The label with case, dots, "EEG " prefix and old names handled; the reference suffix is split
@@ -98,7 +104,10 @@ std::string unmapped_reason(const std::string& label) {
     std::string name = core_name(label, suffix);
     for (const auto& t : non_eeg_types())
         if (name.rfind(t, 0) == 0) return "non-EEG signal (" + t + ")";
-    if (!suffix.empty() && (!reference_suffixes().count(suffix) || reference_suffixes().count(name)))
+    // "A2-A1" is a derivation between two electrodes; "A1-REF" is an electrode (outside the
+    // dictionary) against the reference.
+    if (!suffix.empty() && (!reference_suffixes().count(suffix) ||
+                            (reference_suffixes().count(name) && electrode_suffixes().count(suffix))))
         return "bipolar derivation";
     return "not in the 62-name dictionary";
 }

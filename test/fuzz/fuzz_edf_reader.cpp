@@ -23,8 +23,9 @@ const std::string& scratch_path() {
     return path;
 }
 
-void exercise(const std::string& path) {
-    eegpt::EdfReader reader(path);
+// Both ways of reading samples outside the digital range, picked by the input's length.
+void exercise(const std::string& path, eegpt::OutOfRange out_of_range) {
+    eegpt::EdfReader reader(path, out_of_range);
     std::vector<eegpt::SignalDescription> signals;
     for (const auto& s : reader.signals()) signals.push_back({s.label, s.unit});
     eegpt::diagnose_edf_header(path);
@@ -48,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::fwrite(data, 1, size, f);
     std::fclose(f);
     try {
-        exercise(path);
+        exercise(path, size % 2 ? eegpt::OutOfRange::clip : eegpt::OutOfRange::keep);
     } catch (const eegpt::Error&) {
     }
     if (edflib_get_number_of_open_files() != 0) __builtin_trap();  // a handle leaked on some path

@@ -66,7 +66,7 @@ def write_random_weights(path, embed_dim=32, embed_num=4, depth=2, heads=4, seed
 
         def tensor(name, shape, norm=False):
             v = 1 + 0.1 * rng.standard_normal(shape) if norm else 0.05 * rng.standard_normal(shape)
-            g[name] = v.astype(np.float32)
+            g.create_dataset(name, data=v.astype(np.float32), fletcher32=True)
 
         tensor("summary_token", (1, embed_num, D))
         tensor("patch_embed.proj.weight", (D, 1, 1, P))

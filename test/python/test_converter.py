@@ -100,7 +100,7 @@ def test_convert_lightning_checkpoint(little_ckpt, tmp_path):
     assert a["trained"] == 1 and "random_seed" not in a
     assert a["source_checkpoint"] == os.path.basename(ckpt)
     assert a["source_sha256"] == hashlib.sha256(open(ckpt, "rb").read()).hexdigest()
-    assert a["source_prefix"] == "target_encoder." and a["converter_version"] == "1.0"
+    assert a["source_prefix"] == "target_encoder." and a["converter_version"] == "1.1"
     assert sorted(os.listdir(tmp_path)) == ["little.h5"]  # no temp file left
 
 

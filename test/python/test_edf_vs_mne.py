@@ -81,3 +81,54 @@ def test_average_reference_and_filters_match_scipy(tmp_path):
     ref = scipy.signal.sosfiltfilt(sos, x, axis=1)
     ref = ref - ref.mean(axis=0, keepdims=True)
     assert np.abs(ours - ref).max() <= 1e-5 * np.abs(ref).max()
+
+
+def test_average_reference_leaves_out_zero_filled_channels(tmp_path):
+    """The mean is taken over the recorded channels only: NumPy on the engine's unreferenced signals."""
+    rec = lib.recording("Subject00_2.edf")
+    montage = "FP1,FP2,C3,C4,PO5,O1,O2,POZ"  # PO5 and POZ are not in the recording
+    plain, referenced = tmp_path / "plain.h5", tmp_path / "ref.h5"
+    lib.run_ok("preprocess", rec, "--output", plain, "--channels", montage, "--fill-missing", "zeros")
+    lib.run_ok("preprocess", rec, "--output", referenced, "--channels", montage, "--fill-missing", "zeros",
+               "--average-reference")
+    with h5py.File(plain, "r") as f:
+        x = f["signals"][()].astype(np.float64)
+        filled = lib.strings(f["channels_filled"])
+    with h5py.File(referenced, "r") as f:
+        ours = f["signals"][()]
+    names = montage.split(",")
+    assert filled == ["PO5", "POZ"]
+    recorded = [i for i, n in enumerate(names) if n not in filled]
+    expected = np.zeros_like(x)
+    expected[recorded] = x[recorded] - x[recorded].mean(axis=0, keepdims=True)
+    peak = np.abs(expected).max()
+    assert np.abs(ours - expected).max() <= 1e-6 * peak
+    wrong = x - x.mean(axis=0, keepdims=True)  # dividing by every channel, the zero-filled ones too
+    wrong[[names.index(n) for n in filled]] = 0
+    assert np.abs(ours - wrong).max() > 1e-3 * peak
+
+
+@pytest.mark.parametrize("low", [0.5, 0.1])
+def test_chunked_filters_meet_the_readme_bounds_at_the_start_inside_and_at_the_end(tmp_path, low):
+    """README: identical to sosfiltfilt at both ends of the recording, within 1e-7 of its peak inside.
+    float32 outputs: each value may also differ by its own rounding (2^-24 relative)."""
+    name = "Subject00_1.edf"  # 182 s: chunks join at 60 s and 120 s
+    out = tmp_path / "f.h5"
+    lib.run_ok("preprocess", lib.recording(name), "--output", out, "--bandpass", "%g,40" % low, "--notch", "50")
+    raw, volts = lib.read_mne(name)
+    with h5py.File(out, "r") as f:
+        ours = f["signals"][()].astype(np.float64)
+        labels = lib.strings(f["source_labels"])
+        context = f.attrs["filter_context_s"]
+    assert context == 10 + 9 / low
+    x = np.stack([scipy.signal.resample_poly(volts[raw.ch_names.index(l)] * 1e3, 64, 125) for l in labels])
+    sos = np.vstack([scipy.signal.butter(4, [low, 40], "bandpass", fs=256, output="sos"),
+                     scipy.signal.tf2sos(*scipy.signal.iirnotch(50, 30, fs=256))])
+    ref = scipy.signal.sosfiltfilt(sos, x, axis=1)
+    peak = np.abs(ref).max()
+    excess = np.abs(ours - ref) - 2.0 ** -24 * np.abs(ref)  # beyond the float32 rounding of each value
+    n = ref.shape[1]
+    start, end = excess[:, : 10 * 256], excess[:, n - 10 * 256:]
+    assert start.max() <= 1e-9 * peak and end.max() <= 1e-9 * peak, (start.max() / peak, end.max() / peak)
+    print("low %g: start %.2e end %.2e inside %.2e of the peak" % (low, start.max() / peak, end.max() / peak, excess.max() / peak))
+    assert excess.max() <= 1e-7 * peak, excess.max() / peak

@@ -116,3 +116,45 @@ def test_random_heads_and_converter_errors(weights, checkpoint, tmp_path):
                 tmp_path / "w.h5")
     assert r.returncode == 1 and "head layer 0 takes 2048 inputs" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_relu_and_gelu_layers_equal_pytorch(weights, tmp_path):
+    """Every activation of the format against PyTorch, on the engine's own features: a head whose
+    layers are GELU, ReLU and identity, with pre-activations of both signs around 0 (where ReLU and
+    the exact GELU differ most)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("convert_head", CONVERT_HEAD)
+    convert_head = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(convert_head)
+    rng = np.random.default_rng(7)
+    w1 = rng.standard_normal((12, E * D)) / np.sqrt(E * D)
+    b1 = 0.1 * rng.standard_normal(12)
+    w2 = rng.standard_normal((8, 16 * 12)) / np.sqrt(16 * 12)
+    b2 = 0.1 * rng.standard_normal(8)
+    w3 = rng.standard_normal((3, 8))
+    b3 = 0.1 * rng.standard_normal(3)
+    head = tmp_path / "act.h5"
+    convert_head.write_head(str(head), ["a", "b", "c"], ["FP1", "FP2", "F3", "F4", "CZ"], None, None,
+                            [(w1, b1, "gelu", False), (w2, b2, "relu", True), (w3, b3, "identity", False)],
+                            "test", "")
+    out = tmp_path / "p.h5"
+    lib.run_ok("classify", lib.recording("Subject00_2.edf"), "--weights", weights, "--head", head, "--output", out,
+               "--save-features", "--quiet")
+    with h5py.File(out, "r") as f:
+        z = torch.from_numpy(f["features"][()]).double()
+        p = f["probabilities"][()]
+    t = {k: torch.from_numpy(np.asarray(v, dtype=np.float32)).double() for k, v in
+         dict(w1=w1, b1=b1, w2=w2, b2=b2, w3=w3, b3=b3).items()}
+
+    def head_in_torch(first, second):
+        h = first(torch.nn.functional.linear(z.flatten(2), t["w1"], t["b1"]))
+        h = second(torch.nn.functional.linear(h.flatten(1), t["w2"], t["b2"]))
+        return torch.softmax(torch.nn.functional.linear(h, t["w3"], t["b3"]), dim=1).numpy()
+
+    gelu, relu = torch.nn.functional.gelu, torch.nn.functional.relu  # torch's gelu is the exact erf form
+    expected = head_in_torch(gelu, relu)
+    assert np.abs(p - expected).max() <= 1e-5
+    # The test would see either activation replaced by the other.
+    assert np.abs(p - head_in_torch(relu, relu)).max() > 1e-3
+    assert np.abs(p - head_in_torch(gelu, gelu)).max() > 1e-3

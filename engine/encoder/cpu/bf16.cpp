@@ -74,17 +74,20 @@ void dpbf16_tile_emulated(const uint32_t* a, const uint32_t* b, int pairs, float
         }
 }
 
+namespace {
+constexpr int kBlockRows = 8 * kBf16TileRows;  // 96 rows: with K = 2048, 384 KB of pairs, in L2
+}  // namespace
+
+size_t bf16_scratch_words(int in) { return static_cast<size_t>(kBlockRows) * ((in + 1) / 2); }
+
 void linear_bf16(Bf16TileKernel kernel, const float* x, int x_stride, int rows, const Bf16Matrix& w, const float* b,
-                 float* y, int y_stride, bool accumulate) {
-    constexpr int kBlockTiles = 8;  // 96 rows: with K = 2048, 384 KB of pairs, in L2
-    constexpr int kBlockRows = kBlockTiles * kBf16TileRows;
-    std::vector<uint32_t> a(static_cast<size_t>(kBlockRows) * w.pairs);
+                 float* y, int y_stride, bool accumulate, uint32_t* scratch) {
     float acc[kBf16TileRows * kBf16TileCols];
     for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
         const int block_rows = std::min(kBlockRows, rows - r0);
         const int tiles = (block_rows + kBf16TileRows - 1) / kBf16TileRows;
         for (int t = 0; t < tiles; ++t) {  // this block's rows of x as bf16 pairs, interleaved per tile
-            uint32_t* at = a.data() + static_cast<size_t>(t) * w.pairs * kBf16TileRows;
+            uint32_t* at = scratch + static_cast<size_t>(t) * w.pairs * kBf16TileRows;
             for (int r = 0; r < kBf16TileRows; ++r) {
                 const int row = t * kBf16TileRows + r;
                 if (row >= block_rows) {
@@ -101,7 +104,7 @@ void linear_bf16(Bf16TileKernel kernel, const float* x, int x_stride, int rows, 
             const int c0 = c * kBf16TileCols, cols = std::min(kBf16TileCols, w.out - c0);
             for (int t = 0; t < tiles; ++t) {
                 std::fill(acc, acc + kBf16TileRows * kBf16TileCols, 0.0f);
-                kernel(a.data() + static_cast<size_t>(t) * w.pairs * kBf16TileRows, w.panel(c), w.pairs, acc);
+                kernel(scratch + static_cast<size_t>(t) * w.pairs * kBf16TileRows, w.panel(c), w.pairs, acc);
                 const int tile_rows = std::min(kBf16TileRows, block_rows - t * kBf16TileRows);
                 for (int r = 0; r < tile_rows; ++r) {
                     float* yr = y + static_cast<size_t>(r0 + t * kBf16TileRows + r) * y_stride + c0;

@@ -42,8 +42,12 @@ Bf16Matrix pack_bf16(const float* w, int out, int in);
 using Bf16TileKernel = void (*)(const uint32_t* a, const uint32_t* b, int pairs, float* acc);
 void dpbf16_tile_emulated(const uint32_t* a, const uint32_t* b, int pairs, float* acc);
 
-// y[rows x w.out] = bf16(x) bf16(W)^T + b, or y += that when accumulate; b may be null.
+// Words of scratch linear_bf16 needs for `in` input features: one block of x as bf16 pairs.
+size_t bf16_scratch_words(int in);
+
+// y[rows x w.out] = bf16(x) bf16(W)^T + b, or y += that when accumulate; b may be null; scratch holds
+// bf16_scratch_words(w.in) words (the caller's, so that nothing is allocated inside its threads).
 void linear_bf16(Bf16TileKernel kernel, const float* x, int x_stride, int rows, const Bf16Matrix& w, const float* b,
-                 float* y, int y_stride, bool accumulate);
+                 float* y, int y_stride, bool accumulate, uint32_t* scratch);
 
 }  // namespace eegpt::cpu

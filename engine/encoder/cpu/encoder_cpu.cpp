@@ -47,11 +47,11 @@ CpuEncoder::Gemm CpuEncoder::make_gemm(const float* weight, const float* bias, i
 }
 
 void CpuEncoder::linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride,
-                        bool accumulate) const {
+                        bool accumulate, Workspace& ws) const {
     if (bf16_)
-        cpu::linear_bf16(ops_.bf16_tile, x, x_stride, rows, g.bf16, g.bias, y, y_stride, accumulate);
+        cpu::linear_bf16(ops_.bf16_tile, x, x_stride, rows, g.bf16, g.bias, y, y_stride, accumulate, ws.bf16.data());
     else
-        ops_.linear_packed(x, x_stride, rows, g.fp32, g.bias, y, y_stride, accumulate);
+        ops_.linear_packed(x, x_stride, rows, g.fp32, g.bias, y, y_stride, accumulate, ws.gemm.data());
 }
 
 int CpuEncoder::seqs_per_pass(int tokens) const { return std::max(1, kRowsPerPass / tokens); }
@@ -73,6 +73,12 @@ void CpuEncoder::reserve(Workspace& ws, int seqs, int tokens) const {
     grow(ws.sq, srows * D);
     grow(ws.sattn, srows * D);
     grow(ws.smlp, srows * H);
+    if (bf16_) {
+        const size_t words = cpu::bf16_scratch_words(std::max(config_.embed_dim, config_.mlp_hidden));
+        if (ws.bf16.size() < words) ws.bf16.resize(words);
+    } else {
+        grow(ws.gemm, ops_.gemm_scratch);
+    }
 }
 
 void CpuEncoder::encode(const float* x, int batch, int channels, int samples, const int* channel_ids, float* out) {
@@ -107,15 +113,15 @@ void CpuEncoder::full_block(const BlockWeights& blk, const BlockGemms& g, int se
     const int D = config_.embed_dim, H = config_.mlp_hidden, rows = seqs * tokens;
     const float eps = static_cast<float>(config_.layernorm_eps);
     ops_.layernorm(ws.x.data(), blk.norm1.weight, blk.norm1.bias, ws.h.data(), rows, D, eps);
-    linear(ws.h.data(), D, rows, g.qkv, ws.qkv.data(), 3 * D, false);
+    linear(ws.h.data(), D, rows, g.qkv, ws.qkv.data(), 3 * D, false, ws);
     const float* qkv = ws.qkv.data();
     ops_.attention(qkv, 3 * D, tokens, qkv + D, qkv + 2 * D, 3 * D, tokens, seqs, config_.num_heads,
                    config_.head_dim(), ws.attn.data(), D, ws.scores.data());
-    linear(ws.attn.data(), D, rows, g.proj, ws.x.data(), D, true);
+    linear(ws.attn.data(), D, rows, g.proj, ws.x.data(), D, true, ws);
     ops_.layernorm(ws.x.data(), blk.norm2.weight, blk.norm2.bias, ws.h.data(), rows, D, eps);
-    linear(ws.h.data(), D, rows, g.fc1, ws.mlp.data(), H, false);
+    linear(ws.h.data(), D, rows, g.fc1, ws.mlp.data(), H, false, ws);
     ops_.bias_gelu(ws.mlp.data(), nullptr, ws.mlp.data(), static_cast<size_t>(rows) * H, H);
-    linear(ws.mlp.data(), H, rows, g.fc2, ws.x.data(), D, true);
+    linear(ws.mlp.data(), H, rows, g.fc2, ws.x.data(), D, true, ws);
 }
 
 // Only the E summary rows of each sequence are read after the last block, so it needs keys and
@@ -127,18 +133,18 @@ void CpuEncoder::last_block(const BlockWeights& blk, const BlockGemms& g, int se
     const float eps = static_cast<float>(config_.layernorm_eps);
     ops_.layernorm(ws.x.data(), blk.norm1.weight, blk.norm1.bias, ws.h.data(), rows, D, eps);
     // Keys and values: rows D..3D of the qkv weight, for all tokens, packed (rows x 2D).
-    linear(ws.h.data(), D, rows, g.kv, ws.qkv.data(), 2 * D, false);
+    linear(ws.h.data(), D, rows, g.kv, ws.qkv.data(), 2 * D, false, ws);
     ops_.gather_rows(ws.x.data(), ws.sx.data(), seqs, tokens, C, E, D);
     ops_.gather_rows(ws.h.data(), ws.sh.data(), seqs, tokens, C, E, D);
-    linear(ws.sh.data(), D, srows, g.q, ws.sq.data(), D, false);
+    linear(ws.sh.data(), D, srows, g.q, ws.sq.data(), D, false, ws);
     const float* kv = ws.qkv.data();
     ops_.attention(ws.sq.data(), D, E, kv, kv + D, 2 * D, tokens, seqs, config_.num_heads, config_.head_dim(),
                    ws.sattn.data(), D, ws.scores.data());
-    linear(ws.sattn.data(), D, srows, g.proj, ws.sx.data(), D, true);
+    linear(ws.sattn.data(), D, srows, g.proj, ws.sx.data(), D, true, ws);
     ops_.layernorm(ws.sx.data(), blk.norm2.weight, blk.norm2.bias, ws.sh.data(), srows, D, eps);
-    linear(ws.sh.data(), D, srows, g.fc1, ws.smlp.data(), H, false);
+    linear(ws.sh.data(), D, srows, g.fc1, ws.smlp.data(), H, false, ws);
     ops_.bias_gelu(ws.smlp.data(), nullptr, ws.smlp.data(), static_cast<size_t>(srows) * H, H);
-    linear(ws.smlp.data(), H, srows, g.fc2, ws.sx.data(), D, true);
+    linear(ws.smlp.data(), H, srows, g.fc2, ws.sx.data(), D, true, ws);
 }
 
 void CpuEncoder::run_pass(const Pass& pass, Workspace& ws) const {

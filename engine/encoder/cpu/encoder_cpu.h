@@ -54,6 +54,8 @@ private:
     using Buffer = std::vector<float, Aligned64<float>>;
     struct Workspace {
         Buffer x, h, qkv, attn, mlp, scores;  // all tokens of a pass
+        Buffer gemm;                          // the fp32 GEMM's block of x (ops.gemm_scratch)
+        std::vector<uint32_t> bf16;           // the bf16 GEMM's block of x (bf16_scratch_words)
         Buffer sx, sh, sq, sattn, smlp;       // summary rows only (last block)
     };
     struct Pass {  // one group of sequences handled together by one thread
@@ -75,7 +77,8 @@ private:
         Gemm qkv, q, kv, proj, fc1, fc2;  // qkv in full blocks; q and kv (its rows, apart) in the last
     };
     Gemm make_gemm(const float* weight, const float* bias, int out, int in) const;
-    void linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride, bool accumulate) const;
+    void linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride, bool accumulate,
+                Workspace& ws) const;
     void run_pass(const Pass& pass, Workspace& ws) const;
     void embed_patches(const Pass& pass, Workspace& ws) const;
     void full_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const;

@@ -6,14 +6,15 @@
 //    holds, for every input feature k, the nr weights W[p*nr .. p*nr+nr-1][k] side by side, so the
 //    micro-kernel streams one panel with unit stride. Outputs are padded to a multiple of nr with
 //    zero weights. nr is the ISA's: two vector registers (16 floats with AVX2, 32 with AVX-512).
-//  - The product runs in blocks of kc input features (a panel's block, kc x nr floats = 32 KB, stays
-//    in L1) and of 96 rows of x, which are copied into an MR-interleaved block (row r of tile t at
+//  - The product runs in blocks of kc input features (a panel's block, kc x nr floats = 16 KB, stays
+//    in L1 beside the tile of x being read) and of 96 rows of x, which are copied into an MR-interleaved block (row r of tile t at
 //    k: a[(t*kc + k)*MR + r]) that stays in L2 and is read with unit stride whatever x's stride,
 //    padded with zero rows to a whole tile.
 //  - Loads the hardware prefetcher misses are asked for ahead: each panel's block comes from L3
 //    (the weights of a layer do not fit in L2) and is fetched a slice per tile during the previous
-//    panel; y's tile is fetched when its tile starts. Measured on a Zen 3 (one thread, 184 rows,
-//    K x N = 512 x 2048): 58% of the FMA peak without, 86% with.
+//    panel (into L2, not to evict the current block from L1); y's tile is fetched when its tile
+//    starts. Measured on a Zen 3 (one thread, 184 rows, K x N = 512 x 2048, best of 25): 58% of the
+//    FMA peak without, 82-86% with.
 //  - The micro-kernel keeps an MR x nr tile of y in registers over one kc block: per k, two loads
 //    of W, MR broadcasts of x and 2*MR FMAs (AVX2: 6 x 16, 12 accumulators of 16 registers).
 //  - The first block of k adds the bias, and y's old value when accumulating; later blocks add

@@ -6,9 +6,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <cstdlib>
-#include <memory>
-#include <new>
 
 #include "encoder/cpu/gemm.h"
 
@@ -58,8 +55,9 @@ struct Avx512Vec {
 template <class V, int MR, int NV>
 struct Gemm {
     static constexpr int kMr = MR, kNr = V::lanes * NV;
-    // A panel's block of kKc x kNr floats is 32 KB (L1); kMc rows of x by kKc stay in L2.
-    static constexpr int kKc = 8192 / kNr, kMc = 96;
+    // A panel's block (kKc x kNr floats, 16 KB) and a tile of x (kKc x MR) fit L1 together; kMc rows
+    // of x by kKc stay in L2.
+    static constexpr int kKc = 4096 / kNr, kMc = 96;
 
     // c[0..m) x [0..kNr) (row stride ldc) = a b (+ c when add_c) (+ bias): a is kc x MR interleaved
     // rows, b kc x kNr, the MR x kNr sums in registers.
@@ -91,13 +89,13 @@ struct Gemm {
         }
     }
 
-    // y[rows x w.out] = x W^T + b, or y += that when accumulate; b may be null; w.nr == kNr.
+    // Floats of scratch linear needs: one block of x in tiles.
+    static constexpr size_t kScratch = static_cast<size_t>((kMc + MR - 1) / MR) * MR * kKc;
+
+    // y[rows x w.out] = x W^T + b, or y += that when accumulate; b may be null; w.nr == kNr; scratch
+    // holds kScratch floats (the caller's, so that nothing is allocated inside its threads).
     static void linear(const float* x, int x_stride, int rows, const PackedWeights& w, const float* bias, float* y,
-                       int y_stride, bool accumulate) {
-        constexpr int kTiles = (kMc + MR - 1) / MR;
-        std::unique_ptr<float[], decltype(&std::free)> block(
-            static_cast<float*>(std::aligned_alloc(64, sizeof(float) * kTiles * MR * kKc)), &std::free);
-        if (!block) throw std::bad_alloc();
+                       int y_stride, bool accumulate, float* scratch) {
         alignas(64) float edge[MR * kNr];  // the last panel's tile when w.out is not a multiple of kNr
         alignas(64) float edge_bias[kNr];
         for (int k0 = 0; k0 < w.in; k0 += kKc) {
@@ -105,7 +103,7 @@ struct Gemm {
             const bool first = k0 == 0, add_c = accumulate || !first;
             for (int i0 = 0; i0 < rows; i0 += kMc) {
                 const int mc = std::min(kMc, rows - i0), tiles = (mc + MR - 1) / MR;
-                pack_rows(x + static_cast<size_t>(i0) * x_stride + k0, x_stride, mc, kc, tiles, block.get());
+                pack_rows(x + static_cast<size_t>(i0) * x_stride + k0, x_stride, mc, kc, tiles, scratch);
                 for (int p = 0; p < w.panels; ++p) {
                     const float* b = w.panel(p) + static_cast<size_t>(k0) * kNr;
                     const int n0 = p * kNr, nc = std::min(kNr, w.out - n0);
@@ -124,7 +122,7 @@ struct Gemm {
                         if (next)
                             for (int l = t * per_tile; l < std::min(lines, (t + 1) * per_tile); ++l)
                                 __builtin_prefetch(next + static_cast<size_t>(l) * 16, 0, 2);  // to L2
-                        const float* a = block.get() + static_cast<size_t>(t) * kc * MR;
+                        const float* a = scratch + static_cast<size_t>(t) * kc * MR;
                         float* c = y + static_cast<size_t>(i0 + t * MR) * y_stride + n0;
                         if (nc == kNr) {
                             tile(kc, a, b, c, static_cast<size_t>(y_stride), m, pb, add_c);

@@ -45,9 +45,9 @@ using IsaGemm = Gemm<Avx2Vec, 6, 2>;  // 12 accumulators of 16 registers
 }  // namespace
 
 void linear_packed(const float* x, int x_stride, int rows, const PackedWeights& w, const float* b, float* y,
-                   int y_stride, bool accumulate) {
+                   int y_stride, bool accumulate, float* scratch) {
     if (w.nr != IsaGemm::kNr) throw std::invalid_argument("weights packed for another micro-kernel width");
-    IsaGemm::linear(x, x_stride, rows, w, b, y, y_stride, accumulate);
+    IsaGemm::linear(x, x_stride, rows, w, b, y, y_stride, accumulate, scratch);
 }
 
 void layernorm(const float* x, const float* gamma, const float* beta, float* y, int rows, int dim, float eps) {
@@ -230,9 +230,10 @@ constexpr double (*kBf16Peak)(double) = nullptr;
 }  // namespace
 
 const Ops& built_in_ops() {
-    static const Ops table = {Isa::EEGPT_CPU_OPS_ISA, linear,      linear_packed,   IsaGemm::kNr, layernorm,
-                              bias_gelu,              attention,   gather_rows,     patch_embed,  fma_peak_gflops,
-                              kBf16Tile,              kBf16Peak};
+    static const Ops table = {Isa::EEGPT_CPU_OPS_ISA, linear,      linear_packed,   IsaGemm::kNr,
+                              IsaGemm::kScratch,      layernorm,   bias_gelu,       attention,
+                              gather_rows,            patch_embed, fma_peak_gflops, kBf16Tile,
+                              kBf16Peak};
     return table;
 }
 

@@ -24,9 +24,11 @@ Isa parse_isa(const std::string& name);  // "avx2", "avx512"; throws Error other
 struct Ops {
     Isa isa;
     void (*linear)(const float*, int, int, int, const float*, const float*, int, float*, int, bool);
-    // The encoder's GEMM (cpu/gemm.h) on weights packed with pack_weights(..., gemm_nr).
-    void (*linear_packed)(const float*, int, int, const PackedWeights&, const float*, float*, int, bool);
+    // The encoder's GEMM (cpu/gemm.h) on weights packed with pack_weights(..., gemm_nr), with
+    // gemm_scratch floats of scratch.
+    void (*linear_packed)(const float*, int, int, const PackedWeights&, const float*, float*, int, bool, float*);
     int gemm_nr;
+    size_t gemm_scratch;
     void (*layernorm)(const float*, const float*, const float*, float*, int, int, float);
     void (*bias_gelu)(const float*, const float*, float*, size_t, int);
     void (*attention)(const float*, int, int, const float*, const float*, int, int, int, int, int, float*, int,
@@ -62,9 +64,10 @@ void linear(const float* x, int x_stride, int rows, int in, const float* w, cons
             int y_stride, bool accumulate);
 
 // linear with W packed by pack_weights(w, out, in, w.nr) for this level's micro-kernel (w.nr must
-// be the table's gemm_nr): the encoder's fast path; `linear` above is the plain reference.
+// be the table's gemm_nr) and scratch of the table's gemm_scratch floats: the encoder's fast path;
+// `linear` above is the plain reference.
 void linear_packed(const float* x, int x_stride, int rows, const PackedWeights& w, const float* b, float* y,
-                   int y_stride, bool accumulate);
+                   int y_stride, bool accumulate, float* scratch);
 
 // y[r] = (x[r] - mean) / sqrt(var + eps) * gamma + beta, two-pass statistics (mean first, then the
 // variance of the centred values: the one-pass form loses digits when |mean| >> std).

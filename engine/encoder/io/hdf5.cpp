@@ -1,9 +1,9 @@
 #include "encoder/io/hdf5.h"
 
-#include <cmath>
-
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -31,6 +31,36 @@ Handle open_attr(hid_t object, const std::string& name) {
     hid_t id = H5Aopen(object, name.c_str(), H5P_DEFAULT);
     if (id < 0) throw Error("cannot open attribute '" + name + "'");
     return Handle(id, H5Aclose);
+}
+
+// Strings are stored as UTF-8: a byte that is not part of valid UTF-8, and a control character
+// (NUL included, which would end the string early), is written as the text \xHH, so every reader
+// (h5py's .asstr()) can decode what we write.
+std::string valid_utf8(const std::string& s) {
+    std::string out;
+    auto escape = [&](unsigned char ch) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02X", ch);
+        out += buf;
+    };
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char ch = static_cast<unsigned char>(s[i]);
+        size_t len = ch < 0x80 ? 1 : (ch >> 5) == 0x6 ? 2 : (ch >> 4) == 0xE ? 3 : (ch >> 3) == 0x1E ? 4 : 0;
+        bool ok = len > 0 && i + len <= s.size();
+        for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+        if (ok && len == 2 && ch < 0xC2) ok = false;  // overlong
+        if (!ok) {
+            escape(ch);
+            ++i;
+        } else if (len == 1 && (ch < 0x20 || ch == 0x7F) && ch != '\t' && ch != '\n') {
+            escape(ch);
+            ++i;
+        } else {
+            out.append(s, i, len);
+            i += len;
+        }
+    }
+    return out;
 }
 
 Handle variable_string_type() {
@@ -148,6 +178,8 @@ uint64_t DatasetInfo::count() const {
     return n;
 }
 
+void skip_cleanup_at_exit() { H5dont_atexit(); }
+
 Handle open_read(const std::string& path) {
     silence_hdf5();
     if (access(path.c_str(), R_OK) != 0) throw Error("cannot read '" + path + "': no such file or not readable");
@@ -258,15 +290,18 @@ void write_attr(hid_t object, const std::string& name, double value) {
 void write_attr(hid_t object, const std::string& name, const std::string& value) {
     Handle space(H5Screate(H5S_SCALAR), H5Sclose);
     Handle type = variable_string_type();
-    const char* ptr = value.c_str();
+    const std::string text = valid_utf8(value);
+    const char* ptr = text.c_str();
     write_attr_raw(object, name, type, type, space, &ptr);
 }
 
 void write_attr(hid_t object, const std::string& name, const std::vector<std::string>& values) {
     Handle space = simple_space({values.size()});
     Handle type = variable_string_type();
+    std::vector<std::string> texts;
+    for (const auto& v : values) texts.push_back(valid_utf8(v));
     std::vector<const char*> ptrs;
-    for (const auto& v : values) ptrs.push_back(v.c_str());
+    for (const auto& v : texts) ptrs.push_back(v.c_str());
     write_attr_raw(object, name, type, type, space, ptrs.data());
 }
 
@@ -304,10 +339,26 @@ std::vector<float> read_tensor(hid_t location, const std::string& name, const st
     if (info.kind != Kind::float32) throw Error("'" + label + "' has dtype " + info.type_name + ", expected float32");
     if (info.shape != shape)
         throw Error("'" + label + "' has shape " + shape_string(info.shape) + ", expected " + shape_string(shape));
-    std::vector<float> values = read_floats(location, name);
+    std::vector<float> values;
+    try {
+        values = read_floats(location, name);
+    } catch (const Error&) {
+        if (has_checksum(location, name))
+            throw Error("'" + label + "' fails its checksum: the file is corrupted (convert or copy it again)");
+        throw;
+    }
     for (float v : values)
         if (!std::isfinite(v)) throw Error("'" + label + "' contains a non-finite value");
     return values;
+}
+
+bool has_checksum(hid_t location, const std::string& name) {
+    Handle ds = open_dataset(location, name);
+    Handle plist(H5Dget_create_plist(ds), H5Pclose);
+    unsigned flags = 0;
+    size_t n = 0;
+    unsigned config = 0;
+    return H5Pget_filter_by_id2(plist, H5Z_FILTER_FLETCHER32, &flags, &n, nullptr, 0, nullptr, &config) >= 0;
 }
 
 std::vector<std::string> read_strings(hid_t location, const std::string& name) {
@@ -320,11 +371,17 @@ std::vector<std::string> read_strings(hid_t location, const std::string& name) {
         "dataset " + name);
 }
 
-void write_floats(hid_t location, const std::string& name, const std::vector<uint64_t>& shape,
-                  const float* data) {
+void write_floats(hid_t location, const std::string& name, const std::vector<uint64_t>& shape, const float* data,
+                  bool checksum) {
     Handle space = simple_space(shape);
-    Handle ds(H5Dcreate2(location, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-              H5Dclose);
+    Handle create(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    if (checksum) {
+        std::vector<hsize_t> chunk(shape.begin(), shape.end());
+        for (auto& c : chunk) c = std::max<hsize_t>(c, 1);
+        if (H5Pset_chunk(create, static_cast<int>(chunk.size()), chunk.data()) < 0 || H5Pset_fletcher32(create) < 0)
+            throw Error("cannot set up the checksum of dataset '" + name + "'");
+    }
+    Handle ds(H5Dcreate2(location, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, create, H5P_DEFAULT), H5Dclose);
     if (ds.get() < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         throw Error("cannot write dataset '" + name + "' (disk full?)");
 }
@@ -340,8 +397,10 @@ void write_int32s(hid_t location, const std::string& name, const std::vector<int
 void write_strings(hid_t location, const std::string& name, const std::vector<std::string>& values) {
     Handle space = simple_space({values.size()});
     Handle type = variable_string_type();
+    std::vector<std::string> texts;
+    for (const auto& v : values) texts.push_back(valid_utf8(v));
     std::vector<const char*> ptrs;
-    for (const auto& v : values) ptrs.push_back(v.c_str());
+    for (const auto& v : texts) ptrs.push_back(v.c_str());
     Handle ds(H5Dcreate2(location, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
     if (ds.get() < 0 || H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()) < 0)
         throw Error("cannot write dataset '" + name + "'");

@@ -37,6 +37,13 @@ struct DatasetInfo {
     uint64_t count() const;
 };
 
+// HDF5 closes every file still open when the process exits; a file whose metadata cannot be
+// written (disk full, file-size limit) fails to close and HDF5 1.10 then dies with SIGSEGV in that
+// exit-time cleanup (H5_term_library -> H5F__close_cb), after the error was reported. A program
+// calls this first thing in main(): the cleanup is skipped, the kernel closes the files, and the
+// partial output has already been removed by AtomicFile. Must precede every other HDF5 call.
+void skip_cleanup_at_exit();
+
 Handle open_read(const std::string& path);
 Handle create_truncate(const std::string& path);
 Handle open_group(hid_t file, const std::string& name);
@@ -60,16 +67,20 @@ DatasetInfo dataset_info(hid_t location, const std::string& name);
 // Reads a whole dataset converted to the requested memory type; the caller checks kind first.
 std::vector<float> read_floats(hid_t location, const std::string& name);
 std::vector<int32_t> read_int32s(hid_t location, const std::string& name);
-// A model tensor: float32, exactly `shape`, every value finite; otherwise Error naming it as
-// `label` ("'LABEL' has shape (63,), expected (64,)"). Used by the weight and head loaders.
+// A model tensor: float32, exactly `shape`, every value finite, its checksum (when it has one)
+// verified on reading; otherwise Error naming it as `label` ("'LABEL' has shape (63,), expected
+// (64,)", "'LABEL' fails its checksum"). Used by the weight and head loaders.
 std::vector<float> read_tensor(hid_t location, const std::string& name, const std::string& label,
                                const std::vector<uint64_t>& shape);
+// Whether a dataset carries HDF5's Fletcher32 checksum (verified by HDF5 on every read).
+bool has_checksum(hid_t location, const std::string& name);
 // "(63,)", "(3, 64)": Python's notation, as the converters print shapes.
 std::string shape_string(const std::vector<uint64_t>& shape);
 std::vector<std::string> read_strings(hid_t location, const std::string& name);
 
-void write_floats(hid_t location, const std::string& name, const std::vector<uint64_t>& shape,
-                  const float* data);
+// checksum: one chunk with HDF5's Fletcher32 filter, as the weight and head files store tensors.
+void write_floats(hid_t location, const std::string& name, const std::vector<uint64_t>& shape, const float* data,
+                  bool checksum = false);
 void write_int32s(hid_t location, const std::string& name, const std::vector<int32_t>& values);
 void write_strings(hid_t location, const std::string& name, const std::vector<std::string>& values);
 

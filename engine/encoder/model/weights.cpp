@@ -185,12 +185,25 @@ ModelWeights load_weights(const std::string& path) {
         for (const auto& s : specs) expected.insert(s.name);
         for (const auto& name : h5::member_names(group))
             if (!expected.count(name)) throw Error("unknown tensor 'encoder/" + name + "' (not part of this configuration)");
+        std::string unchecked;  // a tensor without a checksum
+        size_t checked = 0;
         for (const auto& spec : specs) {
             if (!h5::has_object(group, spec.name)) throw Error("missing tensor 'encoder/" + spec.name + "'");
             const std::vector<uint64_t> shape(spec.shape.begin(), spec.shape.end());
             Tensor t{spec.shape, h5::read_tensor(group, spec.name, "encoder/" + spec.name, shape)};
             w.tensors.emplace(spec.name, std::move(t));
+            if (h5::has_checksum(group, spec.name))
+                ++checked;
+            else
+                unchecked = spec.name;
         }
+        if (checked == 0)
+            w.warnings.push_back(
+                "no checksums (converted before they were written): a corrupted tensor cannot be "
+                "detected; convert the checkpoint again with tools/convert_ckpt.py");
+        else if (!unchecked.empty())
+            throw Error("tensor 'encoder/" + unchecked +
+                        "' has no checksum while the others have (the file was altered)");
         return w;
     } catch (const Error& e) {
         throw Error("weights '" + path + "': " + e.what());
@@ -221,7 +234,7 @@ void save_weights(const ModelWeights& w, const std::string& path) {
     h5::Handle group = h5::create_group(file, "encoder");
     for (const auto& [name, t] : w.tensors) {
         std::vector<uint64_t> shape(t.shape.begin(), t.shape.end());
-        h5::write_floats(group, name, shape, t.data.data());
+        h5::write_floats(group, name, shape, t.data.data(), true);
     }
     group.reset();
     out.commit();

@@ -51,6 +51,7 @@ struct ModelWeights {
     ModelConfig config;
     Provenance provenance;
     std::map<std::string, Tensor> tensors;
+    std::vector<std::string> warnings;  // from loading, e.g. a file without checksums
     const Tensor& at(const std::string& name) const;
 };
 

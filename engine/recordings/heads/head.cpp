@@ -29,8 +29,10 @@ Activation parse_activation(const std::string& name) {
     throw Error("unknown activation '" + name + "' (identity, relu, gelu)");
 }
 
-std::vector<float> read_tensor(hid_t group, const std::string& name, const std::vector<uint64_t>& shape) {
-    return h5::read_tensor(group, name, name, shape);
+// `where`: the group's path in the file, to name the tensor in messages.
+std::vector<float> read_head_tensor(hid_t group, const std::string& where, const std::string& name,
+                                    const std::vector<uint64_t>& shape) {
+    return h5::read_tensor(group, name, where + "/" + name, shape);
 }
 
 std::vector<uint64_t> shape_of(hid_t group, const std::string& name) { return h5::dataset_info(group, name).shape; }
@@ -83,8 +85,8 @@ Head load_head(const std::string& path) {
             head.encoder_channels =
                 dictionary_names(h5::read_string_array_attr(mix, "encoder_channels"), "channel_mixing encoder_channels");
             const uint64_t out = head.encoder_channels.size(), in = head.input_channels.size();
-            head.mix_weight = read_tensor(mix, "weight", {out, in});
-            head.mix_bias = read_tensor(mix, "bias", {out});
+            head.mix_weight = read_head_tensor(mix, "channel_mixing", "weight", {out, in});
+            head.mix_bias = read_head_tensor(mix, "channel_mixing", "bias", {out});
         }
         h5::Handle layers = h5::open_group(file, "layers");
         const int64_t count = h5::read_int_attr(file, "n_layers");
@@ -101,14 +103,35 @@ Head load_head(const std::string& path) {
             HeadLayer layer;
             layer.out = static_cast<int>(shape[0]);
             layer.in = static_cast<int>(shape[1]);
-            layer.weight = read_tensor(g, "weight", shape);
-            layer.bias = read_tensor(g, "bias", {shape[0]});
+            layer.weight = read_head_tensor(g, "layers/" + name, "weight", shape);
+            layer.bias = read_head_tensor(g, "layers/" + name, "bias", {shape[0]});
             layer.activation = parse_activation(h5::read_string_attr(g, "activation"));
             const int64_t flatten = h5::read_int_attr(g, "flatten_input");
             if (flatten != 0 && flatten != 1) throw Error("'layers/" + name + "' flatten_input must be 0 or 1");
             layer.flatten_input = flatten == 1;
             head.layers.push_back(std::move(layer));
         }
+        // Every tensor carries a checksum (verified as it is read) or none does (a file from before).
+        std::vector<std::pair<hid_t, std::string>> tensors;
+        h5::Handle mix_group;
+        if (head.channel_mixing) {
+            mix_group = h5::open_group(file, "channel_mixing");
+            tensors = {{mix_group.get(), "weight"}, {mix_group.get(), "bias"}};
+        }
+        std::vector<h5::Handle> layer_groups;
+        for (int64_t i = 0; i < count; ++i) layer_groups.push_back(h5::open_group(layers, std::to_string(i)));
+        for (const auto& g : layer_groups) {
+            tensors.emplace_back(g.get(), "weight");
+            tensors.emplace_back(g.get(), "bias");
+        }
+        size_t checked = 0;
+        for (const auto& [group, name] : tensors) checked += h5::has_checksum(group, name) ? 1 : 0;
+        if (checked == 0)
+            head.warnings.push_back(
+                "no checksums (exported before they were written): a corrupted tensor cannot be "
+                "detected; export the head again with tools/convert_head.py");
+        else if (checked != tensors.size())
+            throw Error("some tensors have no checksum while others have (the file was altered)");
         if (head.layers.back().out != head.classes())
             throw Error("the last layer has " + std::to_string(head.layers.back().out) + " outputs but there are " +
                         std::to_string(head.classes()) + " class names");
@@ -131,15 +154,17 @@ void save_head(const Head& head, const std::string& path) {
     if (head.channel_mixing) {
         h5::Handle mix = h5::create_group(file, "channel_mixing");
         h5::write_attr(mix, "encoder_channels", head.encoder_channels);
-        h5::write_floats(mix, "weight", {head.encoder_channels.size(), head.input_channels.size()}, head.mix_weight.data());
-        h5::write_floats(mix, "bias", {head.encoder_channels.size()}, head.mix_bias.data());
+        h5::write_floats(mix, "weight", {head.encoder_channels.size(), head.input_channels.size()},
+                         head.mix_weight.data(), true);
+        h5::write_floats(mix, "bias", {head.encoder_channels.size()}, head.mix_bias.data(), true);
     }
     h5::Handle layers = h5::create_group(file, "layers");
     for (size_t i = 0; i < head.layers.size(); ++i) {
         const HeadLayer& l = head.layers[i];
         h5::Handle g = h5::create_group(layers, std::to_string(i));
-        h5::write_floats(g, "weight", {static_cast<uint64_t>(l.out), static_cast<uint64_t>(l.in)}, l.weight.data());
-        h5::write_floats(g, "bias", {static_cast<uint64_t>(l.out)}, l.bias.data());
+        h5::write_floats(g, "weight", {static_cast<uint64_t>(l.out), static_cast<uint64_t>(l.in)}, l.weight.data(),
+                         true);
+        h5::write_floats(g, "bias", {static_cast<uint64_t>(l.out)}, l.bias.data(), true);
         h5::write_attr(g, "activation", activation_name(l.activation));
         h5::write_attr(g, "flatten_input", int64_t{l.flatten_input ? 1 : 0});
     }

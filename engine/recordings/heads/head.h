@@ -28,6 +28,7 @@ struct Head {
     HeadPooling pooling = HeadPooling::flatten_tokens;  // rows: time patches; columns: E*D or D
     std::vector<HeadLayer> layers;
     std::string source;  // provenance: what the head was exported from
+    std::vector<std::string> warnings;  // from loading, e.g. a file without checksums
     int classes() const { return static_cast<int>(class_names.size()); }
 };
 

@@ -1,15 +1,18 @@
 #include "recordings/io/edf_reader.h"
 
 #include <edflib.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <memory>
 
 #include "encoder/error.h"
@@ -43,6 +46,25 @@ bool parse_integer(const std::string& field, long long& value) {
 
 bool printable(unsigned char ch) { return ch >= 32 && ch <= 126; }
 
+// Header text as it may appear in a message or an output: bytes outside printable ASCII as \xHH.
+std::string escaped(const std::string& s) {
+    std::string out;
+    for (unsigned char ch : s) {
+        if (printable(ch) && ch != '\\') {
+            out += static_cast<char>(ch);
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02X", ch);
+            out += buf;
+        }
+    }
+    return out;
+}
+
+// EDF numbers are plain decimals; EDFlib misreads or refuses exponent notation in every field but
+// the physical range (a record duration of "1e0" became 630 s).
+bool has_exponent(const std::string& field) { return field.find_first_of("eE") != std::string::npos; }
+
 struct FieldSpec {
     const char* name;
     int width;
@@ -59,12 +81,16 @@ struct HeaderCheck {
     std::string fatal;                 // first problem EDFlib cannot be spared; "" if none
     std::vector<std::string> repairs;  // problems a repaired copy works around
     bool bdf = false, plus = false, discontinuous = false;
-    long long signals = 0;
+    long long signals = 0, annotation_signals = 0;
     long long records_from_size = -1;  // when the header says -1
+    // Where the samples are: every data signal (annotation signals left out, as the reader lists
+    // them), its byte offset inside a data record.
+    long long header_bytes = 0, record_bytes = 0;
+    std::vector<long long> data_signal_offsets;
 };
 
 std::string signal_name(long long i, const std::string& label) {
-    return "signal " + std::to_string(i + 1) + (label.empty() ? "" : " '" + label + "'");
+    return "signal " + std::to_string(i + 1) + (label.empty() ? "" : " '" + escaped(label) + "'");
 }
 
 HeaderCheck check_header(const std::string& path) {
@@ -102,6 +128,20 @@ HeaderCheck check_header(const std::string& path) {
     }
     long long header_bytes = 0, records = 0;
     double duration = 0;
+    const struct {
+        int offset, width;
+        const char* name;
+    } main_numbers[] = {{184, 8, "header-size"},
+                        {236, 8, "number-of-data-records"},
+                        {244, 8, "data-record-duration"},
+                        {252, 4, "number-of-signals"}};
+    for (const auto& f : main_numbers)
+        if (has_exponent(main.substr(static_cast<size_t>(f.offset), static_cast<size_t>(f.width)))) {
+            c.fatal = std::string(f.name) + " field '" +
+                      escaped(trim(main.substr(static_cast<size_t>(f.offset), static_cast<size_t>(f.width)))) +
+                      "' uses exponent notation; EDF numbers are plain decimals";
+            return c;
+        }
     if (!parse_integer(main.substr(184, 8), header_bytes)) {
         c.fatal = "header-size field is not a number: '" + trim(main.substr(184, 8)) + "'";
         return c;
@@ -135,7 +175,7 @@ HeaderCheck check_header(const std::string& path) {
         c.fatal = "the file holds no data records (the header says 0): nothing was recorded";
         return c;
     }
-    if (!(duration > 0)) {
+    if (duration < 0) {
         c.fatal = "data-record duration must be positive, got " + trim(main.substr(244, 8));
         return c;
     }
@@ -169,6 +209,13 @@ HeaderCheck check_header(const std::string& path) {
                 c.repairs.push_back(std::string("annotation signal with a non-blank ") + kSignalFields[f].name +
                                     " field");
         }
+        if (annotation) ++c.annotation_signals;
+        for (int f : {5, 6, 8})
+            if (has_exponent(field(f, s))) {
+                c.fatal = signal_name(s, label) + ": " + kSignalFields[f].name + " '" + escaped(trim(field(f, s))) +
+                          "' uses exponent notation; EDF numbers are plain decimals";
+                return c;
+            }
         double pmin = 0, pmax = 0;
         long long dmin = 0, dmax = 0, nsamp = 0;
         if (!parse_number(field(3, s), pmin) || !parse_number(field(4, s), pmax)) {
@@ -198,7 +245,18 @@ HeaderCheck check_header(const std::string& path) {
             c.fatal = signal_name(s, label) + ": physical minimum equals physical maximum (" + trim(field(3, s)) + ")";
             return c;
         }
+        if (label != "EDF Annotations" && label != "BDF Annotations") c.data_signal_offsets.push_back(record_bytes);
         record_bytes += nsamp * (c.bdf ? 3 : 2);
+    }
+    c.header_bytes = header_bytes;
+    c.record_bytes = record_bytes;
+    if (c.annotation_signals == ns) {
+        c.fatal = "no signals, annotations only (an EDF+ annotation file, e.g. a hypnogram, holds no samples)";
+        return c;
+    }
+    if (!(duration > 0)) {
+        c.fatal = "data-record duration must be positive, got " + trim(main.substr(244, 8));
+        return c;
     }
     const long long data = size - 256 * (ns + 1);
     if (records == -1) {  // allowed while recording; a file left so is read by its size, as MNE does
@@ -220,18 +278,32 @@ HeaderCheck check_header(const std::string& path) {
     return c;
 }
 
+std::string descriptor_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
 // Copies `path` to a temporary file whose header EDFlib accepts: plain EDF/BDF instead of EDF+/BDF+
 // (annotation signals become ordinary signals, hidden by the reader; records are read back to
 // back), ASCII-only text fields ("µ" becomes "u"), and a record count of -1 replaced by the count
 // the file size gives. Streams in 1 MiB pieces.
-std::string repaired_copy(const std::string& path, const HeaderCheck& check) {
+//
+// The copy has no name: it is unlinked as soon as it is created and reached through
+// /proc/self/fd/N, so that no way of ending the process (SIGKILL included) can leave it behind.
+// Returns the open descriptor; the caller closes it.
+int repaired_copy(const std::string& path, const HeaderCheck& check) {
     const char* tmpdir = std::getenv("TMPDIR");
-    std::string temp = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/eegpt-repaired-XXXXXX";
-    int fd = mkstemp(&temp[0]);
-    if (fd < 0) throw Error("cannot create a temporary file in " + std::string(tmpdir ? tmpdir : "/tmp"));
-    close(fd);
+    const std::string dir = tmpdir && *tmpdir ? tmpdir : "/tmp";
+    std::string temp = dir + "/eegpt-repaired-XXXXXX";
+    const int fd = mkstemp(&temp[0]);
+    if (fd < 0) throw Error("cannot create a temporary file in " + dir);
+    unlink(temp.c_str());
+    struct Closer {
+        int fd;
+        bool keep = false;
+        ~Closer() {
+            if (!keep) close(fd);
+        }
+    } closer{fd};
     std::ifstream in(path, std::ios::binary);
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    std::ofstream out(descriptor_path(fd), std::ios::binary | std::ios::trunc);
     const size_t header_size = static_cast<size_t>(256 * (check.signals + 1));
     std::string header(header_size, '\0');
     in.read(&header[0], static_cast<std::streamsize>(header_size));
@@ -267,11 +339,9 @@ std::string repaired_copy(const std::string& path, const HeaderCheck& check) {
         out.write(buffer.data(), in.gcount());
     }
     out.close();
-    if (!out) {
-        std::remove(temp.c_str());
-        throw Error("cannot write a repaired copy to " + temp + " (disk full?)");
-    }
-    return temp;
+    if (!out) throw Error("cannot write a repaired copy in " + dir + " (disk full?)");
+    closer.keep = true;
+    return fd;
 }
 
 std::string edflib_message(int code) {
@@ -292,7 +362,21 @@ std::string edflib_message(int code) {
 
 std::string padded_field(const char* s) { return trim(std::string(s)); }
 
+std::string number_text(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 }  // namespace
+
+OutOfRange parse_out_of_range(const std::string& name) {
+    if (name == "keep") return OutOfRange::keep;
+    if (name == "clip") return OutOfRange::clip;
+    throw Error("--out-of-range '" + name + "': use 'keep' (the values as recorded, as MNE reads them) or 'clip'");
+}
+
+std::string to_string(OutOfRange mode) { return mode == OutOfRange::keep ? "keep" : "clip"; }
 
 std::string diagnose_edf_header(const std::string& path) {
     HeaderCheck c = check_header(path);
@@ -300,22 +384,24 @@ std::string diagnose_edf_header(const std::string& path) {
     return c.repairs.empty() ? "" : c.repairs.front();
 }
 
-EdfReader::EdfReader(const std::string& path) : path_(path) {
+EdfReader::EdfReader(const std::string& path, OutOfRange out_of_range) : path_(path), out_of_range_(out_of_range) {
     try {
         struct stat st;
         if (stat(path.c_str(), &st) != 0) throw Error("cannot open: " + std::string(std::strerror(errno)));
         if (!S_ISREG(st.st_mode)) throw Error("not a regular file");
+        // Our reading of the fixed header first: it names what EDFlib would only refuse, and refuses
+        // what EDFlib would misread.
+        HeaderCheck check = check_header(path);
+        if (!check.fatal.empty()) throw Error(check.fatal);
         int code = 0;
         if (!try_open(path, code)) {
             if (code != EDFLIB_FILE_CONTAINS_FORMAT_ERRORS && code != EDFLIB_FILE_IS_DISCONTINUOUS &&
                 code != EDFLIB_FILETYPE_ERROR)
                 throw Error(edflib_message(code));
-            HeaderCheck check = check_header(path);
-            if (!check.fatal.empty()) throw Error(check.fatal);
             if (check.repairs.empty())
                 throw Error(edflib_message(code) + " (the fixed header fields look sound; the annotation records may be damaged)");
-            repaired_copy_ = repaired_copy(path, check);
-            if (!try_open(repaired_copy_, code))
+            repaired_fd_ = repaired_copy(path, check);
+            if (!try_open(descriptor_path(repaired_fd_), code))
                 throw Error(edflib_message(code) + " (also after working around: " + check.repairs.front() + ")");
             for (const auto& r : check.repairs)
                 warnings_.push_back(r + ": EDFlib refuses it; read from a repaired temporary copy as plain " +
@@ -323,17 +409,31 @@ EdfReader::EdfReader(const std::string& path) : path_(path) {
             file_type_ = std::string(check.bdf ? "BDF" : "EDF") + (check.plus ? (check.discontinuous ? "+D" : "+C") : "");
         }
         load_header();
+        if (check.data_signal_offsets.size() != signals_.size())
+            throw Error("internal error: the header lists " + std::to_string(check.data_signal_offsets.size()) +
+                        " data signals, EDFlib " + std::to_string(signals_.size()));
+        signal_offsets_ = check.data_signal_offsets;
+        data_offset_ = check.header_bytes;
+        record_bytes_ = check.record_bytes;
+        bytes_per_sample_ = check.bdf ? 3 : 2;
+        out_of_range_counts_.assign(signals_.size(), 0);
+        data_fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (data_fd_ < 0) throw Error("cannot open: " + std::string(std::strerror(errno)));
     } catch (const Error& e) {
         if (handle_ >= 0) edfclose_file(handle_);
         handle_ = -1;
-        if (!repaired_copy_.empty()) std::remove(repaired_copy_.c_str());
+        if (data_fd_ >= 0) close(data_fd_);
+        data_fd_ = -1;
+        if (repaired_fd_ >= 0) close(repaired_fd_);
+        repaired_fd_ = -1;
         throw Error("recording '" + path + "': " + e.what());
     }
 }
 
 EdfReader::~EdfReader() {
     if (handle_ >= 0) edfclose_file(handle_);
-    if (!repaired_copy_.empty()) std::remove(repaired_copy_.c_str());
+    if (repaired_fd_ >= 0) close(repaired_fd_);
+    if (data_fd_ >= 0) close(data_fd_);
 }
 
 bool EdfReader::try_open(const std::string& path, int& error_code) {
@@ -348,7 +448,6 @@ bool EdfReader::try_open(const std::string& path, int& error_code) {
     records_ = hdr->datarecords_in_file;
     record_duration_100ns_ = hdr->datarecord_duration;
     signals_.clear();
-    edflib_index_.clear();
     for (int i = 0; i < hdr->edfsignals; ++i) {
         const edf_param_struct& p = hdr->signalparam[i];
         EdfSignal s;
@@ -368,7 +467,6 @@ bool EdfReader::try_open(const std::string& path, int& error_code) {
         s.digital_min = p.dig_min;
         s.digital_max = p.dig_max;
         signals_.push_back(s);
-        edflib_index_.push_back(i);
     }
     return true;
 }
@@ -380,24 +478,56 @@ void EdfReader::load_header() {
         if (!std::isfinite(s.physical_max - s.physical_min) || s.physical_min == s.physical_max)
             throw Error("signal '" + s.label + "' has an unusable physical range (" + std::to_string(s.physical_min) +
                         " .. " + std::to_string(s.physical_max) + ")");
+        // In millivolts (at most 1000 per unit, for V) every value must stay a finite float32.
+        const double largest = std::max(std::fabs(s.physical_min), std::fabs(s.physical_max));
+        if (largest * 1e3 > static_cast<double>(std::numeric_limits<float>::max()) / 1e3)
+            throw Error("signal '" + s.label + "' has a physical range of +-" + number_text(largest) + " " + s.unit +
+                        ", too large for float32 samples");
     }
 }
 
+// The samples are read here rather than through EDFlib, which clips a value outside the digital
+// range without a word (MNE keeps it); the scaling is EDFlib's, so values inside the range are
+// what EDFlib gives, bit for bit.
 void EdfReader::read(int index, int64_t start, int count, double* out) {
     if (index < 0 || index >= static_cast<int>(signals_.size())) throw Error("no signal " + std::to_string(index));
     const EdfSignal& s = signals_[static_cast<size_t>(index)];
     if (count < 0 || start < 0 || start + count > s.samples)
         throw Error("recording '" + path_ + "': read past the end of signal '" + s.label + "'");
     if (count == 0) return;
-    const int sig = edflib_index_[static_cast<size_t>(index)];
-    if (edfseek(handle_, sig, start, EDFSEEK_SET) != start ||
-        edfread_physical_samples(handle_, sig, count, out) != count)
-        throw Error("recording '" + path_ + "': cannot read signal '" + s.label + "' at sample " +
-                    std::to_string(start) + " (file truncated or unreadable)");
-    for (int i = 0; i < count; ++i)
-        if (!std::isfinite(out[i]))
-            throw Error("recording '" + path_ + "': signal '" + s.label + "' has a non-finite value at sample " +
-                        std::to_string(start + i) + " (digital/physical range in the header is unusable)");
+    const double bitvalue = (s.physical_max - s.physical_min) / static_cast<double>(s.digital_max - s.digital_min);
+    const double offset = s.physical_max / bitvalue - s.digital_max;
+    const int64_t per_record = s.samples_per_record;
+    int64_t done = 0;
+    while (done < count) {
+        const int64_t at = start + done, record = at / per_record, first = at % per_record;
+        const int64_t n = std::min<int64_t>(per_record - first, count - done);
+        raw_buffer_.resize(static_cast<size_t>(n * bytes_per_sample_));
+        const off_t position =
+            static_cast<off_t>(data_offset_ + record * record_bytes_ + signal_offsets_[static_cast<size_t>(index)] +
+                               first * bytes_per_sample_);
+        if (pread(data_fd_, raw_buffer_.data(), raw_buffer_.size(), position) !=
+            static_cast<ssize_t>(raw_buffer_.size()))
+            throw Error("recording '" + path_ + "': cannot read signal '" + s.label + "' at sample " +
+                        std::to_string(at) + " (file truncated or unreadable)");
+        const unsigned char* b = raw_buffer_.data();
+        for (int64_t i = 0; i < n; ++i, b += bytes_per_sample_) {
+            int32_t digital =
+                bytes_per_sample_ == 2
+                    ? static_cast<int16_t>(static_cast<uint16_t>(b[0] | (b[1] << 8)))
+                    : static_cast<int32_t>(static_cast<uint32_t>(b[0] | (b[1] << 8) | (b[2] << 16)) << 8) >> 8;
+            if (digital < s.digital_min || digital > s.digital_max) {
+                ++out_of_range_counts_[static_cast<size_t>(index)];
+                if (out_of_range_ == OutOfRange::clip) digital = std::clamp(digital, s.digital_min, s.digital_max);
+            }
+            const double v = bitvalue * (offset + digital);
+            if (!std::isfinite(v))
+                throw Error("recording '" + path_ + "': signal '" + s.label + "' has a non-finite value at sample " +
+                            std::to_string(at + i) + " (digital/physical range in the header is unusable)");
+            out[done + i] = v;
+        }
+        done += n;
+    }
 }
 
 }  // namespace eegpt

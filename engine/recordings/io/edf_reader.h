@@ -3,7 +3,8 @@
 //
 // EDFlib is strict; where it refuses a file that other readers (MNE-Python) accept for a reason
 // that does not touch the samples, the reader retries on a repaired temporary copy of the file and
-// says so in warnings() (README "Recordings"):
+// says so in warnings() (README "Recordings"); the copy is unlinked at once, so nothing outlives the
+// process:
 //   - EDF+D / BDF+D (discontinuous): read as plain EDF/BDF, records back to back (as MNE 1.3 does);
 //   - EDF+ / BDF+ header details EDFlib rejects (annotation signal with a non-blank prefilter or
 //     transducer field, as BCI2000 writes; non-ASCII characters in text fields, e.g. Latin-1 "µV");
@@ -15,6 +16,12 @@
 #include <vector>
 
 namespace eegpt {
+
+// Samples outside a signal's declared digital range: kept and scaled like the others (as MNE
+// reads them), or clipped to the range (as EDFlib reads them). Either way they are counted.
+enum class OutOfRange { keep, clip };
+OutOfRange parse_out_of_range(const std::string& name);  // "keep" or "clip"
+std::string to_string(OutOfRange mode);
 
 struct EdfSignal {
     std::string label;  // trailing spaces removed
@@ -29,7 +36,7 @@ struct EdfSignal {
 
 class EdfReader {
 public:
-    explicit EdfReader(const std::string& path);
+    explicit EdfReader(const std::string& path, OutOfRange out_of_range = OutOfRange::keep);
     ~EdfReader();
     EdfReader(const EdfReader&) = delete;
     EdfReader& operator=(const EdfReader&) = delete;
@@ -48,16 +55,25 @@ public:
     // Reads `count` samples of signal `index` from sample `start`, in the signal's physical unit.
     // Throws Error when the file ends early or a value is not finite.
     void read(int index, int64_t start, int count, double* out);
+    // Per signal: how many of the samples read so far lie outside its digital range.
+    const std::vector<int64_t>& out_of_range_counts() const { return out_of_range_counts_; }
+    OutOfRange out_of_range() const { return out_of_range_; }
 
 private:
     bool try_open(const std::string& path, int& error_code);
     void load_header();
 
-    std::string path_, repaired_copy_, file_type_;
+    std::string path_, file_type_;
     int handle_ = -1;
+    int repaired_fd_ = -1;  // the unnamed repaired copy, when one is read
+    int data_fd_ = -1;      // the file itself, for the samples
+    OutOfRange out_of_range_;
+    int64_t data_offset_ = 0, record_bytes_ = 0, bytes_per_sample_ = 2;
+    std::vector<long long> signal_offsets_;  // byte offset of each signal inside a record
+    std::vector<int64_t> out_of_range_counts_;
+    std::vector<unsigned char> raw_buffer_;
     int64_t records_ = 0, record_duration_100ns_ = 0;
     std::vector<EdfSignal> signals_;
-    std::vector<int> edflib_index_;  // EDFlib's signal number of each entry of signals_
     std::vector<std::string> warnings_;
 };
 

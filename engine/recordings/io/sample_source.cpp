@@ -30,6 +30,7 @@ MemorySource::MemorySource(std::string description, const std::vector<std::strin
         s.rate_hz = rate_hz;
         signals_.push_back(s);
     }
+    out_of_range_counts_.assign(signals_.size(), 0);
 }
 
 void MemorySource::read(int index, int64_t start, int count, double* out) {

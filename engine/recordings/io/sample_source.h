@@ -23,6 +23,9 @@ public:
     virtual double duration_s() const = 0;
     virtual const std::vector<EdfSignal>& signals() const = 0;
     virtual const std::vector<std::string>& warnings() const = 0;
+    // Samples read outside each signal's digital range so far, and what was done with them.
+    virtual const std::vector<int64_t>& out_of_range_counts() const = 0;
+    virtual OutOfRange out_of_range() const = 0;
     // `count` samples of signal `index` from sample `start`, in the signal's physical unit.
     virtual void read(int index, int64_t start, int count, double* out) = 0;
 };
@@ -37,6 +40,8 @@ public:
     double duration_s() const override { return reader_.duration_s(); }
     const std::vector<EdfSignal>& signals() const override { return reader_.signals(); }
     const std::vector<std::string>& warnings() const override { return reader_.warnings(); }
+    const std::vector<int64_t>& out_of_range_counts() const override { return reader_.out_of_range_counts(); }
+    OutOfRange out_of_range() const override { return reader_.out_of_range(); }
     void read(int index, int64_t start, int count, double* out) override { reader_.read(index, start, count, out); }
 
 private:
@@ -57,6 +62,9 @@ public:
     double duration_s() const override { return static_cast<double>(samples_) / rate_hz_; }
     const std::vector<EdfSignal>& signals() const override { return signals_; }
     const std::vector<std::string>& warnings() const override { return warnings_; }
+    // Samples in memory have no digital range.
+    const std::vector<int64_t>& out_of_range_counts() const override { return out_of_range_counts_; }
+    OutOfRange out_of_range() const override { return OutOfRange::keep; }
     void read(int index, int64_t start, int count, double* out) override;
 
 private:
@@ -66,6 +74,7 @@ private:
     int64_t samples_ = 0, records_ = 0;
     std::vector<EdfSignal> signals_;
     std::vector<std::string> warnings_;
+    std::vector<int64_t> out_of_range_counts_;
 };
 
 }  // namespace eegpt

@@ -33,8 +33,7 @@ std::vector<int32_t> as_int32(const std::vector<int>& v) { return std::vector<in
 
 // Everything about where the numbers came from, as root attributes and small datasets.
 void write_provenance(hid_t file, const SampleSource& reader, const ChannelPlan& plan, const SignalStream& stream,
-                      const PreprocessOptions& pre, const std::vector<std::string>& warnings,
-                      const std::string& engine_version) {
+                      const PreprocessOptions& pre, const std::string& engine_version) {
     h5::write_attr(file, "engine_version", engine_version);
     h5::write_attr(file, "recording", reader.path());
     h5::write_attr(file, "recording_file_type", reader.file_type());
@@ -70,6 +69,29 @@ void write_provenance(hid_t file, const SampleSource& reader, const ChannelPlan&
     h5::write_strings(file, "channels_dropped", plan.dropped);
     h5::write_strings(file, "channels_dropped_reason", plan.dropped_reasons);
     h5::write_strings(file, "channels_filled", plan.filled);
+    h5::write_attr(file, "out_of_range", to_string(pre.out_of_range));
+}
+
+// Once the whole recording is read: samples outside their signal's digital range, per recording
+// channel (`samples_out_of_range`) and as a warning per signal, then every warning.
+void write_warnings(hid_t file, const SampleSource& reader, const ChannelPlan& plan, std::vector<std::string>& warnings) {
+    std::vector<double> counts;
+    for (size_t k = 0; k < plan.ids.size(); ++k) {
+        const int s = plan.signal[k];
+        const int64_t n = s >= 0 ? reader.out_of_range_counts()[static_cast<size_t>(s)] : 0;
+        counts.push_back(static_cast<double>(n));
+        if (n == 0) continue;
+        const EdfSignal& sig = reader.signals()[static_cast<size_t>(s)];
+        char text[64];
+        std::snprintf(text, sizeof text, "%.3g%%", 100.0 * static_cast<double>(n) / static_cast<double>(sig.samples));
+        warnings.push_back("signal '" + sig.label + "': " + std::to_string(n) + " of " + std::to_string(sig.samples) +
+                           " samples (" + text + ") lie outside its digital range " + std::to_string(sig.digital_min) +
+                           ".." + std::to_string(sig.digital_max) + "; " +
+                           (reader.out_of_range() == OutOfRange::keep
+                                ? "kept as recorded, as MNE reads them (--out-of-range clip clips them)"
+                                : "clipped to the range (--out-of-range clip)"));
+    }
+    write_doubles(file, "samples_out_of_range", counts);
     h5::write_strings(file, "warnings", warnings);
 }
 
@@ -95,6 +117,17 @@ std::vector<int> ids_of_names(const std::vector<std::string>& names) {
     std::vector<int> ids;
     for (const auto& n : names) ids.push_back(find_channel_id(n));
     return ids;
+}
+
+// Refuses a block of results with a value that is not finite (overflow in the preprocessing or the
+// encoder), naming the first: one pass over what is about to be written.
+void check_finite(const float* values, size_t count, size_t per_row, int64_t first_row, const char* what,
+                  const char* row_name) {
+    for (size_t i = 0; i < count; ++i)
+        if (!std::isfinite(values[i]))
+            throw Error(std::string(what) + " of " + row_name + " " +
+                        std::to_string(first_row + static_cast<int64_t>(i / per_row)) +
+                        " is not finite (the signal's values or the filters overflow float32); nothing written");
 }
 
 std::string seconds_text(double s) {
@@ -163,7 +196,7 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
                                    const RecordingOptions& options, const ProgressFn& progress) {
     if (options.batch < 1) throw Error("--batch must be at least 1");
     stride_samples(options.stride_s);
-    EdfReader edf(input);
+    EdfReader edf(input, options.preprocess.out_of_range);
     EdfSource source(edf);
     return process_recording(source, output, model, options, progress);
 }
@@ -200,7 +233,7 @@ RecordingSummary process_recording(SampleSource& reader, const std::string& outp
 
         h5::AtomicFile out(output);
         hid_t file = out.file();
-        write_provenance(file, reader, plan, stream, options.preprocess, summary.warnings, model.engine_version);
+        write_provenance(file, reader, plan, stream, options.preprocess, model.engine_version);
         write_weights_provenance(file, model);
         h5::write_attr(file, "content", std::string(head ? "predictions" : "features"));
         h5::write_attr(file, "window_s", kWindowSamples / kModelRateHz);
@@ -243,6 +276,9 @@ RecordingSummary process_recording(SampleSource& reader, const std::string& outp
                 x = mixed.data();
             }
             encoder.encode(x, filled, enc_channels, kWindowSamples, ids.data(), features.data());
+            const size_t per_window = encoder.output_size(1, kWindowSamples);
+            check_finite(features.data(), per_window * static_cast<size_t>(filled), per_window, done, "a feature",
+                         "window");
             const uint64_t first = static_cast<uint64_t>(done), count = static_cast<uint64_t>(filled);
             rows.starts->write(first, count, starts.data());
             if (rows.features) rows.features->write(first, count, features.data());
@@ -287,6 +323,9 @@ RecordingSummary process_recording(SampleSource& reader, const std::string& outp
             h5::write_attr(file, "recording_predicted_class", head->class_names[best]);
         }
         rows.close();
+        write_warnings(file, reader, plan, summary.warnings);
+        if (!options.job.empty()) h5::write_attr(file, "job", options.job);
+        h5::write_attr(file, "complete", int64_t{1});
         out.commit();
     } catch (const Error& e) {
         const std::string what = e.what();
@@ -296,9 +335,10 @@ RecordingSummary process_recording(SampleSource& reader, const std::string& outp
     return summary;
 }
 
-void write_preprocessed(const std::string& input, const std::string& output, const MontageOptions& montage,
-                        const PreprocessOptions& preprocess, const std::string& engine_version) {
-    EdfReader edf(input);
+std::vector<std::string> write_preprocessed(const std::string& input, const std::string& output,
+                                            const MontageOptions& montage, const PreprocessOptions& preprocess,
+                                            const std::string& engine_version) {
+    EdfReader edf(input, preprocess.out_of_range);
     EdfSource reader(edf);
     ChannelPlan plan = plan_recording_channels(reader, montage, nullptr);
     SignalStream stream(reader, plan, preprocess);
@@ -306,7 +346,7 @@ void write_preprocessed(const std::string& input, const std::string& output, con
     warnings.insert(warnings.end(), plan.warnings.begin(), plan.warnings.end());
     h5::AtomicFile out(output);
     hid_t file = out.file();
-    write_provenance(file, reader, plan, stream, preprocess, warnings, engine_version);
+    write_provenance(file, reader, plan, stream, preprocess, engine_version);
     h5::write_attr(file, "content", std::string("preprocessed signals"));
     h5::write_strings(file, "channels", plan.names);
     h5::write_int32s(file, "channel_ids", as_int32(plan.ids));
@@ -317,11 +357,20 @@ void write_preprocessed(const std::string& input, const std::string& output, con
         int64_t n = 0;
         uint64_t at = 0;
         while (stream.next(block, n)) {
+            for (size_t i = 0; i < block.size(); ++i)
+                if (!std::isfinite(block[i]))
+                    throw Error("recording '" + input + "': preprocessed signal '" +
+                                plan.names[i / static_cast<size_t>(n)] + "' is not finite at sample " +
+                                std::to_string(at + i % static_cast<size_t>(n)) +
+                                " (the signal's values or the filters overflow float32); nothing written");
             signals.write_slab({0, at}, {channels, static_cast<uint64_t>(n)}, block.data());
             at += static_cast<uint64_t>(n);
         }
     }
+    write_warnings(file, reader, plan, warnings);
+    h5::write_attr(file, "complete", int64_t{1});
     out.commit();
+    return warnings;
 }
 
 }  // namespace eegpt

@@ -24,6 +24,9 @@ struct RecordingOptions {
     PreprocessOptions preprocess;
     RowType features_dtype = RowType::float32;
     bool save_features = true;  // `classify` writes features only when asked
+    // What made this output (the CLI's resume record), written as the attribute `job`; the
+    // attribute `complete` = 1 follows as the last write before the output is renamed.
+    std::string job;
 };
 
 struct Progress {
@@ -64,8 +67,9 @@ RecordingSummary process_recording(SampleSource& source, const std::string& outp
                                    const RecordingOptions& options, const ProgressFn& progress = nullptr);
 
 // The preprocessed continuous signals (channels x samples, float32, 256 Hz) of a recording, for
-// inspection and tests; streamed like process_recording.
-void write_preprocessed(const std::string& input, const std::string& output, const MontageOptions& montage,
-                        const PreprocessOptions& preprocess, const std::string& engine_version);
+// inspection and tests; streamed like process_recording. Returns the warnings (also in the output).
+std::vector<std::string> write_preprocessed(const std::string& input, const std::string& output,
+                                            const MontageOptions& montage, const PreprocessOptions& preprocess,
+                                            const std::string& engine_version);
 
 }  // namespace eegpt

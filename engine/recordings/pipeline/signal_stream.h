@@ -20,6 +20,7 @@ namespace eegpt {
 struct PreprocessOptions {
     bool average_reference = false;  // subtract the mean of the recorded (not zero-filled) channels
     FilterOptions filters;           // off by default
+    OutOfRange out_of_range = OutOfRange::keep;
 };
 
 class SignalStream {

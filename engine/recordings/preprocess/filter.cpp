@@ -13,10 +13,14 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 using Complex = std::complex<double>;
 
+// Below 0.01 Hz the designs degenerate (coefficients round to a pole on the unit circle) and the
+// zero-phase context (9 / LOW seconds) grows without bound.
+constexpr double kMinFilterHz = 0.01;
+
 void check_frequency(double f, double rate_hz, const char* what) {
-    if (!(f > 0) || !(f < rate_hz / 2))
-        throw Error(std::string(what) + " " + std::to_string(f) + " Hz must be between 0 and the Nyquist frequency " +
-                    std::to_string(rate_hz / 2) + " Hz");
+    if (!(f >= kMinFilterHz) || !(f < rate_hz / 2))
+        throw Error(std::string(what) + " " + std::to_string(f) +
+                    " Hz must be between 0.01 Hz and the Nyquist frequency " + std::to_string(rate_hz / 2) + " Hz");
 }
 
 // scipy.signal.lfilter_zi for one biquad (a0 = 1), solved in closed form.
@@ -79,7 +83,7 @@ std::vector<Biquad> butter_bandpass(int order, double low_hz, double high_hz, do
 
 Biquad iir_notch(double f0_hz, double q, double rate_hz) {
     check_frequency(f0_hz, rate_hz, "notch frequency");
-    if (!(q > 0)) throw Error("notch quality factor must be positive");
+    if (!(q > 0) || !(q <= 1000)) throw Error("notch quality factor must be between 0 and 1000");
     const double w0 = 2.0 * f0_hz / rate_hz;
     const double bw = w0 / q * kPi;
     const double beta = std::tan(bw / 2.0);  // scipy: sqrt(1 - gb^2) / gb * tan(bw / 2), gb = 1 / sqrt(2)

@@ -1,0 +1,242 @@
+"""bench_eegpt as specified (issue 14): every timed case is a Catch2 BENCHMARK, --benchmark-samples and
+Catch2's reporters work, the results file has the spec's fields and is a pytest-benchmark file that
+`pytest-benchmark compare` reads, targets are judged only for the model they were set for, a missed
+target is a failed CHECK under --strict, and the runner, baselines and `make benchmark` still work.
+
+Runs bench_eegpt on the small tiny1 model with few samples (seconds each). Needs EEGPT_BENCH_BIN
+(bench_eegpt), EEGPT_BENCH_VENV (a venv with pytest-benchmark: tools/make_bench_venv.sh, a CTest
+fixture) and EEGPT_BENCH_BUILD_DIR (the build directory, for the runner and make).
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import bench_compare  # noqa: E402
+
+BIN = os.environ.get("EEGPT_BENCH_BIN", "")
+VENV = os.environ.get("EEGPT_BENCH_VENV", "")
+BUILD = os.environ.get("EEGPT_BENCH_BUILD_DIR", "")
+pytestmark = pytest.mark.skipif(not (BIN and VENV and BUILD), reason="run through CTest (EEGPT_BENCH_* not set)")
+
+MODEL = ["--model", "tiny1"]
+
+
+def bench(tmp_path, *args, name="results.json", expect=0, model=MODEL):
+    path = tmp_path / name
+    p = subprocess.run([BIN, *args, *model, "--no-peers", "--json", str(path)], capture_output=True, text=True,
+                       timeout=900)
+    assert p.returncode == expect, "exit %d\n%s\n%s" % (p.returncode, p.stdout[-4000:], p.stderr[-2000:])
+    return (json.loads(path.read_text()) if path.exists() else None), p
+
+
+@pytest.fixture(scope="module")
+def two_quick_runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("quick")
+    return [bench(d, "[quick]", name="run%d.json" % i)[0] for i in (1, 2)], d
+
+
+# ---- every timed case is a BENCHMARK
+
+def test_every_test_case_times_through_catch2_benchmark():
+    """Statically: no clock in bench/ sources, and every TEST_CASE reaches a BENCHMARK (directly or
+    through a helper whose body has one), GPU cases included."""
+    for f in os.listdir(os.path.join(ROOT, "bench")):
+        text = open(os.path.join(ROOT, "bench", f)).read()
+        for clock in ("steady_clock", "high_resolution_clock", "system_clock", "clock_gettime", "gettimeofday"):
+            assert clock not in text, "%s times with %s, not with Catch2's BENCHMARK" % (f, clock)
+    src = open(os.path.join(ROOT, "bench", "bench_cases.cpp")).read()
+    # Top-level definitions start at column 0; a function's text runs to the next one.
+    starts = [m.start() for m in re.finditer(r"^(?:[A-Za-z_][\w:<>&*, ]*\s+[*&]?\w+\(|TEST_CASE\()", src, re.M)]
+    chunks = [src[a:b] for a, b in zip(starts, starts[1:] + [len(src)])]
+    timed = set()
+    for _ in range(3):  # helpers calling helpers
+        for c in chunks:
+            m = re.match(r"[^(]*?(\w+)\(", c)
+            if not c.startswith("TEST_CASE") and ("BENCHMARK(" in c or any(re.search(r"\b%s\(" % h, c) for h in timed)):
+                timed.add(m.group(1))
+    assert {"encode_case", "recording_case", "memory_case"} <= timed
+    cases = [c for c in chunks if c.startswith("TEST_CASE")]
+    assert len(cases) >= 15
+    for c in cases:
+        name = re.match(r'TEST_CASE\("([^"]+)"', c).group(1)
+        assert "BENCHMARK(" in c or any(re.search(r"\b%s\(" % h, c) for h in timed), name
+
+
+def test_every_cpu_case_that_runs_reports_catch2_benchmarks(tmp_path):
+    """Dynamically: every CPU test case (all of them, slow ones included, on tiny1 with 1 sample) puts
+    at least one BENCHMARK in the results file, and nothing else does."""
+    path = tmp_path / "all.json"
+    p = subprocess.run([BIN, "~[gpu]", "--benchmark-samples", "1", *MODEL, "--json", str(path)],
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
+    doc = json.loads(path.read_text())
+    src = open(os.path.join(ROOT, "bench", "bench_cases.cpp")).read()
+    cases = [name for name, tags in re.findall(r'^TEST_CASE\("([^"]+)", "([^"]+)"\)', src, re.M) if "[gpu]" not in tags]
+    assert len(cases) >= 10
+    ran = {b["fullname"].split("::")[1] for b in doc["benchmarks"]}
+    assert set(cases) == ran, "cases without a BENCHMARK result: %s" % sorted(set(cases) - ran)
+    assert all(b["stats"]["rounds"] == 1 for b in doc["benchmarks"])
+    # Catch2's own console reporter shows every BENCHMARK
+    for b in doc["benchmarks"]:
+        assert b["name"][:20] in p.stdout
+
+
+def test_benchmark_samples_sets_the_rounds(tmp_path):
+    default, _ = bench(tmp_path, "[single-window][quick]", name="default.json")
+    three, _ = bench(tmp_path, "[single-window][quick]", "--benchmark-samples", "3", name="three.json")
+    assert [b["rounds"] for b in default["benchmarks"]] == [10, 10]  # the per-case default of a window
+    assert [b["rounds"] for b in three["benchmarks"]] == [3, 3]
+    assert all(len(b["stats"]["data"]) == 3 and b["stats"]["rounds"] == 3 for b in three["benchmarks"])
+    assert three["config"]["benchmark_samples"] == 3
+
+
+def test_catch2_reporters_list_the_benchmark_cases(tmp_path):
+    junit = tmp_path / "bench.junit.xml"
+    doc, p = bench(tmp_path, "[quick]", "--benchmark-samples", "2", "-r", "junit", "-o", str(junit))
+    root = ET.parse(junit).getroot()
+    names = {tc.get("name") for tc in root.iter("testcase")}
+    assert {"single window cpu 19ch 1024", "batch cpu 1, 4", "recording cpu 1 min", "memory cpu one window",
+            "comparison cpu batch vs one-by-one"} <= names
+    assert not list(root.iter("failure")) and not list(root.iter("error"))
+    assert len(doc["benchmarks"]) == 8
+    xml = tmp_path / "bench.xml"
+    bench(tmp_path, "[single-window][quick]", "--benchmark-samples", "2", "-r", "xml", "-o", str(xml))
+    results = {b.get("name"): b for b in ET.parse(xml).getroot().iter("BenchmarkResults")}
+    assert set(results) == {"single-window cpu 19ch 1024", "single-window cpu 19ch 512"}
+    assert all(b.get("samples") == "2" for b in results.values())
+
+
+# ---- the results file
+
+SPEC_FIELDS = ("name", "mean", "min", "max", "stddev", "rounds")
+PYTEST_BENCHMARK_STATS = ("min", "max", "mean", "stddev", "rounds", "median", "iqr", "q1", "q3", "outliers", "ops",
+                          "total", "iterations", "data")
+
+
+def test_results_file_has_the_spec_and_pytest_benchmark_fields(two_quick_runs):
+    doc = two_quick_runs[0][0]
+    for key in ("machine_info", "commit_info", "datetime", "version", "benchmarks"):
+        assert key in doc
+    assert isinstance(doc["benchmarks"], list) and len(doc["benchmarks"]) == 8
+    assert doc["machine_info"]["cores"] >= 1 and doc["commit_info"]["id"]
+    for b in doc["benchmarks"]:
+        for key in SPEC_FIELDS + ("group", "fullname", "params", "stats", "extra_info"):
+            assert key in b, (b["name"], key)
+        s = b["stats"]
+        for key in PYTEST_BENCHMARK_STATS:
+            assert key in s, (b["name"], key)
+        assert s["rounds"] == len(s["data"]) == b["rounds"] and s["iterations"] >= 1
+        assert 0 < s["min"] <= s["median"] <= s["max"] and s["min"] <= s["mean"] <= s["max"]
+        assert s["mean"] < 30, "seconds, as in the spec"
+        assert s["q1"] <= s["median"] <= s["q3"] and s["iqr"] == pytest.approx(s["q3"] - s["q1"])
+        assert s["ops"] == pytest.approx(1 / s["mean"])
+        assert b["mean"] == s["mean"] and b["min"] == s["min"] and b["stddev"] == s["stddev"]
+        extra = b["extra_info"]
+        assert extra["category"] == b["group"] and extra["catch2"]["analysed"] is True
+        assert extra["catch2"]["mean_low"] <= s["mean"] <= extra["catch2"]["mean_high"]
+        assert b["name"] in extra["line"]
+    mem = [b for b in doc["benchmarks"] if b["group"] == "memory"][0]
+    assert mem["extra_info"]["figures"][0]["key"] == "peak_rss_mb" and mem["extra_info"]["peak_rss_mb"] > 1
+    bench_compare.check_layout(doc)
+
+
+def test_pytest_benchmark_compare_reads_two_runs(two_quick_runs):
+    (first, second), d = two_quick_runs
+    exe = os.path.join(VENV, "bin", "pytest-benchmark")
+    p = subprocess.run([exe, "compare", str(d / "run1.json"), str(d / "run2.json"), "--group-by", "group"],
+                       capture_output=True, text=True, cwd=str(d), timeout=120)
+    assert p.returncode == 0 and "Warning" not in p.stderr, p.stdout + p.stderr
+    for b in first["benchmarks"]:
+        assert p.stdout.count(b["name"]) >= 2, b["name"]  # one row per run
+    assert "benchmark 'single-window'" in p.stdout and "Rounds" in p.stdout
+    # and it says so when a file is not one of its files (a warning, and the file's rows left out): the old layout
+    old = d / "old.json"
+    old.write_text(json.dumps({"machine": {}, "benchmarks": {"x": {"median": 1.0}}}))
+    p = subprocess.run([exe, "compare", str(d / "run1.json"), str(old)], capture_output=True, text=True, cwd=str(d),
+                       timeout=120)
+    assert "old.json" in p.stderr and "Warning" in p.stderr
+
+
+def test_our_comparison_reads_the_new_files(two_quick_runs):
+    (first, second), _ = two_quick_runs
+    rows = bench_compare.compare(first, second, 10.0)  # same build: nothing beyond a 1000% threshold
+    assert not bench_compare.regressions(rows)
+    names = {r["name"] for r in rows}
+    assert "memory cpu one window 19ch 1024 [peak_rss_mb]" in names and "single-window cpu 19ch 1024" in names
+
+
+# ---- targets
+
+def test_targets_are_not_judged_for_another_model(two_quick_runs):
+    doc = two_quick_runs[0][0]
+    statuses = [b["extra_info"]["status"] for b in doc["benchmarks"]]
+    assert "PASS" not in statuses and "FAIL" not in statuses
+    with_target = [b for b in doc["benchmarks"] if b["extra_info"]["target"]]
+    assert len(with_target) == 4  # two windows, the 1-minute recording, peak memory
+    for b in with_target:
+        assert b["extra_info"]["status"] == "NOT APPLICABLE"
+        assert "is for the large model, not judged (model tiny1)" in b["extra_info"]["line"]
+
+
+def test_strict_makes_a_missed_target_a_failed_check(tmp_path):
+    """The large model on one thread misses the 50 ms single-window target on any CPU of today."""
+    junit = tmp_path / "strict.xml"
+    doc, p = bench(tmp_path, "single window cpu 19ch 1024", "--strict", "--threads", "1", "--benchmark-samples", "1",
+                   "-r", "junit", "-o", str(junit), model=["--model", "large"], expect=3)
+    b = doc["benchmarks"][0]
+    assert b["extra_info"]["status"] == "FAIL" and b["extra_info"]["target"]["figure"] > 50
+    failures = list(ET.parse(junit).getroot().iter("failure"))
+    assert len(failures) == 1 and "FAIL" in (failures[0].text or "") + (failures[0].get("message") or "")
+    assert "--strict: 1 missed target(s), exit status 3" in p.stderr
+
+
+def test_bad_model_is_one_line(tmp_path):
+    p = subprocess.run([BIN, "[quick]", "--model", "nope"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.count("\n") == 1 and "unknown model configuration 'nope'" in p.stderr
+
+
+# ---- the runner, baselines, make
+
+def test_runner_quick_verbose_save_and_compare(tmp_path):
+    name = "test_bench_json_%d" % os.getpid()
+    baseline = os.path.join(ROOT, "benchmark_results", "baselines", name + ".json")
+    runner = [sys.executable, os.path.join(ROOT, "tools", "run_benchmarks.py"), "--cpu-only", "--quick", "--verbose",
+              "--no-build", "--build-dir", BUILD, "--model", "tiny1", "--benchmark-samples", "2"]
+    try:
+        out = tmp_path / "r.json"
+        p = subprocess.run(runner + ["--json", str(out), "--save", name], capture_output=True, text=True, timeout=900)
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+        assert "saved baseline" in p.stdout and os.path.exists(baseline)
+        assert "benchmark name" in p.stdout  # --verbose: Catch2's own benchmark table
+        md = (tmp_path / "r.md").read_text()
+        assert "## single-window" in md and "NOT APPLICABLE" in md
+        p = subprocess.run(runner + ["--json", str(tmp_path / "r2.json"), "--compare", name, "--threshold", "10"],
+                           capture_output=True, text=True, timeout=900)
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+        assert "compared with baseline %s" % name in p.stdout and "0 regression(s)" in p.stdout
+    finally:
+        if os.path.exists(baseline):
+            os.remove(baseline)
+
+
+def test_make_benchmark(tmp_path):
+    out = tmp_path / "make.json"
+    p = subprocess.run(["make", "-s", "benchmark", "BUILD=" + BUILD, "JOBS=2",
+                        "BENCH_ARGS=--cpu-only --quick --model tiny1 --benchmark-samples 1 --json " + str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    assert len(json.loads(out.read_text())["benchmarks"]) == 8
+
+
+def test_ctest_lists_the_benchmark_tests():
+    p = subprocess.run(["ctest", "--test-dir", BUILD, "-N", "-L", "benchmark"], capture_output=True, text=True)
+    assert "benchmark: single-window quick" in p.stdout and "benchmark: recording" in p.stdout
