@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/outputs.h"
 #include "encoder/channels.h"
 #include "encoder/conventions.h"
 #include "encoder/encoder.h"
@@ -99,7 +100,7 @@ public:
                      const std::vector<std::string>& channels, bool fill_missing_zeros, bool average_reference,
                      double bandpass_low, double bandpass_high, int bandpass_order, double notch_hz, double notch_q,
                      const std::string& features_dtype, const std::string& head_path, bool save_features,
-                     nb::object progress) {
+                     nb::object progress, const std::string& job) {
         RecordingOptions o;
         o.stride_s = stride_s;
         o.batch = batch;
@@ -115,6 +116,7 @@ public:
         if (f.enabled()) design_filters(f, kModelRateHz);  // bad numbers fail before any work
         o.features_dtype = parse_features_dtype(features_dtype);
         o.save_features = save_features;
+        o.job = job;
         stride_samples(stride_s);
         std::unique_ptr<Head> head;
         if (!head_path.empty()) {
@@ -260,7 +262,7 @@ NB_MODULE(_core, m) {
         .def("time_encode", &Model::time_encode, "x"_a, "channels"_a)
         .def("process", &Model::process, "input"_a, "output"_a, "stride_s"_a, "batch"_a, "channels"_a,
              "fill_missing_zeros"_a, "average_reference"_a, "bandpass_low"_a, "bandpass_high"_a, "bandpass_order"_a,
-             "notch_hz"_a, "notch_q"_a, "features_dtype"_a, "head_path"_a, "save_features"_a, "progress"_a.none())
+             "notch_hz"_a, "notch_q"_a, "features_dtype"_a, "head_path"_a, "save_features"_a, "progress"_a.none(), "job"_a = "")
         .def_prop_ro("config", &Model::config, nb::rv_policy::reference_internal)
         .def_prop_ro("provenance", &Model::provenance, nb::rv_policy::reference_internal)
         .def_prop_ro("device", &Model::device)
@@ -269,6 +271,10 @@ NB_MODULE(_core, m) {
         .def_prop_ro("threads", &Model::threads)
         .def_prop_ro("path", &Model::path);
 
+    // The CLI's resume rule (engine/cli/outputs.h).
+    m.def("file_digest", &cli::file_digest, "path"_a);
+    m.def("recording_identity", &cli::recording_identity, "path"_a);
+    m.def("reuse_refusal", &cli::reuse_refusal, "output"_a, "job"_a);
     m.def("parse_montage", &parse_montage, "spec"_a);
     m.def("channel_dictionary", &channel_dictionary);
     m.def("named_config_names", &named_config_names);

@@ -2,11 +2,16 @@
 
 The rules are the CLI's (`eegpt embed A.edf B.edf ... --output-dir DIR`): outputs are
 DIR/NAME.features.h5, two recordings that would write the same name are refused before any work,
-an output that exists is a finished one and is skipped (resume; force=True recomputes), outputs
-are written under a temporary name and renamed when complete, and a failing recording is reported
-without stopping the others.
+outputs are written under a temporary name and renamed when complete, and a failing recording is
+reported without stopping the others. Resuming: each output records the job that made it (the
+recording's path, size and modification time, the weights' digest, every option: the CLI's `job`
+attribute, built here line for line as engine/cli/recordings_cli.cpp builds it); an existing
+output is kept only when it is complete and its record equals this job's, so the CLI and
+embed_many resume each other's runs; otherwise it is recomputed with a warning (force=True
+recomputes everything).
 """
 import os
+import warnings
 
 from . import _core
 from ._model import Model
@@ -33,7 +38,31 @@ def _model_spec(model):
     return ("file", os.fspath(model), "cpu", "fp32", 0)
 
 
-def _embed_one(recording, output, spec, options):
+def _number(v):
+    return "%.17g" % float(v)
+
+
+def _job_record(spec, options):
+    """The CLI's job record (engine/cli/recordings_cli.cpp, job_record) for these options."""
+    weights = _core.file_digest(spec[1]) if spec[0] == "file" else "random-init:%s seed %d" % (spec[1], spec[2])
+    device, precision = spec[-3], spec[-2]
+    channels = options.get("channels")
+    channels = "" if channels is None else channels if isinstance(channels, str) else ",".join(channels)
+    bandpass = options.get("bandpass")
+    notch = float(options.get("notch") or 0.0)
+    lines = [("engine_version", _core.__version__), ("command", "embed"), ("weights", weights),
+             ("device", device), ("precision", precision), ("channels", channels),
+             ("fill_missing", "zeros" if options.get("fill_missing") else ""),
+             ("average_reference", "1" if options.get("average_reference") else "0"),
+             ("bandpass", "" if bandpass is None else "%g,%g" % tuple(bandpass)),
+             ("bandpass_order", "" if bandpass is None else str(int(options.get("bandpass_order", 4)))),
+             ("notch_hz", _number(notch)), ("notch_q", _number(options.get("notch_q", 30.0)) if notch > 0 else ""),
+             ("out_of_range", "keep"), ("stride_s", _number(options.get("stride", 4.0))),
+             ("features_dtype", options.get("features_dtype", "float32")), ("save_features", "1")]
+    return "".join("\n%s=%s" % kv for kv in lines)
+
+
+def _embed_one(recording, output, spec, options, job=""):
     # On a Dask worker: the model is loaded once per worker process and kept on the worker.
     try:
         from distributed import get_worker
@@ -43,7 +72,7 @@ def _embed_one(recording, output, spec, options):
     if spec not in cache:
         cache[spec] = Model._from_spec(spec)
     try:
-        run_recording(cache[spec], recording, output, progress=False, **options)
+        run_recording(cache[spec], recording, output, progress=False, job=job, **options)
         return Job(recording, output, "done")
     except (_core.Error, OSError) as e:
         return Job(recording, output, "failed", str(e))
@@ -73,19 +102,28 @@ def embed_many(recordings, output_dir, model=None, client=None, force=False, **o
         raise type(e)("cannot create output_dir '%s': %s" % (output_dir, e.strerror)) from None
     options.pop("progress", None)
     spec = _model_spec(model)
+    job = _job_record(spec, options)
     results = {}
     todo = []
     for r, out in jobs:
+        try:
+            record = _core.recording_identity(r) + job
+        except _core.Error as e:  # reported even when an output of that name exists, as the CLI does
+            results[out] = Job(r, out, "failed", str(e))
+            continue
         if not force and os.path.exists(out):
-            results[out] = Job(r, out, "skipped")
-        else:
-            todo.append((r, out))
+            refusal = _core.reuse_refusal(out, record)
+            if not refusal:
+                results[out] = Job(r, out, "skipped")
+                continue
+            warnings.warn("%s: '%s' exists but %s: recomputing" % (r, out, refusal))
+        todo.append((r, out, record))
     if client is None:
-        for r, out in todo:
-            results[out] = _embed_one(r, out, spec, options)
+        for r, out, record in todo:
+            results[out] = _embed_one(r, out, spec, options, record)
     elif todo:
-        futures = [client.submit(_embed_one, r, out, spec, options, pure=False, key="eegpt-embed-%d-%s" % (i, out))
-                   for i, (r, out) in enumerate(todo)]
+        futures = [client.submit(_embed_one, r, out, spec, options, record, pure=False,
+                                 key="eegpt-embed-%d-%s" % (i, out)) for i, (r, out, record) in enumerate(todo)]
         for job in client.gather(futures):
             results[job.output] = job
     return [results[out] for _, out in jobs]

@@ -125,7 +125,7 @@ def _filters(bandpass, notch):
 
 def run_recording(model, recording, output, head=None, stride=4.0, channels=None, fill_missing=False,
                   average_reference=False, bandpass=None, bandpass_order=4, notch=None, notch_q=30.0, batch=32,
-                  features_dtype="float32", save_features=True, progress=True):
+                  features_dtype="float32", save_features=True, progress=True, job=""):
     """One recording (a path, or an mne.io.Raw) through the C++ pipeline into `output`; returns the
     engine's summary."""
     files = []
@@ -141,7 +141,7 @@ def run_recording(model, recording, output, head=None, stride=4.0, channels=None
     return engine_call(model._core.process, recording, os.fspath(output), float(stride), int(batch),
                        _montage(channels), bool(fill_missing), bool(average_reference), low, high,
                        int(bandpass_order), notch_hz, float(notch_q), features_dtype, head, bool(save_features),
-                       progress or None, files=files + ([head] if head else []))
+                       progress or None, job, files=files + ([head] if head else []))
 
 
 def _run_to_memory(model, recording, head, options):

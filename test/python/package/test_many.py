@@ -4,6 +4,7 @@ collisions refused before any work; a failing recording reported without stoppin
 import os
 import shutil
 
+import h5py
 import numpy as np
 import pytest
 
@@ -74,3 +75,25 @@ def test_collisions_failures_and_force(weights, recordings, tmp_path):
     assert "missing.edf" in jobs[0].error and "\n" not in jobs[0].error
     forced = eegpt.embed_many([recordings[1]], tmp_path / "out", model=weights, force=True)
     assert forced[0].status == "done"
+
+
+def test_the_cli_and_embed_many_resume_each_other(weights, recordings, tmp_path):
+    # Same job: the CLI's outputs are kept by embed_many and the other way round (the job records
+    # are equal, line for line); another stride or other weights: recomputed, with a warning.
+    lib.run_ok("embed", *recordings[:2], "--weights", weights, "--output-dir", tmp_path, "--quiet",
+               "--stride", "2", "--channels", "standard19", "--bandpass", "0.5,40", "--notch", "50")
+    options = dict(stride=2.0, channels="standard19", bandpass=(0.5, 40), notch=50)
+    jobs = eegpt.embed_many(recordings[:2], tmp_path, model=weights, **options)
+    assert [j.status for j in jobs] == ["skipped", "skipped"]
+    with pytest.warns(UserWarning, match="other stride_s"):
+        again = eegpt.embed_many(recordings[:1], tmp_path, model=weights, **dict(options, stride=4.0))
+    assert again[0].status == "done"
+    r = lib.run_ok("embed", recordings[0], "--weights", weights, "--output-dir", tmp_path, "--stride", "4",
+                   "--channels", "standard19", "--bandpass", "0.5,40", "--notch", "50")
+    assert "done already" in r.stdout
+    other = str(tmp_path / "other.h5")
+    shutil.copy(weights, other)
+    with h5py.File(other, "a") as f:
+        f.attrs["source_checkpoint"] = "another"
+    with pytest.warns(UserWarning, match="other weights"):
+        assert eegpt.embed_many(recordings[1:2], tmp_path, model=other, **options)[0].status == "done"
