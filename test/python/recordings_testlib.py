@@ -7,6 +7,7 @@ EEGPT_DATA_DIR  the real EDF recordings (default <repo>/../shared/data/eeg)
 """
 import os
 import subprocess
+import time
 
 import h5py
 import numpy as np
@@ -17,6 +18,16 @@ DICTIONARY = ("FP1 FPZ FP2 AF7 AF3 AF4 AF8 F7 F5 F3 F1 FZ F2 F4 F6 F8 FT7 FC5 FC
               "T7 C5 C3 C1 CZ C2 C4 C6 T8 TP7 CP5 CP3 CP1 CPZ CP2 CP4 CP6 TP8 P7 P5 P3 P1 PZ P2 P4 P6 P8 "
               "PO7 PO5 PO3 POZ PO4 PO6 PO8 O1 OZ O2").split()
 RECORDINGS = ["Subject00_1.edf", "Subject00_2.edf", "S001R03.edf"]
+
+
+def wait_for(predicate, timeout):
+    """Polls predicate until it is true (True) or timeout seconds pass (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def binary():

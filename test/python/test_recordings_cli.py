@@ -88,15 +88,6 @@ def test_many_recordings_lists_shards_and_resume(micro, tmp_path):
         lib.run("embed", recs[1], twin / "a.edf", "--weights", micro, "--output-dir", tmp_path / "x"))
 
 
-def wait_for(predicate, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_killed_run_leaves_no_output_and_a_rerun_resumes(micro, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -105,7 +96,7 @@ def test_a_killed_run_leaves_no_output_and_a_rerun_resumes(micro, tmp_path):
     cmd = [lib.binary(), "embed", str(first), str(second), "--output-dir", str(out), "--batch", "1", "--quiet"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert wait_for(lambda: list(out.glob("Subject00_1.features.h5.partial-*")), 120)
+        assert lib.wait_for(lambda: list(out.glob("Subject00_1.features.h5.partial-*")), 120)
         time.sleep(0.5)
         p.kill()
         p.wait(timeout=30)
@@ -125,7 +116,7 @@ def test_a_killed_run_leaves_no_output_and_a_rerun_resumes(micro, tmp_path):
     # Ctrl-C (or Slurm's SIGTERM) stops after the current batch and removes the partial file.
     (out / "Subject00_1.features.h5").unlink()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert wait_for(lambda: list(out.glob("Subject00_1.features.h5.partial-*")), 120)
+    assert lib.wait_for(lambda: list(out.glob("Subject00_1.features.h5.partial-*")), 120)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130 and "interrupted" in err

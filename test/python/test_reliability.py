@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
@@ -310,15 +309,6 @@ def test_a_missing_input_is_reported_even_when_its_output_exists(micro, tmp_path
 # ---------------------------------------------------------------- 6. killed runs
 
 
-def wait_for(predicate, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_a_killed_run_leaves_no_repaired_copy_and_sighup_removes_the_partial(tmp_path):
     # S001R03.edf needs the repaired copy (BCI2000's annotation prefilter); the large stand-in
     # model, one window per batch, is slow enough to be caught while it reads.
@@ -330,7 +320,7 @@ def test_a_killed_run_leaves_no_repaired_copy_and_sighup_removes_the_partial(tmp
     for sig, status in ((signal.SIGKILL, -signal.SIGKILL), (signal.SIGHUP, 130)):
         p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            assert wait_for(lambda: list(out.glob("*.partial-*")), 120)
+            assert lib.wait_for(lambda: list(out.glob("*.partial-*")), 120)
             assert os.listdir(tmp) == [], "the repaired copy has a name while it is read"
             p.send_signal(sig)
             _, err = p.communicate(timeout=60)
