@@ -38,7 +38,7 @@ CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads,
 }
 
 CpuEncoder::Gemm CpuEncoder::make_gemm(const float* weight, const float* bias, int out, int in) const {
-    Gemm g{bias, out, in, {}, {}};
+    Gemm g{bias, {}, {}};
     if (bf16_)
         g.bf16 = cpu::pack_bf16(weight, out, in);
     else

@@ -69,7 +69,6 @@ private:
     // cpu/bf16.h for bf16); the bias is a view into storage_.
     struct Gemm {
         const float* bias = nullptr;
-        int out = 0, in = 0;
         cpu::PackedWeights fp32;
         cpu::Bf16Matrix bf16;
     };
