@@ -16,11 +16,13 @@ using bf16 = __nv_bfloat16;
 // ---- patch_embed.cu -------------------------------------------------------------------------
 // x: batch x channels x samples; channel_ids: `channels` dictionary rows of chan_embed (dim wide);
 // patch_wt: the patch projection TRANSPOSED, patch x dim (patch_wt[p * dim + d] = W[d][p]);
-// summary: embed_num x dim. Writes tokens: (batch * samples / patch) sequences x (channels +
-// embed_num) rows x dim: each sequence is the channel tokens of one time patch, then the summary tokens.
+// summary: embed_num x dim. Time patch n starts at sample n * stride (stride <= patch; samples =
+// patch + a multiple of stride). Writes tokens: (batch * ((samples - patch) / stride + 1)) sequences
+// x (channels + embed_num) rows x dim: each sequence is the channel tokens of one time patch, then
+// the summary tokens.
 cudaError_t patch_embed(const float* x, const int* channel_ids, const float* patch_wt, const float* patch_bias,
                         const float* chan_embed, const float* summary, float* tokens, int batch, int channels,
-                        int samples, int patch, int dim, int embed_num, cudaStream_t stream);
+                        int samples, int patch, int stride, int dim, int embed_num, cudaStream_t stream);
 size_t patch_embed_smem_bytes(int channels, int patch);
 constexpr size_t kPatchEmbedMaxSmem = 48 * 1024;
 

@@ -11,7 +11,8 @@ namespace eegpt_test {
 inline std::vector<double> reference_encode(const eegpt::EncoderWeights& w, const std::vector<float>& x, int B, int C,
                                             int T, const std::vector<int>& ids) {
     const auto& c = w.config;
-    const int D = c.embed_dim, E = c.embed_num, P = c.patch_size, N = T / P, S = C + E, Hd = c.mlp_hidden;
+    const int D = c.embed_dim, E = c.embed_num, P = c.patch_size, N = (T - P) / c.patch_stride + 1, S = C + E,
+              Hd = c.mlp_hidden;
     const int heads = c.num_heads, hd = D / heads;
     auto linear = [](const std::vector<double>& in, int rows, int k, const float* wt, const float* b, int out) {
         std::vector<double> y(static_cast<size_t>(rows) * out);
@@ -45,7 +46,8 @@ inline std::vector<double> reference_encode(const eegpt::EncoderWeights& w, cons
                 for (int d = 0; d < D; ++d) {
                     double acc = w.patch.bias[d];
                     for (int p = 0; p < P; ++p)
-                        acc += x[(static_cast<size_t>(b) * C + ch) * T + n * P + p] * w.patch.weight[d * P + p];
+                        acc += x[(static_cast<size_t>(b) * C + ch) * T + static_cast<size_t>(n) * c.patch_stride + p] *
+                               w.patch.weight[d * P + p];
                     h[static_cast<size_t>(ch) * D + d] = acc + w.channel_embedding[ids[static_cast<size_t>(ch)] * D + d];
                 }
             for (int e = 0; e < E; ++e)

@@ -123,13 +123,16 @@ constexpr double output_tolerance(double fp32_tolerance) {
 TEST_CASE("cuda kernel: patch embedding with channel embedding and summary tokens", "[cuda][kernels]") {
     REQUIRE_CUDA_DEVICE();
     struct Case {
-        int batch, channels, samples, patch, dim, embed_num;
+        int batch, channels, samples, patch, stride, dim, embed_num;
     };
-    const Case cases[] = {{2, 5, 192, 64, 64, 4}, {1, 58, 256, 64, 512, 4}, {3, 1, 64, 64, 96, 1}, {2, 19, 128, 32, 80, 2}};
+    // Stride below the patch: overlapping patches (braindecode's EEGPT), 31 per 1024 samples at 32.
+    const Case cases[] = {{2, 5, 192, 64, 64, 64, 4},  {1, 58, 256, 64, 64, 512, 4}, {3, 1, 64, 64, 64, 96, 1},
+                          {2, 19, 128, 32, 32, 80, 2}, {2, 19, 1024, 64, 32, 64, 4}, {1, 7, 112, 64, 16, 48, 2}};
     unsigned seed = 100;
     for (const Case& c : cases) {
-        INFO("batch " << c.batch << " channels " << c.channels << " samples " << c.samples << " dim " << c.dim);
-        const int N = c.samples / c.patch, S = c.channels + c.embed_num, D = c.dim, P = c.patch;
+        INFO("batch " << c.batch << " channels " << c.channels << " samples " << c.samples << " stride " << c.stride
+                      << " dim " << c.dim);
+        const int N = (c.samples - c.patch) / c.stride + 1, S = c.channels + c.embed_num, D = c.dim, P = c.patch;
         auto x = randn(static_cast<size_t>(c.batch) * c.channels * c.samples, ++seed, 0.0f, 0.05f);
         auto w = randn(static_cast<size_t>(D) * P, ++seed, 0.0f, 0.1f);  // D x P, PyTorch layout
         auto b = randn(static_cast<size_t>(D), ++seed, 0.0f, 0.1f);
@@ -144,17 +147,21 @@ TEST_CASE("cuda kernel: patch embedding with channel embedding and summary token
 
         std::vector<float> ref(static_cast<size_t>(c.batch) * N * S * D);
         cpu::patch_embed(x.data(), ids.data(), w.data(), b.data(), chan.data(), summary.data(), ref.data(), c.channels,
-                         c.samples, P, D, c.embed_num, 0, c.batch * N);
+                         c.samples, P, c.stride, D, c.embed_num, 0, c.batch * N);
         DeviceArray<float> dx(x), dwt(wt), db(b), dchan(chan), dsummary(summary), dtokens(ref.size());
         DeviceArray<int> dids(ids);
         dtokens.poison();
         require_ran(kernels::patch_embed(dx.get(), dids.get(), dwt.get(), db.get(), dchan.get(), dsummary.get(),
-                                         dtokens.get(), c.batch, c.channels, c.samples, P, D, c.embed_num, nullptr));
+                                         dtokens.get(), c.batch, c.channels, c.samples, P, c.stride, D, c.embed_num,
+                                         nullptr));
         auto got = dtokens.download();
         CHECK(all_finite(got));
         CHECK(relative_error(got, ref) <= 2e-6);
     }
-    REQUIRE(kernels::patch_embed(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 100, 64, 64, 4,
+    // 100 samples: not a patch plus whole strides; stride above the patch.
+    REQUIRE(kernels::patch_embed(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 100, 64, 64, 64, 4,
+                                 nullptr) == cudaErrorInvalidValue);
+    REQUIRE(kernels::patch_embed(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 128, 32, 64, 64, 4,
                                  nullptr) == cudaErrorInvalidValue);
 }
 

@@ -96,10 +96,15 @@ void small_cases(const Row& row) {
     no_qkv_bias.qkv_bias = false;
     ModelConfig one_block = named_config("tiny2");
     one_block.depth = 1;
+    // Overlapping patches (braindecode's EEGPT defaults to stride 32: 31 patches per 4 s window).
+    ModelConfig stride32 = named_config("tiny2"), stride16 = named_config("tiny1");
+    stride32.patch_stride = 32;
+    stride16.patch_stride = 16;
     const Case cases[] = {{"tiny1", named_config("tiny1"), 1, 1, 64},      {"tiny2", named_config("tiny2"), 3, 19, 1024},
                           {"tiny2", named_config("tiny2"), 2, 58, 256},    {"tiny3", named_config("tiny3"), 1, 62, 128},
                           {"head dim 64", head64, 2, 19, 512},             {"no qkv bias", no_qkv_bias, 2, 5, 192},
-                          {"one block", one_block, 2, 7, 128},             {"base3", named_config("base3"), 1, 19, 256}};
+                          {"one block", one_block, 2, 7, 128},             {"base3", named_config("base3"), 1, 19, 256},
+                          {"patch stride 32", stride32, 2, 19, 1024},      {"patch stride 16", stride16, 3, 5, 112}};
     for (const Case& c : cases) {
         const ModelWeights w = random_weights(c.config, 3);
         const auto x = random_input(static_cast<size_t>(c.batch) * c.channels * c.samples, 11);
@@ -195,6 +200,12 @@ TEST_CASE("encoder rejects bad shapes and channel ids", "[encoder][errors]") {
                         Contains("positive multiple of 64, got 100"));
     REQUIRE_THROWS_WITH(encoder->encode(x.data(), 0, 2, 64, ids.data(), out.data()), Contains("batch must be at least 1"));
     REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 63, 64, ids.data(), out.data()), Contains("channel count must be 1..62"));
+    ModelConfig strided = named_config("tiny1");
+    strided.patch_stride = 32;
+    auto overlapping = make_encoder(random_weights(strided, 0));
+    REQUIRE_THROWS_WITH(overlapping->encode(x.data(), 1, 2, 100, ids.data(), out.data()),
+                        Contains("64 plus a multiple of the patch stride 32, got 100"));
+    REQUIRE(overlapping->output_size(1, 96) == static_cast<size_t>(2 * strided.embed_num * strided.embed_dim));
     std::vector<int> bad_ids = {0, 62};
     REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 64, bad_ids.data(), out.data()), Contains("channel id 62 out of range"));
 }
@@ -335,15 +346,16 @@ void check_isa_ops(cpu::Isa isa) {
     const size_t ng = static_cast<size_t>(seqs) * E * D;
     compare(run(ng, [&](float* y) { ops.gather_rows(qkv.data(), y, seqs, S, S - E, E, D); }),
             run(ng, [&](float* y) { ref.gather_rows(qkv.data(), y, seqs, S, S - E, E, D); }), "gather_rows");
-    const int C = 19, T = 256, P = 64;
+    const int C = 19, T = 256, P = 64, stride = 32;  // overlapping patches cover the stride too
+    const int N = (T - P) / stride + 1;
     auto xs = random_input(static_cast<size_t>(2) * C * T, 28), pw = random_input(static_cast<size_t>(D) * P, 29);
     auto chan = random_input(static_cast<size_t>(62) * D, 30), summary = random_input(static_cast<size_t>(E) * D, 31);
     const auto ids = first_ids(C, 2);
-    const size_t nt = static_cast<size_t>(2) * (T / P) * (C + E) * D;
+    const size_t nt = static_cast<size_t>(2) * N * (C + E) * D;
     auto embed = [&](const cpu::Ops& o) {
         return run(nt, [&](float* y) {
-            o.patch_embed(xs.data(), ids.data(), pw.data(), b.data(), chan.data(), summary.data(), y, C, T, P, D, E, 0,
-                          2 * (T / P));
+            o.patch_embed(xs.data(), ids.data(), pw.data(), b.data(), chan.data(), summary.data(), y, C, T, P, stride, D, E, 0,
+                          2 * N);
         });
     };
     compare(embed(ops), embed(ref), "patch_embed");

@@ -84,6 +84,19 @@ TEST_CASE("weights round-trip through the HDF5 format", "[model]") {
     CHECK(r.provenance.random_seed == 7);
     CHECK(r.provenance.source_checkpoint == "random-init:tiny1");
     CHECK(r.at("norm.bias").data == w.at("norm.bias").data);
+    CHECK(r.config.patch_stride == 64);
+    {
+        h5::Handle file = h5::open_read(path.str());
+        CHECK(h5::read_int_attr(file, "format_version") == 1);
+        CHECK_FALSE(h5::has_attr(file, "patch_stride"));
+    }
+    // Overlapping patches are format version 2, which older engines refuse instead of misreading.
+    w.config.patch_stride = 32;
+    save_weights(w, path);
+    CHECK(load_weights(path).config.patch_stride == 32);
+    h5::Handle file = h5::open_read(path.str());
+    CHECK(h5::read_int_attr(file, "format_version") == 2);
+    CHECK(h5::read_int_attr(file, "patch_stride") == 32);
 }
 
 TEST_CASE("the loader rejects every malformed weight file with a message naming the problem", "[model][errors]") {
@@ -142,8 +155,19 @@ TEST_CASE("the loader rejects every malformed weight file with a message naming 
         REQUIRE_THROWS_WITH(load_weights(path), Contains("'encoder/summary_token' contains a non-finite value"));
     }
     SECTION("wrong format version") {
+        write_edited(path, [](hid_t f, hid_t) { h5::write_attr(f, "format_version", int64_t{3}); });
+        REQUIRE_THROWS_WITH(load_weights(path), Contains("unsupported format_version 3"));
+    }
+    SECTION("patch stride: version 2 without it, version 1 with it, or above the patch") {
         write_edited(path, [](hid_t f, hid_t) { h5::write_attr(f, "format_version", int64_t{2}); });
-        REQUIRE_THROWS_WITH(load_weights(path), Contains("unsupported format_version 2"));
+        REQUIRE_THROWS_WITH(load_weights(path), Contains("missing attribute 'patch_stride'"));
+        write_edited(path, [](hid_t f, hid_t) { h5::write_attr(f, "patch_stride", int64_t{32}); });
+        REQUIRE_THROWS_WITH(load_weights(path), Contains("'patch_stride' in a format_version 1 file"));
+        write_edited(path, [](hid_t f, hid_t) {
+            h5::write_attr(f, "format_version", int64_t{2});
+            h5::write_attr(f, "patch_stride", int64_t{65});
+        });
+        REQUIRE_THROWS_WITH(load_weights(path), Contains("patch_stride must be 1..64 (patch_size), got 65"));
     }
     SECTION("missing configuration attribute") {
         write_edited(path, [](hid_t f, hid_t) { H5Adelete(f, "num_heads"); });

@@ -7,9 +7,11 @@
 
 A braindecode `EEGPT` (its state_dict has the buffer `chans_id` or a `final_layer`) keeps the
 encoder under target_encoder. with the released names, but its patch stride (braindecode's default
-is 32: overlapping patches) is in its configuration, not in the tensors. The engine computes
-patch_stride = patch_size (64) only, so the stride must be stated, from the config.json that
-braindecode's hub mixin writes or with --patch-stride, and anything else is refused.
+is 32: overlapping patches, 31 per 4 s window) is in its configuration, not in the tensors. So the
+stride must be stated, from the config.json that braindecode's hub mixin writes or with
+--patch-stride; a stride below the patch size is written as format version 2 (weights/FORMAT.md),
+and one that does not fit the engine's 4 s windows (1024 samples = 64 + a multiple of the stride;
+braindecode would pad them with zeros) is refused.
 
 CKPT is a PyTorch Lightning checkpoint (state dict under `state_dict`) or a plain state_dict.
 Errors: one line "convert_ckpt: error: ..." on stderr, exit code 1, and no output file.
@@ -27,7 +29,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import eegpt_format as fmt  # noqa: E402
 
-CONVERTER_VERSION = "1.1"  # 1.1: tensors carry Fletcher32 checksums
+CONVERTER_VERSION = "1.2"  # 1.1: tensors carry Fletcher32 checksums; 1.2: patch_stride (format 2)
+WINDOW_SAMPLES = 1024  # the engine's 4 s windows at 256 Hz
 
 
 class Fail(Exception):
@@ -123,17 +126,32 @@ def is_braindecode(sd):
     return "chans_id" in sd or any(k.startswith("final_layer.") for k in sd)
 
 
-def check_patch_stride(sd, config, config_path, patch_stride):
+def read_model_config(config_path):
+    """braindecode's config.json (model.get_config(), as its hub mixin writes it), or {}."""
+    if not config_path:
+        return {}
+    try:
+        with open(config_path) as f:
+            stated = json.load(f)
+    except (OSError, ValueError) as e:
+        raise Fail("cannot read --config %s: %s" % (config_path, e))
+    if not isinstance(stated, dict):
+        raise Fail("--config %s is not a JSON object" % config_path)
+    if stated.get("patch_stride") is None:
+        raise Fail("--config %s has no patch_stride" % config_path)
+    module = stated.get("patch_module")
+    if module is not None and not str(module).endswith("_PatchEmbed"):
+        raise Fail("--config %s: patch_module %s is not computed by this engine (only the released "
+                   "convolutional patch embedding, braindecode's _PatchEmbed)" % (config_path, module))
+    return stated
+
+
+def check_patch_stride(sd, config, model_config, config_path, patch_stride):
     """The braindecode rule of the module docstring; returns the stride when one is known."""
-    stated = None
-    if config_path:
-        try:
-            with open(config_path) as f:
-                stated = json.load(f).get("patch_stride")
-        except (OSError, ValueError) as e:
-            raise Fail("cannot read --config %s: %s" % (config_path, e))
-        if stated is None:
-            raise Fail("--config %s has no patch_stride" % config_path)
+    stated = model_config.get("patch_stride")
+    if model_config.get("patch_size", config["patch_size"]) != config["patch_size"]:
+        raise Fail("--config %s says patch_size %s, the tensors %d" % (config_path, model_config["patch_size"],
+                                                                       config["patch_size"]))
     if patch_stride is not None:
         if stated is not None and int(stated) != patch_stride:
             raise Fail("--patch-stride %d contradicts patch_stride %s in %s" % (patch_stride, stated, config_path))
@@ -143,11 +161,13 @@ def check_patch_stride(sd, config, config_path, patch_stride):
             raise Fail("a braindecode EEGPT state_dict does not record its patch_stride (braindecode's default "
                        "is 32): give --config config.json or --patch-stride")
         return None
-    if int(stated) != config["patch_size"]:
-        raise Fail("patch_stride %s: overlapping patches (stride < patch_size %d, braindecode's default 32) are "
-                   "not computed by this engine; only patch_stride %d converts"
-                   % (stated, config["patch_size"], config["patch_size"]))
-    return int(stated)
+    stride, patch = int(stated), config["patch_size"]
+    if not 1 <= stride <= patch:
+        raise Fail("patch_stride %d: must be 1..%d (the patch size)" % (stride, patch))
+    if (WINDOW_SAMPLES - patch) % stride != 0:
+        raise Fail("patch_stride %d does not fit the engine's %d-sample windows (%d + a multiple of the stride); "
+                   "braindecode would pad them with zeros" % (stride, WINDOW_SAMPLES, patch))
+    return stride
 
 
 def convert(ckpt_path, out_path, prefix="target_encoder.", num_heads=None, config_path=None, patch_stride=None):
@@ -159,8 +179,13 @@ def convert(ckpt_path, out_path, prefix="target_encoder.", num_heads=None, confi
         raise Fail("cannot load checkpoint %s: %s" % (ckpt_path, e))
     whole = get_state_dict(ckpt)
     sd = select_prefix(whole, prefix)
+    model_config = read_model_config(config_path)
+    if num_heads is None and model_config.get("num_heads") is not None:
+        num_heads = int(model_config["num_heads"])
     config = fmt.infer_config(sd, num_heads)
-    check_patch_stride(whole, config, config_path, patch_stride)
+    stride = check_patch_stride(whole, config, model_config, config_path, patch_stride)
+    if stride is not None:
+        config["patch_stride"] = stride
     fmt.validate_state_dict(sd, config)
     sd = to_float32(sd)
     prov = dict(trained=1, source_checkpoint=os.path.basename(ckpt_path),

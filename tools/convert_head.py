@@ -13,6 +13,8 @@ or from a braindecode EEGPT (its state_dict; the encoder itself through convert_
     chan_proj.proj.* (19, C_in[, 1]) and the chans_id buffer          channel projection (optional)
     final_layer.probe1.* (H, E*D), final_layer.probe2.* (K, N*H)      braindecode 1.8's default probe
     or final_layer.weight (K, N*E*D)                                  one Linear (earlier versions)
+(N: time patches per 4 s window, 16, or 31 at braindecode's default patch_stride 32; the engine
+checks it against the converted encoder's before any recording is read)
 max-norm parametrized weights (parametrizations.weight.original) are renormalised as braindecode does.
 
 or a random head for tests:
@@ -173,7 +175,8 @@ def from_braindecode(args, state, input_channels, encoder_channels):
         w = w[:, :, 0] if w.ndim == 3 else w
         if "chans_id" not in state:
             raise SystemExit("convert_head: a braindecode chan_proj without the chans_id buffer")
-        encoder_channels = [CHANNEL_NAMES[int(i)] for i in state["chans_id"]]
+        ids = np.asarray(state["chans_id"]).reshape(-1)  # braindecode 1.8 stores it as (1, 19)
+        encoder_channels = [CHANNEL_NAMES[int(i)] for i in ids]
         if w.shape != (len(encoder_channels), len(input_channels)):
             raise SystemExit("convert_head: chan_proj maps %d channels to %d, but --input-channels has %d names"
                              % (w.shape[1], w.shape[0], len(input_channels)))

@@ -15,6 +15,9 @@ import numpy as np
 
 FORMAT_NAME = "eegpt-encoder"
 FORMAT_VERSION = 1
+# Version 2 records patch_stride, written only for overlapping patches (stride < patch_size), so that
+# an engine that cannot compute them refuses the file instead of computing stride-64 features.
+FORMAT_VERSION_STRIDED = 2
 
 # Index = channel id (ARCHITECTURE.md); chan_embed.weight has one row per name.
 CHANNEL_NAMES = (
@@ -39,7 +42,7 @@ NAMED_CONFIGS = OrderedDict(
     large=(512, 4, 8, 8),
 )
 
-CONFIG_KEYS = ("embed_dim", "depth", "num_heads", "embed_num", "patch_size", "mlp_hidden",
+CONFIG_KEYS = ("embed_dim", "depth", "num_heads", "embed_num", "patch_size", "patch_stride", "mlp_hidden",
                "layernorm_eps", "qkv_bias")
 
 
@@ -67,10 +70,13 @@ def named_config(name):
 
 
 def make_config(embed_dim, embed_num, depth, num_heads, patch_size=64, mlp_hidden=None,
-                layernorm_eps=1e-6, qkv_bias=1):
+                layernorm_eps=1e-6, qkv_bias=1, patch_stride=None):
+    stride = int(patch_size if patch_stride is None else patch_stride)
+    if not 1 <= stride <= int(patch_size):
+        raise ValueError("patch_stride must be 1..%d (patch_size), got %d" % (int(patch_size), stride))
     return OrderedDict(
         embed_dim=int(embed_dim), depth=int(depth), num_heads=int(num_heads),
-        embed_num=int(embed_num), patch_size=int(patch_size),
+        embed_num=int(embed_num), patch_size=int(patch_size), patch_stride=stride,
         mlp_hidden=int(4 * embed_dim if mlp_hidden is None else mlp_hidden),
         layernorm_eps=float(layernorm_eps), qkv_bias=int(bool(qkv_bias)))
 
@@ -203,7 +209,7 @@ def infer_config(sd, num_heads=None):
 
 # ---------------------------------------------------------------- HDF5 I/O
 def write_weights(path, state_dict, config, provenance):
-    """Write FORMAT.md version 1. provenance: trained, [random_seed], source_checkpoint,
+    """Write FORMAT.md version 1 (version 2 with patch_stride for overlapping patches). provenance: trained, [random_seed], source_checkpoint,
     source_sha256, source_prefix, converter_version. Written to a temp file beside `path` and
     renamed, so a failure never leaves a partial file under the final name."""
     validate_state_dict(state_dict, config)
@@ -215,9 +221,12 @@ def write_weights(path, state_dict, config, provenance):
         with h5py.File(tmp, "w") as f:
             a = f.attrs
             a["format"] = FORMAT_NAME  # str -> variable-length UTF-8 scalar
-            a["format_version"] = np.int64(FORMAT_VERSION)
+            strided = config["patch_stride"] != config["patch_size"]
+            a["format_version"] = np.int64(FORMAT_VERSION_STRIDED if strided else FORMAT_VERSION)
             for k in ("embed_dim", "depth", "num_heads", "embed_num", "patch_size", "mlp_hidden"):
                 a[k] = np.int64(config[k])
+            if strided:
+                a["patch_stride"] = np.int64(config["patch_stride"])
             a["layernorm_eps"] = np.float64(config["layernorm_eps"])
             a["qkv_bias"] = np.int64(config["qkv_bias"])
             a.create("channel_names", data=np.array(CHANNEL_NAMES, dtype=object),
@@ -263,11 +272,16 @@ def read_attrs(path):
 def read_weights(path):
     """-> (config dict, OrderedDict name -> float32 array in canonical order)."""
     attrs = read_attrs(path)
-    if attrs.get("format") != FORMAT_NAME or int(attrs.get("format_version", -1)) != FORMAT_VERSION:
-        raise ValueError("%s: not an %s version %d file" % (path, FORMAT_NAME, FORMAT_VERSION))
+    version = int(attrs.get("format_version", -1))
+    if attrs.get("format") != FORMAT_NAME or version not in (FORMAT_VERSION, FORMAT_VERSION_STRIDED):
+        raise ValueError("%s: not an %s version %d or %d file" % (path, FORMAT_NAME, FORMAT_VERSION,
+                                                                   FORMAT_VERSION_STRIDED))
+    if (version == FORMAT_VERSION_STRIDED) != ("patch_stride" in attrs):
+        raise ValueError("%s: patch_stride is recorded exactly in format_version %d files" % (path, FORMAT_VERSION_STRIDED))
     config = make_config(attrs["embed_dim"], attrs["embed_num"], attrs["depth"], attrs["num_heads"],
                          patch_size=attrs["patch_size"], mlp_hidden=attrs["mlp_hidden"],
-                         layernorm_eps=attrs["layernorm_eps"], qkv_bias=attrs["qkv_bias"])
+                         layernorm_eps=attrs["layernorm_eps"], qkv_bias=attrs["qkv_bias"],
+                         patch_stride=attrs.get("patch_stride"))
     with h5py.File(path, "r") as f:
         g = f["encoder"]
         raw = {k: g[k][()] for k in g.keys()}

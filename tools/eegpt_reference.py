@@ -23,10 +23,11 @@ import eegpt_format as fmt  # noqa: E402
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self, D, P):
+    def __init__(self, D, P, stride):
         super().__init__()
-        # Conv2d over (channel, time) with a (1, P) kernel: one linear map per patch, as released.
-        self.proj = nn.Conv2d(1, D, kernel_size=(1, P), stride=(1, P))
+        # Conv2d over (channel, time) with a (1, P) kernel: one linear map per patch, as released
+        # (stride P); a smaller stride gives overlapping patches (braindecode's EEGPT).
+        self.proj = nn.Conv2d(1, D, kernel_size=(1, P), stride=(1, stride))
 
     def forward(self, x):  # (B, C, T) -> (B, N, C, D)
         return self.proj(x.unsqueeze(1)).permute(0, 3, 2, 1)
@@ -79,7 +80,7 @@ class Encoder(nn.Module):
         eps = config["layernorm_eps"]
         self.E = E
         self.summary_token = nn.Parameter(torch.zeros(1, E, D))
-        self.patch_embed = PatchEmbed(D, config["patch_size"])
+        self.patch_embed = PatchEmbed(D, config["patch_size"], config.get("patch_stride", config["patch_size"]))
         self.chan_embed = nn.Embedding(len(fmt.CHANNEL_NAMES), D)
         self.blocks = nn.ModuleList(
             Block(D, config["num_heads"], config["mlp_hidden"], eps, config["qkv_bias"])

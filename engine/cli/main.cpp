@@ -38,7 +38,7 @@ int run_encode(const EncodeArgs& args) {
                           features.data());
     FeatureFileInfo info{EEGPT_VERSION, to_string(model.encoder->device()), to_string(model.encoder->precision()),
                          model.encoder->isa(), &model.weights->provenance};
-    write_feature_file(args.output, features, input.batch, input.samples / config.patch_size, config.embed_num,
+    write_feature_file(args.output, features, input.batch, config.patches(input.samples), config.embed_num,
                        config.embed_dim, input.channel_ids, info);
     return 0;
 }
@@ -48,8 +48,9 @@ int run_info(const std::string& path) {
     for (const auto& warning : w.warnings)
         std::fprintf(stderr, "eegpt: warning: weights '%s': %s\n", path.c_str(), warning.c_str());
     const ModelConfig& c = w.config;
-    std::printf("%s\n  embed_dim %d, depth %d, heads %d, summary tokens %d, patch %d, mlp %d, eps %g, qkv bias %s\n",
-                path.c_str(), c.embed_dim, c.depth, c.num_heads, c.embed_num, c.patch_size, c.mlp_hidden,
+    std::printf("%s\n  embed_dim %d, depth %d, heads %d, summary tokens %d, patch %d stride %d, mlp %d, eps %g, "
+                "qkv bias %s\n",
+                path.c_str(), c.embed_dim, c.depth, c.num_heads, c.embed_num, c.patch_size, c.patch_stride, c.mlp_hidden,
                 c.layernorm_eps, c.qkv_bias ? "yes" : "no");
     if (w.provenance.trained)
         std::printf("  trained: from %s (sha256 %s, prefix %s), converter %s\n", w.provenance.source_checkpoint.c_str(),

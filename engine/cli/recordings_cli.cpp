@@ -328,7 +328,7 @@ int run_many(const RecordingArgs& a, bool classify) {
     if (head) {
         const ModelConfig& c = model.encoder->config();
         try {
-            check_head_fits(*head, kWindowSamples / c.patch_size, c.embed_num, c.embed_dim);
+            check_head_fits(*head, c.patches(kWindowSamples), c.embed_num, c.embed_dim);
         } catch (const Error& e) {
             throw Error("head '" + a.head + "' does not fit the model: " + e.what());
         }

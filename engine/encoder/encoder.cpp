@@ -34,7 +34,7 @@ Precision parse_precision(const std::string& name) {
 
 size_t Encoder::output_size(int batch, int samples) const {
     const ModelConfig& c = config();
-    return static_cast<size_t>(batch) * static_cast<size_t>(samples / c.patch_size) * c.embed_num * c.embed_dim;
+    return static_cast<size_t>(batch) * static_cast<size_t>(c.patches(samples)) * c.embed_num * c.embed_dim;
 }
 
 void check_encode_arguments(const ModelConfig& config, int batch, int channels, int samples, const int* channel_ids) {
@@ -42,9 +42,13 @@ void check_encode_arguments(const ModelConfig& config, int batch, int channels, 
     if (batch < 1) throw Error("batch must be at least 1, got " + std::to_string(batch));
     if (channels < 1 || channels > dictionary_size)
         throw Error("channel count must be 1.." + std::to_string(dictionary_size) + ", got " + std::to_string(channels));
-    if (samples < config.patch_size || samples % config.patch_size != 0)
-        throw Error("samples per window must be a positive multiple of " + std::to_string(config.patch_size) +
+    if (!config.fits_window(samples)) {
+        const std::string P = std::to_string(config.patch_size), S = std::to_string(config.patch_stride);
+        throw Error("samples per window must be " +
+                    (config.patch_stride == config.patch_size ? "a positive multiple of " + P
+                                                               : P + " plus a multiple of the patch stride " + S) +
                     ", got " + std::to_string(samples));
+    }
     for (int c = 0; c < channels; ++c)
         if (channel_ids[c] < 0 || channel_ids[c] >= dictionary_size)
             throw Error("channel id " + std::to_string(channel_ids[c]) + " out of range 0.." +

@@ -57,7 +57,8 @@ public:
         threads_ = threads;
     }
 
-    // x: (batch, channels, samples) float32 C-contiguous; returns (batch, samples/patch, E, D).
+    // x: (batch, channels, samples) float32 C-contiguous; returns (batch, patches, E, D) with
+    // patches = (samples - patch_size) / patch_stride + 1.
     nb::ndarray<nb::numpy, float, nb::ndim<4>> encode(
         nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> x,
         const std::vector<std::string>& channels) {
@@ -88,7 +89,7 @@ public:
         }
         float* data = out.release();
         nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
-        const size_t shape[4] = {static_cast<size_t>(batch), static_cast<size_t>(samples / c.patch_size),
+        const size_t shape[4] = {static_cast<size_t>(batch), static_cast<size_t>(c.patches(samples)),
                                  static_cast<size_t>(c.embed_num), static_cast<size_t>(c.embed_dim)};
         return nb::ndarray<nb::numpy, float, nb::ndim<4>>(data, 4, shape, owner);
     }
@@ -123,7 +124,7 @@ public:
             head = std::make_unique<Head>(load_head(head_path));
             const ModelConfig& c = encoder_->config();
             try {
-                check_head_fits(*head, kWindowSamples / c.patch_size, c.embed_num, c.embed_dim);
+                check_head_fits(*head, c.patches(kWindowSamples), c.embed_num, c.embed_dim);
             } catch (const Error& e) {
                 throw Error("head '" + head_path + "' does not fit the model: " + e.what());
             }
@@ -225,6 +226,7 @@ NB_MODULE(_core, m) {
         .def_ro("num_heads", &ModelConfig::num_heads)
         .def_ro("embed_num", &ModelConfig::embed_num)
         .def_ro("patch_size", &ModelConfig::patch_size)
+        .def_ro("patch_stride", &ModelConfig::patch_stride)
         .def_ro("mlp_hidden", &ModelConfig::mlp_hidden)
         .def_ro("layernorm_eps", &ModelConfig::layernorm_eps)
         .def_ro("qkv_bias", &ModelConfig::qkv_bias);

@@ -53,10 +53,11 @@ class Model:
 
     @property
     def config(self):
-        """embed_dim, depth, num_heads, embed_num, patch_size, mlp_hidden, layernorm_eps, qkv_bias."""
+        """embed_dim, depth, num_heads, embed_num, patch_size, patch_stride (patch_size unless the
+        patches overlap, as in braindecode's EEGPT), mlp_hidden, layernorm_eps, qkv_bias."""
         c = self._core.config
         return {k: getattr(c, k) for k in ("embed_dim", "depth", "num_heads", "embed_num", "patch_size",
-                                           "mlp_hidden", "layernorm_eps", "qkv_bias")}
+                                           "patch_stride", "mlp_hidden", "layernorm_eps", "qkv_bias")}
 
     @property
     def provenance(self):
@@ -71,11 +72,13 @@ class Model:
     isa = property(lambda self: self._core.isa, doc="CPU ISA level of the operations ('avx2', 'avx512')")
 
     def encode(self, x, channels):
-        """Features of windows x: (batch, channels, samples) in millivolts at 256 Hz, samples a
-        multiple of 64, any array with DLPack or the buffer protocol (NumPy, PyTorch CPU tensors;
-        read in place when C-contiguous float32, else converted once). channels: one dictionary
-        name per channel. Returns float32 (batch, samples / 64, embed_num, embed_dim). The GIL is
-        released while the engine computes; one Model encodes one call at a time."""
+        """Features of windows x: (batch, channels, samples) in millivolts at 256 Hz, samples =
+        patch_size (64) + a multiple of patch_stride (64 for the released model), any array with
+        DLPack or the buffer protocol (NumPy, PyTorch CPU tensors; read in place when C-contiguous
+        float32, else converted once). channels: one dictionary name per channel. Returns float32
+        (batch, patches, embed_num, embed_dim), patches = (samples - patch_size) / patch_stride + 1
+        (samples / 64 for the released model). The GIL is released while the engine computes; one
+        Model encodes one call at a time."""
         if isinstance(channels, str):
             channels = channels.split(",")
         channels = [str(c) for c in channels]

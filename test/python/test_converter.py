@@ -100,7 +100,7 @@ def test_convert_lightning_checkpoint(little_ckpt, tmp_path):
     assert a["trained"] == 1 and "random_seed" not in a
     assert a["source_checkpoint"] == os.path.basename(ckpt)
     assert a["source_sha256"] == hashlib.sha256(open(ckpt, "rb").read()).hexdigest()
-    assert a["source_prefix"] == "target_encoder." and a["converter_version"] == "1.1"
+    assert a["source_prefix"] == "target_encoder." and a["converter_version"] == "1.2"
     assert sorted(os.listdir(tmp_path)) == ["little.h5"]  # no temp file left
 
 
@@ -286,7 +286,7 @@ def fake_braindecode(path, config, seed=21):
     return target
 
 
-def test_braindecode_patch_stride_must_be_stated_and_64(tmp_path, eegpt_bin):
+def test_braindecode_patch_stride_must_be_stated_and_fit_the_windows(tmp_path, eegpt_bin):
     cfg = fmt.named_config("little")
     ckpt = tmp_path / "bd.pt"
     target = fake_braindecode(ckpt, cfg)
@@ -297,19 +297,39 @@ def test_braindecode_patch_stride_must_be_stated_and_64(tmp_path, eegpt_bin):
         p.write_text('{"patch_size": 64, "patch_stride": %d, "embed_dim": %d}' % (stride, cfg["embed_dim"]))
         return p
 
+    norm_embed = tmp_path / "norm_embed.json"
+    norm_embed.write_text('{"patch_size": 64, "patch_stride": 64, "patch_module": '
+                          '"braindecode.models.eegpt._PatchNormEmbed"}')
     cases = [((), "does not record its patch_stride"),
-             (("--patch-stride", "32"), "patch_stride 32: overlapping patches"),
-             (("--config", config_json(32)), "patch_stride 32: overlapping patches"),
-             (("--config", config_json(32), "--patch-stride", "64"), "contradicts patch_stride 32")]
+             (("--patch-stride", "50"), "patch_stride 50 does not fit the engine's 1024-sample windows"),
+             (("--patch-stride", "65"), "patch_stride 65: must be 1..64"),
+             (("--patch-stride", "0"), "patch_stride 0: must be 1..64"),
+             (("--config", config_json(32), "--patch-stride", "64"), "contradicts patch_stride 32"),
+             (("--config", norm_embed), "patch_module braindecode.models.eegpt._PatchNormEmbed is not computed")]
     for args, needle in cases:
         r = run_converter(ckpt, out, *args)
         assert r.returncode == 1 and one_line_error(r.stderr) and needle in r.stderr, (args, r.stderr)
         assert not out.exists()
-    for args in (("--config", config_json(64)), ("--patch-stride", "64")):
-        r = run_converter(ckpt, out, *args)
-        assert r.returncode == 0, r.stderr
-    # Stride 64 is the official function: the engine on the converted weights equals the reference.
     require_engine(eegpt_bin)
     x, names, ids = make_input()
-    feats, _ = encode_with_engine(eegpt_bin, out, x, names, tmp_path)
-    assert rel_err(feats, ref_features(cfg, target, x, ids)) <= 1e-5
+    # Stride 64 is the official function (format version 1); 32 overlapping patches, 31 per window
+    # (format version 2): the engine on the converted weights equals the reference at that stride.
+    for stride, args, version, patches in ((64, ("--config", config_json(64)), 1, 16),
+                                           (64, ("--patch-stride", "64"), 1, 16),
+                                           (32, ("--config", config_json(32)), 2, 31),
+                                           (16, ("--patch-stride", "16"), 2, 61)):
+        r = run_converter(ckpt, out, *args)
+        assert r.returncode == 0, r.stderr
+        with h5py.File(out, "r") as f:
+            assert f.attrs["format_version"] == version
+            assert f.attrs.get("patch_stride", 64) == stride
+        feats, _ = encode_with_engine(eegpt_bin, out, x, names, tmp_path, tag="s%d" % stride)
+        assert feats.shape == (2, patches, cfg["embed_num"], cfg["embed_dim"])
+        expected = ref_features(dict(cfg, patch_stride=stride), target, x, ids)
+        assert rel_err(feats, expected) <= 1e-5, (stride, rel_err(feats, expected))
+        if stride == 32:
+            # Each time patch is encoded on its own: the even patches start where stride 64's do and
+            # equal its features; the odd ones (half-way) are new.
+            stride64 = ref_features(cfg, target, x, ids)
+            assert rel_err(feats[:, ::2], stride64) <= 1e-5
+            assert rel_err(feats[:, 1:-1:2], stride64[:, :-1]) > 1e-2

@@ -85,7 +85,7 @@ void CpuEncoder::encode(const float* x, int batch, int channels, int samples, co
     check_encode_arguments(config_, batch, channels, samples, channel_ids);
     const int tokens = channels + config_.embed_num;
     const int per_pass = seqs_per_pass(tokens);
-    const int total_seqs = batch * (samples / config_.patch_size);
+    const int total_seqs = batch * config_.patches(samples);
     const int nthreads = std::min(threads_, total_seqs);
     // A pass never holds more sequences than its thread's share: one window needs small workspaces.
     const int largest_pass = std::min(per_pass, (total_seqs + nthreads - 1) / nthreads);
@@ -105,7 +105,7 @@ void CpuEncoder::encode(const float* x, int batch, int channels, int samples, co
 
 void CpuEncoder::embed_patches(const Pass& pass, Workspace& ws) const {
     ops_.patch_embed(pass.x, pass.channel_ids, w_.patch.weight, w_.patch.bias, w_.channel_embedding, w_.summary_tokens,
-                     ws.x.data(), pass.channels, pass.samples, config_.patch_size, config_.embed_dim,
+                     ws.x.data(), pass.channels, pass.samples, config_.patch_size, config_.patch_stride, config_.embed_dim,
                      config_.embed_num, pass.seq_begin, pass.seq_count);
 }
 

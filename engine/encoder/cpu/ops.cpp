@@ -112,8 +112,8 @@ void gather_rows(const float* x, float* y, int seqs, int seq_len, int first, int
 
 void patch_embed(const float* x, const int* channel_ids, const float* patch_w, const float* patch_bias,
                  const float* chan_embed, const float* summary, float* tokens, int channels, int samples, int patch,
-                 int dim, int embed_num, int first_seq, int seqs) {
-    const int patches = samples / patch, seq_len = channels + embed_num;
+                 int stride, int dim, int embed_num, int first_seq, int seqs) {
+    const int patches = (samples - patch) / stride + 1, seq_len = channels + embed_num;
     Eigen::Map<const RowMat> W(patch_w, dim, patch);
     Eigen::Map<const Eigen::VectorXf> b(patch_bias, dim);
     for (int s = 0; s < seqs; ++s) {
@@ -121,7 +121,7 @@ void patch_embed(const float* x, const int* channel_ids, const float* patch_w, c
         float* t = tokens + static_cast<size_t>(s) * seq_len * dim;
         for (int c = 0; c < channels; ++c) {
             Eigen::Map<const Eigen::VectorXf> p(x + (static_cast<size_t>(window) * channels + c) * samples +
-                                                    static_cast<size_t>(n) * patch,
+                                                    static_cast<size_t>(n) * stride,
                                                 patch);
             Eigen::Map<const Eigen::VectorXf> e(chan_embed + static_cast<size_t>(channel_ids[c]) * dim, dim);
             Eigen::Map<Eigen::VectorXf>(t + static_cast<size_t>(c) * dim, dim).noalias() = W * p + b + e;

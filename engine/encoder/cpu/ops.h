@@ -35,7 +35,7 @@ struct Ops {
                       float*);
     void (*gather_rows)(const float*, float*, int, int, int, int, int);
     void (*patch_embed)(const float*, const int*, const float*, const float*, const float*, const float*, float*, int,
-                        int, int, int, int, int, int);
+                        int, int, int, int, int, int, int);
     // GFLOP/s of fused multiply-adds on registers alone (no memory traffic) by the calling thread,
     // measured for about `seconds`: this level's compute ceiling per core, for the bench's roofline.
     double (*fma_peak_gflops)(double seconds);
@@ -85,11 +85,11 @@ void attention(const float* q, int q_stride, int num_q, const float* k, const fl
 // y[s * count + e] = x[s * seq_len + first + e] (rows of dim floats).
 void gather_rows(const float* x, float* y, int seqs, int seq_len, int first, int count, int dim);
 
-// Tokens of sequences [first_seq, first_seq + seqs) (one sequence per window and time patch):
-// channel rows W p + b + chan_embed[id], then the summary tokens; as kernels::patch_embed except
-// that patch_w is in the model's layout (dim x patch), not transposed.
+// Tokens of sequences [first_seq, first_seq + seqs) (one sequence per window and time patch; patch
+// n starts at sample n * stride): channel rows W p + b + chan_embed[id], then the summary tokens; as
+// kernels::patch_embed except that patch_w is in the model's layout (dim x patch), not transposed.
 void patch_embed(const float* x, const int* channel_ids, const float* patch_w, const float* patch_bias,
                  const float* chan_embed, const float* summary, float* tokens, int channels, int samples, int patch,
-                 int dim, int embed_num, int first_seq, int seqs);
+                 int stride, int dim, int embed_num, int first_seq, int seqs);
 
 }  // namespace eegpt::cpu

@@ -226,7 +226,7 @@ CudaEncoder::Shape CudaEncoder::shape_of(int batch, int channels, int samples) c
     s.channels = channels;
     s.samples = samples;
     s.seq_len = channels + config_.embed_num;
-    const long long seqs = static_cast<long long>(batch) * (samples / config_.patch_size);
+    const long long seqs = static_cast<long long>(batch) * config_.patches(samples);
     const long long rows = seqs * s.seq_len;
     if (rows > INT_MAX)  // row counts are ints in the kernels and GEMMs; element offsets are size_t
         throw Error("CUDA backend: a batch of " + std::to_string(batch) + " windows of " + std::to_string(samples) +
@@ -310,8 +310,8 @@ void CudaEncoder::run(const float* x, const int* channel_ids, float* out, const 
                                cudaMemcpyHostToDevice, stream),
                "copying the channel ids to the device");
     cuda_check(kernels::patch_embed(at<float>(a.x_in), at<int>(a.ids), patch_wt_, patch_b_, chan_embed_, summary_,
-                                    at<float>(a.x), s.batch, s.channels, s.samples, config_.patch_size, D,
-                                    config_.embed_num, stream),
+                                    at<float>(a.x), s.batch, s.channels, s.samples, config_.patch_size,
+                                    config_.patch_stride, D, config_.embed_num, stream),
                "patch_embed");
     for (size_t i = 0; i + 1 < blocks_.size(); ++i) full_block(blocks_[i], s, a);
     last_block(blocks_.back(), s, a);

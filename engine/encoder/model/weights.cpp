@@ -19,6 +19,9 @@ void ModelConfig::validate() const {
     positive(embed_num, "embed_num");
     positive(patch_size, "patch_size");
     positive(mlp_hidden, "mlp_hidden");
+    if (patch_stride < 1 || patch_stride > patch_size)
+        throw Error("model configuration: patch_stride must be 1.." + std::to_string(patch_size) + " (patch_size), got " +
+                    std::to_string(patch_stride));
     if (embed_dim % num_heads != 0)
         throw Error("model configuration: embed_dim " + std::to_string(embed_dim) + " is not divisible by num_heads " +
                     std::to_string(num_heads));
@@ -45,6 +48,7 @@ ModelConfig named_config(const std::string& name) {
             config.depth = c.depth;
             config.num_heads = c.heads;
             config.mlp_hidden = 4 * c.embed_dim;
+            config.patch_stride = config.patch_size;
             return config;
         }
     }
@@ -139,13 +143,16 @@ int read_config_int(hid_t file, const char* name) {
     return static_cast<int>(v);
 }
 
-ModelConfig read_config(hid_t file) {
+ModelConfig read_config(hid_t file, int64_t version) {
     ModelConfig c;
     c.embed_dim = read_config_int(file, "embed_dim");
     c.depth = read_config_int(file, "depth");
     c.num_heads = read_config_int(file, "num_heads");
     c.embed_num = read_config_int(file, "embed_num");
     c.patch_size = read_config_int(file, "patch_size");
+    c.patch_stride = version == kWeightFormatVersionStrided ? read_config_int(file, "patch_stride") : c.patch_size;
+    if (version == kWeightFormatVersion && h5::has_attr(file, "patch_stride"))
+        throw Error("attribute 'patch_stride' in a format_version 1 file (it needs format_version 2)");
     c.mlp_hidden = read_config_int(file, "mlp_hidden");
     c.layernorm_eps = h5::read_double_attr(file, "layernorm_eps");
     int64_t qkv_bias = h5::read_int_attr(file, "qkv_bias");
@@ -165,11 +172,12 @@ ModelWeights load_weights(const std::string& path) {
         if (!h5::has_attr(file, "format") || h5::read_string_attr(file, "format") != "eegpt-encoder")
             throw Error("not an EEGPT encoder weight file (attribute 'format' is not 'eegpt-encoder')");
         int64_t version = h5::read_int_attr(file, "format_version");
-        if (version != kWeightFormatVersion)
-            throw Error("unsupported format_version " + std::to_string(version) + " (this engine reads version " +
-                        std::to_string(kWeightFormatVersion) + ")");
+        if (version != kWeightFormatVersion && version != kWeightFormatVersionStrided)
+            throw Error("unsupported format_version " + std::to_string(version) + " (this engine reads versions " +
+                        std::to_string(kWeightFormatVersion) + " and " + std::to_string(kWeightFormatVersionStrided) +
+                        ")");
         ModelWeights w;
-        w.config = read_config(file);
+        w.config = read_config(file, version);
         int64_t trained = h5::read_int_attr(file, "trained");
         if (trained != 0 && trained != 1) throw Error("attribute 'trained' must be 0 or 1");
         w.provenance.trained = trained == 1;
@@ -215,12 +223,14 @@ void save_weights(const ModelWeights& w, const std::string& path) {
     hid_t file = out.file();
     const ModelConfig& c = w.config;
     h5::write_attr(file, "format", std::string("eegpt-encoder"));
-    h5::write_attr(file, "format_version", kWeightFormatVersion);
+    const bool strided = c.patch_stride != c.patch_size;
+    h5::write_attr(file, "format_version", strided ? kWeightFormatVersionStrided : kWeightFormatVersion);
     h5::write_attr(file, "embed_dim", int64_t{c.embed_dim});
     h5::write_attr(file, "depth", int64_t{c.depth});
     h5::write_attr(file, "num_heads", int64_t{c.num_heads});
     h5::write_attr(file, "embed_num", int64_t{c.embed_num});
     h5::write_attr(file, "patch_size", int64_t{c.patch_size});
+    if (strided) h5::write_attr(file, "patch_stride", int64_t{c.patch_stride});
     h5::write_attr(file, "mlp_hidden", int64_t{c.mlp_hidden});
     h5::write_attr(file, "layernorm_eps", c.layernorm_eps);
     h5::write_attr(file, "qkv_bias", int64_t{c.qkv_bias ? 1 : 0});

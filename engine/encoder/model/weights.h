@@ -16,10 +16,16 @@ struct ModelConfig {
     int num_heads = 8;
     int embed_num = 4;
     int patch_size = 64;
+    // Samples between the starts of consecutive patches: patch_size in the released model;
+    // smaller for overlapping patches (braindecode's EEGPT defaults to 32, a strided patch embedding).
+    int patch_stride = 64;
     int mlp_hidden = 2048;
     double layernorm_eps = 1e-6;
     bool qkv_bias = true;
     int head_dim() const { return embed_dim / num_heads; }
+    // Time patches in a window of `samples` (>= patch_size, whole strides past the first patch).
+    int patches(int samples) const { return (samples - patch_size) / patch_stride + 1; }
+    bool fits_window(int samples) const { return samples >= patch_size && (samples - patch_size) % patch_stride == 0; }
     // Throws Error when the numbers do not describe a buildable encoder.
     void validate() const;
 };
@@ -85,7 +91,11 @@ struct EncoderWeights {
 // Checks every tensor against tensor_specs(weights.config) (names, shapes) and binds them.
 EncoderWeights bind_encoder_weights(const ModelWeights& weights);
 
+// Version 1: non-overlapping patches (patch_stride = patch_size, not recorded). Version 2 adds the
+// attribute patch_stride and is written only when it differs from patch_size, so that an engine
+// that cannot compute overlapping patches refuses such a file instead of misreading it.
 constexpr int64_t kWeightFormatVersion = 1;
+constexpr int64_t kWeightFormatVersionStrided = 2;
 
 ModelWeights load_weights(const std::string& path);
 void save_weights(const ModelWeights& weights, const std::string& path);

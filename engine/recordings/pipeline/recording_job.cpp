@@ -227,7 +227,7 @@ RecordingSummary process_recording(SampleSource& reader, const std::string& outp
         const bool mixing = head && head->channel_mixing;
         const std::vector<int> ids = mixing ? ids_of_names(head->encoder_channels) : plan.ids;
         const int in_channels = plan.channels(), enc_channels = static_cast<int>(ids.size());
-        const int patches = kWindowSamples / config.patch_size;
+        const int patches = config.patches(kWindowSamples);
         check_encode_arguments(config, 1, enc_channels, kWindowSamples, ids.data());
         if (head) check_head_fits(*head, patches, config.embed_num, config.embed_dim);
 

@@ -1,10 +1,14 @@
-"""A braindecode EEGPT (its state_dict, patch_stride 64) converted with tools/convert_ckpt.py and
-tools/convert_head.py: eegpt.classify's probabilities equal braindecode's head computed in PyTorch
-(torch.renorm max-norm constraints, probe1 per patch, probe2 on the flattened patches, softmax) on
-the engine's features, to 1e-5, for braindecode 1.8's layout (max-norm parametrized probe, with and
-without its chan_proj) and the single final Linear of earlier versions. braindecode itself needs
-PyTorch 2 and MNE 1.11 and is not installed here: the state_dicts are built by hand with its key
-names (read from braindecode 1.8.1's models/eegpt.py)."""
+"""braindecode interop. (1) braindecode's own outputs: models made by braindecode 1.8.1 itself
+(tools/make_braindecode_fixture.py: patch_stride 64 without chan_proj, and its default patch_stride
+32 with its default conv1d_constraint chan_proj and probe head), saved as its hub mixin saves them
+(config.json, pytorch_model.bin), converted with tools/convert_ckpt.py --config and
+tools/convert_head.py: eegpt.classify's features and probabilities equal braindecode's on the same
+windows of a real recording, fp32, <= 1e-5. The committed fixture (weights/fixtures/braindecode)
+always runs; with EEGPT_BRAINDECODE_PYTHON set to a Python that has braindecode
+(tools/make_braindecode_venv.sh) the fixture is also made afresh and checked the same way.
+(2) Hand-built state_dicts with braindecode's key names for layouts the fixture lacks (the single
+final Linear of earlier versions): classify's probabilities equal the head computed in PyTorch on
+the engine's features, to 1e-5."""
 import os
 import subprocess
 import sys
@@ -20,6 +24,10 @@ torch = pytest.importorskip("torch")
 TOOLS = os.path.join(lib.REPO, "tools")
 STANDARD19 = "FP1 FP2 F7 F3 FZ F4 F8 T7 C3 CZ C4 T8 P7 P3 PZ P4 P8 O1 O2".split()
 INPUTS = "FP1 FP2 F3 F4 CZ".split()
+
+
+FIXTURE = os.path.join(lib.REPO, "weights", "fixtures", "braindecode")
+BRAINDECODE_MODELS = {"stride64": (64, 16), "stride32": (32, 31)}  # patch_stride, patches per 4 s window
 
 
 def tool(name, *args):
@@ -81,3 +89,74 @@ def test_braindecode_model_with_its_head(layout, tmp_path):
             np.testing.assert_allclose(f["channel_mixing/weight"][()], w[:, :, 0].numpy(), rtol=1e-6, atol=1e-7)
             assert [s.decode() if isinstance(s, bytes) else s for s in f["channel_mixing"].attrs["encoder_channels"]] \
                 == STANDARD19
+
+
+def rel_err(out, ref):
+    out, ref = np.asarray(out, np.float64), np.asarray(ref, np.float64)
+    return float(np.linalg.norm(out - ref) / np.linalg.norm(ref))
+
+
+@pytest.fixture(scope="module", params=["committed", "live"])
+def braindecode_dir(request, tmp_path_factory):
+    """The committed fixture, or one made now by braindecode itself (EEGPT_BRAINDECODE_PYTHON)."""
+    if request.param == "committed":
+        return FIXTURE
+    python = os.environ.get("EEGPT_BRAINDECODE_PYTHON")
+    if not python:
+        pytest.skip("EEGPT_BRAINDECODE_PYTHON is not set (a Python with braindecode 1.8.1: "
+                    "tools/make_braindecode_venv.sh); the committed fixture was checked instead")
+    out = tmp_path_factory.mktemp("braindecode")
+    r = subprocess.run([python, os.path.join(TOOLS, "make_braindecode_fixture.py"), str(out),
+                        "--recording", lib.recording("Subject00_2.edf")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return str(out)
+
+
+@pytest.mark.parametrize("name", sorted(BRAINDECODE_MODELS))
+def test_features_and_probabilities_equal_braindecodes_own(braindecode_dir, name, tmp_path):
+    mne = pytest.importorskip("mne")
+    stride, patches = BRAINDECODE_MODELS[name]
+    with h5py.File(os.path.join(braindecode_dir, "expected.h5"), "r") as f:
+        x = f["x"][()]
+        channels = [c.decode() if isinstance(c, bytes) else c for c in f["channels"][()]]
+        g = f[name]
+        expected_features, expected_probabilities = g["features"][()], g["probabilities"][()]
+        encoder_channels = [c.decode() if isinstance(c, bytes) else c for c in g.attrs["encoder_channels"]]
+        assert int(g.attrs["patch_stride"]) == stride
+    assert expected_features.shape[1] == patches
+    src = os.path.join(braindecode_dir, name)
+    weights, head = tmp_path / "w.h5", tmp_path / "head.h5"
+    tool("convert_ckpt.py", os.path.join(src, "pytorch_model.bin"), weights, "--config", os.path.join(src, "config.json"))
+    tool("convert_head.py", os.path.join(src, "pytorch_model.bin"), head, "--input-channels", ",".join(channels),
+         "--classes", "a,b,c")
+    model = eegpt.Model(weights)
+    assert model.config["patch_stride"] == stride
+
+    # The windows as a recording: (channels, windows * 1024) in volts at 256 Hz, 4 s windows back to back.
+    volts = x.transpose(1, 0, 2).reshape(len(channels), -1).astype(np.float64) / 1e3
+    raw = mne.io.RawArray(volts, mne.create_info(channels, 256.0, "eeg"), verbose="error")
+    rec = eegpt.classify(raw, model, str(head), save_features=True, progress=False)
+    assert rec.channels == encoder_channels
+    assert rec.features.shape == expected_features.shape
+    err = rel_err(rec.features, expected_features)
+    assert err <= 1e-5, "features: relative error %.3g vs braindecode" % err
+    assert np.abs(rec.probabilities - expected_probabilities).max() <= 1e-5
+    # Meaningful at that tolerance: the head is far from uniform and the windows' probabilities
+    # differ by well over 1e-5 (its max-norm constraints keep them close: 3e-4 here).
+    assert np.abs(expected_probabilities - 1 / 3).max() > 1e-2
+    assert expected_probabilities.std(axis=0).max() > 1e-4
+    if name == "stride64":  # no channel projection: the encoder alone, on the arrays, equals it too
+        err = rel_err(model.encode(x, channels), expected_features)
+        assert err <= 1e-5, "encode: relative error %.3g vs braindecode" % err
+
+
+def test_a_head_made_for_another_patch_stride_is_refused_before_any_window(tmp_path):
+    """stride32's probe reads 31 patches: on the stride 64 encoder (16) it is one clear error."""
+    weights, head = tmp_path / "w64.h5", tmp_path / "head32.h5"
+    tool("convert_ckpt.py", os.path.join(FIXTURE, "stride64", "pytorch_model.bin"), weights, "--config",
+         os.path.join(FIXTURE, "stride64", "config.json"))
+    tool("convert_head.py", os.path.join(FIXTURE, "stride32", "pytorch_model.bin"), head, "--input-channels",
+         ",".join(INPUTS), "--classes", "a,b,c")
+    with pytest.raises(eegpt.Error, match="does not fit the model") as e:
+        eegpt.classify(lib.recording("Subject00_2.edf"), eegpt.Model(weights), str(head), progress=False)
+    assert "\n" not in str(e.value)

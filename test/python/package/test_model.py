@@ -170,3 +170,28 @@ def test_contiguous_float32_is_read_in_place():
         tracemalloc.stop()
     assert peaks[0] < x.nbytes / 100, peaks
     assert peaks[1] >= x.nbytes and peaks[2] >= x.nbytes, peaks
+
+
+def test_cuda_encodes_as_the_cpu_does_or_is_one_clear_error(model, weights):
+    """device="cuda": where the installed package has the CUDA module and a GPU is visible, the
+    same features as the CPU (fp32 parity bound); anywhere else one eegpt.Error line saying why
+    (a CPU-only build, or no usable device), never a crash."""
+    import os
+    import shutil
+    import subprocess
+
+    package_dir = os.path.dirname(eegpt.__file__)
+    has_module = os.path.exists(os.path.join(package_dir, "libeegpt_cuda.so"))
+    has_gpu = shutil.which("nvidia-smi") is not None and subprocess.run(
+        ["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    try:
+        gpu = eegpt.Model(weights, device="cuda")
+    except eegpt.Error as e:
+        message = str(e)
+        assert not (has_module and has_gpu), "the CUDA module and a GPU are here, but: " + message
+        assert message and "\n" not in message and "cuda" in message.lower(), message
+        return
+    assert has_module and gpu.device == "cuda"
+    x = windows()
+    got, expected = gpu.encode(x, NAMES), model.encode(x, NAMES)
+    assert np.linalg.norm(got - expected) / np.linalg.norm(expected) <= 1e-5
