@@ -89,8 +89,12 @@ def _nan(f):
     d[3, 7] = np.nan
 
 
-def _version2(f):
-    f.attrs["format_version"] = np.int64(2)
+def _version3(f):
+    f.attrs["format_version"] = np.int64(3)
+
+
+def _version2_without_stride(f):
+    f.attrs["format_version"] = np.int64(2)  # version 2 records patch_stride
 
 
 def _missing_attr(f):
@@ -107,7 +111,8 @@ BAD_WEIGHTS = [
     ("misshaped_tensor", _misshaped, ["blocks.0.attn.proj.weight"]),
     ("float64_tensor", _wrong_dtype, ["norm.bias"]),
     ("nan_tensor", _nan, ["blocks.1.mlp.fc1.weight"]),
-    ("format_version_2", _version2, ["format_version"]),
+    ("format_version_3", _version3, ["format_version"]),
+    ("format_version_2_without_stride", _version2_without_stride, ["patch_stride"]),
     ("missing_attribute", _missing_attr, ["num_heads"]),
     ("heads_not_dividing", _bad_heads, ["num_heads"]),
 ]
