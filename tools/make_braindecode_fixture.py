@@ -65,7 +65,7 @@ def read_windows(path):
     return np.ascontiguousarray(mv.reshape(len(CHANNELS), WINDOWS, SAMPLES).transpose(1, 0, 2))
 
 
-def build(name, options, seed):
+def build(options, seed):
     torch.manual_seed(seed)
     chs_info = [dict(ch_name=c) for c in CHANNELS]
     model = EEGPT(n_outputs=3, n_chans=len(CHANNELS), chs_info=chs_info, n_times=SAMPLES, sfreq=RATE,
@@ -93,7 +93,7 @@ def main(argv=None):
         f.attrs["torch_version"] = str(torch.__version__)
         f.attrs["recording"] = os.path.basename(a.recording)
         for i, (name, options) in enumerate(MODELS.items()):
-            model = build(name, options, seed=10 * (i + 1))
+            model = build(options, seed=10 * (i + 1))
             d = os.path.join(a.out_dir, name)
             os.makedirs(d, exist_ok=True)
             config = model.get_config()

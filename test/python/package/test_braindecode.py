@@ -19,6 +19,7 @@ import pytest
 
 import eegpt
 from conftest import lib
+from eegpt_testlib import FIXTURES, rel_err
 
 torch = pytest.importorskip("torch")
 TOOLS = os.path.join(lib.REPO, "tools")
@@ -26,7 +27,7 @@ STANDARD19 = "FP1 FP2 F7 F3 FZ F4 F8 T7 C3 CZ C4 T8 P7 P3 PZ P4 P8 O1 O2".split(
 INPUTS = "FP1 FP2 F3 F4 CZ".split()
 
 
-FIXTURE = os.path.join(lib.REPO, "weights", "fixtures", "braindecode")
+FIXTURE = os.path.join(FIXTURES, "braindecode")
 BRAINDECODE_MODELS = {"stride64": (64, 16), "stride32": (32, 31)}  # patch_stride, patches per 4 s window
 
 
@@ -91,11 +92,6 @@ def test_braindecode_model_with_its_head(layout, tmp_path):
                 == STANDARD19
 
 
-def rel_err(out, ref):
-    out, ref = np.asarray(out, np.float64), np.asarray(ref, np.float64)
-    return float(np.linalg.norm(out - ref) / np.linalg.norm(ref))
-
-
 @pytest.fixture(scope="module", params=["committed", "live"])
 def braindecode_dir(request, tmp_path_factory):
     """The committed fixture, or one made now by braindecode itself (EEGPT_BRAINDECODE_PYTHON)."""
@@ -118,10 +114,10 @@ def test_features_and_probabilities_equal_braindecodes_own(braindecode_dir, name
     stride, patches = BRAINDECODE_MODELS[name]
     with h5py.File(os.path.join(braindecode_dir, "expected.h5"), "r") as f:
         x = f["x"][()]
-        channels = [c.decode() if isinstance(c, bytes) else c for c in f["channels"][()]]
+        channels = lib.strings(f["channels"])
         g = f[name]
         expected_features, expected_probabilities = g["features"][()], g["probabilities"][()]
-        encoder_channels = [c.decode() if isinstance(c, bytes) else c for c in g.attrs["encoder_channels"]]
+        encoder_channels = lib.strings(g.attrs["encoder_channels"])
         assert int(g.attrs["patch_stride"]) == stride
     assert expected_features.shape[1] == patches
     src = os.path.join(braindecode_dir, name)

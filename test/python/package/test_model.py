@@ -1,6 +1,9 @@
 """eegpt.Model: encode equals `eegpt encode` bit for bit; NumPy and PyTorch inputs; errors with
 the CLI's one-line messages and the documented types; the GIL released; pickling."""
+import os
 import pickle
+import shutil
+import subprocess
 import threading
 import time
 
@@ -10,6 +13,7 @@ import pytest
 
 import eegpt
 from conftest import D, E, lib
+from eegpt_testlib import rel_err
 
 NAMES = ["FP1", "FP2", "CZ", "O1", "O2"]
 
@@ -176,10 +180,6 @@ def test_cuda_encodes_as_the_cpu_does_or_is_one_clear_error(model, weights):
     """device="cuda": where the installed package has the CUDA module and a GPU is visible, the
     same features as the CPU (fp32 parity bound); anywhere else one eegpt.Error line saying why
     (a CPU-only build, or no usable device), never a crash."""
-    import os
-    import shutil
-    import subprocess
-
     package_dir = os.path.dirname(eegpt.__file__)
     has_module = os.path.exists(os.path.join(package_dir, "libeegpt_cuda.so"))
     has_gpu = shutil.which("nvidia-smi") is not None and subprocess.run(
@@ -194,4 +194,4 @@ def test_cuda_encodes_as_the_cpu_does_or_is_one_clear_error(model, weights):
     assert has_module and gpu.device == "cuda"
     x = windows()
     got, expected = gpu.encode(x, NAMES), model.encode(x, NAMES)
-    assert np.linalg.norm(got - expected) / np.linalg.norm(expected) <= 1e-5
+    assert rel_err(got, expected) <= 1e-5
