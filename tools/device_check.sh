@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CUDA check on a GPU machine, and its dry run on a machine without one.
 #
-#   tools/device_check.sh OUTDIR             on the GPU machine (../shared/gpu/README.md)
+#   tools/device_check.sh OUTDIR             on the GPU machine (docs/gpu.md)
 #   tools/device_check.sh --dry-run OUTDIR   here and in CI: everything that needs no GPU
 #
 # A fresh build (Catch2 v3, CUDA for sm_90), then on the GPU: the CUDA tests (parity with the CPU
@@ -14,7 +14,7 @@
 # What the GPU machine lacks comes from .deps/ (tools/fill_deps.sh here, then carry .deps/include
 # and .deps/lib): CLI11's headers and EDFlib. The dry run stands in for that machine: CLI11 and
 # EDFlib from .deps/ only (the system's copies ignored), Catch2 3.4.0 built from
-# ../shared/third_party, cmake 4.4 from PyPI, a fresh build of every target, the CPU tests on that
+# third_party/, cmake 4.4 from PyPI, a fresh build of every target, the CPU tests on that
 # build; the GPU steps are listed as not run, with the reason.
 #
 # compute-sanitizer options, and why:

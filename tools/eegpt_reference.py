@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Plain PyTorch EEGPT encoder, written from shared/eegpt/ARCHITECTURE.md: the parity oracle.
+"""Plain PyTorch EEGPT encoder, written from docs/architecture.md: the parity oracle.
 
 Deliberately naive (no last-block shortcut, no fused kernels) so that it is easy to check against the
 description; run it in float64 to produce expected outputs.

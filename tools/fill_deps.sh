@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Fills the ignored .deps/ with what the GPU machine lacks (../shared/gpu/README.md), taken from this
+# Fills the ignored .deps/ with what the GPU machine lacks (docs/gpu.md), taken from this
 # machine's Debian packages, so that the device check builds there without a package manager:
 #   .deps/include/CLI/       CLI11 headers (libcli11-dev, header-only)
 #   .deps/include/edflib.h   EDFlib's header       (libedf-dev)
 #   .deps/lib/libedf.a       EDFlib, static, PIC   (libedf-dev; no shared library to carry along)
-#   .deps/catch2-3.4.0/      Catch2 3.4.0 built from ../shared/third_party (for builds here only:
+#   .deps/catch2-3.4.0/      Catch2 3.4.0 built from third_party/ (for builds here only:
 #                            the GPU machine has its own 3.4.0 installed)
 #   .deps/cmake-4.4/         cmake 4.4 from PyPI in a venv (for the dry run here: the GPU machine's
 #                            cmake; Debian 12 has 3.25)

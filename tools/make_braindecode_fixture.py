@@ -47,7 +47,7 @@ MODELS = {
 
 def default_recording():
     here = os.path.dirname(os.path.abspath(__file__))
-    data = os.environ.get("EEGPT_DATA_DIR", os.path.join(here, "..", "..", "shared", "data", "eeg"))
+    data = os.environ.get("EEGPT_DATA_DIR", os.path.join(here, "..", "test", "data", "eeg"))
     return os.path.join(data, "Subject00_2.edf")
 
 

@@ -1,7 +1,7 @@
 """Paths for the Python tests.
 
 EEGPT_BIN       engine CLI (default build/eegpt under the repo root); tests that need it FAIL if it is absent
-EEGPT_DATA_DIR  real EDF recordings (default <repo>/../shared/data/eeg)
+EEGPT_DATA_DIR  real EDF recordings (default <repo>/test/data/eeg)
 EEGPT_DEVICE    optional: passed to `eegpt encode --device`
 """
 import os
@@ -33,7 +33,7 @@ def eegpt_bin():
 
 @pytest.fixture(scope="session")
 def data_dir():
-    path = os.environ.get("EEGPT_DATA_DIR", os.path.join(os.path.dirname(REPO), "shared", "data", "eeg"))
+    path = os.environ.get("EEGPT_DATA_DIR", os.path.join(REPO, "test", "data", "eeg"))
     if not os.path.isdir(path):
         pytest.fail("EEG data directory not found: %s (set EEGPT_DATA_DIR)" % path, pytrace=False)
     return path

@@ -3,7 +3,7 @@ written with h5py per weights/FORMAT.md, reading the real recordings with MNE, a
 Python version of the channel mapping for the three real files.
 
 EEGPT_BIN       engine CLI (default <repo>/build/eegpt)
-EEGPT_DATA_DIR  the real EDF recordings (default <repo>/../shared/data/eeg)
+EEGPT_DATA_DIR  the real EDF recordings (default <repo>/test/data/eeg)
 """
 import os
 import subprocess
@@ -38,7 +38,7 @@ def binary():
 
 
 def data_dir():
-    path = os.environ.get("EEGPT_DATA_DIR", os.path.join(os.path.dirname(REPO), "shared", "data", "eeg"))
+    path = os.environ.get("EEGPT_DATA_DIR", os.path.join(REPO, "test", "data", "eeg"))
     if not os.path.isdir(path):
         pytest.fail("EEG data directory not found: %s (set EEGPT_DATA_DIR)" % path, pytrace=False)
     return path
