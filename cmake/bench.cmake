@@ -1,7 +1,6 @@
 # The benchmark suite (bench/, README "Benchmarks"): bench_eegpt has its own main, so it links
 # Catch2::Catch2 (v3: the library without main; v2: the header).
 enable_testing()
-include(cmake/catch2.cmake)
 execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
                 OUTPUT_VARIABLE EEGPT_GIT_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
 if(NOT EEGPT_GIT_COMMIT)
@@ -67,21 +66,14 @@ set_tests_properties("bench: catch2 benchmarks and results file" PROPERTIES LABE
   RUN_SERIAL TRUE FIXTURES_REQUIRED bench_venv
   ENVIRONMENT "EEGPT_BENCH_BIN=$<TARGET_FILE:bench_eegpt>;EEGPT_BENCH_VENV=${CMAKE_BINARY_DIR}/bench_venv;EEGPT_BENCH_BUILD_DIR=${CMAKE_BINARY_DIR};OMP_NUM_THREADS=2")
 
-# bench_gemm: our CPU GEMMs against oneDNN's matmul on the encoder's shapes (docs/cpu.md), a
-# measurement tool beside the suite (it times itself, as the peer scripts do), built where oneDNN is
-# installed (Debian's libdnnl-dev). oneDNN is found by its header and library, not by its CMake
-# package: Debian's dnnl-config.cmake calls find_package(OpenCL REQUIRED), which stops the whole
-# configure on a machine without the OpenCL headers (a package libdnnl-dev only recommends).
-find_path(EEGPT_DNNL_INCLUDE_DIR dnnl.hpp)
-find_library(EEGPT_DNNL_LIBRARY dnnl)
-if(EEGPT_DNNL_INCLUDE_DIR AND EEGPT_DNNL_LIBRARY)
-  set(EEGPT_ONEDNN ON)
+# bench_gemm: our CPU GEMMs against oneDNN's matmul on the encoder's shapes, a measurement tool
+# beside the suite (it times itself, as the peer scripts do), built where oneDNN is installed
+# (Debian's libdnnl-dev; cmake/optional_deps.cmake finds it).
+if(EEGPT_ONEDNN)
   add_executable(bench_gemm tools/gemm_vs_onednn.cpp)
   target_include_directories(bench_gemm PRIVATE ${EEGPT_DNNL_INCLUDE_DIR})
   target_link_libraries(bench_gemm PRIVATE eegpt_encoder ${EEGPT_DNNL_LIBRARY} OpenMP::OpenMP_CXX)
   target_compile_options(bench_gemm PRIVATE -Wall -Wextra)
   add_test(NAME "bench-gemm-smoke" COMMAND bench_gemm --rounds 1)
   set_tests_properties("bench-gemm-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
-else()
-  set(EEGPT_ONEDNN OFF)
 endif()

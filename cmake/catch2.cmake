@@ -1,15 +1,20 @@
-# Catch2: v3 where installed (the GPU machine, the dry run), else v2.13 (Debian 12). Sets
-# EEGPT_CATCH_MAIN (target with a main) and EEGPT_CATCH_MAIN_SRC (v2: our main, test/catch_main_v2.cpp).
+# Catch2: v3 where installed (the GPU machine, the dry run), else v2.13 (Debian 12); neither turns
+# the tests and the bench off (cmake/optional_deps.cmake says so). Sets EEGPT_CATCH2, EEGPT_CATCH_MAIN
+# (target with a main) and EEGPT_CATCH_MAIN_SRC (v2: our main, test/catch_main_v2.cpp).
 include_guard(GLOBAL)
 find_package(Catch2 3 QUIET)
 if(Catch2_FOUND)
-  message(STATUS "eegpt: Catch2 ${Catch2_VERSION} (${Catch2_DIR})")
+  set(EEGPT_CATCH2 ON)
   set(EEGPT_CATCH_MAIN Catch2::Catch2WithMain)
   set(EEGPT_CATCH_MAIN_SRC "")
 else()
-  find_package(Catch2 2 REQUIRED)
-  message(STATUS "eegpt: Catch2 ${Catch2_VERSION} (${Catch2_DIR})")
-  set(EEGPT_CATCH_MAIN Catch2::Catch2)
-  set(EEGPT_CATCH_MAIN_SRC test/catch_main_v2.cpp)
+  find_package(Catch2 2 QUIET)
+  if(Catch2_FOUND)
+    set(EEGPT_CATCH2 ON)
+    set(EEGPT_CATCH_MAIN Catch2::Catch2)
+    set(EEGPT_CATCH_MAIN_SRC test/catch_main_v2.cpp)
+  endif()
 endif()
-list(APPEND CMAKE_MODULE_PATH "${Catch2_DIR}")
+if(EEGPT_CATCH2)
+  list(APPEND CMAKE_MODULE_PATH "${Catch2_DIR}")
+endif()

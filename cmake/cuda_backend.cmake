@@ -2,7 +2,6 @@
 # (engine/encoder/cuda) as a static library, wrapped into the module libeegpt_cuda.so that
 # make_encoder opens at run time (engine/encoder/cuda/module.h). Nothing else links the CUDA
 # runtime except the CUDA tests and the bench. Architectures come from CMAKE_CUDA_ARCHITECTURES.
-find_package(CUDAToolkit REQUIRED)
 
 add_library(eegpt_kernels STATIC
   kernels/attention.cu

@@ -2,7 +2,6 @@
 # that skips (no GPU, no CUDA module) exits with 4 under both versions (test/catch_main_v2.cpp
 # makes v2 do what v3 does), which CTest reports as skipped, not passed.
 enable_testing()
-include(cmake/catch2.cmake)
 include(Catch)
 
 add_executable(test_eegpt
