@@ -36,6 +36,13 @@ if(EEGPT_BUILD_TESTS OR EEGPT_BUILD_BENCH)
   include(cmake/catch2.cmake)
 endif()
 
+# A path cached by an earlier configure is dropped once the package is gone.
+if(EEGPT_DNNL_INCLUDE_DIR AND NOT EXISTS "${EEGPT_DNNL_INCLUDE_DIR}/dnnl.hpp")
+  unset(EEGPT_DNNL_INCLUDE_DIR CACHE)
+endif()
+if(EEGPT_DNNL_LIBRARY AND NOT EXISTS "${EEGPT_DNNL_LIBRARY}")
+  unset(EEGPT_DNNL_LIBRARY CACHE)
+endif()
 find_path(EEGPT_DNNL_INCLUDE_DIR dnnl.hpp)
 find_library(EEGPT_DNNL_LIBRARY dnnl)
 # By its header and library, not by its CMake package: Debian's dnnl-config.cmake calls

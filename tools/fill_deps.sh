@@ -12,7 +12,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 deps=$src/.deps
-bash "$src/tools/install_deps.sh"
+bash "$src/tools/setup/install_deps.sh"
 multiarch=$(gcc -print-multiarch)
 mkdir -p "$deps/include" "$deps/lib"
 rm -rf "$deps/include/CLI"

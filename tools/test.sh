@@ -9,17 +9,17 @@
 #  4. the Python package (`pip install .` into a venv over Debian's numpy) and its pytest tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install_deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DEEGPT_CUDA_EMULATION=ON ${EEGPT_CMAKE_ARGS:-} >/dev/null
+bash tools/setup/install_deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DEEGPT_CUDA_EMULATION=ON ${EEGPT_CMAKE_ARGS:-} | grep "^-- eegpt: optional"
 cmake --build build -j"$(nproc)"
 ctest --test-dir build -LE benchmark --output-on-failure
 
 echo "== the CPU engine without CUDA (-DEEGPT_WITH_CUDA=OFF), and the encoder library alone"
-cmake -S . -B build-cpu -DCMAKE_BUILD_TYPE=Release -DEEGPT_WITH_CUDA=OFF -DEEGPT_BUILD_BENCH=OFF >/dev/null
+cmake -S . -B build-cpu -DCMAKE_BUILD_TYPE=Release -DEEGPT_WITH_CUDA=OFF -DEEGPT_BUILD_BENCH=OFF | grep "^-- eegpt: optional"
 cmake --build build-cpu -j"$(nproc)"
 ctest --test-dir build-cpu -L "unit|install" --output-on-failure
 cmake -S . -B build-encoder -DCMAKE_BUILD_TYPE=Release -DEEGPT_WITH_CUDA=OFF -DEEGPT_BUILD_RECORDINGS=OFF \
-      -DEEGPT_BUILD_BENCH=OFF >/dev/null
+      -DEEGPT_BUILD_BENCH=OFF | grep "^-- eegpt: optional"
 cmake --build build-encoder -j"$(nproc)"
 ctest --test-dir build-encoder --output-on-failure
 
