@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Makes the Python environment that runs braindecode itself, for tools/make_braindecode_fixture.py
+# Makes the Python environment that runs braindecode itself, for tools/fixtures/make_braindecode_fixture.py
 # and the live braindecode comparison (test/python/package/test_braindecode.py runs it when
 # EEGPT_BRAINDECODE_PYTHON names this venv's python):
-#   tools/make_braindecode_venv.sh [DIR]     (default DIR: .braindecode, git-ignored)
+#   tools/setup/make_braindecode_venv.sh [DIR]     (default DIR: .braindecode, git-ignored)
 # braindecode 1.8.1 needs PyTorch >= 2 and MNE >= 1.11, newer than Debian's (torch 1.13, MNE 1.3),
 # so this venv does not see the system packages and takes numpy 2 from PyPI: Debian's numpy is
 # untouched. PyTorch is pinned to torchaudio's newest release (2.11: a newer torch refuses its

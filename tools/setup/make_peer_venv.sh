@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Makes the Python environment for the benchmark peers (bench_eegpt [comparison], tools/peer_bench.py):
-#   tools/make_peer_venv.sh [DIR] [--torch2]     (default DIR: .peers, git-ignored)
+# Makes the Python environment for the benchmark peers (bench_eegpt [comparison], tools/bench/peer_bench.py):
+#   tools/setup/make_peer_venv.sh [DIR] [--torch2]     (default DIR: .peers, git-ignored)
 # then run the bench with --python DIR/bin/python. A venv over Debian's python3 and its packages
 # (torch 1.13, h5py, scipy): Debian's own numpy is never replaced (numpy 2 breaks Debian's torch, h5py
 # and scipy); inside the venv numpy stays below 2 for the same reason. Adds ONNX Runtime and onnx from

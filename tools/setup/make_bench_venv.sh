@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The venv the benchmark results test (test/python/test_bench_json.py) runs pytest-benchmark from:
-#   tools/make_bench_venv.sh DIR
+#   tools/setup/make_bench_venv.sh DIR
 # A venv over Debian's python3 (--system-site-packages) with pytest-benchmark from PyPI in the venv
 # only: Debian's own packages, numpy first, are never replaced. Does nothing when DIR already has it.
 set -euo pipefail
-dir=${1:?usage: tools/make_bench_venv.sh DIR}
+dir=${1:?usage: tools/setup/make_bench_venv.sh DIR}
 if [ -x "$dir/bin/pytest-benchmark" ] && "$dir/bin/python" -c "import pytest_benchmark" 2>/dev/null; then
     exit 0
 fi
