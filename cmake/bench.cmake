@@ -56,7 +56,7 @@ set_tests_properties("bench-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
 # pytest-benchmark (from PyPI, into a venv of the build directory), targets, the runner, baselines and
 # `make benchmark`. Not labelled benchmark: CI runs it.
 add_test(NAME "bench: pytest-benchmark venv"
-         COMMAND bash ${CMAKE_SOURCE_DIR}/tools/setup/make_bench_venv.sh ${CMAKE_BINARY_DIR}/bench_venv)
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tools/setup/make_venv.sh ${CMAKE_BINARY_DIR}/bench_venv bench)
 set_tests_properties("bench: pytest-benchmark venv" PROPERTIES LABELS "bench-smoke" TIMEOUT 600
                      FIXTURES_SETUP bench_venv)
 add_test(NAME "bench: catch2 benchmarks and results file"

@@ -38,8 +38,8 @@ if ! nvidia-smi -L 2>/dev/null | grep -q GPU; then
 fi
 EEGPT_DEVICE_BUILD_DIR=$PWD/build-device/build bash tools/device_check.sh --dry-run "$out"
 
-echo "== the Python package: pip install . into a venv over Debian's numpy (tools/setup/make_python_venv.sh), its tests"
-bash tools/setup/make_python_venv.sh .venv
+echo "== the Python package: pip install . into a venv over Debian's numpy (tools/setup/make_venv.sh), its tests"
+bash tools/setup/make_venv.sh .venv package
 # CPU only (no CUDA module) and no build isolation: the venv has the pinned build backend.
 SKBUILD_CMAKE_DEFINE="EEGPT_WITH_CUDA=OFF" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
     .venv/bin/python -m pip install -q --no-build-isolation .

@@ -4,8 +4,8 @@ Catch2's reporters work, the results file has the spec's fields and is a pytest-
 target is a failed CHECK under --strict, and the runner, baselines and `make benchmark` still work.
 
 Runs bench_eegpt on the small tiny1 model with few samples (seconds each). Needs EEGPT_BENCH_BIN
-(bench_eegpt), EEGPT_BENCH_VENV (a venv with pytest-benchmark: tools/setup/make_bench_venv.sh, a CTest
-fixture) and EEGPT_BENCH_BUILD_DIR (the build directory, for the runner and make).
+(bench_eegpt), EEGPT_BENCH_VENV (a venv with pytest-benchmark: tools/setup/make_venv.sh DIR bench, a
+CTest fixture) and EEGPT_BENCH_BUILD_DIR (the build directory, for the runner and make).
 """
 import json
 import os
