@@ -24,10 +24,10 @@ test: build
 	ctest --test-dir $(BUILD) -LE benchmark --output-on-failure
 
 benchmark: build
-	$(PYTHON) tools/run_benchmarks.py --no-build --build-dir $(BUILD) $(BENCH_ARGS)
+	$(PYTHON) tools/bench/run_benchmarks.py --no-build --build-dir $(BUILD) $(BENCH_ARGS)
 
 benchmark-quick: build
-	$(PYTHON) tools/run_benchmarks.py --no-build --build-dir $(BUILD) --cpu-only --quick
+	$(PYTHON) tools/bench/run_benchmarks.py --no-build --build-dir $(BUILD) --cpu-only --quick
 
 format-check:
 	@files=$$(git diff --name-only --diff-filter=d $$(git rev-parse -q --verify $(BASE) >/dev/null && git merge-base HEAD $(BASE) || echo HEAD) -- '*.cpp' '*.h' '*.cu' '*.cuh'); \
@@ -37,7 +37,7 @@ format-check:
 
 lint:
 	@if $(PYTHON) -m pyflakes --version >/dev/null 2>&1; then \
-	  echo "lint: pyflakes tools/ test/python/"; $(PYTHON) -m pyflakes tools/*.py $$(ls test/python/*.py 2>/dev/null); \
+	  echo "lint: pyflakes tools/ test/python/"; $(PYTHON) -m pyflakes tools/*.py tools/*/*.py $$(ls test/python/*.py 2>/dev/null); \
 	else echo "lint: pyflakes not installed, skipped"; fi
 
 check-all: build test benchmark-quick format-check lint

@@ -414,10 +414,10 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
         case_args += " --case " + shell_quote(xs + "," + std::to_string(c.batch) + "," + std::to_string(c.channels) +
                                               "," + std::to_string(c.samples) + "," + os);
     }
-    // The peers time themselves (tools/peer_bench.py, their own process and loop): their figures are
+    // The peers time themselves (tools/bench/peer_bench.py, their own process and loop): their figures are
     // reported beside ours, in our results' extra_info, not as benchmarks of this suite.
     const std::string cmd = shell_quote(options().python) + " " +
-                            shell_quote(options().source_dir + "/tools/peer_bench.py") + " --weights " +
+                            shell_quote(options().source_dir + "/tools/bench/peer_bench.py") + " --weights " +
                             shell_quote(dir + "/weights.h5") + " --channels " + ids_csv + " --rounds " +
                             std::to_string(peer_rounds) + " --threads 2" + case_args + " 2>&1";
     int status = 0;
@@ -457,7 +457,7 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
         char text[320];
         std::snprintf(text, sizeof text,
                       "peer %s cpu %s x%d: mean %.1f ms (median %.1f, min %.1f, max %.1f; %d rounds, timed by "
-                      "tools/peer_bench.py) = %.2fx ours (%.1f ms), %s %s fp32, 2 threads, max |diff| vs ours %s",
+                      "tools/bench/peer_bench.py) = %.2fx ours (%.1f ms), %s %s fp32, 2 threads, max |diff| vs ours %s",
                       peer.c_str(), shape(c.channels, c.samples).c_str(), c.batch, mean * 1e3, p.median * 1e3,
                       p.min * 1e3, p.max * 1e3, p.rounds, ratio, ours[i].stats.mean * 1e3, peer.c_str(),
                       kv["version"].c_str(), kv["max_abs_diff"].c_str());

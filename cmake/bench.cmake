@@ -56,7 +56,7 @@ set_tests_properties("bench-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
 # pytest-benchmark (from PyPI, into a venv of the build directory), targets, the runner, baselines and
 # `make benchmark`. Not labelled benchmark: CI runs it.
 add_test(NAME "bench: pytest-benchmark venv"
-         COMMAND bash ${CMAKE_SOURCE_DIR}/tools/make_bench_venv.sh ${CMAKE_BINARY_DIR}/bench_venv)
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tools/setup/make_venv.sh ${CMAKE_BINARY_DIR}/bench_venv bench)
 set_tests_properties("bench: pytest-benchmark venv" PROPERTIES LABELS "bench-smoke" TIMEOUT 600
                      FIXTURES_SETUP bench_venv)
 add_test(NAME "bench: catch2 benchmarks and results file"
@@ -70,7 +70,7 @@ set_tests_properties("bench: catch2 benchmarks and results file" PROPERTIES LABE
 # beside the suite (it times itself, as the peer scripts do), built where oneDNN is installed
 # (Debian's libdnnl-dev; cmake/optional_deps.cmake finds it).
 if(EEGPT_ONEDNN)
-  add_executable(bench_gemm tools/gemm_vs_onednn.cpp)
+  add_executable(bench_gemm tools/bench/gemm_vs_onednn.cpp)
   target_include_directories(bench_gemm PRIVATE ${EEGPT_DNNL_INCLUDE_DIR})
   target_link_libraries(bench_gemm PRIVATE eegpt_encoder ${EEGPT_DNNL_LIBRARY} OpenMP::OpenMP_CXX)
   target_compile_options(bench_gemm PRIVATE -Wall -Wextra)

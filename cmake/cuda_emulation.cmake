@@ -1,8 +1,8 @@
 # The CUDA backend's sources (kernels/*.cu, engine/encoder/cuda/*.cpp) and test/test_cuda.cpp built
-# with g++ against the CPU stand-ins of the CUDA runtime and cuBLASLt in tools/cuda_emulation
+# with g++ against the CPU stand-ins of the CUDA runtime and cuBLASLt in test/cuda_emulation
 # (README there), so the kernels and the encoder's orchestration are tested where no GPU is, under
 # AddressSanitizer and UBSan. -DEEGPT_CUDA_EMULATION=ON; CI runs the "cuda emulation: ..." tests.
-set(emu_dir ${CMAKE_SOURCE_DIR}/tools/cuda_emulation)
+set(emu_dir ${CMAKE_SOURCE_DIR}/test/cuda_emulation)
 set(emu_kernels ${CMAKE_BINARY_DIR}/cuda_emulation/kernels)
 file(MAKE_DIRECTORY ${emu_kernels})
 

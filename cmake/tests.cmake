@@ -28,7 +28,7 @@ endif()
 catch_discover_tests(test_eegpt TEST_PREFIX "unit: " PROPERTIES LABELS "unit" SKIP_RETURN_CODE 4)
 
 # The CUDA kernels, GEMMs and encoder called directly (also built against the CPU emulation of the
-# CUDA runtime by tools/cuda_emulation).
+# CUDA runtime by test/cuda_emulation).
 if(EEGPT_CUDA)
   add_executable(test_cuda ${EEGPT_CATCH_MAIN_SRC} test/test_cuda.cpp)
   target_link_libraries(test_cuda PRIVATE eegpt_cuda_backend ${EEGPT_CATCH_MAIN})

@@ -500,7 +500,7 @@ TEST_CASE("cuda encoder: one call per precision, large model, 19 channels, batch
 // The eegpt binary with --device cuda against --device cpu
 // ---------------------------------------------------------------------------------------------
 
-// Built where the eegpt binary is (not in the CPU emulation, tools/cuda_emulation, which has none).
+// Built where the eegpt binary is (not in the CPU emulation, test/cuda_emulation, which has none).
 #ifdef EEGPT_BIN
 namespace {
 

@@ -63,7 +63,7 @@ void check_row(const Row& row, const std::vector<float>& got, const std::vector<
     if (bound.min_cosine > 0) CHECK(cosine >= bound.min_cosine);
 }
 
-// The committed fixture: tiny2 weights and PyTorch float64 features (tools/make_fixtures.py).
+// The committed fixture: tiny2 weights and PyTorch float64 features (tools/fixtures/make_fixtures.py).
 void fixture_case(const Row& row) {
     h5::Handle file = h5::open_read(eegpt_test::fixture("tiny2_parity.h5"));
     auto info = h5::dataset_info(file, "x");

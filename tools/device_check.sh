@@ -11,7 +11,7 @@
 # OUTDIR; each step prints one line with its time against its budget. Exits non-zero when a step
 # that ran failed, or when a GPU step could not run on a GPU machine.
 #
-# What the GPU machine lacks comes from .deps/ (tools/fill_deps.sh here, then carry .deps/include
+# What the GPU machine lacks comes from .deps/ (tools/setup/fill_deps.sh here, then carry .deps/include
 # and .deps/lib): CLI11's headers and EDFlib. The dry run stands in for that machine: CLI11 and
 # EDFlib from .deps/ only (the system's copies ignored), Catch2 3.4.0 built from
 # third_party/, cmake 4.4 from PyPI, a fresh build of every target, the CPU tests on that
@@ -122,12 +122,12 @@ if [ "$dry_run" -eq 1 ]; then
     # Only what the GPU machine will have: .deps/ for CLI11 and EDFlib, Catch2 3.4.0, cmake 4.4.
     cmake_bin=$deps/cmake-4.4/bin/cmake
     cmake_args+=(-DEEGPT_DEPS_ONLY=ON "-DCMAKE_PREFIX_PATH=$deps/catch2-3.4.0")
-    need "CLI11 headers in $deps/include/CLI (run tools/fill_deps.sh)" test -f "$deps/include/CLI/CLI.hpp"
-    need "EDFlib header $deps/include/edflib.h (run tools/fill_deps.sh)" test -f "$deps/include/edflib.h"
-    need "EDFlib library $deps/lib/libedf.a (run tools/fill_deps.sh)" test -f "$deps/lib/libedf.a"
-    need "Catch2 3.4.0 in $deps/catch2-3.4.0 (run tools/fill_deps.sh)" \
+    need "CLI11 headers in $deps/include/CLI (run tools/setup/fill_deps.sh)" test -f "$deps/include/CLI/CLI.hpp"
+    need "EDFlib header $deps/include/edflib.h (run tools/setup/fill_deps.sh)" test -f "$deps/include/edflib.h"
+    need "EDFlib library $deps/lib/libedf.a (run tools/setup/fill_deps.sh)" test -f "$deps/lib/libedf.a"
+    need "Catch2 3.4.0 in $deps/catch2-3.4.0 (run tools/setup/fill_deps.sh)" \
         test -f "$deps/catch2-3.4.0/lib/cmake/Catch2/Catch2Config.cmake"
-    need "cmake 4.4 in $deps/cmake-4.4 (run tools/fill_deps.sh)" test -x "$cmake_bin"
+    need "cmake 4.4 in $deps/cmake-4.4 (run tools/setup/fill_deps.sh)" test -x "$cmake_bin"
     if ! command -v nvcc >/dev/null && [ ! -x /usr/local/cuda/bin/nvcc ]; then
         echo "device_check: no nvcc here: the dry run builds the CPU engine only" | tee -a "$out/deps.log"
         cmake_args=("${cmake_args[@]/-DEEGPT_WITH_CUDA=ON/-DEEGPT_WITH_CUDA=OFF}")
@@ -135,11 +135,11 @@ if [ "$dry_run" -eq 1 ]; then
 else
     need "a GPU: nvidia-smi -L lists none (use --dry-run on a machine without one)" \
         sh -c 'nvidia-smi -L 2>/dev/null | grep -q GPU'
-    need "CLI11 headers: carry .deps/include (tools/fill_deps.sh) or install CLI11" \
+    need "CLI11 headers: carry .deps/include (tools/setup/fill_deps.sh) or install CLI11" \
         have_any "$deps/include/CLI/CLI.hpp" /usr/include/CLI/CLI.hpp /usr/local/include/CLI/CLI.hpp
-    need "EDFlib header: carry .deps/include (tools/fill_deps.sh) or install EDFlib" \
+    need "EDFlib header: carry .deps/include (tools/setup/fill_deps.sh) or install EDFlib" \
         have_any "$deps/include/edflib.h" /usr/include/edflib.h /usr/local/include/edflib.h
-    need "EDFlib library: carry .deps/lib (tools/fill_deps.sh) or install EDFlib" \
+    need "EDFlib library: carry .deps/lib (tools/setup/fill_deps.sh) or install EDFlib" \
         have_any "$deps/lib/libedf.a" /usr/lib/x86_64-linux-gnu/libedf.a /usr/lib/x86_64-linux-gnu/libedf.so \
         /usr/local/lib/libedf.a
     need "Catch2 v3 (a CMake package)" have_any /usr/lib/cmake/Catch2 /usr/lib/x86_64-linux-gnu/cmake/Catch2 \
@@ -222,7 +222,7 @@ grep -E "^timing " "$out/timing.log" | sed 's/^/device_check:   /'
 step bench_gpu 150 "$build/bench_eegpt" "[gpu]" --json "$out/bench_gpu.json"
 grep -E "gpu" "$out/bench_gpu.log" | grep -vE "^(\s*$|~|-)" | head -40 | sed 's/^/device_check:   /'
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-    step peers 120 python3 "$src/tools/peer_bench_gpu.py"
+    step peers 120 python3 "$src/tools/bench/peer_bench_gpu.py"
     grep "^peer=" "$out/peers.log" | sed 's/^/device_check:   /'
 else
     not_run peers "python3 has no torch with CUDA here"

@@ -24,7 +24,7 @@ cmake --build build-encoder -j"$(nproc)"
 ctest --test-dir build-encoder --output-on-failure
 
 echo "== the GPU machine's build, dry run (tools/device_check.sh --dry-run)"
-bash tools/fill_deps.sh
+bash tools/setup/fill_deps.sh
 out=build-device/out
 log=build-device/no_gpu_check.log
 mkdir -p build-device
@@ -38,8 +38,8 @@ if ! nvidia-smi -L 2>/dev/null | grep -q GPU; then
 fi
 EEGPT_DEVICE_BUILD_DIR=$PWD/build-device/build bash tools/device_check.sh --dry-run "$out"
 
-echo "== the Python package: pip install . into a venv over Debian's numpy (tools/make_python_venv.sh), its tests"
-bash tools/make_python_venv.sh .venv
+echo "== the Python package: pip install . into a venv over Debian's numpy (tools/setup/make_venv.sh), its tests"
+bash tools/setup/make_venv.sh .venv package
 # CPU only (no CUDA module) and no build isolation: the venv has the pinned build backend.
 SKBUILD_CMAKE_DEFINE="EEGPT_WITH_CUDA=OFF" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
     .venv/bin/python -m pip install -q --no-build-isolation .

@@ -179,7 +179,7 @@ public:
     }
 
     // Seconds of one encoder call made here, with no Python around it: the baseline of the
-    // overhead measurement (tools/python_overhead.py).
+    // overhead measurement (tools/bench/python_overhead.py).
     double time_encode(nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> x,
                        const std::vector<std::string>& channels) {
         const std::vector<int> ids = channel_ids_of(channels);

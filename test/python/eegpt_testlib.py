@@ -11,8 +11,8 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOLS = os.path.join(REPO, "tools")
 FIXTURES = os.path.join(REPO, "weights", "fixtures")
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+# tools/: eegpt_format, convert_ckpt; tools/fixtures/: eegpt_reference
+sys.path[:0] = [d for d in (TOOLS, os.path.join(TOOLS, "fixtures")) if d not in sys.path]
 
 import eegpt_format as fmt  # noqa: E402
 

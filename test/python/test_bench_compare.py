@@ -1,4 +1,4 @@
-"""The benchmark regression check (tools/bench_compare.py) and report (tools/bench_report.py) on recorded
+"""The benchmark regression check (tools/bench/bench_compare.py) and report (tools/bench/bench_report.py) on recorded
 results, no timing involved.
 
 bench_fixtures/baseline.json is a real `run_benchmarks.py --cpu-only --quick` run (large model, shared
@@ -17,7 +17,7 @@ import sys
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "bench"))
 import bench_compare as bc  # noqa: E402
 import bench_report  # noqa: E402
 

@@ -4,8 +4,8 @@ Catch2's reporters work, the results file has the spec's fields and is a pytest-
 target is a failed CHECK under --strict, and the runner, baselines and `make benchmark` still work.
 
 Runs bench_eegpt on the small tiny1 model with few samples (seconds each). Needs EEGPT_BENCH_BIN
-(bench_eegpt), EEGPT_BENCH_VENV (a venv with pytest-benchmark: tools/make_bench_venv.sh, a CTest
-fixture) and EEGPT_BENCH_BUILD_DIR (the build directory, for the runner and make).
+(bench_eegpt), EEGPT_BENCH_VENV (a venv with pytest-benchmark: tools/setup/make_venv.sh DIR bench, a
+CTest fixture) and EEGPT_BENCH_BUILD_DIR (the build directory, for the runner and make).
 """
 import json
 import os
@@ -18,7 +18,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 import bench_compare  # noqa: E402
 
 BIN = os.environ.get("EEGPT_BENCH_BIN", "")
@@ -209,8 +209,8 @@ def test_bad_model_is_one_line(tmp_path):
 def test_runner_quick_verbose_save_and_compare(tmp_path):
     name = "test_bench_json_%d" % os.getpid()
     baseline = os.path.join(ROOT, "benchmark_results", "baselines", name + ".json")
-    runner = [sys.executable, os.path.join(ROOT, "tools", "run_benchmarks.py"), "--cpu-only", "--quick", "--verbose",
-              "--no-build", "--build-dir", BUILD, "--model", "tiny1", "--benchmark-samples", "2"]
+    runner = [sys.executable, os.path.join(ROOT, "tools", "bench", "run_benchmarks.py"), "--cpu-only", "--quick",
+              "--verbose", "--no-build", "--build-dir", BUILD, "--model", "tiny1", "--benchmark-samples", "2"]
     try:
         out = tmp_path / "r.json"
         p = subprocess.run(runner + ["--json", str(out), "--save", name], capture_output=True, text=True, timeout=900)

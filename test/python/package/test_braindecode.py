@@ -1,11 +1,11 @@
 """braindecode interop. (1) braindecode's own outputs: models made by braindecode 1.8.1 itself
-(tools/make_braindecode_fixture.py: patch_stride 64 without chan_proj, and its default patch_stride
+(tools/fixtures/make_braindecode_fixture.py: patch_stride 64 without chan_proj, and its default patch_stride
 32 with its default conv1d_constraint chan_proj and probe head), saved as its hub mixin saves them
 (config.json, pytorch_model.bin), converted with tools/convert_ckpt.py --config and
 tools/convert_head.py: eegpt.classify's features and probabilities equal braindecode's on the same
 windows of a real recording, fp32, <= 1e-5. The committed fixture (weights/fixtures/braindecode)
 always runs; with EEGPT_BRAINDECODE_PYTHON set to a Python that has braindecode
-(tools/make_braindecode_venv.sh) the fixture is also made afresh and checked the same way.
+(tools/setup/make_venv.sh DIR braindecode) the fixture is also made afresh and checked the same way.
 (2) Hand-built state_dicts with braindecode's key names for layouts the fixture lacks (the single
 final Linear of earlier versions): classify's probabilities equal the head computed in PyTorch on
 the engine's features, to 1e-5."""
@@ -100,9 +100,9 @@ def braindecode_dir(request, tmp_path_factory):
     python = os.environ.get("EEGPT_BRAINDECODE_PYTHON")
     if not python:
         pytest.skip("EEGPT_BRAINDECODE_PYTHON is not set (a Python with braindecode 1.8.1: "
-                    "tools/make_braindecode_venv.sh); the committed fixture was checked instead")
+                    "tools/setup/make_venv.sh DIR braindecode); the committed fixture was checked instead")
     out = tmp_path_factory.mktemp("braindecode")
-    r = subprocess.run([python, os.path.join(TOOLS, "make_braindecode_fixture.py"), str(out),
+    r = subprocess.run([python, os.path.join(TOOLS, "fixtures", "make_braindecode_fixture.py"), str(out),
                         "--recording", lib.recording("Subject00_2.edf")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return str(out)

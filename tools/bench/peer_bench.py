@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Times the peers of the C++ engine on the inputs that bench_eegpt wrote: the reference PyTorch
-encoder (tools/eegpt_reference.py, float32) and ONNX Runtime on CPU (the same model exported with
+encoder (tools/fixtures/eegpt_reference.py, float32) and ONNX Runtime on CPU (the same model exported with
 torch.onnx.export). Called by bench_eegpt's [comparison] cases; usable by hand too.
 
   peer_bench.py --weights W.h5 --channels 0,2,... --rounds N [--threads 2]
@@ -21,7 +21,8 @@ import warnings
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [TOOLS, os.path.join(TOOLS, "fixtures")]  # eegpt_format; eegpt_reference
 
 
 def line(**kv):

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds Catch2 3.4.0 (the GPU machine's version) from third_party/catch2-3.4.0.tar.gz and
 # installs it into a build-local prefix, so the tests and the bench are compiled against v3 on every
-# change, not first on a GPU. Usage: tools/build_catch2_v3.sh [PREFIX]  (default .deps/catch2-3.4.0).
+# change, not first on a GPU. Usage: tools/setup/build_catch2_v3.sh [PREFIX]  (default .deps/catch2-3.4.0).
 # Prints the prefix; configure the project with -DCMAKE_PREFIX_PATH=PREFIX. Reuses an existing install.
 set -euo pipefail
-src=$(cd "$(dirname "$0")/.." && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
 prefix=${1:-$src/.deps/catch2-3.4.0}
 tarball=${EEGPT_CATCH2_TARBALL:-$src/third_party/catch2-3.4.0.tar.gz}
 if [ -f "$prefix/lib/cmake/Catch2/Catch2ConfigVersion.cmake" ] &&

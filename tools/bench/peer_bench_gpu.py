@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Times the PyTorch reference encoder (tools/eegpt_reference.py, large configuration, random
+"""Times the PyTorch reference encoder (tools/fixtures/eegpt_reference.py, large configuration, random
 weights) on a CUDA GPU, in the three precisions the engine has: fp32 (TF32 off), TF32, and bf16
 autocast. The peer for `test_eegpt "[cuda-timing]"` on the same machine (tools/device_check.sh).
 
@@ -17,7 +17,8 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [TOOLS, os.path.join(TOOLS, "fixtures")]  # eegpt_format; eegpt_reference
 import eegpt_format as fmt  # noqa: E402
 import eegpt_reference as ref  # noqa: E402
 

@@ -4,7 +4,7 @@ encoder call timed inside C++ (no Python around it), interleaved call by call so
 speed drift hits both alike; then two Python threads encoding at once (two models) against the
 same calls one after another. Run with the interpreter the package is installed into:
 
-    .venv/bin/python tools/python_overhead.py [--model large] [--rounds 30] [--threads 1] [--check]
+    .venv/bin/python tools/bench/python_overhead.py [--model large] [--rounds 30] [--threads 1] [--check]
 
 --check makes the issue's targets the exit status: 1 when model.encode is more than 3% slower than
 the C++ call, or two threads at once are not faster than one after another (median of --pairs).

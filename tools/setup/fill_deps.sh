@@ -10,7 +10,7 @@
 #                            cmake; Debian 12 has 3.25)
 # CMake looks in .deps/ first (CMakeLists.txt, EEGPT_DEPS_DIR). Carry `.deps` to the GPU machine.
 set -euo pipefail
-src=$(cd "$(dirname "$0")/.." && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
 deps=$src/.deps
 bash "$src/tools/setup/install_deps.sh"
 multiarch=$(gcc -print-multiarch)
@@ -19,7 +19,7 @@ rm -rf "$deps/include/CLI"
 cp -r /usr/include/CLI "$deps/include/CLI"
 cp /usr/include/edflib.h "$deps/include/edflib.h"
 cp "/usr/lib/$multiarch/libedf.a" "$deps/lib/libedf.a"
-bash "$src/tools/build_catch2_v3.sh" "$deps/catch2-3.4.0" >/dev/null
+bash "$src/tools/setup/build_catch2_v3.sh" "$deps/catch2-3.4.0" >/dev/null
 if ! "$deps/cmake-4.4/bin/cmake" --version 2>/dev/null | grep -q "version 4\.4"; then
     rm -rf "$deps/cmake-4.4"
     python3 -m venv "$deps/cmake-4.4"

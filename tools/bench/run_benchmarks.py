@@ -2,7 +2,7 @@
 """Runs the benchmark suite (build/bench_eegpt), writes the JSON results and the Markdown report,
 and optionally saves the run as a named baseline or compares it with one.
 
-  tools/run_benchmarks.py [--cpu-only] [--quick] [--verbose] [--model NAME] [--json PATH] [--save NAME]
+  tools/bench/run_benchmarks.py [--cpu-only] [--quick] [--verbose] [--model NAME] [--json PATH] [--save NAME]
                           [--compare NAME] [--threshold 0.10] [--strict] [--benchmark-samples N]
                           [--build-dir build]
 
@@ -19,8 +19,8 @@ import shutil
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 import bench_compare  # noqa: E402
 import bench_report  # noqa: E402
 

@@ -1,4 +1,4 @@
-// CPU stand-in for the CUDA runtime API subset the engine uses (tools/cuda_emulation/README.md).
+// CPU stand-in for the CUDA runtime API subset the engine uses (test/cuda_emulation/README.md).
 // "Device" memory is host memory registered in a table; kernels run on the calling thread with one
 // cooperative fiber per CUDA thread, so __syncthreads, __syncwarp and warp shuffles really block.
 #pragma once
