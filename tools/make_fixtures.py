@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate the small committed fixtures in weights/fixtures/:
 
-  tiny2_seed0.h5   random-init tiny2, seed 0 (FORMAT.md definition; the C++ init must match it bit for bit)
+  tiny2_seed0.h5   random-init tiny2, seed 0 (docs/weight-format.md definition; the C++ init must match it bit for bit)
   tiny2_parity.h5  x (2x5x256 float32), channels (mixed case / trailing dots on purpose),
                    channel_ids (int32), expected (float32) and expected_f64: the float64 reference
                    output of tiny2_seed0.h5 on x.
