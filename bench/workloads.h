@@ -18,7 +18,7 @@ eegpt::Encoder& cpu_encoder();
 eegpt::Encoder* gpu_encoder(std::string& why);
 
 // Floating-point operations of one window through the encoder as this engine computes it
-// (ARCHITECTURE.md "FLOPs"): GEMMs, attention and the patch embedding, with the last-block saving.
+// (docs/architecture.md, "FLOPs"): GEMMs, attention and the patch embedding, with the last-block saving.
 double flops_per_window(const eegpt::ModelConfig& config, int channels, int samples);
 // The measured fp32 FMA ceiling of this machine for the CPU operations in use: the register-only loop
 // of cpu::Ops::fma_peak_gflops on every encoder thread at once (measured once, GFLOP/s); NaN when

@@ -1,4 +1,4 @@
-# The benchmark suite (bench/, README "Benchmarks"): bench_eegpt has its own main, so it links
+# The benchmark suite (bench/, docs/benchmarks.md): bench_eegpt has its own main, so it links
 # Catch2::Catch2 (v3: the library without main; v2: the header).
 enable_testing()
 execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
@@ -51,7 +51,7 @@ add_test(NAME "bench-smoke"
          COMMAND sh -c "rm -f \"$1\" && \"$2\" '[quick]' --benchmark-samples 1 --model little --no-peers --json \"$1\" && \"$3\" -c 'import json, sys; b = json.load(open(sys.argv[1]))[\"benchmarks\"]; assert isinstance(b, list) and b' \"$1\""
                  bench-smoke ${EEGPT_BENCH_OUT}/bench_smoke.json $<TARGET_FILE:bench_eegpt> ${EEGPT_PYTHON})
 set_tests_properties("bench-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
-# The suite as specified (issue 14), on the small tiny1 model: Catch2 BENCHMARKs for every timed case,
+# The suite as documented (docs/benchmarks.md), on the small tiny1 model: Catch2 BENCHMARKs for every timed case,
 # --benchmark-samples, Catch2's reporters, the results file against the spec's fields and read by
 # pytest-benchmark (from PyPI, into a venv of the build directory), targets, the runner, baselines and
 # `make benchmark`. Not labelled benchmark: CI runs it.

@@ -59,3 +59,9 @@ if(EEGPT_BUILD_RECORDINGS)
       ENVIRONMENT "EEGPT_BIN=$<TARGET_FILE:eegpt>;EEGPT_DATA_DIR=${EEGPT_DATA_DIR};OMP_NUM_THREADS=2")
   endforeach()
 endif()
+
+# Every relative link of the README and docs/ resolves (no engine needed).
+add_test(NAME "python: docs_links"
+         COMMAND ${EEGPT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/test/python/test_docs_links.py
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties("python: docs_links" PROPERTIES LABELS "python")

@@ -1,5 +1,5 @@
 // A deliberately naive float64 EEGPT encoder for tests: plain loops straight from the forward
-// pass of ARCHITECTURE.md, no last-block saving, no batching tricks. Slow; use small configs.
+// pass of docs/architecture.md, no last-block saving, no batching tricks. Slow; use small configs.
 #pragma once
 #include <cmath>
 #include <vector>

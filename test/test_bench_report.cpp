@@ -29,7 +29,7 @@ TEST_CASE("bench report: a figure that was not measured is NOT MEASURED, never P
     const bench::Result& out = bench::report(unmeasured);
     CHECK(out.status == "NOT MEASURED");
     CHECK_THAT(out.line, Catch::Matchers::Contains("NOT MEASURED (cudaMemGetInfo failed)"));
-    // what a negative byte count used to give: a figure below the target, and PASS
+    // a negative byte count must not read as a figure below the target, and PASS
     bench::Result negative = result("device memory, -1 bytes", 0.5, &bench::kPeakMemory);
     negative.target_figure = -1.0 / (1024 * 1024);
     negative.unmeasured = "cudaMemGetInfo failed";

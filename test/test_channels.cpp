@@ -4,7 +4,7 @@
 
 using namespace eegpt;
 
-TEST_CASE("channel dictionary has the 62 names of ARCHITECTURE.md in id order", "[channels]") {
+TEST_CASE("channel dictionary has the 62 names of docs/architecture.md in id order", "[channels]") {
     const auto& names = channel_dictionary();
     REQUIRE(names.size() == 62);
     const std::pair<const char*, int> anchors[] = {{"FP1", 0}, {"FZ", 11}, {"T7", 25}, {"CZ", 29}, {"T8", 33}, {"P7", 43},

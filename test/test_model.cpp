@@ -41,7 +41,7 @@ TEST_CASE("the large configuration has the released parameter count", "[model]")
     CHECK(tensor_specs(named_config("large")).size() == 4 + 8 * 12 + 2);
 }
 
-TEST_CASE("named configurations follow ARCHITECTURE.md", "[model]") {
+TEST_CASE("named configurations follow docs/architecture.md", "[model]") {
     ModelConfig c = named_config("base3");
     CHECK(c.embed_dim == 512);
     CHECK(c.embed_num == 1);

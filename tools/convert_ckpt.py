@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Convert an EEGPT checkpoint to the engine's HDF5 weight file (weights/FORMAT.md).
+"""Convert an EEGPT checkpoint to the engine's HDF5 weight file (docs/weight-format.md).
 
   convert_ckpt.py CKPT OUT.h5 [--prefix target_encoder.] [--num-heads H]
   convert_ckpt.py --random-init CONFIGNAME --seed S OUT.h5
@@ -9,7 +9,7 @@ A braindecode `EEGPT` (its state_dict has the buffer `chans_id` or a `final_laye
 encoder under target_encoder. with the released names, but its patch stride (braindecode's default
 is 32: overlapping patches, 31 per 4 s window) is in its configuration, not in the tensors. So the
 stride must be stated, from the config.json that braindecode's hub mixin writes or with
---patch-stride; a stride below the patch size is written as format version 2 (weights/FORMAT.md),
+--patch-stride; a stride below the patch size is written as format version 2 (docs/weight-format.md),
 and one that does not fit the engine's 4 s windows (1024 samples = 64 + a multiple of the stride;
 braindecode would pad them with zeros) is refused.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Export a downstream EEGPT head to the engine's head format (weights/FORMAT.md, "Head files").
+"""Export a downstream EEGPT head to the engine's head format (docs/weight-format.md, "Head files").
 
-From a fine-tuned checkpoint with the linear-probe layout of the reference code (ARCHITECTURE.md):
+From a fine-tuned checkpoint with the linear-probe layout of the reference code (docs/architecture.md):
     chan_conv.weight (C_enc, C_in, 1), chan_conv.bias (C_enc)      1x1 channel mixing (optional)
     linear_probe1.weight (H, E*D), linear_probe1.bias (H)           per time patch
     linear_probe2.weight (K, N*H), linear_probe2.bias (K)           on the flattened patches

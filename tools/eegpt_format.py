@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""EEGPT encoder weight format (weights/FORMAT.md): channel dictionary, named configurations,
+"""EEGPT encoder weight format (docs/weight-format.md): channel dictionary, named configurations,
 canonical tensor list, deterministic random initialisation, HDF5 writer/reader, config inference.
 
 Everything else in tools/ and test/python/ imports this module, so that the Python side has one
@@ -19,7 +19,7 @@ FORMAT_VERSION = 1
 # an engine that cannot compute them refuses the file instead of computing stride-64 features.
 FORMAT_VERSION_STRIDED = 2
 
-# Index = channel id (ARCHITECTURE.md); chan_embed.weight has one row per name.
+# Index = channel id (docs/architecture.md); chan_embed.weight has one row per name.
 CHANNEL_NAMES = (
     "FP1 FPZ FP2 AF7 AF3 AF4 AF8 F7 F5 F3 F1 FZ F2 F4 F6 F8 FT7 FC5 FC3 FC1 FCZ FC2 FC4 FC6 FT8 "
     "T7 C5 C3 C1 CZ C2 C4 C6 T8 TP7 CP5 CP3 CP1 CPZ CP2 CP4 CP6 TP8 P7 P5 P3 P1 PZ P2 P4 P6 P8 "
@@ -82,7 +82,7 @@ def make_config(embed_dim, embed_num, depth, num_heads, patch_size=64, mlp_hidde
 
 
 def tensor_specs(config):
-    """[(name, shape)] in the canonical order of FORMAT.md."""
+    """[(name, shape)] in the canonical order of docs/weight-format.md."""
     D, E, P, H = config["embed_dim"], config["embed_num"], config["patch_size"], config["mlp_hidden"]
     specs = [("summary_token", (1, E, D)),
              ("patch_embed.proj.weight", (D, 1, 1, P)),
@@ -124,7 +124,7 @@ def fnv1a64(name):
 
 
 def init_kind(name):
-    """Which of the three FORMAT.md scalings a tensor gets."""
+    """Which of the three docs/weight-format.md scalings a tensor gets."""
     if "norm" in name and name.endswith(".weight"):
         return "norm_weight"
     if name.endswith(".bias"):
@@ -133,13 +133,13 @@ def init_kind(name):
 
 
 def random_values(name, shape, seed):
-    """Float32 values of one tensor, FORMAT.md's definition, vectorised over the C-order index."""
+    """Float32 values of one tensor, docs/weight-format.md's definition, vectorised over the C-order index."""
     n = int(np.prod(shape, dtype=np.int64))
     with np.errstate(over="ignore"):
         key = _mix(np.array([(int(seed) & _M64) ^ fnv1a64(name)], dtype=np.uint64))[0]
         i1 = np.arange(1, n + 1, dtype=np.uint64)
         u = _mix(key + i1 * np.uint64(_GOLDEN))
-    # 24 high bits -> [0,1) exactly in float64, then [-1,1); the scale and cast follow FORMAT.md's
+    # 24 high bits -> [0,1) exactly in float64, then [-1,1); the scale and cast follow docs/weight-format.md's
     # operation order (float64 multiply/add, then one rounding to float32).
     s = 2.0 * ((u >> np.uint64(40)).astype(np.float64) / 16777216.0) - 1.0
     kind = init_kind(name)
@@ -209,7 +209,7 @@ def infer_config(sd, num_heads=None):
 
 # ---------------------------------------------------------------- HDF5 I/O
 def write_weights(path, state_dict, config, provenance):
-    """Write FORMAT.md version 1 (version 2 with patch_stride for overlapping patches). provenance: trained, [random_seed], source_checkpoint,
+    """Write docs/weight-format.md version 1 (version 2 with patch_stride for overlapping patches). provenance: trained, [random_seed], source_checkpoint,
     source_sha256, source_prefix, converter_version. Written to a temp file beside `path` and
     renamed, so a failure never leaves a partial file under the final name."""
     validate_state_dict(state_dict, config)

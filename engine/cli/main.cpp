@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
 
     EncodeArgs encode;
     CLI::App* encode_cmd = app.add_subcommand("encode", "encode windows from an HDF5 file (datasets x, channels)");
-    encode_cmd->add_option("--weights", encode.weights, "model weights (HDF5, weights/FORMAT.md)")->required();
+    encode_cmd->add_option("--weights", encode.weights, "model weights (HDF5, docs/weight-format.md)")->required();
     encode_cmd->add_option("--input", encode.input, "input HDF5: x (B x C x T float32), channels (C names)")->required();
     encode_cmd->add_option("--output", encode.output, "output HDF5: features (B x N x E x D float32)")->required();
     encode_cmd->add_option("--device", encode.device, "cpu or cuda")->capture_default_str();

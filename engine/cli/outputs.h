@@ -1,5 +1,5 @@
-// Where the CLI's outputs may go, and when an existing output may be kept (README "Many
-// recordings"): an output never replaces an input, and resuming keeps only what this very job
+// Where the CLI's outputs may go, and when an existing output may be kept (docs/reliability.md):
+// an output never replaces an input, and resuming keeps only what this very job
 // would write again.
 #pragma once
 #include <string>

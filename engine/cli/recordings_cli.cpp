@@ -481,7 +481,7 @@ RecordingCommands::RecordingCommands(CLI::App& app) {
 
     classify_ = app.add_subcommand("classify", "class probabilities of EDF/BDF recordings with a head");
     add_job_options(classify_, args_);
-    classify_->add_option("--head", args_.head, "head file (weights/FORMAT.md)")->required();
+    classify_->add_option("--head", args_.head, "head file (docs/weight-format.md)")->required();
     classify_->add_flag("--save-features", args_.save_features, "also write the features");
 
     inspect_ = app.add_subcommand("inspect", "header, signals and channel mapping of EDF/BDF recordings");

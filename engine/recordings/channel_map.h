@@ -35,7 +35,7 @@ struct MontageOptions {
 // recording labels, so "T3" means T7). Throws Error naming an unknown name or a duplicate.
 std::vector<std::string> parse_montage(const std::string& spec);
 
-// The 19 channels of the standard 10-20 montage (ARCHITECTURE.md), as dictionary names.
+// The 19 channels of the standard 10-20 montage (docs/architecture.md), as dictionary names.
 const std::vector<std::string>& standard19_montage();
 
 struct ChannelPlan {

@@ -23,7 +23,7 @@ class Model:
     @classmethod
     def random(cls, name="large", seed=0, device="cpu", precision="fp32", threads=0):
         """A random-initialised, untrained model of a named configuration (tiny1 .. large): the
-        deterministic initialisation of weights/FORMAT.md, the same as the CLI's stand-in."""
+        deterministic initialisation of docs/weight-format.md, the same as the CLI's stand-in."""
         self = cls.__new__(cls)
         self._spec = ("random", str(name), int(seed), device, precision, int(threads))
         self._core = engine_call(_core.Model.random, str(name), int(seed), device, precision, int(threads))

@@ -187,7 +187,7 @@ def embed(recording, model, stride=4.0, channels=None, fill_missing=False, avera
 
 def classify(recording, model, head, stride=4.0, average_reference=False, bandpass=None, bandpass_order=4,
              notch=None, notch_q=30.0, batch=32, save_features=False, progress=True):
-    """Class probabilities of a recording with a head file (weights/FORMAT.md), as `eegpt classify`:
+    """Class probabilities of a recording with a head file (docs/weight-format.md), as `eegpt classify`:
     a Recording with probabilities, predicted_class and class_names; the recording-level result is
     in metadata (recording_mean_probability, recording_class_fraction, recording_predicted_class).
     The head fixes the input channels."""

@@ -1,5 +1,5 @@
 """Helpers of the recording tests (EDF in, features out): running the CLI, small random weight files
-written with h5py per weights/FORMAT.md, reading the real recordings with MNE, and an independent
+written with h5py per docs/weight-format.md, reading the real recordings with MNE, and an independent
 Python version of the channel mapping for the three real files.
 
 EEGPT_BIN       engine CLI (default <repo>/build/eegpt)
@@ -60,7 +60,7 @@ def run_ok(*args, **kwargs):
 
 
 def write_random_weights(path, embed_dim=32, embed_num=4, depth=2, heads=4, seed=0):
-    """A random-initialised encoder weight file written with h5py, following weights/FORMAT.md."""
+    """A random-initialised encoder weight file written with h5py, following docs/weight-format.md."""
     rng = np.random.default_rng(seed)
     D, H, P = embed_dim, 4 * embed_dim, 64
     with h5py.File(path, "w") as f:

@@ -1,4 +1,4 @@
-"""bench_eegpt as specified (issue 14): every timed case is a Catch2 BENCHMARK, --benchmark-samples and
+"""bench_eegpt as documented (docs/benchmarks.md): every timed case is a Catch2 BENCHMARK, --benchmark-samples and
 Catch2's reporters work, the results file has the spec's fields and is a pytest-benchmark file that
 `pytest-benchmark compare` reads, targets are judged only for the model they were set for, a missed
 target is a failed CHECK under --strict, and the runner, baselines and `make benchmark` still work.

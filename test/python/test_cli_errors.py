@@ -1,7 +1,7 @@
 """`eegpt encode` on bad input: non-zero exit, exactly one line on stderr, no output file left behind.
 
 Bad weight files are made from the tiny2 fixture with h5py; the loader must name the tensor or attribute
-at fault (weights/FORMAT.md)."""
+at fault (docs/weight-format.md)."""
 import os
 import subprocess
 

@@ -273,7 +273,7 @@ def test_engine_on_large_shaped_checkpoint(tmp_path, eegpt_bin):
     assert err <= 1e-5, "relative error %.3g" % err
 
 
-# ------------------------------------------------------------------ braindecode EEGPT (issue 15)
+# ------------------------------------------------------------------ braindecode EEGPT
 def fake_braindecode(path, config, seed=21):
     """A braindecode EEGPT state_dict: the encoder under target_encoder. with the released names, its
     `chans_id` buffer and a `final_layer`; the patch stride is not in it."""

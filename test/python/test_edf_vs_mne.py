@@ -109,8 +109,8 @@ def test_average_reference_leaves_out_zero_filled_channels(tmp_path):
 
 
 @pytest.mark.parametrize("low", [0.5, 0.1])
-def test_chunked_filters_meet_the_readme_bounds_at_the_start_inside_and_at_the_end(tmp_path, low):
-    """README: identical to sosfiltfilt at both ends of the recording, within 1e-7 of its peak inside.
+def test_chunked_filters_meet_the_documented_bounds_at_the_start_inside_and_at_the_end(tmp_path, low):
+    """docs/recordings.md: identical to sosfiltfilt at both ends of the recording, within 1e-7 of its peak inside.
     float32 outputs: each value may also differ by its own rounding (2^-24 relative)."""
     name = "Subject00_1.edf"  # 182 s: chunks join at 60 s and 120 s
     out = tmp_path / "f.h5"

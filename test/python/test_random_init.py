@@ -1,4 +1,4 @@
-"""The deterministic random initialisation of weights/FORMAT.md (no engine needed)."""
+"""The deterministic random initialisation of docs/weight-format.md (no engine needed)."""
 import struct
 
 import numpy as np
@@ -9,7 +9,7 @@ from eegpt_testlib import fmt
 M64 = (1 << 64) - 1
 
 
-# Independent pure-Python-integer version of FORMAT.md's definition, element by element.
+# Independent pure-Python-integer version of docs/weight-format.md's definition, element by element.
 def _mix(z):
     z ^= z >> 30
     z = (z * 0xBF58476D1CE4E5B9) & M64
@@ -112,7 +112,7 @@ def test_fixture_file_equals_random_init(tiny2_weights):
 
 
 def test_attribute_types(tiny2_weights):
-    """Exact HDF5 types the C++ loader expects (FORMAT.md)."""
+    """Exact HDF5 types the C++ loader expects (docs/weight-format.md)."""
     import h5py
 
     with h5py.File(tiny2_weights, "r") as f:

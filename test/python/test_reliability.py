@@ -1,4 +1,4 @@
-"""Nothing lost, nothing silently wrong (issue 13): write failures, outputs that would replace
+"""Nothing lost, nothing silently wrong (docs/reliability.md): write failures, outputs that would replace
 inputs, non-finite results, option ranges, resuming that checks what it keeps, killed runs,
 corrupted weights, messages, out-of-range samples. Every case asserts the exit status, one line
 on stderr, no partial output, earlier outputs intact and no leftover temporary file."""

@@ -3,7 +3,7 @@
 
   bench_compare.py BASELINE.json CURRENT.json [--threshold 0.10]     (exit 1 when a case regressed)
 
-The files are bench_eegpt's results in pytest-benchmark's layout (README "Benchmarks"). What is
+The files are bench_eegpt's results in pytest-benchmark's layout (docs/benchmarks.md). What is
 compared, for every benchmark present in both files: its time per call (stats median, min, max; in
 the direction extra_info.better, "lower"; benchmarks without one, such as a ratio of two of our
 timings, are listed but never flagged) and each figure in extra_info.figures (peak memory: lower is

@@ -1,5 +1,5 @@
 // bench_gemm: the CPU encoder's GEMMs (cpu/gemm.h fp32, cpu/bf16.h bf16) against oneDNN's matmul
-// on the encoder's shapes, same machine, same threads: the measurement behind the README's choice of
+// on the encoder's shapes, same machine, same threads: the measurement behind docs/cpu.md's choice of
 // our own kernels over oneDNN (built only where oneDNN is found: Debian's libdnnl-dev).
 //
 //   bench_gemm [--threads N] [--rounds R]

@@ -126,7 +126,7 @@ void CpuEncoder::full_block(const BlockWeights& blk, const BlockGemms& g, int se
 
 // Only the E summary rows of each sequence are read after the last block, so it needs keys and
 // values for every token but queries, attention output, projection, LN2 and MLP for the summary
-// rows alone (ARCHITECTURE.md). Leaves the summary rows, block output, in ws.sx.
+// rows alone (docs/architecture.md). Leaves the summary rows, block output, in ws.sx.
 void CpuEncoder::last_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const {
     const int D = config_.embed_dim, H = config_.mlp_hidden, E = config_.embed_num, C = tokens - E;
     const int rows = seqs * tokens, srows = seqs * E;

@@ -364,7 +364,7 @@ void CudaEncoder::full_block(const Block& blk, const Shape& s, const Arena& a) {
     gemm_.linear(wide_in, H, blk.fc2_w, blk.fc2_b, x, D, s.rows, H, D, true);
 }
 
-// Only the E summary rows of each sequence are read after the last block (ARCHITECTURE.md): keys
+// Only the E summary rows of each sequence are read after the last block (docs/architecture.md): keys
 // and values for every token, queries and everything after attention for the summary rows only.
 void CudaEncoder::last_block(const Block& blk, const Shape& s, const Arena& a) {
     const int D = config_.embed_dim, H = config_.mlp_hidden, E = config_.embed_num, C = s.channels;

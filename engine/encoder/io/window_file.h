@@ -1,4 +1,4 @@
-// The `eegpt encode` file interface (weights/FORMAT.md): windows in, features out.
+// The `eegpt encode` file interface (docs/weight-format.md): windows in, features out.
 #pragma once
 #include <string>
 #include <vector>

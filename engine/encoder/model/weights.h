@@ -1,5 +1,5 @@
 // The model: its configuration, its fp32 tensors, the strict HDF5 loader (format:
-// weights/FORMAT.md), and the one place where tensor names become typed fields
+// docs/weight-format.md), and the one place where tensor names become typed fields
 // (EncoderWeights): backends and the test reference take that structure, never a name.
 // Knows nothing of recordings or backends.
 #pragma once
@@ -30,7 +30,7 @@ struct ModelConfig {
     void validate() const;
 };
 
-// Named configurations of the paper's code (ARCHITECTURE.md): tiny1 .. large.
+// Named configurations of the paper's code (docs/architecture.md): tiny1 .. large.
 ModelConfig named_config(const std::string& name);
 std::vector<std::string> named_config_names();
 
@@ -50,7 +50,7 @@ struct TensorSpec {
     std::vector<int64_t> shape;
 };
 
-// Every tensor the configuration needs, in the canonical order of FORMAT.md.
+// Every tensor the configuration needs, in the canonical order of docs/weight-format.md.
 std::vector<TensorSpec> tensor_specs(const ModelConfig& config);
 
 struct ModelWeights {
@@ -99,7 +99,7 @@ constexpr int64_t kWeightFormatVersionStrided = 2;
 
 ModelWeights load_weights(const std::string& path);
 void save_weights(const ModelWeights& weights, const std::string& path);
-// Deterministic random initialisation defined in FORMAT.md (bit-identical to the converter's).
+// Deterministic random initialisation defined in docs/weight-format.md (bit-identical to the converter's).
 ModelWeights random_weights(const ModelConfig& config, uint64_t seed);
 
 std::string shape_string(const std::vector<int64_t>& shape);

@@ -1,4 +1,4 @@
-// A downstream classification head (format: weights/FORMAT.md, "Head files"): optional 1x1
+// A downstream classification head (format: docs/weight-format.md, "Head files"): optional 1x1
 // channel mixing before the encoder, then Linear layers with activations on the window's features,
 // softmax at the end.
 #pragma once

@@ -3,7 +3,7 @@
 //
 // EDFlib is strict; where it refuses a file that other readers (MNE-Python) accept for a reason
 // that does not touch the samples, the reader retries on a repaired temporary copy of the file and
-// says so in warnings() (README "Recordings"); the copy is unlinked at once, so nothing outlives the
+// says so in warnings() (docs/recordings.md); the copy is unlinked at once, so nothing outlives the
 // process:
 //   - EDF+D / BDF+D (discontinuous): read as plain EDF/BDF, records back to back (as MNE 1.3 does);
 //   - EDF+ / BDF+ header details EDFlib rejects (annotation signal with a non-blank prefilter or
