@@ -1,5 +1,10 @@
 # The benchmark suite (bench/, README "Benchmarks"): bench_eegpt has its own main, so it links
-# Catch2::Catch2 (v3: the library without main; v2: the header).
+# Catch2::Catch2 (v3: the library without main; v2: the header). Its [recording] cases run the
+# recording pipeline of eegpt_recordings on EDF files, the real ones from EEGPT_DATA_DIR.
+if(NOT EEGPT_BUILD_RECORDINGS)
+  message(STATUS "eegpt: bench off (it needs EEGPT_BUILD_RECORDINGS)")
+  return()
+endif()
 enable_testing()
 execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
                 OUTPUT_VARIABLE EEGPT_GIT_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
@@ -8,10 +13,11 @@ if(NOT EEGPT_GIT_COMMIT)
 endif()
 add_executable(bench_eegpt bench/bench_main.cpp bench/bench_cases.cpp bench/bench_util.cpp bench/workloads.cpp
                bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp)
-target_link_libraries(bench_eegpt PRIVATE eegpt_encoder Catch2::Catch2)
+target_link_libraries(bench_eegpt PRIVATE eegpt_encoder eegpt_recordings Catch2::Catch2)
 set(EEGPT_BENCH_DEFINITIONS EEGPT_BENCH_GIT_COMMIT="${EEGPT_GIT_COMMIT}"
   EEGPT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" EEGPT_BENCH_PYTHON="${EEGPT_PYTHON}"
-  EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}" EEGPT_BENCH_CATCH_VERSION="Catch2 ${Catch2_VERSION}")
+  EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}" EEGPT_BENCH_CATCH_VERSION="Catch2 ${Catch2_VERSION}"
+  EEGPT_BENCH_DATA_DIR="${EEGPT_DATA_DIR}" EEGPT_VERSION="${PROJECT_VERSION}")
 target_compile_definitions(bench_eegpt PRIVATE ${EEGPT_BENCH_DEFINITIONS})
 target_compile_options(bench_eegpt PRIVATE -Wall -Wextra)
 if(EEGPT_CUDA)
@@ -25,7 +31,7 @@ endif()
 # PASS), on made-up statistics: the suite's plumbing without its cases, main or CUDA (gpu.cpp's stubs).
 add_executable(test_bench_report ${EEGPT_CATCH_MAIN_SRC} test/test_bench_report.cpp bench/bench_util.cpp
                bench/workloads.cpp bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp)
-target_link_libraries(test_bench_report PRIVATE eegpt_encoder ${EEGPT_CATCH_MAIN})
+target_link_libraries(test_bench_report PRIVATE eegpt_encoder eegpt_recordings ${EEGPT_CATCH_MAIN})
 target_compile_definitions(test_bench_report PRIVATE ${EEGPT_BENCH_DEFINITIONS})
 add_test(NAME "unit: bench report statuses" COMMAND test_bench_report)
 set_tests_properties("unit: bench report statuses" PROPERTIES LABELS "unit")
@@ -51,7 +57,7 @@ add_test(NAME "bench-smoke"
          COMMAND sh -c "rm -f \"$1\" && \"$2\" '[quick]' --benchmark-samples 1 --model little --no-peers --json \"$1\" && \"$3\" -c 'import json, sys; b = json.load(open(sys.argv[1]))[\"benchmarks\"]; assert isinstance(b, list) and b' \"$1\""
                  bench-smoke ${EEGPT_BENCH_OUT}/bench_smoke.json $<TARGET_FILE:bench_eegpt> ${EEGPT_PYTHON})
 set_tests_properties("bench-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
-# The suite as specified (issue 14), on the small tiny1 model: Catch2 BENCHMARKs for every timed case,
+# The suite as specified, on the small tiny1 model: Catch2 BENCHMARKs for every timed case,
 # --benchmark-samples, Catch2's reporters, the results file against the spec's fields and read by
 # pytest-benchmark (from PyPI, into a venv of the build directory), targets, the runner, baselines and
 # `make benchmark`. Not labelled benchmark: CI runs it.
