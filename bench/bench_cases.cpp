@@ -100,29 +100,59 @@ std::string batch_name(const std::string& device, int batch) {
     return "batch " + device + " 19ch 1024 x" + std::to_string(batch);
 }
 
-void recording_case(eegpt::Encoder& encoder, const std::string& device, int minutes, int default_samples) {
-    const int C = kRecordingChannels, total = minutes * 60 * kSampleRate, windows = recording_windows(minutes);
-    if (minutes == 20) REQUIRE(windows == 599);
-    const std::vector<float> signal = eegpt::synthetic_eeg_windows(1, C, total, 7);  // in memory before timing
-    std::vector<float> features;
+// Times `eegpt embed`'s pipeline on one EDF file (EDF read, channel mapping, resampling, windows,
+// encoder, HDF5 out: embed_recording) and reports it with the recording it read, the file it wrote
+// and the pipeline's own share: its time outside the encoder, which the pipeline measures in the
+// same calls. `minutes`: of a synthetic recording, whose window count is known; 0 for a real one.
+void recording_case(eegpt::Encoder& encoder, const std::string& name, const std::string& input, int minutes,
+                    int default_samples) {
+    INFO("recording " << input << " (--data-dir for the real ones)");
+    REQUIRE(std::filesystem::is_regular_file(input));
+    const std::string output = std::filesystem::absolute(features_path(input)).string();
+    eegpt::RecordingSummary summary;
+    double encoder_s = 0;
+    int calls = 0;
     Result r;
-    r.name = "recording " + device + " " + std::to_string(minutes) + " min 19ch";
+    r.name = name;
     r.category = "recording";
     r.unit = "s";
     {
         DefaultSamples scope(default_samples);
-        BENCHMARK(std::string(r.name)) { features = encode_recording(encoder, signal, C, total); };
+        BENCHMARK(std::string(r.name)) {
+            summary = embed_recording(encoder, model_weights()->provenance, input, output);
+            encoder_s += summary.encoder_s;
+            ++calls;
+        };
     }
     if (!take_stats(r)) return;
-    REQUIRE(output_is_complete(encoder, features, windows, kWindow));
-    const double x_real_time = minutes * 60.0 / r.stats.mean;
-    char detail[160];
-    std::snprintf(detail, sizeof detail, ", %d windows (4 s, 2 s stride, batches of %d): %.1fx real time", windows,
-                  kRecordingBatch, x_real_time);
+    REQUIRE(std::filesystem::is_regular_file(output));
+    if (minutes > 0) REQUIRE(summary.windows == recording_windows(minutes));
+    if (minutes == 20) REQUIRE(summary.windows == 599);
+    const std::string file = std::filesystem::path(input).filename().string();
+    const int channels = summary.channels.channels();
+    const double rate = source_rate_hz(input, summary.channels);
+    const double x_real_time = summary.duration_s / r.stats.mean;
+    const double encoder_mean = encoder_s / calls, own = r.stats.mean - encoder_mean;
+    char detail[400];
+    std::snprintf(detail, sizeof detail,
+                  ", %s (%.0f s, %d channels at %g Hz) -> %s: %lld windows (4 s, 2 s stride, batches of %d), "
+                  "%.1fx real time; encoder %.3g s, the pipeline's own share %.3g s (%.0f%%)",
+                  file.c_str(), summary.duration_s, channels, rate,
+                  std::filesystem::path(output).filename().string().c_str(), static_cast<long long>(summary.windows),
+                  kRecordingBatch, x_real_time, encoder_mean, own, 100.0 * own / r.stats.mean);
     r.detail = detail;
-    r.add("minutes", minutes);
-    r.add("windows", windows);
+    r.add_text("recording", file);
+    r.add_text("recording_path", std::filesystem::absolute(input).string());
+    r.add("duration_s", summary.duration_s);
+    r.add("channels", channels);
+    r.add("sample_rate_hz", rate);
+    r.add_text("output", output);
+    if (minutes > 0) r.add("minutes", minutes);
+    r.add("windows", static_cast<double>(summary.windows));
     r.add("x_real_time", x_real_time);
+    r.add("encoder_s", encoder_mean);
+    r.add("pipeline_s", own);
+    r.add("pipeline_fraction", own / r.stats.mean);
     if (minutes == 20) {
         r.target = &kRecording20Min;
     } else {
@@ -132,12 +162,23 @@ void recording_case(eegpt::Encoder& encoder, const std::string& device, int minu
     finish(r);
 }
 
+void synthetic_recording_case(eegpt::Encoder& encoder, const std::string& device, int minutes, int default_samples) {
+    recording_case(encoder, "recording " + device + " " + std::to_string(minutes) + " min 19ch",
+                   synthetic_recording(minutes), minutes, default_samples);
+}
+
+void real_recording_case(eegpt::Encoder& encoder, const std::string& device, const std::string& file,
+                         int default_samples) {
+    recording_case(encoder, "recording " + device + " " + file, real_recording(file), 0, default_samples);
+}
+
 struct Probe {
     double peak_mb = 0, start_mb = 0, after_mb = 0, heap_after_mb = 0, gpu_mb = 0;
 };
 
 // Runs this program again with --memory-probe, so the peak is that of a fresh process doing only this.
-bool run_probe(const std::string& mode, const std::string& device, Probe& p, std::string& why) {
+bool run_probe(const std::string& mode, const std::string& device, const std::string& recording, Probe& p,
+               std::string& why) {
     char exe[4096];
     const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) {
@@ -146,7 +187,8 @@ bool run_probe(const std::string& mode, const std::string& device, Probe& p, std
     }
     exe[n] = '\0';
     const std::string cmd = shell_quote(exe) + " --memory-probe " + mode + " --device " + device + " --model " +
-                            shell_quote(options().model) + " --threads " + std::to_string(options().threads);
+                            shell_quote(options().model) + " --threads " + std::to_string(options().threads) +
+                            (recording.empty() ? "" : " --recording " + shell_quote(recording));
     int status = 0;
     const std::string out = run_command(cmd, &status);
     long peak = 0, start = 0, after = 0;
@@ -172,15 +214,17 @@ Figure figure_of(const std::string& key, const std::string& unit, const std::str
 }
 
 // Benchmarks the memory probe (a fresh process per call, so each peak is that of a process doing only
-// this) and reports its peak memory against the target: the largest peak of all calls.
+// this) and reports its peak memory against the target: the largest peak of all calls. Mode
+// "recording" runs `eegpt embed`'s pipeline on the synthetic 20-minute recording.
 void memory_case(const std::string& name, const std::string& mode, const std::string& device, int default_samples) {
     std::vector<Probe> probes;
     std::string why;
+    const std::string recording = mode == "recording" ? synthetic_recording(20) : "";
     {
         DefaultSamples scope(default_samples);
         BENCHMARK(std::string(name)) {
             Probe p;
-            if (!run_probe(mode, device, p, why)) throw std::runtime_error(why);
+            if (!run_probe(mode, device, recording, p, why)) throw std::runtime_error(why);
             probes.push_back(p);
         };
     }
@@ -302,19 +346,32 @@ TEST_CASE("batch gpu 1 .. 64", "[batch][gpu]") {
 
 // ---------------------------------------------------------------- recording
 
-TEST_CASE("recording cpu 1 min", "[recording][quick]") { recording_case(cpu_encoder(), "cpu", 1, 3); }
-TEST_CASE("recording cpu 5 min", "[recording][slow]") { recording_case(cpu_encoder(), "cpu", 5, 3); }
-TEST_CASE("recording cpu 10 min", "[recording][slow]") { recording_case(cpu_encoder(), "cpu", 10, 3); }
-TEST_CASE("recording cpu 20 min", "[recording][slow]") { recording_case(cpu_encoder(), "cpu", 20, 3); }
+// Synthetic recordings the suite writes (19 EEG channels at 500 Hz and an ECG), and the real ones of
+// test/data/eeg: Subject00_2.edf (62 s) and Subject00_1.edf (182 s) at 500 Hz with 19 EEG channels,
+// S001R03.edf (125 s) at 160 Hz with 64.
+TEST_CASE("recording cpu 1 min", "[recording][quick]") { synthetic_recording_case(cpu_encoder(), "cpu", 1, 3); }
+TEST_CASE("recording cpu 5 min", "[recording][slow]") { synthetic_recording_case(cpu_encoder(), "cpu", 5, 3); }
+TEST_CASE("recording cpu 10 min", "[recording][slow]") { synthetic_recording_case(cpu_encoder(), "cpu", 10, 3); }
+TEST_CASE("recording cpu 20 min", "[recording][slow]") { synthetic_recording_case(cpu_encoder(), "cpu", 20, 3); }
+TEST_CASE("recording cpu Subject00_2.edf", "[recording][quick]") {
+    real_recording_case(cpu_encoder(), "cpu", "Subject00_2.edf", 3);
+}
+TEST_CASE("recording cpu Subject00_1.edf", "[recording][slow]") {
+    real_recording_case(cpu_encoder(), "cpu", "Subject00_1.edf", 3);
+}
+TEST_CASE("recording cpu S001R03.edf", "[recording][slow]") {
+    real_recording_case(cpu_encoder(), "cpu", "S001R03.edf", 3);
+}
 
-TEST_CASE("recording gpu 1, 5, 10, 20 min", "[recording][gpu]") {
+TEST_CASE("recording gpu 1, 5, 10, 20 min and the real recordings", "[recording][gpu]") {
     std::string why;
     eegpt::Encoder* gpu = gpu_encoder(why);
     if (!gpu) {
         report_skip("recording gpu", "recording", why);
         EEGPT_SKIP(why);
     }
-    for (int minutes : {1, 5, 10, 20}) recording_case(*gpu, "gpu", minutes, 5);
+    for (int minutes : {1, 5, 10, 20}) synthetic_recording_case(*gpu, "gpu", minutes, 5);
+    for (const char* file : {"Subject00_2.edf", "Subject00_1.edf", "S001R03.edf"}) real_recording_case(*gpu, "gpu", file, 5);
 }
 
 // ---------------------------------------------------------------- memory
@@ -377,7 +434,7 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
     struct Case {
         int batch, channels, samples;
     };
-    // One window (latency) and a batch of 32 (throughput), the two figures the issues compare.
+    // One window (latency) and a batch of 32 (throughput).
     const std::vector<Case> cases = {{1, 19, 1024}, {32, 19, 1024}};
     const int default_samples = 3, peer_rounds = options().samples > 0 ? options().samples : default_samples;
     char tmpl[] = "/tmp/eegpt_peers_XXXXXX";

@@ -78,14 +78,19 @@ const char* kUsage =
     "options of the suite (the rest goes to Catch2, see --help below):\n"
     "  --strict         every target is a CHECK; exit 3 when missed targets are the only failures\n"
     "                   (env EEGPT_BENCH_STRICT=1); otherwise misses are only reported\n"
-    "  --json PATH      results file (default benchmark_results/benchmark_results.json)\n"
+    "  --json PATH      results file (default benchmark_results/benchmark_results.json); the [recording]\n"
+    "                   cases write their synthetic EDF inputs and HDF5 outputs beside it (NAME_recordings/\n"
+    "                   for NAME.json)\n"
+    "  --data-dir DIR   the real recordings of the [recording] cases (default " EEGPT_BENCH_DATA_DIR
+    ")\n"
     "  --model NAME     model configuration, random weights seed 0 (default large; targets are for large)\n"
     "  --precision P    precision of the CPU cases: fp32 (default) or bf16 (needs AVX512_BF16)\n"
     "  --threads N      CPU encoder threads (default 0: all cores)\n"
     "  --no-peers       do not run the PyTorch / ONNX Runtime peers in [comparison]\n"
     "  --python PATH    Python for the peers (default " EEGPT_BENCH_PYTHON
     ")\n"
-    "  --memory-probe window|recording [--device cpu|cuda]   internal: one fresh-process memory measurement\n";
+    "  --memory-probe window|recording [--device cpu|cuda] [--recording EDF]   internal: one fresh-process\n"
+    "                   memory measurement\n";
 
 bool take_value(std::vector<std::string>& args, size_t& i, std::string& value) {
     if (i + 1 >= args.size()) {
@@ -106,7 +111,7 @@ int main(int argc, char** argv) {
     if (const char* e = std::getenv("EEGPT_BENCH_STRICT")) o.strict = std::strcmp(e, "0") != 0 && *e;
 
     std::vector<std::string> args(argv, argv + argc);
-    std::string probe, device = "cpu", value;
+    std::string probe, device = "cpu", recording, value;
     bool listing = false, user_order = false, reporter = false;
     for (size_t i = 1; i < args.size();) {
         const std::string& a = args[i];
@@ -126,6 +131,10 @@ int main(int argc, char** argv) {
             o.threads = std::atoi(value.c_str());
         } else if (a == "--python" && take_value(args, i, value)) {
             o.python = value;
+        } else if (a == "--data-dir" && take_value(args, i, value)) {
+            o.data_dir = value;
+        } else if (a == "--recording" && take_value(args, i, value)) {
+            recording = value;
         } else if (a == "--memory-probe" && take_value(args, i, value)) {
             probe = value;
         } else if (a == "--device" && take_value(args, i, value)) {
@@ -140,7 +149,7 @@ int main(int argc, char** argv) {
             ++i;
         }
     }
-    if (!probe.empty()) return bench::memory_probe(probe, device);
+    if (!probe.empty()) return bench::memory_probe(probe, device, recording);
     try {
         eegpt::named_config(o.model);
     } catch (const eegpt::Error& e) {

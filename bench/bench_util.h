@@ -22,6 +22,7 @@ struct Options {
     std::string json_path = "benchmark_results/benchmark_results.json";
     std::string python = EEGPT_BENCH_PYTHON;
     std::string source_dir = EEGPT_BENCH_SOURCE_DIR;
+    std::string data_dir = EEGPT_BENCH_DATA_DIR;  // the real recordings (CMake's EEGPT_DATA_DIR)
 };
 Options& options();
 

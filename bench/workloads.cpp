@@ -2,11 +2,13 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
+#include <filesystem>
 #include <limits>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "bench_util.h"
@@ -14,6 +16,8 @@
 #include "encoder/error.h"
 #include "encoder/cpu/ops.h"
 #include "gpu.h"
+#include "recordings/io/edf_reader.h"
+#include "recordings/synthetic_recording.h"
 #include "synthetic.h"
 
 namespace bench {
@@ -118,28 +122,58 @@ bool output_is_complete(const eegpt::Encoder& encoder, const std::vector<float>&
 
 int recording_windows(int minutes) { return (minutes * 60 * kSampleRate - kWindow) / kStride + 1; }
 
-std::vector<float> encode_recording(eegpt::Encoder& encoder, const std::vector<float>& signal, int channels,
-                                    int total_samples) {
-    const int windows = (total_samples - kWindow) / kStride + 1;
-    const std::vector<int> ids = channel_ids(channels);
-    const size_t per_window = encoder.output_size(1, kWindow);
-    std::vector<float> features(per_window * static_cast<size_t>(windows));
-    std::vector<float> batch(static_cast<size_t>(kRecordingBatch) * channels * kWindow);
-    for (int w0 = 0; w0 < windows; w0 += kRecordingBatch) {
-        const int b = std::min(kRecordingBatch, windows - w0);
-        for (int i = 0; i < b; ++i)
-            for (int c = 0; c < channels; ++c)
-                std::memcpy(&batch[(static_cast<size_t>(i) * channels + c) * kWindow],
-                            &signal[static_cast<size_t>(c) * total_samples + static_cast<size_t>(w0 + i) * kStride],
-                            kWindow * sizeof(float));
-        encoder.encode(batch.data(), b, channels, kWindow, ids.data(), &features[per_window * static_cast<size_t>(w0)]);
-    }
-    return features;
+std::string recordings_dir() {
+    std::string stem = options().json_path;
+    if (stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".json") == 0) stem.resize(stem.size() - 5);
+    const std::string dir = stem + "_recordings";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw eegpt::Error("cannot create '" + dir + "': " + ec.message());
+    return dir;
 }
 
-int memory_probe(const std::string& mode, const std::string& device) {
+std::string synthetic_recording(int minutes) {
+    static std::set<int> written;
+    const std::string path = recordings_dir() + "/synthetic_" + std::to_string(minutes) + "min.edf";
+    if (!written.count(minutes)) {
+        eegpt::SyntheticRecordingSpec spec;
+        spec.seconds = minutes * 60;
+        eegpt::write_synthetic_recording(path, spec);
+        written.insert(minutes);
+    }
+    return path;
+}
+
+std::string real_recording(const std::string& file_name) { return options().data_dir + "/" + file_name; }
+
+std::string features_path(const std::string& input) {
+    return recordings_dir() + "/" + std::filesystem::path(input).stem().string() + ".features.h5";
+}
+
+eegpt::RecordingSummary embed_recording(eegpt::Encoder& encoder, const eegpt::Provenance& provenance,
+                                        const std::string& input, const std::string& output) {
+    const eegpt::ModelContext model{EEGPT_VERSION, &encoder, &provenance, nullptr, ""};
+    eegpt::RecordingOptions o;
+    o.stride_s = kStride / eegpt::kModelRateHz;
+    o.batch = kRecordingBatch;
+    return eegpt::process_recording(input, output, model, o);
+}
+
+double source_rate_hz(const std::string& input, const eegpt::ChannelPlan& plan) {
+    const eegpt::EdfReader reader(input);
+    double rate = 0;
+    for (int s : plan.signal)
+        if (s >= 0) rate = std::max(rate, reader.signals()[static_cast<size_t>(s)].rate_hz);
+    return rate;
+}
+
+int memory_probe(const std::string& mode, const std::string& device, const std::string& recording) {
     if (mode != "window" && mode != "recording") {
         std::fprintf(stderr, "--memory-probe takes window or recording, got '%s'\n", mode.c_str());
+        return 2;
+    }
+    if (mode == "recording" && recording.empty()) {
+        std::fprintf(stderr, "--memory-probe recording needs --recording EDF\n");
         return 2;
     }
     const long start_rss = current_rss_kb();
@@ -147,21 +181,21 @@ int memory_probe(const std::string& mode, const std::string& device) {
     double gpu_bytes = -1;
     try {
         const eegpt::EncoderOptions opts{eegpt::parse_device(device), eegpt::Precision::fp32, options().threads, ""};
-        std::unique_ptr<eegpt::Encoder> encoder;
-        {
-            // As a program would: load (here: generate) the weights and hand them to the engine.
-            encoder = eegpt::make_encoder(eegpt::random_weights(eegpt::named_config(options().model), 0), opts);
-        }
-        const int C = kRecordingChannels;
+        // As a program would: load (here: generate) the weights and hand them to the engine, which
+        // keeps them (shared, not copied).
+        const auto weights =
+            std::make_shared<const eegpt::ModelWeights>(eegpt::random_weights(eegpt::named_config(options().model), 0));
+        std::unique_ptr<eegpt::Encoder> encoder = eegpt::make_encoder(weights, opts);
         if (mode == "window") {
+            const int C = kRecordingChannels;
             std::vector<float> x = eegpt::synthetic_eeg_windows(1, C, kWindow, 1);
             std::vector<float> out(encoder->output_size(1, kWindow));
             const std::vector<int> ids = channel_ids(C);
             encoder->encode(x.data(), 1, C, kWindow, ids.data(), out.data());
         } else {
-            const int total = 20 * 60 * kSampleRate;
-            std::vector<float> signal = eegpt::synthetic_eeg_windows(1, C, total, 7);
-            std::vector<float> features = encode_recording(*encoder, signal, C, total);
+            const std::string output = recording + ".memory-probe.features.h5";
+            embed_recording(*encoder, weights->provenance, recording, output);
+            std::filesystem::remove(output);
         }
         if (gpu_before >= 0) gpu_bytes = gpu_used_bytes() - gpu_before;  // the engine's device arena, still held
     } catch (const eegpt::Error& e) {

@@ -1,6 +1,6 @@
 // What the cases run: the model (random weights of the configuration named by --model, seed 0,
-// built once), the encoders, synthetic inputs, and the recording pipeline (samples in memory ->
-// 4 s windows at 2 s stride -> batches -> features in memory).
+// built once), the encoders, synthetic inputs, and the recording pipeline of `eegpt embed` on EDF
+// files (EDF read, channel mapping, resampling, 4 s windows at 2 s stride, batches, encoder, HDF5 out).
 #pragma once
 #include <memory>
 #include <string>
@@ -8,6 +8,7 @@
 
 #include "encoder/conventions.h"
 #include "encoder/encoder.h"
+#include "recordings/pipeline/recording_job.h"
 
 namespace bench {
 
@@ -40,14 +41,29 @@ constexpr int kSampleRate = static_cast<int>(eegpt::kModelRateHz), kWindow = eeg
 // Windows of a recording of `minutes` at 4 s / 2 s stride: 599 for 20 minutes.
 int recording_windows(int minutes);
 
-// The whole pipeline: cuts the windows out of `signal` (channels x total samples), encodes them in batches
-// of kRecordingBatch and returns the features (windows x N x E x D).
-std::vector<float> encode_recording(eegpt::Encoder& encoder, const std::vector<float>& signal, int channels,
-                                    int total_samples);
+// Where the recording cases write their synthetic inputs and their outputs: beside the results file,
+// named after it (benchmark_results/benchmark_results.json -> benchmark_results/benchmark_results_recordings).
+std::string recordings_dir();
+// The synthetic recording of `minutes` (engine/recordings/synthetic_recording.h: an EDF+ file of 19 EEG
+// channels at 500 Hz and an ECG), written into recordings_dir() once per process; its path.
+std::string synthetic_recording(int minutes);
+// A real recording of the test data (test/data/eeg, --data-dir): its path.
+std::string real_recording(const std::string& file_name);
+// Where the features of `input` go in recordings_dir(): NAME.features.h5, as `eegpt embed --output-dir` names it.
+std::string features_path(const std::string& input);
+
+// `eegpt embed --stride 2 --output OUTPUT INPUT`: the CLI's pipeline (process_recording) with its
+// default montage and preprocessing, 4 s windows at 2 s stride in batches of kRecordingBatch, on
+// `encoder` with weights of `provenance`. The summary's encoder_s is the time inside the encoder.
+eegpt::RecordingSummary embed_recording(eegpt::Encoder& encoder, const eegpt::Provenance& provenance,
+                                        const std::string& input, const std::string& output);
+// The sampling rate of the signals the pipeline used (the highest, should they differ), from the file's header.
+double source_rate_hz(const std::string& input, const eegpt::ChannelPlan& plan);
 
 // --memory-probe MODE: run in a fresh process by the [memory] cases. MODE is "window" (one 19-channel
-// 4 s window) or "recording" (the 20-minute pipeline); device "cpu" or "cuda". Prints one line of
-// key=value pairs (peak_rss_kb, start_rss_kb, after_rss_kb, heap_after_bytes, gpu_bytes).
-int memory_probe(const std::string& mode, const std::string& device);
+// 4 s window) or "recording" (embed_recording of `recording`, an EDF file, its output removed after);
+// device "cpu" or "cuda". Prints one line of key=value pairs (peak_rss_kb, start_rss_kb, after_rss_kb,
+// heap_after_bytes, gpu_bytes).
+int memory_probe(const std::string& mode, const std::string& device, const std::string& recording);
 
 }  // namespace bench

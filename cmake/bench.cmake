@@ -1,5 +1,10 @@
 # The benchmark suite (bench/, docs/benchmarks.md): bench_eegpt has its own main, so it links
-# Catch2::Catch2 (v3: the library without main; v2: the header).
+# Catch2::Catch2 (v3: the library without main; v2: the header). Its [recording] cases run the
+# recording pipeline of eegpt_recordings on EDF files, the real ones from EEGPT_DATA_DIR.
+if(NOT EEGPT_BUILD_RECORDINGS)
+  message(STATUS "eegpt: bench off (it needs EEGPT_BUILD_RECORDINGS)")
+  return()
+endif()
 enable_testing()
 execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
                 OUTPUT_VARIABLE EEGPT_GIT_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
@@ -8,10 +13,11 @@ if(NOT EEGPT_GIT_COMMIT)
 endif()
 add_executable(bench_eegpt bench/bench_main.cpp bench/bench_cases.cpp bench/bench_util.cpp bench/workloads.cpp
                bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp)
-target_link_libraries(bench_eegpt PRIVATE eegpt_encoder Catch2::Catch2)
+target_link_libraries(bench_eegpt PRIVATE eegpt_encoder eegpt_recordings Catch2::Catch2)
 set(EEGPT_BENCH_DEFINITIONS EEGPT_BENCH_GIT_COMMIT="${EEGPT_GIT_COMMIT}"
   EEGPT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" EEGPT_BENCH_PYTHON="${EEGPT_PYTHON}"
-  EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}" EEGPT_BENCH_CATCH_VERSION="Catch2 ${Catch2_VERSION}")
+  EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}" EEGPT_BENCH_CATCH_VERSION="Catch2 ${Catch2_VERSION}"
+  EEGPT_BENCH_DATA_DIR="${EEGPT_DATA_DIR}" EEGPT_VERSION="${PROJECT_VERSION}")
 target_compile_definitions(bench_eegpt PRIVATE ${EEGPT_BENCH_DEFINITIONS})
 target_compile_options(bench_eegpt PRIVATE -Wall -Wextra)
 if(EEGPT_CUDA)
@@ -25,7 +31,7 @@ endif()
 # PASS), on made-up statistics: the suite's plumbing without its cases, main or CUDA (gpu.cpp's stubs).
 add_executable(test_bench_report ${EEGPT_CATCH_MAIN_SRC} test/test_bench_report.cpp bench/bench_util.cpp
                bench/workloads.cpp bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp)
-target_link_libraries(test_bench_report PRIVATE eegpt_encoder ${EEGPT_CATCH_MAIN})
+target_link_libraries(test_bench_report PRIVATE eegpt_encoder eegpt_recordings ${EEGPT_CATCH_MAIN})
 target_compile_definitions(test_bench_report PRIVATE ${EEGPT_BENCH_DEFINITIONS})
 add_test(NAME "unit: bench report statuses" COMMAND test_bench_report)
 set_tests_properties("unit: bench report statuses" PROPERTIES LABELS "unit")

@@ -8,9 +8,7 @@ if(nanobind_missing)
   message(FATAL_ERROR "eegpt: EEGPT_BUILD_PYTHON needs nanobind for ${Python_EXECUTABLE} (pip install nanobind)")
 endif()
 find_package(nanobind CONFIG REQUIRED)
-# engine/cli/outputs.cpp: the CLI's resume rule (job records), shared so that embed_many resumes
-# exactly as `eegpt embed` does.
-nanobind_add_module(eegpt_python NB_STATIC engine/python/module.cpp engine/cli/outputs.cpp)
+nanobind_add_module(eegpt_python NB_STATIC engine/python/module.cpp)
 set_target_properties(eegpt_python PROPERTIES OUTPUT_NAME _core)
 target_link_libraries(eegpt_python PRIVATE eegpt_encoder eegpt_recordings)
 target_compile_definitions(eegpt_python PRIVATE EEGPT_VERSION="${PROJECT_VERSION}")

@@ -5,7 +5,6 @@
 #include <iostream>
 
 #include "cli/model.h"
-#include "cli/outputs.h"
 #include "cli/recordings_cli.h"
 #include "encoder/channels.h"
 #include "encoder/cpu/ops.h"
@@ -13,6 +12,7 @@
 #include "encoder/error.h"
 #include "encoder/io/hdf5.h"
 #include "encoder/io/window_file.h"
+#include "recordings/pipeline/job_record.h"
 
 #ifndef EEGPT_VERSION
 #define EEGPT_VERSION "dev"
@@ -28,7 +28,7 @@ struct EncodeArgs {
 };
 
 int run_encode(const EncodeArgs& args) {
-    cli::check_output_path(args.output, {{"the input", args.input}, {"the weights", args.weights}});
+    check_output_path(args.output, {{"the input", args.input}, {"the weights", args.weights}});
     EncoderOptions options{parse_device(args.device), parse_precision(args.precision), args.threads};
     cli::LoadedModel model = cli::load_model(args.weights, options);
     const ModelConfig& config = model.weights->config;

@@ -12,12 +12,12 @@
 #include <memory>
 
 #include "cli/model.h"
-#include "cli/outputs.h"
 #include "encoder/channels.h"
 #include "encoder/error.h"
 #include "encoder/io/hdf5.h"
 #include "recordings/io/edf_reader.h"
 #include "recordings/io/row_dataset.h"
+#include "recordings/pipeline/job_record.h"
 #include "recordings/pipeline/recording_job.h"
 #include "recordings/synthetic_recording.h"
 

@@ -17,7 +17,6 @@
 #include <string>
 #include <vector>
 
-#include "cli/outputs.h"
 #include "encoder/channels.h"
 #include "encoder/conventions.h"
 #include "encoder/encoder.h"
@@ -25,6 +24,7 @@
 #include "recordings/channel_map.h"
 #include "recordings/heads/head.h"
 #include "recordings/io/sample_source.h"
+#include "recordings/pipeline/job_record.h"
 #include "recordings/pipeline/recording_job.h"
 #include "recordings/preprocess/filter.h"
 #include "recordings/synthetic_recording.h"
@@ -273,10 +273,10 @@ NB_MODULE(_core, m) {
         .def_prop_ro("threads", &Model::threads)
         .def_prop_ro("path", &Model::path);
 
-    // The CLI's resume rule (engine/cli/outputs.h).
-    m.def("file_digest", &cli::file_digest, "path"_a);
-    m.def("recording_identity", &cli::recording_identity, "path"_a);
-    m.def("reuse_refusal", &cli::reuse_refusal, "output"_a, "job"_a);
+    // The CLI's resume rule (recordings/pipeline/job_record.h).
+    m.def("file_digest", &file_digest, "path"_a);
+    m.def("recording_identity", &recording_identity, "path"_a);
+    m.def("reuse_refusal", &reuse_refusal, "output"_a, "job"_a);
     m.def("parse_montage", &parse_montage, "spec"_a);
     m.def("channel_dictionary", &channel_dictionary);
     m.def("named_config_names", &named_config_names);

@@ -1,11 +1,12 @@
-"""bench_eegpt as documented (docs/benchmarks.md): every timed case is a Catch2 BENCHMARK, --benchmark-samples and
-Catch2's reporters work, the results file has the spec's fields and is a pytest-benchmark file that
-`pytest-benchmark compare` reads, targets are judged only for the model they were set for, a missed
-target is a failed CHECK under --strict, and the runner, baselines and `make benchmark` still work.
+"""bench_eegpt as documented (docs/benchmarks.md): every timed case is a Catch2 BENCHMARK, --benchmark-samples and Catch2's
+reporters work, the results file has the spec's fields and is a pytest-benchmark file that
+`pytest-benchmark compare` reads, the recording cases run `eegpt embed`'s pipeline on EDF files and
+say which, targets are judged only for the model they were set for, a missed target is a failed
+CHECK under --strict, and the runner, baselines and `make benchmark` still work.
 
 Runs bench_eegpt on the small tiny1 model with few samples (seconds each). Needs EEGPT_BENCH_BIN
-(bench_eegpt), EEGPT_BENCH_VENV (a venv with pytest-benchmark: tools/setup/make_venv.sh DIR bench, a
-CTest fixture) and EEGPT_BENCH_BUILD_DIR (the build directory, for the runner and make).
+(bench_eegpt), EEGPT_BENCH_VENV (a venv with pytest-benchmark: tools/setup/make_venv.sh DIR
+bench, a CTest fixture) and EEGPT_BENCH_BUILD_DIR (the build directory: the eegpt command line, the runner and make).
 """
 import json
 import os
@@ -14,12 +15,16 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import h5py
+import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 import bench_compare  # noqa: E402
+sys.path.insert(0, HERE)
+import recordings_testlib  # noqa: E402
 
 BIN = os.environ.get("EEGPT_BENCH_BIN", "")
 VENV = os.environ.get("EEGPT_BENCH_VENV", "")
@@ -103,10 +108,10 @@ def test_catch2_reporters_list_the_benchmark_cases(tmp_path):
     doc, p = bench(tmp_path, "[quick]", "--benchmark-samples", "2", "-r", "junit", "-o", str(junit))
     root = ET.parse(junit).getroot()
     names = {tc.get("name") for tc in root.iter("testcase")}
-    assert {"single window cpu 19ch 1024", "batch cpu 1, 4", "recording cpu 1 min", "memory cpu one window",
-            "comparison cpu batch vs one-by-one"} <= names
+    assert {"single window cpu 19ch 1024", "batch cpu 1, 4", "recording cpu 1 min", "recording cpu Subject00_2.edf",
+            "memory cpu one window", "comparison cpu batch vs one-by-one"} <= names
     assert not list(root.iter("failure")) and not list(root.iter("error"))
-    assert len(doc["benchmarks"]) == 8
+    assert len(doc["benchmarks"]) == 9
     xml = tmp_path / "bench.xml"
     bench(tmp_path, "[single-window][quick]", "--benchmark-samples", "2", "-r", "xml", "-o", str(xml))
     results = {b.get("name"): b for b in ET.parse(xml).getroot().iter("BenchmarkResults")}
@@ -125,7 +130,7 @@ def test_results_file_has_the_spec_and_pytest_benchmark_fields(two_quick_runs):
     doc = two_quick_runs[0][0]
     for key in ("machine_info", "commit_info", "datetime", "version", "benchmarks"):
         assert key in doc
-    assert isinstance(doc["benchmarks"], list) and len(doc["benchmarks"]) == 8
+    assert isinstance(doc["benchmarks"], list) and len(doc["benchmarks"]) == 9
     assert doc["machine_info"]["cores"] >= 1 and doc["commit_info"]["id"]
     for b in doc["benchmarks"]:
         for key in SPEC_FIELDS + ("group", "fullname", "params", "stats", "extra_info"):
@@ -173,6 +178,55 @@ def test_our_comparison_reads_the_new_files(two_quick_runs):
     assert "memory cpu one window 19ch 1024 [peak_rss_mb]" in names and "single-window cpu 19ch 1024" in names
 
 
+# ---- the recording cases run `eegpt embed`'s pipeline
+
+# The quick ones: file -> (duration in s, channels used, sample rate in Hz, 4 s windows at 2 s stride).
+QUICK_RECORDINGS = {"synthetic_1min.edf": (60, 19, 500, 29), "Subject00_2.edf": (62, 19, 500, 30)}
+# What differs between two outputs of the same recording: the model's numbers, the weights' provenance
+# and the resume record (`eegpt embed` writes one, the bench does not).
+MODEL_ATTRS = {"job", "weights_source_checkpoint", "weights_source_sha256", "weights_source_prefix",
+               "weights_converter_version", "weights_trained", "weights_random_seed", "model_embed_dim",
+               "model_depth", "model_embed_num"}
+
+
+def test_recording_cases_time_the_embed_pipeline(tmp_path):
+    """Each [recording][quick] result names the EDF file it read (its length, channels and rate) and the
+    HDF5 file it wrote, and that file is what `eegpt embed --stride 2` writes for the same recording
+    (the same datasets, attributes, windows and channels; only the model differs): the figures are
+    those of the pipeline. The pipeline's own share is the time outside the encoder."""
+    doc, p = bench(tmp_path, "[recording][quick]", "--benchmark-samples", "1")
+    results = {b["extra_info"]["recording"]: b for b in doc["benchmarks"]}
+    assert sorted(results) == sorted(QUICK_RECORDINGS)
+    weights = recordings_testlib.write_random_weights(tmp_path / "micro.h5", embed_dim=16, embed_num=1, depth=1,
+                                                      heads=2)
+    for name, (duration, channels, rate, windows) in QUICK_RECORDINGS.items():
+        b = results[name]
+        e = b["extra_info"]
+        assert (e["duration_s"], e["channels"], e["sample_rate_hz"], e["windows"]) == (duration, channels, rate, windows)
+        assert e["x_real_time"] == pytest.approx(duration / b["stats"]["mean"])
+        assert 0 < e["encoder_s"] < b["stats"]["mean"]
+        assert e["pipeline_s"] == pytest.approx(b["stats"]["mean"] - e["encoder_s"])
+        assert "the pipeline's own share" in e["line"] and name in e["line"]
+        assert os.path.basename(e["output"]) == name[:-4] + ".features.h5"
+        reference = tmp_path / (name + ".embed.h5")
+        r = subprocess.run([os.path.join(BUILD, "eegpt"), "embed", e["recording_path"], "--stride", "2", "--weights",
+                            str(weights), "--output", str(reference), "--quiet"], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr
+        with h5py.File(e["output"], "r") as ours, h5py.File(reference, "r") as embed:
+            assert ours["features"].shape[:2] == (windows, 16)
+            assert np.isfinite(ours["features"][...]).all()
+            assert sorted(ours.keys()) == sorted(embed.keys())
+            assert set(ours.attrs) - MODEL_ATTRS == set(embed.attrs) - MODEL_ATTRS
+            for key in set(ours.attrs) - MODEL_ATTRS:
+                assert np.array_equal(ours.attrs[key], embed.attrs[key]), key
+            for key in ours.keys():
+                if key != "features":
+                    assert np.array_equal(ours[key][...], embed[key][...]), key
+            assert ours.attrs["recording"] == e["recording_path"] and ours.attrs["n_windows"] == windows
+            assert ours.attrs["complete"] == 1 and ours.attrs["stride_s"] == 2
+
+
 # ---- targets
 
 def test_targets_are_not_judged_for_another_model(two_quick_runs):
@@ -180,7 +234,7 @@ def test_targets_are_not_judged_for_another_model(two_quick_runs):
     statuses = [b["extra_info"]["status"] for b in doc["benchmarks"]]
     assert "PASS" not in statuses and "FAIL" not in statuses
     with_target = [b for b in doc["benchmarks"] if b["extra_info"]["target"]]
-    assert len(with_target) == 4  # two windows, the 1-minute recording, peak memory
+    assert len(with_target) == 5  # two windows, the two quick recordings, peak memory
     for b in with_target:
         assert b["extra_info"]["status"] == "NOT APPLICABLE"
         assert "is for the large model, not judged (model tiny1)" in b["extra_info"]["line"]
@@ -234,7 +288,7 @@ def test_make_benchmark(tmp_path):
                         "BENCH_ARGS=--cpu-only --quick --model tiny1 --benchmark-samples 1 --json " + str(out)],
                        cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
-    assert len(json.loads(out.read_text())["benchmarks"]) == 8
+    assert len(json.loads(out.read_text())["benchmarks"]) == 9
 
 
 def test_ctest_lists_the_benchmark_tests():

@@ -275,7 +275,10 @@ RecordingSummary process_recording(SampleSource& reader, const std::string& outp
                 mix_channels(*head, batch_x.data(), filled, kWindowSamples, mixed.data());
                 x = mixed.data();
             }
+            const auto encode_started = std::chrono::steady_clock::now();
             encoder.encode(x, filled, enc_channels, kWindowSamples, ids.data(), features.data());
+            summary.encoder_s +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - encode_started).count();
             const size_t per_window = encoder.output_size(1, kWindowSamples);
             check_finite(features.data(), per_window * static_cast<size_t>(filled), per_window, done, "a feature",
                          "window");

@@ -48,6 +48,7 @@ struct RecordingSummary {
     std::string file_type;
     double duration_s = 0;
     int64_t windows = 0;
+    double encoder_s = 0;  // wall time inside Encoder::encode, all batches: the rest is the pipeline's own
     ChannelPlan channels;
     std::vector<std::string> warnings;
     std::vector<double> mean_probability, class_fraction;  // classify only

@@ -1,12 +1,12 @@
-// Where the CLI's outputs may go, and when an existing output may be kept (docs/reliability.md):
-// an output never replaces an input, and resuming keeps only what this very job
-// would write again.
+// The job record of an output, and where outputs may go: an output never replaces an input, and
+// resuming keeps only what this very job would write again. Shared by the eegpt command line and
+// the Python package, so that both resume by the same rule.
 #pragma once
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace eegpt::cli {
+namespace eegpt {
 
 // Throws Error unless `output` can be written without harm: not empty, not a directory, and not
 // the same file as any of `inputs` (pairs of what the file is, e.g. "the weights", and its path).
@@ -24,4 +24,4 @@ std::string recording_identity(const std::string& path);
 // otherwise why not, in words ("it is incomplete", "other stride_s (was 4, now 2)").
 std::string reuse_refusal(const std::string& output, const std::string& job);
 
-}  // namespace eegpt::cli
+}  // namespace eegpt

@@ -1,4 +1,4 @@
-#include "cli/outputs.h"
+#include "recordings/pipeline/job_record.h"
 
 #include <sys/stat.h>
 
@@ -12,7 +12,7 @@
 #include "encoder/error.h"
 #include "encoder/io/hdf5.h"
 
-namespace eegpt::cli {
+namespace eegpt {
 namespace {
 
 // "key=value" lines, in order.
@@ -95,4 +95,4 @@ std::string reuse_refusal(const std::string& output, const std::string& job) {
     }
 }
 
-}  // namespace eegpt::cli
+}  // namespace eegpt
