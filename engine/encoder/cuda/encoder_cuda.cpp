@@ -20,7 +20,7 @@
 #include "encoder/channels.h"
 #include "encoder/error.h"
 #include "encoder/cuda/cuda_util.h"
-#include "encoder/cuda/gemm.h"
+#include "encoder/cuda/cublaslt_linear.h"
 #include "kernels/kernels.h"
 
 namespace eegpt {
@@ -105,7 +105,7 @@ private:
     float eps_;
     int device_;
     Stream stream_;
-    Gemm gemm_;
+    CublasLtLinear cublas_;
     DeviceMemory weights_;
     DeviceMemory arena_;
     std::vector<Block> blocks_;
@@ -120,7 +120,7 @@ CudaEncoder::CudaEncoder(const ModelWeights& weights, Precision precision)
       eps_(static_cast<float>(weights.config.layernorm_eps)),
       device_(current_device()),
       stream_(),
-      gemm_(precision, stream_.get()) {
+      cublas_(precision, stream_.get()) {
     config_.validate();
     const int D = config_.embed_dim, P = config_.patch_size, hd = config_.head_dim();
     const int max_channels = static_cast<int>(channel_dictionary().size());
@@ -197,7 +197,7 @@ CudaEncoder::CudaEncoder(const ModelWeights& weights, Precision precision)
     summary_ = f32(o_summary);
     norm_w_ = f32(o_norm_w);
     norm_b_ = f32(o_norm_b);
-    const size_t elem = gemm_.input_element_bytes();
+    const size_t elem = cublas_.input_element_bytes();
     for (const BlockOffsets& o : offsets) {
         Block b{};
         b.qkv_w = base + o.qkv_w;
@@ -238,7 +238,7 @@ CudaEncoder::Shape CudaEncoder::shape_of(int batch, int channels, int samples) c
 }
 
 CudaEncoder::Arena CudaEncoder::layout(const Shape& s) const {
-    const size_t D = config_.embed_dim, H = config_.mlp_hidden, g = gemm_.input_element_bytes();
+    const size_t D = config_.embed_dim, H = config_.mlp_hidden, g = cublas_.input_element_bytes();
     const size_t rows = s.rows, srows = s.srows;
     size_t used = 0;
     auto take = [&](size_t bytes) {
@@ -355,13 +355,13 @@ void CudaEncoder::full_block(const Block& blk, const Shape& s, const Arena& a) {
     void* h = at<void>(a.h);
     void* wide_in = at<void>(a.wide_in);
     layernorm(x, blk.norm1_w, blk.norm1_b, h, s.rows);
-    gemm_.linear(h, D, blk.qkv_w, blk.qkv_b, wide, 3 * D, s.rows, D, 3 * D, false);
+    cublas_.linear(h, D, blk.qkv_w, blk.qkv_b, wide, 3 * D, s.rows, D, 3 * D, false);
     attention(wide, 3 * D, s.seq_len, wide + D, wide + 2 * D, 3 * D, s, h);  // h: free again once qkv is done
-    gemm_.linear(h, D, blk.proj_w, blk.proj_b, x, D, s.rows, D, D, true);
+    cublas_.linear(h, D, blk.proj_w, blk.proj_b, x, D, s.rows, D, D, true);
     layernorm(x, blk.norm2_w, blk.norm2_b, h, s.rows);
-    gemm_.linear(h, D, blk.fc1_w, nullptr, wide, H, s.rows, D, H, false);
+    cublas_.linear(h, D, blk.fc1_w, nullptr, wide, H, s.rows, D, H, false);
     bias_gelu(wide, blk.fc1_b, wide_in, s.rows);
-    gemm_.linear(wide_in, H, blk.fc2_w, blk.fc2_b, x, D, s.rows, H, D, true);
+    cublas_.linear(wide_in, H, blk.fc2_w, blk.fc2_b, x, D, s.rows, H, D, true);
 }
 
 // Only the E summary rows of each sequence are read after the last block (ARCHITECTURE.md): keys
@@ -378,20 +378,20 @@ void CudaEncoder::last_block(const Block& blk, const Shape& s, const Arena& a) {
     float* swide = at<float>(a.swide);
     void* swide_in = at<void>(a.swide_in);
     layernorm(x, blk.norm1_w, blk.norm1_b, h, s.rows);
-    gemm_.linear(h, D, blk.kv_w, blk.kv_b, kv, 2 * D, s.rows, D, 2 * D, false);
+    cublas_.linear(h, D, blk.kv_w, blk.kv_b, kv, 2 * D, s.rows, D, 2 * D, false);
     cuda_check(bf16_ ? kernels::layernorm_rows(x, blk.norm1_w, blk.norm1_b, static_cast<kernels::bf16*>(sh), s.seqs,
                                                s.seq_len, C, E, D, eps_, stream)
                      : kernels::layernorm_rows(x, blk.norm1_w, blk.norm1_b, static_cast<float*>(sh), s.seqs, s.seq_len,
                                                C, E, D, eps_, stream),
                "layernorm (summary rows)");
     cuda_check(kernels::gather_rows(x, sx, s.seqs, s.seq_len, C, E, D, stream), "gather_rows");
-    gemm_.linear(sh, D, blk.qkv_w, blk.qkv_b, sq, D, s.srows, D, D, false);  // rows 0..D of qkv: queries
+    cublas_.linear(sh, D, blk.qkv_w, blk.qkv_b, sq, D, s.srows, D, D, false);  // rows 0..D of qkv: queries
     attention(sq, D, E, kv, kv + D, 2 * D, s, sh);
-    gemm_.linear(sh, D, blk.proj_w, blk.proj_b, sx, D, s.srows, D, D, true);
+    cublas_.linear(sh, D, blk.proj_w, blk.proj_b, sx, D, s.srows, D, D, true);
     layernorm(sx, blk.norm2_w, blk.norm2_b, sh, s.srows);
-    gemm_.linear(sh, D, blk.fc1_w, nullptr, swide, H, s.srows, D, H, false);
+    cublas_.linear(sh, D, blk.fc1_w, nullptr, swide, H, s.srows, D, H, false);
     bias_gelu(swide, blk.fc1_b, swide_in, s.srows);
-    gemm_.linear(swide_in, H, blk.fc2_w, blk.fc2_b, sx, D, s.srows, H, D, true);
+    cublas_.linear(swide_in, H, blk.fc2_w, blk.fc2_b, sx, D, s.srows, H, D, true);
 }
 
 }  // namespace
