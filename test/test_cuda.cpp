@@ -5,13 +5,13 @@
 // itself skipped, with the reason, when the runtime finds none.
 //
 // Tags: [cuda][kernels] hand-written kernels, [cuda][gemm] cuBLASLt, [cuda][encoder] parity,
-// [cuda][cli] file path and the eegpt binary, [.][cuda-timing] timing. tools/device_check.sh runs
-// [kernels], [gemm] and [one-call] (one encoder call per precision) under compute-sanitizer.
+// [cuda][cli] file path and the eegpt binary. tools/device_check.sh runs [kernels], [gemm] and
+// [one-call] (one encoder call per precision) under compute-sanitizer. Timing is the bench's
+// (bench_eegpt "[gpu]").
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -581,38 +581,3 @@ TEST_CASE("cuda: the eegpt binary's encode and embed with --device cuda give the
     }
 }
 #endif  // EEGPT_BIN
-
-// ---------------------------------------------------------------------------------------------
-// Timing (hidden: run with test_eegpt "[cuda-timing]")
-// ---------------------------------------------------------------------------------------------
-
-TEST_CASE("cuda encoder timing, large model, host to host", "[.][cuda-timing]") {
-    REQUIRE_CUDA_DEVICE();
-    const ModelWeights w = random_weights(named_config("large"), 0);
-    const int T = 1024;
-    struct Run {
-        int channels, batch, repeats;
-    };
-    const Run runs[] = {{19, 1, 20}, {19, 64, 5}, {19, 512, 3}, {58, 1, 20}, {58, 512, 3}};
-    for (const auto& t : eegpt_test::kPrecisionBounds) {
-        auto encoder = make_cuda_encoder(w, {Device::cuda, t.precision, 0});
-        for (const Run& r : runs) {
-            const auto x = randn(static_cast<size_t>(r.batch) * r.channels * T, 1100, 0.0f, 0.05f);
-            const auto ids = first_ids(r.channels, 0);
-            std::vector<float> out(encoder->output_size(r.batch, T));
-            encoder->encode(x.data(), r.batch, r.channels, T, ids.data(), out.data());  // warm-up: arena, plans
-            std::vector<double> ms;
-            for (int i = 0; i < r.repeats; ++i) {
-                const auto t0 = std::chrono::steady_clock::now();
-                encoder->encode(x.data(), r.batch, r.channels, T, ids.data(), out.data());
-                ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-            }
-            std::sort(ms.begin(), ms.end());
-            const double median = ms[ms.size() / 2];
-            std::printf("timing %s %2d ch batch %3d: median %.3f ms per call, %.4f ms per window, %.0f windows/s\n",
-                        to_string(t.precision).c_str(), r.channels, r.batch, median, median / r.batch,
-                        1000.0 * r.batch / median);
-            CHECK(all_finite(out));
-        }
-    }
-}
