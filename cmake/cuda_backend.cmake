@@ -20,7 +20,7 @@ set_target_properties(eegpt_kernels PROPERTIES POSITION_INDEPENDENT_CODE ON CUDA
 # The backend itself; the CUDA tests link it directly (kernels and GEMMs called one by one).
 add_library(eegpt_cuda_backend STATIC
   engine/encoder/cuda/encoder_cuda.cpp
-  engine/encoder/cuda/gemm.cpp)
+  engine/encoder/cuda/cublaslt_linear.cpp)
 target_link_libraries(eegpt_cuda_backend PUBLIC eegpt_encoder eegpt_kernels CUDA::cublasLt CUDA::cudart)
 target_compile_options(eegpt_cuda_backend PRIVATE -Wall -Wextra)
 

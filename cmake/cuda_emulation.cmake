@@ -24,7 +24,7 @@ endforeach()
 
 set(emu_sanitize -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 add_library(eegpt_cuda_emu STATIC ${emu_kernel_sources} ${emu_dir}/emu.cpp
-            engine/encoder/cuda/encoder_cuda.cpp engine/encoder/cuda/gemm.cpp)
+            engine/encoder/cuda/encoder_cuda.cpp engine/encoder/cuda/cublaslt_linear.cpp)
 # The stand-in headers come first; the rewritten kernels find common.cuh and kernels.h in kernels/.
 target_include_directories(eegpt_cuda_emu BEFORE PUBLIC ${emu_dir}/include)
 target_include_directories(eegpt_cuda_emu PUBLIC ${CMAKE_SOURCE_DIR} PRIVATE ${CMAKE_SOURCE_DIR}/kernels)

@@ -5,13 +5,13 @@
 // itself skipped, with the reason, when the runtime finds none.
 //
 // Tags: [cuda][kernels] hand-written kernels, [cuda][gemm] cuBLASLt, [cuda][encoder] parity,
-// [cuda][cli] file path and the eegpt binary, [.][cuda-timing] timing. tools/device_check.sh runs
-// [kernels], [gemm] and [one-call] (one encoder call per precision) under compute-sanitizer.
+// [cuda][cli] file path and the eegpt binary. tools/device_check.sh runs [kernels], [gemm] and
+// [one-call] (one encoder call per precision) under compute-sanitizer. Timing is the bench's
+// (bench_eegpt "[gpu]").
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -22,8 +22,8 @@
 
 #include "catch_compat.h"
 #include "encoder/cpu/ops.h"
+#include "encoder/cuda/cublaslt_linear.h"
 #include "encoder/cuda/encoder_cuda.h"
-#include "encoder/cuda/gemm.h"
 #include "encoder/conventions.h"
 #include "encoder/encoder.h"
 #include "encoder/error.h"
@@ -358,7 +358,7 @@ TEST_CASE("cuda gemm: y = x W^T + b (+ y) in fp32, tf32 and bf16", "[cuda][gemm]
     unsigned seed = 700;
     for (const Tol& t : tols) {
         cudaStream_t stream = nullptr;  // legacy default stream: ordered with cudaMemcpy
-        Gemm gemm(t.precision, stream);
+        CublasLtLinear lt(t.precision, stream);
         for (const Case& c : cases) {
             INFO(to_string(t.precision) << ": rows " << c.rows << " in " << c.in << " out " << c.out << " ldx " << c.ldx
                                         << (c.bias ? " bias" : "") << (c.accumulate ? " accumulate" : ""));
@@ -374,8 +374,8 @@ TEST_CASE("cuda gemm: y = x W^T + b (+ y) in fp32, tf32 and bf16", "[cuda][gemm]
             if (!c.accumulate) dy.poison();
             // Same call and checks for both input types: bf16 inputs, or fp32 ones.
             auto run = [&](auto& dx, auto& dw) {
-                gemm.linear(dx.get(), c.ldx, dw.get() + static_cast<size_t>(c.w_row_offset) * c.in,
-                            c.bias ? db.get() : nullptr, dy.get(), c.out, c.rows, c.in, c.out, c.accumulate);
+                lt.linear(dx.get(), c.ldx, dw.get() + static_cast<size_t>(c.w_row_offset) * c.in,
+                          c.bias ? db.get() : nullptr, dy.get(), c.out, c.rows, c.in, c.out, c.accumulate);
                 REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
                 auto got = dy.download();
                 CHECK(all_finite(got));
@@ -395,16 +395,16 @@ TEST_CASE("cuda gemm: y = x W^T + b (+ y) in fp32, tf32 and bf16", "[cuda][gemm]
 TEST_CASE("cuda gemm: the plan cache is bounded and evicted plans are rebuilt correctly", "[cuda][gemm]") {
     REQUIRE_CUDA_DEVICE();
     const int in = 16, out = 8;
-    const int max_rows = static_cast<int>(Gemm::kMaxPlans) + 8;  // one new shape per row count
+    const int max_rows = static_cast<int>(CublasLtLinear::kMaxPlans) + 8;  // one new shape per row count
     auto x = randn(static_cast<size_t>(max_rows) * in, 801);
     auto w = randn(static_cast<size_t>(out) * in, 802);
     auto b = randn(static_cast<size_t>(out), 803);
     DeviceArray<float> dx(x), dw(w), db(b), dy(static_cast<size_t>(max_rows) * out);
-    Gemm gemm(Precision::fp32, nullptr);
+    CublasLtLinear lt(Precision::fp32, nullptr);
     auto check_rows = [&](int rows) {
-        INFO("rows " << rows << ", cached plans " << gemm.cached_plans());
+        INFO("rows " << rows << ", cached plans " << lt.cached_plans());
         dy.poison();
-        gemm.linear(dx.get(), in, dw.get(), db.get(), dy.get(), out, rows, in, out, false);
+        lt.linear(dx.get(), in, dw.get(), db.get(), dy.get(), out, rows, in, out, false);
         REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
         const auto got = dy.download();
         std::vector<float> got_rows(got.begin(), got.begin() + static_cast<long>(rows) * out);
@@ -415,11 +415,11 @@ TEST_CASE("cuda gemm: the plan cache is bounded and evicted plans are rebuilt co
     };
     for (int rows = 1; rows <= max_rows; ++rows) {
         check_rows(rows);
-        REQUIRE(gemm.cached_plans() == std::min<size_t>(static_cast<size_t>(rows), Gemm::kMaxPlans));
+        REQUIRE(lt.cached_plans() == std::min<size_t>(static_cast<size_t>(rows), CublasLtLinear::kMaxPlans));
     }
     check_rows(1);  // evicted long ago: rebuilt, and the cache stays at its bound
     check_rows(max_rows);
-    REQUIRE(gemm.cached_plans() == Gemm::kMaxPlans);
+    REQUIRE(lt.cached_plans() == CublasLtLinear::kMaxPlans);
 }
 
 TEST_CASE("cuda gemm: when cuBLASLt has no algorithm the error names the shape and precision", "[cuda][gemm]") {
@@ -431,10 +431,10 @@ TEST_CASE("cuda gemm: when cuBLASLt has no algorithm the error names the shape a
         setenv("EMU_CUBLASLT_NO_ALGO", mode, 1);
         DeviceArray<bf16> dx(static_cast<size_t>(7) * 64), dw(static_cast<size_t>(32) * 64);
         DeviceArray<float> db(32), dy(static_cast<size_t>(7) * 32);
-        Gemm gemm(Precision::bf16, nullptr);
-        REQUIRE_THROWS_WITH(gemm.linear(dx.get(), 64, dw.get(), db.get(), dy.get(), 32, 7, 64, 32, false),
+        CublasLtLinear lt(Precision::bf16, nullptr);
+        REQUIRE_THROWS_WITH(lt.linear(dx.get(), 64, dw.get(), db.get(), dy.get(), 32, 7, 64, 32, false),
                             Contains("cuBLASLt has no algorithm for the bf16 product 7 x 64 by 64 x 32 with bias"));
-        REQUIRE(gemm.cached_plans() == 0);
+        REQUIRE(lt.cached_plans() == 0);
         unsetenv("EMU_CUBLASLT_NO_ALGO");
     }
 #endif
@@ -581,38 +581,3 @@ TEST_CASE("cuda: the eegpt binary's encode and embed with --device cuda give the
     }
 }
 #endif  // EEGPT_BIN
-
-// ---------------------------------------------------------------------------------------------
-// Timing (hidden: run with test_eegpt "[cuda-timing]")
-// ---------------------------------------------------------------------------------------------
-
-TEST_CASE("cuda encoder timing, large model, host to host", "[.][cuda-timing]") {
-    REQUIRE_CUDA_DEVICE();
-    const ModelWeights w = random_weights(named_config("large"), 0);
-    const int T = 1024;
-    struct Run {
-        int channels, batch, repeats;
-    };
-    const Run runs[] = {{19, 1, 20}, {19, 64, 5}, {19, 512, 3}, {58, 1, 20}, {58, 512, 3}};
-    for (const auto& t : eegpt_test::kPrecisionBounds) {
-        auto encoder = make_cuda_encoder(w, {Device::cuda, t.precision, 0});
-        for (const Run& r : runs) {
-            const auto x = randn(static_cast<size_t>(r.batch) * r.channels * T, 1100, 0.0f, 0.05f);
-            const auto ids = first_ids(r.channels, 0);
-            std::vector<float> out(encoder->output_size(r.batch, T));
-            encoder->encode(x.data(), r.batch, r.channels, T, ids.data(), out.data());  // warm-up: arena, plans
-            std::vector<double> ms;
-            for (int i = 0; i < r.repeats; ++i) {
-                const auto t0 = std::chrono::steady_clock::now();
-                encoder->encode(x.data(), r.batch, r.channels, T, ids.data(), out.data());
-                ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-            }
-            std::sort(ms.begin(), ms.end());
-            const double median = ms[ms.size() / 2];
-            std::printf("timing %s %2d ch batch %3d: median %.3f ms per call, %.4f ms per window, %.0f windows/s\n",
-                        to_string(t.precision).c_str(), r.channels, r.batch, median, median / r.batch,
-                        1000.0 * r.batch / median);
-            CHECK(all_finite(out));
-        }
-    }
-}

@@ -14,13 +14,14 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "encoder/channels.h"
 #include "encoder/error.h"
 #include "encoder/cuda/cuda_util.h"
-#include "encoder/cuda/gemm.h"
+#include "encoder/cuda/cublaslt_linear.h"
 #include "kernels/kernels.h"
 
 namespace eegpt {
@@ -72,10 +73,18 @@ public:
     Precision precision() const override { return precision_; }
 
 private:
-    struct Block {  // device pointers; GEMM weights in the GEMM input type, the rest fp32
-        const void *qkv_w, *kv_w, *proj_w, *fc1_w, *fc2_w;
-        const float *norm1_w, *norm1_b, *qkv_b, *kv_b, *proj_b, *norm2_w, *norm2_b, *fc1_b, *fc2_b;
+    // Byte offsets into the weight allocation, resolved with weight<T>() as the arena's are with
+    // at<T>(). GEMM weights are in the GEMM input type, the rest fp32; kNoTensor marks a tensor the
+    // model does not have (the qkv bias).
+    struct Block {
+        size_t qkv_w, kv_w, proj_w, fc1_w, fc2_w;
+        size_t norm1_w, norm1_b, qkv_b, kv_b, proj_b, norm2_w, norm2_b, fc1_b, fc2_b;
     };
+    struct Weights {
+        size_t patch_wt, patch_b, chan_embed, summary, norm_w, norm_b;
+        std::vector<Block> blocks;
+    };
+    static constexpr size_t kNoTensor = SIZE_MAX;
     // Byte offsets into the activation arena for one call's shape. h/sh hold a LayerNorm output or
     // an attention output (GEMM inputs: fp32 or bf16); wide holds qkv, then the fc1 output; wide_in
     // the GELU output (== wide in fp32 mode, where GELU runs in place).
@@ -96,8 +105,19 @@ private:
     void attention(const float* q, int q_stride, int num_q, const float* k, const float* v, int kv_stride,
                    const Shape& s, void* out);
     void bias_gelu(const float* x, const float* bias, void* y, int rows);
+    // Runs the kernel launcher `launch` on y typed as the GEMM input it holds (bf16* in bf16 mode,
+    // float* otherwise) and checks its status.
+    template <typename Launch>
+    void typed_output(void* y, const char* what, Launch launch) const {
+        cuda_check(bf16_ ? launch(static_cast<kernels::bf16*>(y)) : launch(static_cast<float*>(y)), what);
+    }
     template <typename T>
     T* at(size_t offset) const { return static_cast<T*>(static_cast<void*>(static_cast<char*>(arena_.get()) + offset)); }
+    template <typename T = float>
+    const T* weight(size_t offset) const {
+        if (offset == kNoTensor) return nullptr;
+        return static_cast<const T*>(static_cast<const void*>(static_cast<const char*>(weights_.get()) + offset));
+    }
 
     ModelConfig config_;
     Precision precision_;
@@ -105,12 +125,10 @@ private:
     float eps_;
     int device_;
     Stream stream_;
-    Gemm gemm_;
+    CublasLtLinear cublas_;
     DeviceMemory weights_;
     DeviceMemory arena_;
-    std::vector<Block> blocks_;
-    const float *patch_wt_ = nullptr, *patch_b_ = nullptr, *chan_embed_ = nullptr, *summary_ = nullptr;
-    const float *norm_w_ = nullptr, *norm_b_ = nullptr;
+    Weights w_{};
 };
 
 CudaEncoder::CudaEncoder(const ModelWeights& weights, Precision precision)
@@ -120,7 +138,7 @@ CudaEncoder::CudaEncoder(const ModelWeights& weights, Precision precision)
       eps_(static_cast<float>(weights.config.layernorm_eps)),
       device_(current_device()),
       stream_(),
-      gemm_(precision, stream_.get()) {
+      cublas_(precision, stream_.get()) {
     config_.validate();
     const int D = config_.embed_dim, P = config_.patch_size, hd = config_.head_dim();
     const int max_channels = static_cast<int>(channel_dictionary().size());
@@ -144,32 +162,30 @@ CudaEncoder::CudaEncoder(const ModelWeights& weights, Precision precision)
                     std::to_string(kernels::kPatchEmbedMaxSmem) + " bytes of shared memory)");
 
     // One image of every tensor the device needs, uploaded with one copy.
-    const EncoderWeights w = bind_encoder_weights(weights);
+    const EncoderWeights model = bind_encoder_weights(weights);
     WeightImage image;
     auto add_gemm_weight = [&](const float* m, size_t n) { return bf16_ ? image.add_bf16(m, n) : image.add_f32(m, n); };
     std::vector<float> patch_wt(static_cast<size_t>(P) * D);  // the kernel reads it transposed: P x D
     for (int d = 0; d < D; ++d)
         for (int p = 0; p < P; ++p)
-            patch_wt[static_cast<size_t>(p) * D + d] = w.patch.weight[static_cast<size_t>(d) * P + p];
+            patch_wt[static_cast<size_t>(p) * D + d] = model.patch.weight[static_cast<size_t>(d) * P + p];
     const size_t dd = static_cast<size_t>(D), hh = static_cast<size_t>(config_.mlp_hidden);
-    const size_t o_patch_wt = image.add_f32(patch_wt.data(), patch_wt.size());
-    const size_t o_patch_b = image.add_f32(w.patch.bias, dd);
-    const size_t o_chan = image.add_f32(w.channel_embedding, static_cast<size_t>(max_channels) * dd);
-    const size_t o_summary = image.add_f32(w.summary_tokens, static_cast<size_t>(config_.embed_num) * dd);
-    const size_t o_norm_w = image.add_f32(w.norm.weight, dd);
-    const size_t o_norm_b = image.add_f32(w.norm.bias, dd);
-    struct BlockOffsets {
-        size_t qkv_w, proj_w, fc1_w, fc2_w, norm1_w, norm1_b, qkv_b, kv_b, proj_b, norm2_w, norm2_b, fc1_b, fc2_b;
-    };
-    std::vector<BlockOffsets> offsets;
-    for (const BlockWeights& b : w.blocks) {
-        BlockOffsets o{};
+    w_.patch_wt = image.add_f32(patch_wt.data(), patch_wt.size());
+    w_.patch_b = image.add_f32(model.patch.bias, dd);
+    w_.chan_embed = image.add_f32(model.channel_embedding, static_cast<size_t>(max_channels) * dd);
+    w_.summary = image.add_f32(model.summary_tokens, static_cast<size_t>(config_.embed_num) * dd);
+    w_.norm_w = image.add_f32(model.norm.weight, dd);
+    w_.norm_b = image.add_f32(model.norm.bias, dd);
+    for (const BlockWeights& b : model.blocks) {
+        Block o{};
         o.qkv_w = add_gemm_weight(b.qkv.weight, 3 * dd * dd);
+        o.kv_w = o.qkv_w + dd * dd * cublas_.input_element_bytes();  // rows D..3D of qkv: keys, then values
         o.proj_w = add_gemm_weight(b.proj.weight, dd * dd);
         o.fc1_w = add_gemm_weight(b.fc1.weight, hh * dd);
         o.fc2_w = add_gemm_weight(b.fc2.weight, dd * hh);
         o.norm1_w = image.add_f32(b.norm1.weight, dd);
         o.norm1_b = image.add_f32(b.norm1.bias, dd);
+        o.qkv_b = o.kv_b = kNoTensor;
         if (b.qkv.bias) {
             o.qkv_b = image.add_f32(b.qkv.bias, 3 * dd);
             o.kv_b = image.add_f32(b.qkv.bias + dd, 2 * dd);  // own slot: aligned for cuBLASLt
@@ -179,7 +195,7 @@ CudaEncoder::CudaEncoder(const ModelWeights& weights, Precision precision)
         o.norm2_b = image.add_f32(b.norm2.bias, dd);
         o.fc1_b = image.add_f32(b.fc1.bias, hh);
         o.fc2_b = image.add_f32(b.fc2.bias, dd);
-        offsets.push_back(o);
+        w_.blocks.push_back(o);
     }
     weights_.allocate(image.bytes().size(), "the model weights (" + to_string(precision_) + ")");
     // On the compute stream, then waited for: the stream is non-blocking, so a copy on the legacy
@@ -188,34 +204,6 @@ CudaEncoder::CudaEncoder(const ModelWeights& weights, Precision precision)
                                stream_.get()),
                "uploading the weights");
     cuda_check(cudaStreamSynchronize(stream_.get()), "uploading the weights");
-
-    const char* base = static_cast<const char*>(weights_.get());
-    auto f32 = [&](size_t offset) { return reinterpret_cast<const float*>(base + offset); };
-    patch_wt_ = f32(o_patch_wt);
-    patch_b_ = f32(o_patch_b);
-    chan_embed_ = f32(o_chan);
-    summary_ = f32(o_summary);
-    norm_w_ = f32(o_norm_w);
-    norm_b_ = f32(o_norm_b);
-    const size_t elem = gemm_.input_element_bytes();
-    for (const BlockOffsets& o : offsets) {
-        Block b{};
-        b.qkv_w = base + o.qkv_w;
-        b.kv_w = base + o.qkv_w + dd * dd * elem;  // rows D..3D of the qkv weight: keys, then values
-        b.proj_w = base + o.proj_w;
-        b.fc1_w = base + o.fc1_w;
-        b.fc2_w = base + o.fc2_w;
-        b.norm1_w = f32(o.norm1_w);
-        b.norm1_b = f32(o.norm1_b);
-        b.qkv_b = config_.qkv_bias ? f32(o.qkv_b) : nullptr;
-        b.kv_b = config_.qkv_bias ? f32(o.kv_b) : nullptr;
-        b.proj_b = f32(o.proj_b);
-        b.norm2_w = f32(o.norm2_w);
-        b.norm2_b = f32(o.norm2_b);
-        b.fc1_b = f32(o.fc1_b);
-        b.fc2_b = f32(o.fc2_b);
-        blocks_.push_back(b);
-    }
 }
 
 CudaEncoder::~CudaEncoder() { cudaStreamSynchronize(stream_.get()); }
@@ -238,7 +226,7 @@ CudaEncoder::Shape CudaEncoder::shape_of(int batch, int channels, int samples) c
 }
 
 CudaEncoder::Arena CudaEncoder::layout(const Shape& s) const {
-    const size_t D = config_.embed_dim, H = config_.mlp_hidden, g = gemm_.input_element_bytes();
+    const size_t D = config_.embed_dim, H = config_.mlp_hidden, g = cublas_.input_element_bytes();
     const size_t rows = s.rows, srows = s.srows;
     size_t used = 0;
     auto take = [&](size_t bytes) {
@@ -309,13 +297,14 @@ void CudaEncoder::run(const float* x, const int* channel_ids, float* out, const 
     cuda_check(cudaMemcpyAsync(at<int>(a.ids), channel_ids, static_cast<size_t>(s.channels) * sizeof(int),
                                cudaMemcpyHostToDevice, stream),
                "copying the channel ids to the device");
-    cuda_check(kernels::patch_embed(at<float>(a.x_in), at<int>(a.ids), patch_wt_, patch_b_, chan_embed_, summary_,
-                                    at<float>(a.x), s.batch, s.channels, s.samples, config_.patch_size,
-                                    config_.patch_stride, D, config_.embed_num, stream),
+    cuda_check(kernels::patch_embed(at<float>(a.x_in), at<int>(a.ids), weight(w_.patch_wt), weight(w_.patch_b),
+                                    weight(w_.chan_embed), weight(w_.summary), at<float>(a.x), s.batch, s.channels,
+                                    s.samples, config_.patch_size, config_.patch_stride, D, config_.embed_num, stream),
                "patch_embed");
-    for (size_t i = 0; i + 1 < blocks_.size(); ++i) full_block(blocks_[i], s, a);
-    last_block(blocks_.back(), s, a);
-    cuda_check(kernels::layernorm(at<float>(a.sx), norm_w_, norm_b_, at<float>(a.out), s.srows, D, eps_, stream),
+    for (size_t i = 0; i + 1 < w_.blocks.size(); ++i) full_block(w_.blocks[i], s, a);
+    last_block(w_.blocks.back(), s, a);
+    cuda_check(kernels::layernorm(at<float>(a.sx), weight(w_.norm_w), weight(w_.norm_b), at<float>(a.out), s.srows, D,
+                                  eps_, stream),
                "final layernorm");
     cuda_check(cudaMemcpyAsync(out, at<float>(a.out), static_cast<size_t>(s.srows) * D * sizeof(float),
                                cudaMemcpyDeviceToHost, stream),
@@ -325,27 +314,23 @@ void CudaEncoder::run(const float* x, const int* channel_ids, float* out, const 
 
 void CudaEncoder::layernorm(const float* x, const float* w, const float* b, void* y, int rows) {
     const int D = config_.embed_dim;
-    cuda_check(bf16_ ? kernels::layernorm(x, w, b, static_cast<kernels::bf16*>(y), rows, D, eps_, stream_.get())
-                     : kernels::layernorm(x, w, b, static_cast<float*>(y), rows, D, eps_, stream_.get()),
-               "layernorm");
+    typed_output(y, "layernorm",
+                 [&](auto* out) { return kernels::layernorm(x, w, b, out, rows, D, eps_, stream_.get()); });
 }
 
 void CudaEncoder::attention(const float* q, int q_stride, int num_q, const float* k, const float* v, int kv_stride,
                             const Shape& s, void* out) {
     const int D = config_.embed_dim, heads = config_.num_heads, hd = config_.head_dim();
-    cuda_check(bf16_ ? kernels::attention(q, q_stride, num_q, k, v, kv_stride, s.seq_len, s.seqs, heads, hd,
-                                          static_cast<kernels::bf16*>(out), D, stream_.get())
-                     : kernels::attention(q, q_stride, num_q, k, v, kv_stride, s.seq_len, s.seqs, heads, hd,
-                                          static_cast<float*>(out), D, stream_.get()),
-               "attention");
+    typed_output(out, "attention", [&](auto* o) {
+        return kernels::attention(q, q_stride, num_q, k, v, kv_stride, s.seq_len, s.seqs, heads, hd, o, D,
+                                  stream_.get());
+    });
 }
 
 void CudaEncoder::bias_gelu(const float* x, const float* bias, void* y, int rows) {
     const int H = config_.mlp_hidden;
     const size_t n = static_cast<size_t>(rows) * H;
-    cuda_check(bf16_ ? kernels::bias_gelu(x, bias, static_cast<kernels::bf16*>(y), n, H, stream_.get())
-                     : kernels::bias_gelu(x, bias, static_cast<float*>(y), n, H, stream_.get()),
-               "bias_gelu");
+    typed_output(y, "bias_gelu", [&](auto* out) { return kernels::bias_gelu(x, bias, out, n, H, stream_.get()); });
 }
 
 void CudaEncoder::full_block(const Block& blk, const Shape& s, const Arena& a) {
@@ -354,14 +339,14 @@ void CudaEncoder::full_block(const Block& blk, const Shape& s, const Arena& a) {
     float* wide = at<float>(a.wide);
     void* h = at<void>(a.h);
     void* wide_in = at<void>(a.wide_in);
-    layernorm(x, blk.norm1_w, blk.norm1_b, h, s.rows);
-    gemm_.linear(h, D, blk.qkv_w, blk.qkv_b, wide, 3 * D, s.rows, D, 3 * D, false);
+    layernorm(x, weight(blk.norm1_w), weight(blk.norm1_b), h, s.rows);
+    cublas_.linear(h, D, weight<void>(blk.qkv_w), weight(blk.qkv_b), wide, 3 * D, s.rows, D, 3 * D, false);
     attention(wide, 3 * D, s.seq_len, wide + D, wide + 2 * D, 3 * D, s, h);  // h: free again once qkv is done
-    gemm_.linear(h, D, blk.proj_w, blk.proj_b, x, D, s.rows, D, D, true);
-    layernorm(x, blk.norm2_w, blk.norm2_b, h, s.rows);
-    gemm_.linear(h, D, blk.fc1_w, nullptr, wide, H, s.rows, D, H, false);
-    bias_gelu(wide, blk.fc1_b, wide_in, s.rows);
-    gemm_.linear(wide_in, H, blk.fc2_w, blk.fc2_b, x, D, s.rows, H, D, true);
+    cublas_.linear(h, D, weight<void>(blk.proj_w), weight(blk.proj_b), x, D, s.rows, D, D, true);
+    layernorm(x, weight(blk.norm2_w), weight(blk.norm2_b), h, s.rows);
+    cublas_.linear(h, D, weight<void>(blk.fc1_w), nullptr, wide, H, s.rows, D, H, false);
+    bias_gelu(wide, weight(blk.fc1_b), wide_in, s.rows);
+    cublas_.linear(wide_in, H, weight<void>(blk.fc2_w), weight(blk.fc2_b), x, D, s.rows, H, D, true);
 }
 
 // Only the E summary rows of each sequence are read after the last block (docs/architecture.md): keys
@@ -377,21 +362,21 @@ void CudaEncoder::last_block(const Block& blk, const Shape& s, const Arena& a) {
     float* sq = at<float>(a.sq);
     float* swide = at<float>(a.swide);
     void* swide_in = at<void>(a.swide_in);
-    layernorm(x, blk.norm1_w, blk.norm1_b, h, s.rows);
-    gemm_.linear(h, D, blk.kv_w, blk.kv_b, kv, 2 * D, s.rows, D, 2 * D, false);
-    cuda_check(bf16_ ? kernels::layernorm_rows(x, blk.norm1_w, blk.norm1_b, static_cast<kernels::bf16*>(sh), s.seqs,
-                                               s.seq_len, C, E, D, eps_, stream)
-                     : kernels::layernorm_rows(x, blk.norm1_w, blk.norm1_b, static_cast<float*>(sh), s.seqs, s.seq_len,
-                                               C, E, D, eps_, stream),
-               "layernorm (summary rows)");
+    const float *norm1_w = weight(blk.norm1_w), *norm1_b = weight(blk.norm1_b);
+    layernorm(x, norm1_w, norm1_b, h, s.rows);
+    cublas_.linear(h, D, weight<void>(blk.kv_w), weight(blk.kv_b), kv, 2 * D, s.rows, D, 2 * D, false);
+    typed_output(sh, "layernorm (summary rows)", [&](auto* out) {
+        return kernels::layernorm_rows(x, norm1_w, norm1_b, out, s.seqs, s.seq_len, C, E, D, eps_, stream);
+    });
     cuda_check(kernels::gather_rows(x, sx, s.seqs, s.seq_len, C, E, D, stream), "gather_rows");
-    gemm_.linear(sh, D, blk.qkv_w, blk.qkv_b, sq, D, s.srows, D, D, false);  // rows 0..D of qkv: queries
+    // Rows 0..D of qkv: the queries.
+    cublas_.linear(sh, D, weight<void>(blk.qkv_w), weight(blk.qkv_b), sq, D, s.srows, D, D, false);
     attention(sq, D, E, kv, kv + D, 2 * D, s, sh);
-    gemm_.linear(sh, D, blk.proj_w, blk.proj_b, sx, D, s.srows, D, D, true);
-    layernorm(sx, blk.norm2_w, blk.norm2_b, sh, s.srows);
-    gemm_.linear(sh, D, blk.fc1_w, nullptr, swide, H, s.srows, D, H, false);
-    bias_gelu(swide, blk.fc1_b, swide_in, s.srows);
-    gemm_.linear(swide_in, H, blk.fc2_w, blk.fc2_b, sx, D, s.srows, H, D, true);
+    cublas_.linear(sh, D, weight<void>(blk.proj_w), weight(blk.proj_b), sx, D, s.srows, D, D, true);
+    layernorm(sx, weight(blk.norm2_w), weight(blk.norm2_b), sh, s.srows);
+    cublas_.linear(sh, D, weight<void>(blk.fc1_w), nullptr, swide, H, s.srows, D, H, false);
+    bias_gelu(swide, weight(blk.fc1_b), swide_in, s.srows);
+    cublas_.linear(swide_in, H, weight<void>(blk.fc2_w), weight(blk.fc2_b), sx, D, s.srows, H, D, true);
 }
 
 }  // namespace

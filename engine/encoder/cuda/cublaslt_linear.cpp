@@ -1,4 +1,4 @@
-#include "encoder/cuda/gemm.h"
+#include "encoder/cuda/cublaslt_linear.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -18,7 +18,7 @@ unsigned alignment_of(const void* p) {
 
 }  // namespace
 
-Gemm::Gemm(Precision precision, cudaStream_t stream) : precision_(precision), stream_(stream) {
+CublasLtLinear::CublasLtLinear(Precision precision, cudaStream_t stream) : precision_(precision), stream_(stream) {
     cublas_check(cublasLtCreate(&handle_), "cublasLtCreate");
     try {
         workspace_.allocate(kWorkspaceBytes, "the cuBLASLt workspace");
@@ -28,12 +28,12 @@ Gemm::Gemm(Precision precision, cudaStream_t stream) : precision_(precision), st
     }
 }
 
-Gemm::~Gemm() {
+CublasLtLinear::~CublasLtLinear() {
     for (Plan& p : plans_) destroy(p);
     if (handle_) cublasLtDestroy(handle_);
 }
 
-void Gemm::destroy(Plan& p) {
+void CublasLtLinear::destroy(Plan& p) {
     if (p.w_layout) cublasLtMatrixLayoutDestroy(p.w_layout);
     if (p.x_layout) cublasLtMatrixLayoutDestroy(p.x_layout);
     if (p.y_layout) cublasLtMatrixLayoutDestroy(p.y_layout);
@@ -41,13 +41,13 @@ void Gemm::destroy(Plan& p) {
     p = Plan{};
 }
 
-std::string Gemm::describe(int rows, int in, int out, bool bias) const {
+std::string CublasLtLinear::describe(int rows, int in, int out, bool bias) const {
     return "the " + to_string(precision_) + " product " + std::to_string(rows) + " x " + std::to_string(in) + " by " +
            std::to_string(in) + " x " + std::to_string(out) + (bias ? " with bias" : "");
 }
 
-Gemm::Plan& Gemm::plan(int rows, int in, int out, int ldx, int ldy, const float* bias, unsigned align_x,
-                       unsigned align_w, unsigned align_y) {
+CublasLtLinear::Plan& CublasLtLinear::plan(int rows, int in, int out, int ldx, int ldy, const float* bias,
+                                           unsigned align_x, unsigned align_w, unsigned align_y) {
     const unsigned align_bias = bias ? alignment_of(bias) : 0;
     ++uses_;
     for (Plan& p : plans_)
@@ -71,7 +71,7 @@ Gemm::Plan& Gemm::plan(int rows, int in, int out, int ldx, int ldy, const float*
 
 // Descriptors, layouts and the heuristic's algorithm for one shape. The bias pointer is set before
 // the heuristic is asked, since it takes the bias alignment into account.
-Gemm::Plan Gemm::make_plan(const Plan& key, const float* bias) const {
+CublasLtLinear::Plan CublasLtLinear::make_plan(const Plan& key, const float* bias) const {
     Plan p = key;
     const std::string what = describe(p.rows, p.in, p.out, p.bias);
     auto check = [&](cublasStatus_t status, const char* call) {
@@ -132,8 +132,8 @@ Gemm::Plan Gemm::make_plan(const Plan& key, const float* bias) const {
     return p;
 }
 
-void Gemm::linear(const void* x, int ldx, const void* w, const float* bias, float* y, int ldy, int rows, int in,
-                  int out, bool accumulate) {
+void CublasLtLinear::linear(const void* x, int ldx, const void* w, const float* bias, float* y, int ldy, int rows,
+                            int in, int out, bool accumulate) {
     if (rows == 0) return;
     if (rows < 0 || in < 1 || out < 1 || ldx < in || ldy < out)
         throw Error("internal error: bad GEMM shape " + std::to_string(rows) + " x " + std::to_string(in) + " -> " +

@@ -1,5 +1,5 @@
-// The encoder's linear layers through cuBLASLt: y = x W^T + bias (+ y), row-major, with W in the
-// PyTorch layout (out x in). cuBLASLt is column-major, so the product is computed as
+// CublasLtLinear: the encoder's linear layers through cuBLASLt, y = x W^T + bias (+ y), row-major,
+// with W in the PyTorch layout (out x in). cuBLASLt is column-major, so the product is computed as
 // y^T = W x^T: a row-major (rows x n) matrix is a column-major (n x rows) one with the same
 // leading dimension, and the row-major W (out x in) is a column-major (in x out) matrix used
 // transposed. The bias rides on the CUBLASLT_EPILOGUE_BIAS epilogue (one value per output
@@ -24,12 +24,12 @@
 
 namespace eegpt {
 
-class Gemm {
+class CublasLtLinear {
 public:
-    Gemm(Precision precision, cudaStream_t stream);
-    ~Gemm();
-    Gemm(const Gemm&) = delete;
-    Gemm& operator=(const Gemm&) = delete;
+    CublasLtLinear(Precision precision, cudaStream_t stream);
+    ~CublasLtLinear();
+    CublasLtLinear(const CublasLtLinear&) = delete;
+    CublasLtLinear& operator=(const CublasLtLinear&) = delete;
 
     // y (rows x out, leading dim ldy, fp32) = x (rows x in, leading dim ldx) W^T + bias, or
     // y += x W^T + bias when accumulate. x and w are fp32 in fp32/tf32 mode and bf16 in bf16 mode;
