@@ -344,6 +344,23 @@ TEST_CASE("batch gpu 1 .. 64", "[batch][gpu]") {
     for (int b : {1, 4, 8, 16, 32, 64}) encode_case(batch_name("gpu", b), "batch", *gpu, b, 19, 1024, 50, nullptr);
 }
 
+// The throughput end, in each precision, at the shapes the PyTorch peer on the GPU is timed at
+// (tools/bench/peer_bench_gpu.py: 19 and 58 channels, 512 windows).
+TEST_CASE("batch gpu x512, 19 and 58 ch, fp32 tf32 bf16", "[batch][gpu]") {
+    std::string why;
+    if (!gpu_encoder(why)) {
+        report_skip("batch gpu x512", "batch", why);
+        EEGPT_SKIP(why);
+    }
+    for (const char* precision : {"fp32", "tf32", "bf16"}) {
+        const std::unique_ptr<eegpt::Encoder> encoder = eegpt::make_encoder(
+            model_weights(), {eegpt::Device::cuda, eegpt::parse_precision(precision), 0, ""});
+        for (int channels : {19, 58})
+            encode_case("batch gpu " + std::string(precision) + " " + std::to_string(channels) + "ch 1024 x512",
+                        "batch", *encoder, 512, channels, 1024, 5, nullptr);
+    }
+}
+
 // ---------------------------------------------------------------- recording
 
 // Synthetic recordings the suite writes (19 EEG channels at 500 Hz and an ECG), and the real ones of

@@ -6,7 +6,7 @@
 #
 # A fresh build (Catch2 v3, CUDA for sm_90), then on the GPU: the CUDA tests (parity with the CPU
 # path, the eegpt binary with --device cuda), compute-sanitizer memcheck and racecheck on the kernel
-# tests and one encoder call, the timing test, the bench's [gpu] cases and PyTorch on the same GPU.
+# tests and one encoder call, the bench's [gpu] cases and PyTorch on the same GPU.
 # One log per step and results.json (each step: name, status, exit code, seconds, budget) go to
 # OUTDIR; each step prints one line with its time against its budget. Exits non-zero when a step
 # that ran failed, or when a GPU step could not run on a GPU machine.
@@ -175,7 +175,7 @@ else
 fi
 test_bin=$build/test_eegpt  # everything through make_encoder, incl. the parity table
 cuda_bin=$build/test_cuda   # the CUDA kernels, GEMMs and encoder called directly
-gpu_steps=(parity cuda_tests memcheck racecheck racecheck_call timing bench_gpu peers)
+gpu_steps=(parity cuda_tests memcheck racecheck racecheck_call bench_gpu peers)
 if [ ! -x "$test_bin" ]; then
     for name in cpu_tests "${gpu_steps[@]}"; do not_run "$name" "the build produced no $test_bin"; done
     finish
@@ -197,7 +197,7 @@ sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 ours=(--kernel-name kns=eegpt)  # a substring of the mangled names of our kernels (namespace eegpt::kernels)
 sanitize=("$sanitizer" --error-exitcode 1 --report-api-errors no --print-limit 20)
 # The sanitizers run beside the CUDA tests (the tests' CPU references keep the cores busy, the
-# sanitizers mostly the GPU); timing, bench and peers run alone afterwards.
+# sanitizers mostly the GPU); the bench and the peers run alone afterwards.
 (
     step memcheck 200 "${sanitize[@]}" --tool memcheck "$cuda_bin" "[cuda][kernels],[cuda][gemm],[one-call]"
     step racecheck 60 "${sanitize[@]}" --tool racecheck "$cuda_bin" "[cuda][kernels]"
@@ -217,8 +217,6 @@ done
 grep -E "^parity cuda" "$out/parity.log" | grep -E "large|fixture" | sed 's/^/device_check:   /'
 grep -E "^cli " "$out/cuda_tests.log" | sed 's/^/device_check:   /'
 wait "$sanitizers"
-step timing 60 "$cuda_bin" "[cuda-timing]"
-grep -E "^timing " "$out/timing.log" | sed 's/^/device_check:   /'
 step bench_gpu 150 "$build/bench_eegpt" "[gpu]" --json "$out/bench_gpu.json"
 grep -E "gpu" "$out/bench_gpu.log" | grep -vE "^(\s*$|~|-)" | head -40 | sed 's/^/device_check:   /'
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Times the PyTorch reference encoder (tools/fixtures/eegpt_reference.py, large configuration, random
 weights) on a CUDA GPU, in the three precisions the engine has: fp32 (TF32 off), TF32, and bf16
-autocast. The peer for `test_eegpt "[cuda-timing]"` on the same machine (tools/device_check.sh).
+autocast. The peer for bench_eegpt's [gpu] cases on the same machine (tools/device_check.sh).
 
   peer_bench_gpu.py [--cases 19x1,19x512,58x1,58x512] [--compile]
 
