@@ -13,7 +13,7 @@
 # /var/cache/eegpt-fresh-root), keyed on the SHA-256 of tools/setup/install_deps.sh: the same script on
 # the same fresh base installs the same packages, so a later run on this machine starts from that root
 # (a minute instead of several) and still runs every step. EEGPT_FRESH_CACHE=none disables the cache.
-# Nothing of the host is visible inside but /proc and the clone; the environment is emptied
+# Nothing of the host is visible inside but /proc, the network settings and the clone; the environment is emptied
 # except for the variables a machine of this kind sets for its processor (OPENBLAS_*) and CI.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,6 +49,8 @@ mount_into_root() {
     done
     mkdir -m 1777 "$root/dev/shm"
     mkdir "$root/dev/pts"
+    mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$root/dev/pts" && mounted+=("$root/dev/pts")
+    ln -s pts/ptmx "$root/dev/ptmx"
     ln -s /proc/self/fd "$root/dev/fd"
     ln -s /proc/self/fd/0 "$root/dev/stdin"
     ln -s /proc/self/fd/1 "$root/dev/stdout"
@@ -95,7 +97,13 @@ EOF
     chmod 755 "$root/usr/sbin/policy-rc.d"
     say "debootstrap bookworm in $(( $(date +%s) - t0 )) s"
 fi
+# What a machine of this kind is given with its network: name resolution, the certificate authorities
+# its package registries are reached through, pip's settings.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+mkdir -p "$root/etc/ssl/certs" "$root/usr/local/share/ca-certificates"
+[ ! -f /etc/ssl/certs/ca-certificates.crt ] || cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
+[ ! -f /etc/pip.conf ] || cp /etc/pip.conf "$root/etc/pip.conf"
 mkdir -p "$root/work"
 git clone -q "$src" "$root/work/eegpt"
 say "clone of $(git -C "$src" rev-parse --short HEAD) in the root; nothing beside it: $(ls "$root/work")"
