@@ -1,12 +1,14 @@
 // The recording pipeline end to end: features equal the encoder on windows prepared independently
 // (whole-signal read and resampling), output contents, heads, atomic outputs, and peak memory that
 // does not grow with the recording's length.
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <random>
+#include <string>
 
 #include "catch_compat.h"
 #include "encoder/channels.h"
@@ -79,19 +81,42 @@ Head random_head(const std::vector<std::string>& input, const std::vector<std::s
     return h;
 }
 
-// Runs the eegpt binary and returns its peak resident memory in MiB (getrusage of the child).
+// Runs the eegpt binary and returns its peak resident memory in MiB. A child forked from this test
+// process starts with a copy of the test's own pages, and Linux keeps that high-water mark in the
+// child's ru_maxrss across exec: forked directly, the figure would be at least this process's size
+// (which depends on the tests that ran before). So a small /bin/sh is exec'd first and starts the
+// binary in the background; this process, made a subreaper, adopts it when the shell exits and
+// collects its own rusage.
 double peak_rss_mib(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
+    std::vector<char*> argv = {const_cast<char*>("sh"), const_cast<char*>("-c"),
+                               const_cast<char*>("\"$@\" & echo $!"), const_cast<char*>("sh")};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid == 0) {
-        execv(argv[0], argv.data());
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+    const pid_t shell = fork();
+    if (shell == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv("/bin/sh", argv.data());
         _exit(127);
     }
+    close(fds[1]);
+    std::string pid_text;
+    char buf[32];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) pid_text.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
     int status = 0;
+    REQUIRE(waitpid(shell, &status, 0) == shell);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
     struct rusage usage {};
-    REQUIRE(wait4(pid, &status, 0, &usage) == pid);
+    const pid_t waited = wait4(pid, &status, 0, &usage);
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    REQUIRE(waited == pid);
     REQUIRE(WIFEXITED(status));
     REQUIRE(WEXITSTATUS(status) == 0);
     return static_cast<double>(usage.ru_maxrss) / 1024.0;
