@@ -22,36 +22,37 @@ CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads,
         throw Error("precision bf16 needs the " + cpu::to_string(ops_.isa) + " CPU operations' bf16 kernel");
     const int D = config_.embed_dim;
     for (const BlockWeights& b : w_.blocks) {
-        BlockGemms g;
+        PackedBlock g;
         if (&b != &w_.blocks.back()) {
-            g.qkv = make_gemm(b.qkv.weight, b.qkv.bias, 3 * D, D);
+            g.qkv = pack_linear(b.qkv.weight, b.qkv.bias, 3 * D, D);
         } else {  // the last block multiplies queries (rows 0..D) and keys/values (rows D..3D) apart
-            g.q = make_gemm(b.qkv.weight, b.qkv.bias, D, D);
-            g.kv = make_gemm(b.qkv.weight + static_cast<size_t>(D) * D, b.qkv.bias ? b.qkv.bias + D : nullptr, 2 * D, D);
+            g.q = pack_linear(b.qkv.weight, b.qkv.bias, D, D);
+            g.kv = pack_linear(b.qkv.weight + static_cast<size_t>(D) * D, b.qkv.bias ? b.qkv.bias + D : nullptr, 2 * D, D);
         }
-        g.proj = make_gemm(b.proj.weight, b.proj.bias, D, D);
-        g.fc1 = make_gemm(b.fc1.weight, b.fc1.bias, b.fc1.out, D);
-        g.fc2 = make_gemm(b.fc2.weight, b.fc2.bias, D, b.fc2.in);
-        gemms_.push_back(std::move(g));
+        g.proj = pack_linear(b.proj.weight, b.proj.bias, D, D);
+        g.fc1 = pack_linear(b.fc1.weight, b.fc1.bias, b.fc1.out, D);
+        g.fc2 = pack_linear(b.fc2.weight, b.fc2.bias, D, b.fc2.in);
+        packed_.push_back(std::move(g));
     }
     workspaces_.resize(static_cast<size_t>(threads_));
 }
 
-CpuEncoder::Gemm CpuEncoder::make_gemm(const float* weight, const float* bias, int out, int in) const {
-    Gemm g{bias, {}, {}};
+CpuEncoder::PackedLinear CpuEncoder::pack_linear(const float* weight, const float* bias, int out, int in) const {
+    PackedLinear layer{bias, {}, {}};
     if (bf16_)
-        g.bf16 = cpu::pack_bf16(weight, out, in);
+        layer.bf16 = cpu::pack_bf16(weight, out, in);
     else
-        g.fp32 = cpu::pack_weights(weight, out, in, ops_.gemm_nr);
-    return g;
+        layer.fp32 = cpu::pack_weights(weight, out, in, ops_.gemm_nr);
+    return layer;
 }
 
-void CpuEncoder::linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride,
+void CpuEncoder::linear(const float* x, int x_stride, int rows, const PackedLinear& layer, float* y, int y_stride,
                         bool accumulate, Workspace& ws) const {
     if (bf16_)
-        cpu::linear_bf16(ops_.bf16_tile, x, x_stride, rows, g.bf16, g.bias, y, y_stride, accumulate, ws.bf16.data());
+        cpu::linear_bf16(ops_.bf16_tile, x, x_stride, rows, layer.bf16, layer.bias, y, y_stride, accumulate,
+                         ws.bf16.data());
     else
-        ops_.linear_packed(x, x_stride, rows, g.fp32, g.bias, y, y_stride, accumulate, ws.gemm.data());
+        ops_.linear_packed(x, x_stride, rows, layer.fp32, layer.bias, y, y_stride, accumulate, ws.gemm.data());
 }
 
 int CpuEncoder::seqs_per_pass(int tokens) const { return std::max(1, kRowsPerPass / tokens); }
@@ -109,7 +110,7 @@ void CpuEncoder::embed_patches(const Pass& pass, Workspace& ws) const {
                      config_.embed_num, pass.seq_begin, pass.seq_count);
 }
 
-void CpuEncoder::full_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const {
+void CpuEncoder::full_block(const BlockWeights& blk, const PackedBlock& g, int seqs, int tokens, Workspace& ws) const {
     const int D = config_.embed_dim, H = config_.mlp_hidden, rows = seqs * tokens;
     const float eps = static_cast<float>(config_.layernorm_eps);
     ops_.layernorm(ws.x.data(), blk.norm1.weight, blk.norm1.bias, ws.h.data(), rows, D, eps);
@@ -127,7 +128,7 @@ void CpuEncoder::full_block(const BlockWeights& blk, const BlockGemms& g, int se
 // Only the E summary rows of each sequence are read after the last block, so it needs keys and
 // values for every token but queries, attention output, projection, LN2 and MLP for the summary
 // rows alone (ARCHITECTURE.md). Leaves the summary rows, block output, in ws.sx.
-void CpuEncoder::last_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const {
+void CpuEncoder::last_block(const BlockWeights& blk, const PackedBlock& g, int seqs, int tokens, Workspace& ws) const {
     const int D = config_.embed_dim, H = config_.mlp_hidden, E = config_.embed_num, C = tokens - E;
     const int rows = seqs * tokens, srows = seqs * E;
     const float eps = static_cast<float>(config_.layernorm_eps);
@@ -150,8 +151,8 @@ void CpuEncoder::last_block(const BlockWeights& blk, const BlockGemms& g, int se
 void CpuEncoder::run_pass(const Pass& pass, Workspace& ws) const {
     const int tokens = pass.channels + config_.embed_num;
     embed_patches(pass, ws);
-    for (size_t i = 0; i + 1 < w_.blocks.size(); ++i) full_block(w_.blocks[i], gemms_[i], pass.seq_count, tokens, ws);
-    last_block(w_.blocks.back(), gemms_.back(), pass.seq_count, tokens, ws);
+    for (size_t i = 0; i + 1 < w_.blocks.size(); ++i) full_block(w_.blocks[i], packed_[i], pass.seq_count, tokens, ws);
+    last_block(w_.blocks.back(), packed_.back(), pass.seq_count, tokens, ws);
     // Sequence q's summary rows are output rows q*E .. q*E+E-1: (B, N, E, D) order.
     const size_t D = config_.embed_dim, E = config_.embed_num;
     ops_.layernorm(ws.sx.data(), w_.norm.weight, w_.norm.bias, pass.out + static_cast<size_t>(pass.seq_begin) * E * D,

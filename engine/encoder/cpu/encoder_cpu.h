@@ -67,21 +67,21 @@ private:
 
     // One linear layer: its weights packed once for the precision's kernel (cpu/gemm.h for fp32,
     // cpu/bf16.h for bf16); the bias is a view into storage_.
-    struct Gemm {
+    struct PackedLinear {
         const float* bias = nullptr;
         cpu::PackedWeights fp32;
         cpu::Bf16Matrix bf16;
     };
-    struct BlockGemms {
-        Gemm qkv, q, kv, proj, fc1, fc2;  // qkv in full blocks; q and kv (its rows, apart) in the last
+    struct PackedBlock {  // qkv in full blocks; q and kv (its rows, apart) in the last
+        PackedLinear qkv, q, kv, proj, fc1, fc2;
     };
-    Gemm make_gemm(const float* weight, const float* bias, int out, int in) const;
-    void linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride, bool accumulate,
-                Workspace& ws) const;
+    PackedLinear pack_linear(const float* weight, const float* bias, int out, int in) const;
+    void linear(const float* x, int x_stride, int rows, const PackedLinear& layer, float* y, int y_stride,
+                bool accumulate, Workspace& ws) const;
     void run_pass(const Pass& pass, Workspace& ws) const;
     void embed_patches(const Pass& pass, Workspace& ws) const;
-    void full_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const;
-    void last_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const;
+    void full_block(const BlockWeights& blk, const PackedBlock& g, int seqs, int tokens, Workspace& ws) const;
+    void last_block(const BlockWeights& blk, const PackedBlock& g, int seqs, int tokens, Workspace& ws) const;
     void reserve(Workspace& ws, int seqs, int tokens) const;
     int seqs_per_pass(int tokens) const;
 
@@ -89,7 +89,7 @@ private:
     bool bf16_;
     std::shared_ptr<const ModelWeights> storage_;  // what w_ points into
     EncoderWeights w_;
-    std::vector<BlockGemms> gemms_;
+    std::vector<PackedBlock> packed_;
     const ModelConfig& config_;
     int threads_;
     std::vector<Workspace> workspaces_;  // one per thread

@@ -53,7 +53,7 @@ struct Avx512Vec {
 #endif
 
 template <class V, int MR, int NV>
-struct Gemm {
+struct GemmKernel {
     static constexpr int kMr = MR, kNr = V::lanes * NV;
     // A panel's block (kKc x kNr floats, 16 KB) and a tile of x (kKc x MR) fit L1 together; kMc rows
     // of x by kKc stay in L2.

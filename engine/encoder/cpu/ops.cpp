@@ -38,16 +38,16 @@ void linear(const float* x, int x_stride, int rows, int in, const float* w, cons
 
 namespace {
 #if defined(__AVX512F__)
-using IsaGemm = Gemm<Avx512Vec, 14, 2>;  // 28 accumulators of 32 registers
+using IsaGemmKernel = GemmKernel<Avx512Vec, 14, 2>;  // 28 accumulators of 32 registers
 #else
-using IsaGemm = Gemm<Avx2Vec, 6, 2>;  // 12 accumulators of 16 registers
+using IsaGemmKernel = GemmKernel<Avx2Vec, 6, 2>;  // 12 accumulators of 16 registers
 #endif
 }  // namespace
 
 void linear_packed(const float* x, int x_stride, int rows, const PackedWeights& w, const float* b, float* y,
                    int y_stride, bool accumulate, float* scratch) {
-    if (w.nr != IsaGemm::kNr) throw std::invalid_argument("weights packed for another micro-kernel width");
-    IsaGemm::linear(x, x_stride, rows, w, b, y, y_stride, accumulate, scratch);
+    if (w.nr != IsaGemmKernel::kNr) throw std::invalid_argument("weights packed for another micro-kernel width");
+    IsaGemmKernel::linear(x, x_stride, rows, w, b, y, y_stride, accumulate, scratch);
 }
 
 void layernorm(const float* x, const float* gamma, const float* beta, float* y, int rows, int dim, float eps) {
@@ -230,8 +230,8 @@ constexpr double (*kBf16Peak)(double) = nullptr;
 }  // namespace
 
 const Ops& built_in_ops() {
-    static const Ops table = {Isa::EEGPT_CPU_OPS_ISA, linear,      linear_packed,   IsaGemm::kNr,
-                              IsaGemm::kScratch,      layernorm,   bias_gelu,       attention,
+    static const Ops table = {Isa::EEGPT_CPU_OPS_ISA, linear,      linear_packed,   IsaGemmKernel::kNr,
+                              IsaGemmKernel::kScratch,      layernorm,   bias_gelu,       attention,
                               gather_rows,            patch_embed, fma_peak_gflops, kBf16Tile,
                               kBf16Peak};
     return table;
