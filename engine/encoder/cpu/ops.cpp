@@ -10,9 +10,10 @@
 #include <stdexcept>
 #include <unsupported/Eigen/SpecialFunctions>
 
-// Compiled once per ISA level (cpu/ops.h), with EEGPT_CPU_OPS_ISA naming the level; the module
-// build (EEGPT_CPU_OPS_MODULE, hidden visibility) exports only its version and its table.
-namespace eegpt::cpu {
+// Compiled once per ISA level (cpu/ops.h), with EEGPT_CPU_OPS_ISA naming the level and its
+// namespace; the module build (EEGPT_CPU_OPS_MODULE, hidden visibility) exports only its version
+// and its table.
+namespace eegpt::cpu::EEGPT_CPU_OPS_ISA {
 namespace {
 
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -36,10 +37,31 @@ void linear(const float* x, int x_stride, int rows, int in, const float* w, cons
 }
 
 namespace {
+// This level's vectors for the GEMM kernel (cpu/gemm_kernel.h, ScalarVec's interface).
 #if defined(__AVX512F__)
-using IsaGemmKernel = GemmKernel<Avx512Vec, 14, 2>;  // 28 accumulators of 32 registers
+struct Vec {
+    using type = __m512;
+    static constexpr int lanes = 16;
+    static type zero() { return _mm512_setzero_ps(); }
+    static type load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
+    static type broadcast(const float* p) { return _mm512_set1_ps(*p); }
+    static type fma(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
+    static type add(type a, type b) { return _mm512_add_ps(a, b); }
+};
+using IsaGemmKernel = GemmKernel<Vec, 14, 2>;  // 28 accumulators of 32 registers
 #else
-using IsaGemmKernel = GemmKernel<Avx2Vec, 6, 2>;  // 12 accumulators of 16 registers
+struct Vec {
+    using type = __m256;
+    static constexpr int lanes = 8;
+    static type zero() { return _mm256_setzero_ps(); }
+    static type load(const float* p) { return _mm256_loadu_ps(p); }
+    static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
+    static type broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+    static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
+    static type add(type a, type b) { return _mm256_add_ps(a, b); }
+};
+using IsaGemmKernel = GemmKernel<Vec, 6, 2>;  // 12 accumulators of 16 registers
 #endif
 }  // namespace
 
@@ -164,8 +186,8 @@ constexpr Bf16TileKernel kBf16Tile = nullptr;  // no bf16 instructions at this l
 
 }  // namespace
 
-const Ops& built_in_ops() {
-    static constexpr Ops table = [] {
+const Ops& table() {
+    static constexpr Ops ops = [] {
         Ops t{};
         t.isa = Isa::EEGPT_CPU_OPS_ISA;
         t.linear = linear;
@@ -180,16 +202,16 @@ const Ops& built_in_ops() {
         t.bf16_tile = kBf16Tile;
         return t;
     }();
-    return table;
+    return ops;
 }
 
-}  // namespace eegpt::cpu
+}  // namespace eegpt::cpu::EEGPT_CPU_OPS_ISA
 
 #ifdef EEGPT_CPU_OPS_MODULE
 extern "C" {
 __attribute__((visibility("default"))) const char* eegpt_cpu_ops_module_version() { return EEGPT_VERSION; }
 __attribute__((visibility("default"))) const eegpt::cpu::Ops* eegpt_cpu_ops_table() {
-    return &eegpt::cpu::built_in_ops();
+    return &eegpt::cpu::EEGPT_CPU_OPS_ISA::table();
 }
 }
 #endif

@@ -2,11 +2,14 @@
 // the reference every CUDA kernel (kernels/kernels.h, same argument order, host memory, fp32) is
 // tested against. Matrices are row-major; strides are in floats.
 //
-// They exist once per ISA level (cpu/ops.cpp compiled for each): AVX2 + FMA (x86-64-v3) in this
-// library, AVX-512 (x86-64-v4) in the module libeegpt_cpu_avx512.so, opened only on a CPU that has
-// it (a module, so that the two compilations of the same Eigen templates can never be mixed up by
-// the linker). ops(isa) gives a level's table; default_isa() picks the level from cpuid, or the one
-// EEGPT_CPU_ISA names. The free functions below are the AVX2 ops, the reference of the tests.
+// They exist once per ISA level, cpu/ops.cpp compiled for each with all of it inside the level's
+// namespace (so that a check of the binary, test/python/test_isa.py, tells them from the code that
+// must run on any x86-64): eegpt::cpu::avx2, AVX2 + FMA (x86-64-v3), in this library, declared below
+// and the reference of the tests; eegpt::cpu::avx512, AVX-512 (x86-64-v4), in the module
+// libeegpt_cpu_avx512.so, opened only on a CPU that has it (a module, so that the two compilations
+// of the same Eigen templates can never be mixed up by the linker) and reached only through its
+// table. ops(isa) gives a level's table; default_isa() picks the level from cpuid, or the one
+// EEGPT_CPU_ISA names.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -21,6 +24,8 @@ std::string to_string(Isa isa);
 Isa parse_isa(const std::string& name);  // "avx2", "avx512"; throws Error otherwise
 
 struct Ops;
+
+namespace avx2 {
 
 // y[rows x out] = x[rows x in] W^T + b with W stored (out x in) as PyTorch does; accumulate adds
 // the product into y instead (the residual connection). b may be null.
@@ -56,24 +61,26 @@ void patch_embed(const float* x, const int* channel_ids, const float* patch_w, c
                  const float* chan_embed, const float* summary, float* tokens, int channels, int samples, int patch,
                  int stride, int dim, int embed_num, int first_seq, int seqs);
 
-// This compilation's own table (the AVX2 ops in the library, the AVX-512 ones in the module).
-const Ops& built_in_ops();
+// This compilation's table (the module's is its avx512::table(), exported as eegpt_cpu_ops_table).
+const Ops& table();
 
-// One ISA level's operations: the functions above, declared with their types, which every level's
-// definitions must match.
+}  // namespace avx2
+
+// One ISA level's operations: the functions above, with the types of the AVX2 ones, which every
+// level's definitions must match.
 struct Ops {
     Isa isa;
-    decltype(&cpu::linear) linear;
+    decltype(&avx2::linear) linear;
     // The encoder's GEMM (cpu/gemm.h) on weights packed with pack_weights(..., gemm_nr), with
     // gemm_scratch floats of scratch.
-    decltype(&cpu::linear_packed) linear_packed;
+    decltype(&avx2::linear_packed) linear_packed;
     int gemm_nr;
     size_t gemm_scratch;
-    decltype(&cpu::layernorm) layernorm;
-    decltype(&cpu::bias_gelu) bias_gelu;
-    decltype(&cpu::attention) attention;
-    decltype(&cpu::gather_rows) gather_rows;
-    decltype(&cpu::patch_embed) patch_embed;
+    decltype(&avx2::layernorm) layernorm;
+    decltype(&avx2::bias_gelu) bias_gelu;
+    decltype(&avx2::attention) attention;
+    decltype(&avx2::gather_rows) gather_rows;
+    decltype(&avx2::patch_embed) patch_embed;
     // The bf16 tile kernel (cpu/bf16.h) with this level's instructions, or null: AVX512_BF16's
     // VDPBF16PS in the AVX-512 module (usable where bf16_unavailable_reason() is empty).
     Bf16TileKernel bf16_tile;
