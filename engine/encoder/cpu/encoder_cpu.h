@@ -53,10 +53,17 @@ private:
     };
     using Buffer = std::vector<float, Aligned64<float>>;
     struct Workspace {
-        Buffer x, h, qkv, attn, mlp, scores;  // all tokens of a pass
-        Buffer gemm;                          // the fp32 GEMM's block of x (ops.gemm_scratch)
-        std::vector<uint32_t> bf16;           // the bf16 GEMM's block of x (bf16_scratch_words)
-        Buffer sx, sh, sq, sattn, smlp;       // summary rows only (last block)
+        // One row per token of the pass:
+        Buffer residual;  // the residual stream: each block's input and output
+        Buffer normed;    // LayerNorm of the residual stream (norm1, then norm2)
+        Buffer qkv;       // queries, keys and values side by side (the last block: keys and values)
+        Buffer attended;  // attention output, before the projection
+        Buffer hidden;    // the MLP's hidden layer (mlp_hidden wide)
+        // One row per summary token, the only rows the last block computes past its keys and values:
+        Buffer summary_residual, summary_normed, summary_queries, summary_attended, summary_hidden;
+        Buffer scores;                     // one head's attention scores in one sequence
+        Buffer gemm_block;                 // the fp32 GEMM's block of x in tiles (ops.gemm_scratch)
+        std::vector<uint32_t> bf16_block;  // the bf16 GEMM's block of x as bf16 pairs (bf16_scratch_words)
     };
     struct Pass {  // one group of sequences handled together by one thread
         const float* x;
@@ -80,8 +87,8 @@ private:
                 bool accumulate, Workspace& ws) const;
     void run_pass(const Pass& pass, Workspace& ws) const;
     void embed_patches(const Pass& pass, Workspace& ws) const;
-    void full_block(const BlockWeights& blk, const PackedBlock& g, int seqs, int tokens, Workspace& ws) const;
-    void last_block(const BlockWeights& blk, const PackedBlock& g, int seqs, int tokens, Workspace& ws) const;
+    void full_block(const BlockWeights& blk, const PackedBlock& layers, int seqs, int tokens, Workspace& ws) const;
+    void last_block(const BlockWeights& blk, const PackedBlock& layers, int seqs, int tokens, Workspace& ws) const;
     void reserve(Workspace& ws, int seqs, int tokens) const;
     int seqs_per_pass(int tokens) const;
 
