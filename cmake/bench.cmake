@@ -8,12 +8,11 @@ if(NOT EEGPT_GIT_COMMIT)
 endif()
 add_executable(bench_eegpt bench/bench_main.cpp bench/bench_cases.cpp bench/bench_util.cpp bench/workloads.cpp
                bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp bench/peak.cpp)
-target_link_libraries(bench_eegpt PRIVATE eegpt_encoder Catch2::Catch2)
+target_link_libraries(bench_eegpt PRIVATE eegpt_encoder Catch2::Catch2 eegpt_warnings)
 set(EEGPT_BENCH_DEFINITIONS EEGPT_BENCH_GIT_COMMIT="${EEGPT_GIT_COMMIT}"
   EEGPT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" EEGPT_BENCH_PYTHON="${EEGPT_PYTHON}"
   EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}" EEGPT_BENCH_CATCH_VERSION="Catch2 ${Catch2_VERSION}")
 target_compile_definitions(bench_eegpt PRIVATE ${EEGPT_BENCH_DEFINITIONS})
-target_compile_options(bench_eegpt PRIVATE -Wall -Wextra)
 if(EEGPT_CUDA)
   # Device name, memory and copy timings; encoding on the GPU goes through make_encoder (the module).
   add_dependencies(bench_eegpt eegpt_cuda)
@@ -72,8 +71,7 @@ set_tests_properties("bench: catch2 benchmarks and results file" PROPERTIES LABE
 if(EEGPT_ONEDNN)
   add_executable(bench_gemm tools/gemm_vs_onednn.cpp bench/peak.cpp)
   target_include_directories(bench_gemm PRIVATE ${EEGPT_DNNL_INCLUDE_DIR} ${CMAKE_SOURCE_DIR}/bench)
-  target_link_libraries(bench_gemm PRIVATE eegpt_encoder ${EEGPT_DNNL_LIBRARY} OpenMP::OpenMP_CXX)
-  target_compile_options(bench_gemm PRIVATE -Wall -Wextra)
+  target_link_libraries(bench_gemm PRIVATE eegpt_encoder ${EEGPT_DNNL_LIBRARY} OpenMP::OpenMP_CXX eegpt_warnings)
   add_test(NAME "bench-gemm-smoke" COMMAND bench_gemm --rounds 1)
   set_tests_properties("bench-gemm-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
 endif()

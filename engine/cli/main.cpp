@@ -14,10 +14,6 @@
 #include "encoder/io/hdf5.h"
 #include "encoder/io/window_file.h"
 
-#ifndef EEGPT_VERSION
-#define EEGPT_VERSION "dev"
-#endif
-
 namespace {
 
 using namespace eegpt;
