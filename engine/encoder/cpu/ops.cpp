@@ -187,7 +187,7 @@ constexpr Bf16TileKernel kBf16Tile = nullptr;  // no bf16 instructions at this l
 }  // namespace
 
 const Ops& table() {
-    static constexpr Ops ops = [] {
+    static constexpr Ops kTable = [] {
         Ops t{};
         t.isa = Isa::EEGPT_CPU_OPS_ISA;
         t.linear = linear;
@@ -202,7 +202,7 @@ const Ops& table() {
         t.bf16_tile = kBf16Tile;
         return t;
     }();
-    return ops;
+    return kTable;
 }
 
 }  // namespace eegpt::cpu::EEGPT_CPU_OPS_ISA
