@@ -266,7 +266,7 @@ const Machine& machine() {
         Machine m;
         m.cpu = proc_field("/proc/cpuinfo", "model name");
         m.cpu_flags = cpu_flags_of_interest();
-        m.isa = build_isa();
+        m.isa = run_time_isa();
         m.cores = static_cast<int>(std::thread::hardware_concurrency());
         m.memory_gb = std::atof(proc_field("/proc/meminfo", "MemTotal").c_str()) / (1024.0 * 1024.0);
         utsname u{};

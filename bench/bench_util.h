@@ -108,6 +108,6 @@ long current_rss_kb();
 long peak_rss_kb();
 
 // The ISA level of the CPU operations the CPU cases run with (chosen at run time).
-std::string build_isa();
+std::string run_time_isa();
 
 }  // namespace bench

@@ -8,7 +8,7 @@
 
 namespace bench {
 
-std::string build_isa() {
+std::string run_time_isa() {
     try {
         return eegpt::cpu::to_string(eegpt::cpu::default_isa()) + " (of avx2, avx512: chosen at run time)";
     } catch (const eegpt::Error& e) {

@@ -16,6 +16,7 @@
 #include "encoder/error.h"
 #include "encoder/cpu/ops.h"
 #include "gpu.h"
+#include "peak.h"
 #include "recordings/io/edf_reader.h"
 #include "recordings/synthetic_recording.h"
 #include "synthetic.h"
@@ -86,7 +87,7 @@ double all_threads(double (*per_thread_peak)(double)) {
 double cpu_fma_peak_gflops() {
     static const double peak = [] {
         try {
-            return all_threads(eegpt::cpu::ops(eegpt::cpu::default_isa()).fma_peak_gflops);
+            return all_threads(fma_peak_loop(eegpt::cpu::default_isa()));
         } catch (const eegpt::Error&) {
             return kNaN;
         }
@@ -97,7 +98,7 @@ double cpu_fma_peak_gflops() {
 double cpu_bf16_peak_gflops() {
     static const double peak = [] {
         if (!eegpt::cpu::bf16_unavailable_reason(eegpt::cpu::Isa::avx512).empty()) return kNaN;
-        return all_threads(eegpt::cpu::ops(eegpt::cpu::Isa::avx512).bf16_peak_gflops);
+        return all_threads(bf16_peak_gflops);
     }();
     return peak;
 }

@@ -12,14 +12,13 @@ if(NOT EEGPT_GIT_COMMIT)
   set(EEGPT_GIT_COMMIT unknown)
 endif()
 add_executable(bench_eegpt bench/bench_main.cpp bench/bench_cases.cpp bench/bench_util.cpp bench/workloads.cpp
-               bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp)
-target_link_libraries(bench_eegpt PRIVATE eegpt_encoder eegpt_recordings Catch2::Catch2)
+               bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp bench/peak.cpp)
+target_link_libraries(bench_eegpt PRIVATE eegpt_encoder eegpt_recordings Catch2::Catch2 eegpt_warnings)
 set(EEGPT_BENCH_DEFINITIONS EEGPT_BENCH_GIT_COMMIT="${EEGPT_GIT_COMMIT}"
   EEGPT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" EEGPT_BENCH_PYTHON="${EEGPT_PYTHON}"
   EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}" EEGPT_BENCH_CATCH_VERSION="Catch2 ${Catch2_VERSION}"
-  EEGPT_BENCH_DATA_DIR="${EEGPT_DATA_DIR}" EEGPT_VERSION="${PROJECT_VERSION}")
+  EEGPT_BENCH_DATA_DIR="${EEGPT_DATA_DIR}")
 target_compile_definitions(bench_eegpt PRIVATE ${EEGPT_BENCH_DEFINITIONS})
-target_compile_options(bench_eegpt PRIVATE -Wall -Wextra)
 if(EEGPT_CUDA)
   # Device name, memory and copy timings; encoding on the GPU goes through make_encoder (the module).
   add_dependencies(bench_eegpt eegpt_cuda)
@@ -30,7 +29,7 @@ endif()
 # The statuses of the suite's results (targets judged for the large model only, NOT MEASURED never
 # PASS), on made-up statistics: the suite's plumbing without its cases, main or CUDA (gpu.cpp's stubs).
 add_executable(test_bench_report ${EEGPT_CATCH_MAIN_SRC} test/test_bench_report.cpp bench/bench_util.cpp
-               bench/workloads.cpp bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp)
+               bench/workloads.cpp bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp bench/peak.cpp)
 target_link_libraries(test_bench_report PRIVATE eegpt_encoder eegpt_recordings ${EEGPT_CATCH_MAIN})
 target_compile_definitions(test_bench_report PRIVATE ${EEGPT_BENCH_DEFINITIONS})
 add_test(NAME "unit: bench report statuses" COMMAND test_bench_report)
@@ -76,10 +75,9 @@ set_tests_properties("bench: catch2 benchmarks and results file" PROPERTIES LABE
 # beside the suite (it times itself, as the peer scripts do), built where oneDNN is installed
 # (Debian's libdnnl-dev; cmake/optional_deps.cmake finds it).
 if(EEGPT_ONEDNN)
-  add_executable(bench_gemm tools/bench/gemm_vs_onednn.cpp)
-  target_include_directories(bench_gemm PRIVATE ${EEGPT_DNNL_INCLUDE_DIR})
-  target_link_libraries(bench_gemm PRIVATE eegpt_encoder ${EEGPT_DNNL_LIBRARY} OpenMP::OpenMP_CXX)
-  target_compile_options(bench_gemm PRIVATE -Wall -Wextra)
+  add_executable(bench_gemm tools/bench/gemm_vs_onednn.cpp bench/peak.cpp)
+  target_include_directories(bench_gemm PRIVATE ${EEGPT_DNNL_INCLUDE_DIR} ${CMAKE_SOURCE_DIR}/bench)
+  target_link_libraries(bench_gemm PRIVATE eegpt_encoder ${EEGPT_DNNL_LIBRARY} OpenMP::OpenMP_CXX eegpt_warnings)
   add_test(NAME "bench-gemm-smoke" COMMAND bench_gemm --rounds 1)
   set_tests_properties("bench-gemm-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
 endif()

@@ -21,12 +21,11 @@ set_target_properties(eegpt_kernels PROPERTIES POSITION_INDEPENDENT_CODE ON CUDA
 add_library(eegpt_cuda_backend STATIC
   engine/encoder/cuda/encoder_cuda.cpp
   engine/encoder/cuda/cublaslt_linear.cpp)
-target_link_libraries(eegpt_cuda_backend PUBLIC eegpt_encoder eegpt_kernels CUDA::cublasLt CUDA::cudart)
-target_compile_options(eegpt_cuda_backend PRIVATE -Wall -Wextra)
+target_link_libraries(eegpt_cuda_backend PUBLIC eegpt_encoder eegpt_kernels CUDA::cublasLt CUDA::cudart
+                      PRIVATE eegpt_warnings)
 
 add_library(eegpt_cuda MODULE engine/encoder/cuda/module.cpp)
 target_link_libraries(eegpt_cuda PRIVATE eegpt_cuda_backend)
-target_compile_definitions(eegpt_cuda PRIVATE EEGPT_VERSION="${PROJECT_VERSION}")
 # Only the three entry points are exported; the copies of the encoder library inside stay private.
 set_target_properties(eegpt_cuda PROPERTIES PREFIX "lib" OUTPUT_NAME eegpt_cuda CXX_VISIBILITY_PRESET hidden)
 target_link_options(eegpt_cuda PRIVATE -Wl,--exclude-libs,ALL -Wl,--no-undefined)

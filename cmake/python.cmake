@@ -11,7 +11,6 @@ find_package(nanobind CONFIG REQUIRED)
 nanobind_add_module(eegpt_python NB_STATIC engine/python/module.cpp)
 set_target_properties(eegpt_python PROPERTIES OUTPUT_NAME _core)
 target_link_libraries(eegpt_python PRIVATE eegpt_encoder eegpt_recordings)
-target_compile_definitions(eegpt_python PRIVATE EEGPT_VERSION="${PROJECT_VERSION}")
 install(TARGETS eegpt_python LIBRARY DESTINATION eegpt COMPONENT python)
 # The AVX-512 operations are a module opened at run time: beside the extension, where the loader
 # of a Python process looks (module_loader.cpp: beside the loaded library).

@@ -98,7 +98,7 @@ TEST_CASE("bf16: packing, blocking and the emulated VDPBF16PS give the instructi
         CHECK(got == direct_bf16_linear(x, c.rows, c.in, w, b, c.out, y0, c.accumulate));
         // And it is the product it should be: bf16 inputs, fp32 sums.
         std::vector<float> fp32 = y0;
-        cpu::linear(x.data(), c.in, c.rows, c.in, w.data(), c.bias ? b.data() : nullptr, c.out, fp32.data(), c.out,
+        cpu::avx2::linear(x.data(), c.in, c.rows, c.in, w.data(), c.bias ? b.data() : nullptr, c.out, fp32.data(), c.out,
                     c.accumulate);
         CHECK(relative_error(got, fp32) <= 1e-2);
     }

@@ -146,7 +146,7 @@ TEST_CASE("cuda kernel: patch embedding with channel embedding and summary token
             for (int p = 0; p < P; ++p) wt[static_cast<size_t>(p) * D + d] = w[static_cast<size_t>(d) * P + p];
 
         std::vector<float> ref(static_cast<size_t>(c.batch) * N * S * D);
-        cpu::patch_embed(x.data(), ids.data(), w.data(), b.data(), chan.data(), summary.data(), ref.data(), c.channels,
+        cpu::avx2::patch_embed(x.data(), ids.data(), w.data(), b.data(), chan.data(), summary.data(), ref.data(), c.channels,
                          c.samples, P, c.stride, D, c.embed_num, 0, c.batch * N);
         DeviceArray<float> dx(x), dwt(wt), db(b), dchan(chan), dsummary(summary), dtokens(ref.size());
         DeviceArray<int> dids(ids);
@@ -171,7 +171,7 @@ namespace {
 std::vector<float> layernorm_reference(const std::vector<float>& x, const std::vector<float>& g,
                                        const std::vector<float>& b, int rows, int dim, float eps) {
     std::vector<float> y(static_cast<size_t>(rows) * dim);
-    cpu::layernorm(x.data(), g.data(), b.data(), y.data(), rows, dim, eps);
+    cpu::avx2::layernorm(x.data(), g.data(), b.data(), y.data(), rows, dim, eps);
     return y;
 }
 
@@ -204,7 +204,7 @@ void check_layernorm(int dim, unsigned seed) {
         auto got = to_float(dy.download());
         CHECK(all_finite(got));
         std::vector<float> rows_of_x(static_cast<size_t>(seqs) * count * dim);
-        cpu::gather_rows(xs.data(), rows_of_x.data(), seqs, seq_len, first, count, dim);
+        cpu::avx2::gather_rows(xs.data(), rows_of_x.data(), seqs, seq_len, first, count, dim);
         CHECK(relative_error(got, layernorm_reference(rows_of_x, g, b, seqs * count, dim, eps)) <=
               output_tolerance<T>(1e-5));
     }
@@ -228,7 +228,7 @@ TEST_CASE("cuda kernel: bias + exact erf GELU", "[cuda][kernels]") {
     auto bias = randn(static_cast<size_t>(cols), 401, 0.0f, 0.5f);
     auto reference = [&](bool with_bias) {
         std::vector<float> y(n);
-        cpu::bias_gelu(x.data(), with_bias ? bias.data() : nullptr, y.data(), n, cols);
+        cpu::avx2::bias_gelu(x.data(), with_bias ? bias.data() : nullptr, y.data(), n, cols);
         return y;
     };
     DeviceArray<float> dx(x), dbias(bias);
@@ -263,7 +263,7 @@ std::vector<float> attention_reference(const std::vector<float>& q, int q_stride
                                        size_t k_off, size_t v_off, int kv_stride, int S, int seqs, int heads, int hd,
                                        int out_stride) {
     std::vector<float> out(static_cast<size_t>(seqs) * num_q * out_stride, 0.0f), scores(static_cast<size_t>(num_q) * S);
-    cpu::attention(q.data(), q_stride, num_q, kv.data() + k_off, kv.data() + v_off, kv_stride, S, seqs, heads, hd,
+    cpu::avx2::attention(q.data(), q_stride, num_q, kv.data() + k_off, kv.data() + v_off, kv_stride, S, seqs, heads, hd,
                    out.data(), out_stride, scores.data());
     return out;
 }
@@ -332,7 +332,7 @@ TEST_CASE("cuda kernel: gather summary rows", "[cuda][kernels]") {
     dy.poison();
     require_ran(kernels::gather_rows(dx.get(), dy.get(), seqs, seq_len, first, count, dim, nullptr));
     std::vector<float> expected(static_cast<size_t>(seqs) * count * dim);
-    cpu::gather_rows(x.data(), expected.data(), seqs, seq_len, first, count, dim);
+    cpu::avx2::gather_rows(x.data(), expected.data(), seqs, seq_len, first, count, dim);
     CHECK(dy.download() == expected);
 }
 
@@ -368,7 +368,7 @@ TEST_CASE("cuda gemm: y = x W^T + b (+ y) in fp32, tf32 and bf16", "[cuda][gemm]
             auto b = randn(static_cast<size_t>(c.out), ++seed);
             auto y0 = randn(static_cast<size_t>(c.rows) * c.out, ++seed);
             std::vector<float> ref = y0;
-            cpu::linear(x.data(), c.ldx, c.rows, c.in, w.data() + static_cast<size_t>(c.w_row_offset) * c.in,
+            cpu::avx2::linear(x.data(), c.ldx, c.rows, c.in, w.data() + static_cast<size_t>(c.w_row_offset) * c.in,
                         c.bias ? b.data() : nullptr, c.out, ref.data(), c.out, c.accumulate);
             DeviceArray<float> dy(y0), db(b);
             if (!c.accumulate) dy.poison();
@@ -409,7 +409,7 @@ TEST_CASE("cuda gemm: the plan cache is bounded and evicted plans are rebuilt co
         const auto got = dy.download();
         std::vector<float> got_rows(got.begin(), got.begin() + static_cast<long>(rows) * out);
         std::vector<float> ref(got_rows.size());
-        cpu::linear(x.data(), in, rows, in, w.data(), b.data(), out, ref.data(), out, false);
+        cpu::avx2::linear(x.data(), in, rows, in, w.data(), b.data(), out, ref.data(), out, false);
         REQUIRE(all_finite(got_rows));
         REQUIRE(relative_error(got_rows, ref) <= 1e-5);
     };

@@ -126,8 +126,8 @@ void check_bitwise(const Kernel& kernel, const Kernel& emulation, const char* wh
         }
 }
 
-using EmulatedAvx2 = cpu::Gemm<cpu::ScalarVec, 6, 16>;
-using EmulatedAvx512 = cpu::Gemm<cpu::ScalarVec, 14, 32>;
+using EmulatedAvx2 = cpu::GemmKernel<cpu::ScalarVec, 6, 16>;
+using EmulatedAvx512 = cpu::GemmKernel<cpu::ScalarVec, 14, 32>;
 
 }  // namespace
 

@@ -14,10 +14,6 @@
 #include "encoder/io/window_file.h"
 #include "recordings/pipeline/job_record.h"
 
-#ifndef EEGPT_VERSION
-#define EEGPT_VERSION "dev"
-#endif
-
 namespace {
 
 using namespace eegpt;

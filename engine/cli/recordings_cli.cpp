@@ -21,10 +21,6 @@
 #include "recordings/pipeline/recording_job.h"
 #include "recordings/synthetic_recording.h"
 
-#ifndef EEGPT_VERSION
-#define EEGPT_VERSION "dev"
-#endif
-
 namespace eegpt::cli {
 namespace {
 

@@ -7,7 +7,6 @@ namespace eegpt {
 
 constexpr double kModelRateHz = 256.0;  // the rate the model was trained at
 constexpr int kWindowSamples = 1024;    // one window: 4 s at 256 Hz
-constexpr double kWindowSeconds = kWindowSamples / kModelRateHz;
 
 // The 10-20 montage of 19 electrodes in dictionary names (T7/T8/P7/P8 for the old T3/T4/T5/T6).
 constexpr std::array<const char*, 19> kStandard19Montage = {"FP1", "FP2", "F7", "F3", "FZ", "F4", "F8",

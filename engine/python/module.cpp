@@ -29,10 +29,6 @@
 #include "recordings/preprocess/filter.h"
 #include "recordings/synthetic_recording.h"
 
-#ifndef EEGPT_VERSION
-#define EEGPT_VERSION "dev"
-#endif
-
 namespace nb = nanobind;
 using namespace nb::literals;
 

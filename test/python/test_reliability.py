@@ -417,6 +417,15 @@ def test_heads_carry_checksums_too(micro, head, tmp_path):
     old = without_checksums(head, tmp_path / "old_head.h5")
     r = lib.run_ok("classify", rec, "--weights", micro, "--head", old, "--output", tmp_path / "p.h5", "--quiet")
     assert r.stderr.strip().startswith("eegpt: warning: head '%s': no checksums" % old), r.stderr
+    # one tensor without its checksum among checksummed ones: the file was altered
+    mixed = tmp_path / "mixed_head.h5"
+    shutil.copyfile(head, mixed)
+    with h5py.File(mixed, "a") as f:
+        v = f["layers/0/bias"][()]
+        del f["layers/0/bias"]
+        f["layers/0/bias"] = v
+    assert "'layers/0/bias' has no checksum" in one_line_error(
+        lib.run("classify", rec, "--weights", micro, "--head", mixed, "--output", tmp_path / "q.h5"))
 
 
 # ---------------------------------------------------------------- 8. messages

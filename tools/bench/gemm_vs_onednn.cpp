@@ -25,6 +25,7 @@
 
 #include "encoder/cpu/bf16.h"
 #include "encoder/cpu/ops.h"
+#include "peak.h"
 
 namespace {
 
@@ -83,8 +84,8 @@ int main(int argc, char** argv) {
     const cpu::Isa isa = cpu::default_isa();
     const cpu::Ops& ops = cpu::ops(isa);
     const bool bf16 = cpu::bf16_unavailable_reason(isa).empty();
-    const double fp32_peak = all_threads_peak(ops.fma_peak_gflops, threads);
-    const double bf16_peak = bf16 ? all_threads_peak(ops.bf16_peak_gflops, threads) : 0.0;
+    const double fp32_peak = all_threads_peak(bench::fma_peak_loop(isa), threads);
+    const double bf16_peak = bf16 ? all_threads_peak(bench::bf16_peak_gflops, threads) : 0.0;
     std::printf("bench_gemm: ISA %s, %d threads, peaks fp32 %.0f GFLOP/s, bf16 %s; oneDNN %d.%d.%d\n",
                 cpu::to_string(isa).c_str(), threads, fp32_peak,
                 bf16 ? (std::to_string(static_cast<int>(bf16_peak)) + " GFLOP/s").c_str()

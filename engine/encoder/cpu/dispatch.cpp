@@ -78,7 +78,7 @@ Isa default_isa() {
 const Ops& ops(Isa isa) {
     const std::string why = isa_unavailable_reason(isa);
     if (!why.empty()) throw Error(why);
-    return isa == Isa::avx2 ? built_in_ops() : *Avx512Module::get().table;
+    return isa == Isa::avx2 ? avx2::table() : *Avx512Module::get().table;
 }
 
 }  // namespace eegpt::cpu

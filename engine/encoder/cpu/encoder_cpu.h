@@ -53,10 +53,17 @@ private:
     };
     using Buffer = std::vector<float, Aligned64<float>>;
     struct Workspace {
-        Buffer x, h, qkv, attn, mlp, scores;  // all tokens of a pass
-        Buffer gemm;                          // the fp32 GEMM's block of x (ops.gemm_scratch)
-        std::vector<uint32_t> bf16;           // the bf16 GEMM's block of x (bf16_scratch_words)
-        Buffer sx, sh, sq, sattn, smlp;       // summary rows only (last block)
+        // One row per token of the pass:
+        Buffer residual;  // the residual stream: each block's input and output
+        Buffer normed;    // LayerNorm of the residual stream (norm1, then norm2)
+        Buffer qkv;       // queries, keys and values side by side (the last block: keys and values)
+        Buffer attended;  // attention output, before the projection
+        Buffer hidden;    // the MLP's hidden layer (mlp_hidden wide)
+        // One row per summary token, the only rows the last block computes past its keys and values:
+        Buffer summary_residual, summary_normed, summary_queries, summary_attended, summary_hidden;
+        Buffer scores;                     // one head's attention scores in one sequence
+        Buffer gemm_block;                 // the fp32 GEMM's block of x in tiles (ops.gemm_scratch)
+        std::vector<uint32_t> bf16_block;  // the bf16 GEMM's block of x as bf16 pairs (bf16_scratch_words)
     };
     struct Pass {  // one group of sequences handled together by one thread
         const float* x;
@@ -67,21 +74,21 @@ private:
 
     // One linear layer: its weights packed once for the precision's kernel (cpu/gemm.h for fp32,
     // cpu/bf16.h for bf16); the bias is a view into storage_.
-    struct Gemm {
+    struct PackedLinear {
         const float* bias = nullptr;
         cpu::PackedWeights fp32;
         cpu::Bf16Matrix bf16;
     };
-    struct BlockGemms {
-        Gemm qkv, q, kv, proj, fc1, fc2;  // qkv in full blocks; q and kv (its rows, apart) in the last
+    struct PackedBlock {  // qkv in full blocks; q and kv (its rows, apart) in the last
+        PackedLinear qkv, q, kv, proj, fc1, fc2;
     };
-    Gemm make_gemm(const float* weight, const float* bias, int out, int in) const;
-    void linear(const float* x, int x_stride, int rows, const Gemm& g, float* y, int y_stride, bool accumulate,
-                Workspace& ws) const;
+    PackedLinear pack_linear(const float* weight, const float* bias, int out, int in) const;
+    void linear(const float* x, int x_stride, int rows, const PackedLinear& layer, float* y, int y_stride,
+                bool accumulate, Workspace& ws) const;
     void run_pass(const Pass& pass, Workspace& ws) const;
     void embed_patches(const Pass& pass, Workspace& ws) const;
-    void full_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const;
-    void last_block(const BlockWeights& blk, const BlockGemms& g, int seqs, int tokens, Workspace& ws) const;
+    void full_block(const BlockWeights& blk, const PackedBlock& layers, int seqs, int tokens, Workspace& ws) const;
+    void last_block(const BlockWeights& blk, const PackedBlock& layers, int seqs, int tokens, Workspace& ws) const;
     void reserve(Workspace& ws, int seqs, int tokens) const;
     int seqs_per_pass(int tokens) const;
 
@@ -89,7 +96,7 @@ private:
     bool bf16_;
     std::shared_ptr<const ModelWeights> storage_;  // what w_ points into
     EncoderWeights w_;
-    std::vector<BlockGemms> gemms_;
+    std::vector<PackedBlock> packed_;
     const ModelConfig& config_;
     int threads_;
     std::vector<Workspace> workspaces_;  // one per thread

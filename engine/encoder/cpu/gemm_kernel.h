@@ -9,12 +9,10 @@
 
 #include "encoder/cpu/gemm.h"
 
-#if defined(__AVX2__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 namespace eegpt::cpu {
 
+// The vector interface the kernel is written against, for one lane: cpu/ops.cpp defines its level's
+// (AVX2: __m256, AVX-512: __m512) in the level's namespace.
 struct ScalarVec {
     using type = float;
     static constexpr int lanes = 1;
@@ -26,34 +24,8 @@ struct ScalarVec {
     static type add(type a, type b) { return a + b; }
 };
 
-#if defined(__AVX2__)
-struct Avx2Vec {
-    using type = __m256;
-    static constexpr int lanes = 8;
-    static type zero() { return _mm256_setzero_ps(); }
-    static type load(const float* p) { return _mm256_loadu_ps(p); }
-    static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
-    static type broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-    static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
-    static type add(type a, type b) { return _mm256_add_ps(a, b); }
-};
-#endif
-
-#if defined(__AVX512F__)
-struct Avx512Vec {
-    using type = __m512;
-    static constexpr int lanes = 16;
-    static type zero() { return _mm512_setzero_ps(); }
-    static type load(const float* p) { return _mm512_loadu_ps(p); }
-    static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
-    static type broadcast(const float* p) { return _mm512_set1_ps(*p); }
-    static type fma(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
-    static type add(type a, type b) { return _mm512_add_ps(a, b); }
-};
-#endif
-
 template <class V, int MR, int NV>
-struct Gemm {
+struct GemmKernel {
     static constexpr int kMr = MR, kNr = V::lanes * NV;
     // A panel's block (kKc x kNr floats, 16 KB) and a tile of x (kKc x MR) fit L1 together; kMc rows
     // of x by kKc stay in L2.

@@ -5,15 +5,15 @@
 #include <immintrin.h>
 
 #include <Eigen/Dense>
-#include <chrono>
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <unsupported/Eigen/SpecialFunctions>
 
-// Compiled once per ISA level (cpu/ops.h), with EEGPT_CPU_OPS_ISA naming the level; the module
-// build (EEGPT_CPU_OPS_MODULE, hidden visibility) exports only its version and its table.
-namespace eegpt::cpu {
+// Compiled once per ISA level (cpu/ops.h), with EEGPT_CPU_OPS_ISA naming the level and its
+// namespace; the module build (EEGPT_CPU_OPS_MODULE, hidden visibility) exports only its version
+// and its table.
+namespace eegpt::cpu::EEGPT_CPU_OPS_ISA {
 namespace {
 
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -37,17 +37,38 @@ void linear(const float* x, int x_stride, int rows, int in, const float* w, cons
 }
 
 namespace {
+// This level's vectors for the GEMM kernel (cpu/gemm_kernel.h, ScalarVec's interface).
 #if defined(__AVX512F__)
-using IsaGemm = Gemm<Avx512Vec, 14, 2>;  // 28 accumulators of 32 registers
+struct Vec {
+    using type = __m512;
+    static constexpr int lanes = 16;
+    static type zero() { return _mm512_setzero_ps(); }
+    static type load(const float* p) { return _mm512_loadu_ps(p); }
+    static void store(float* p, type v) { _mm512_storeu_ps(p, v); }
+    static type broadcast(const float* p) { return _mm512_set1_ps(*p); }
+    static type fma(type a, type b, type c) { return _mm512_fmadd_ps(a, b, c); }
+    static type add(type a, type b) { return _mm512_add_ps(a, b); }
+};
+using IsaGemmKernel = GemmKernel<Vec, 14, 2>;  // 28 accumulators of 32 registers
 #else
-using IsaGemm = Gemm<Avx2Vec, 6, 2>;  // 12 accumulators of 16 registers
+struct Vec {
+    using type = __m256;
+    static constexpr int lanes = 8;
+    static type zero() { return _mm256_setzero_ps(); }
+    static type load(const float* p) { return _mm256_loadu_ps(p); }
+    static void store(float* p, type v) { _mm256_storeu_ps(p, v); }
+    static type broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+    static type fma(type a, type b, type c) { return _mm256_fmadd_ps(a, b, c); }
+    static type add(type a, type b) { return _mm256_add_ps(a, b); }
+};
+using IsaGemmKernel = GemmKernel<Vec, 6, 2>;  // 12 accumulators of 16 registers
 #endif
 }  // namespace
 
 void linear_packed(const float* x, int x_stride, int rows, const PackedWeights& w, const float* b, float* y,
                    int y_stride, bool accumulate, float* scratch) {
-    if (w.nr != IsaGemm::kNr) throw std::invalid_argument("weights packed for another micro-kernel width");
-    IsaGemm::linear(x, x_stride, rows, w, b, y, y_stride, accumulate, scratch);
+    if (w.nr != IsaGemmKernel::kNr) throw std::invalid_argument("weights packed for another micro-kernel width");
+    IsaGemmKernel::linear(x, x_stride, rows, w, b, y, y_stride, accumulate, scratch);
 }
 
 void layernorm(const float* x, const float* gamma, const float* beta, float* y, int rows, int dim, float eps) {
@@ -132,46 +153,6 @@ void patch_embed(const float* x, const int* channel_ids, const float* patch_w, c
 
 namespace {
 
-// Enough independent accumulators to cover the FMA latency on two ports (up to 5 cycles x 2), few
-// enough to stay in registers with the two constants (16 vector registers with AVX2, 32 with AVX-512).
-double fma_peak_gflops(double seconds) {
-#if defined(__AVX512F__)
-    using Vec = __m512;
-    constexpr int kLanes = 16, kAcc = 24;
-    auto fma = [](Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); };
-    auto splat = [](float v) { return _mm512_set1_ps(v); };
-    auto sum = [](Vec v) { return _mm512_reduce_add_ps(v); };
-#else
-    using Vec = __m256;
-    constexpr int kLanes = 8, kAcc = 12;
-    auto fma = [](Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); };
-    auto splat = [](float v) { return _mm256_set1_ps(v); };
-    auto sum = [](Vec v) {
-        float f[8];
-        _mm256_storeu_ps(f, v);
-        return f[0] + f[1] + f[2] + f[3] + f[4] + f[5] + f[6] + f[7];
-    };
-#endif
-    constexpr int kInner = 1000;
-    Vec acc[kAcc];
-    for (int i = 0; i < kAcc; ++i) acc[i] = splat(1.0f + 1e-3f * static_cast<float>(i));
-    const Vec a = splat(0.999999f), b = splat(1e-7f);
-    long long iterations = 0;
-    const auto start = std::chrono::steady_clock::now();
-    double elapsed = 0;
-    do {
-        for (int n = 0; n < kInner; ++n)
-            for (int i = 0; i < kAcc; ++i) acc[i] = fma(acc[i], a, b);
-        iterations += kInner;
-        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    } while (elapsed < seconds);
-    float total = 0;
-    for (int i = 0; i < kAcc; ++i) total += sum(acc[i]);
-    volatile float sink = total;  // keeps the loop from being optimised away
-    (void)sink;
-    return 2.0 * kLanes * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
-}
-
 #if defined(__AVX512F__)
 // VDPBF16PS on a tile of kBf16TileRows x 32 outputs (two registers per row): the instruction only
 // in this function, so the module runs on AVX-512 CPUs without AVX512_BF16 until bf16 is asked for.
@@ -199,51 +180,38 @@ __attribute__((target("avx512bf16"))) void dpbf16_tile_avx512(const uint32_t* a,
     }
 }
 constexpr Bf16TileKernel kBf16Tile = dpbf16_tile_avx512;
-
-// The VDPBF16PS ceiling of the calling thread: 64 flops per instruction (16 lanes, 2 products each).
-__attribute__((target("avx512bf16"))) double bf16_peak_gflops(double seconds) {
-    constexpr int kAcc = 24, kInner = 1000;
-    __m512 acc[kAcc];
-    for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_set1_ps(1e-3f * static_cast<float>(i));
-    const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3F803F80), b = (__m512bh)_mm512_set1_epi32(0x33D633D6);
-    long long iterations = 0;
-    const auto start = std::chrono::steady_clock::now();
-    double elapsed = 0;
-    do {
-        for (int n = 0; n < kInner; ++n)
-            for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
-        iterations += kInner;
-        elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    } while (elapsed < seconds);
-    float total = 0;
-    for (int i = 0; i < kAcc; ++i) total += _mm512_reduce_add_ps(acc[i]);
-    volatile float sink = total;
-    (void)sink;
-    return 64.0 * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
-}
-constexpr double (*kBf16Peak)(double) = bf16_peak_gflops;
 #else
 constexpr Bf16TileKernel kBf16Tile = nullptr;  // no bf16 instructions at this level
-constexpr double (*kBf16Peak)(double) = nullptr;
 #endif
 
 }  // namespace
 
-const Ops& built_in_ops() {
-    static const Ops table = {Isa::EEGPT_CPU_OPS_ISA, linear,      linear_packed,   IsaGemm::kNr,
-                              IsaGemm::kScratch,      layernorm,   bias_gelu,       attention,
-                              gather_rows,            patch_embed, fma_peak_gflops, kBf16Tile,
-                              kBf16Peak};
-    return table;
+const Ops& table() {
+    static constexpr Ops kTable = [] {
+        Ops t{};
+        t.isa = Isa::EEGPT_CPU_OPS_ISA;
+        t.linear = linear;
+        t.linear_packed = linear_packed;
+        t.gemm_nr = IsaGemmKernel::kNr;
+        t.gemm_scratch = IsaGemmKernel::kScratch;
+        t.layernorm = layernorm;
+        t.bias_gelu = bias_gelu;
+        t.attention = attention;
+        t.gather_rows = gather_rows;
+        t.patch_embed = patch_embed;
+        t.bf16_tile = kBf16Tile;
+        return t;
+    }();
+    return kTable;
 }
 
-}  // namespace eegpt::cpu
+}  // namespace eegpt::cpu::EEGPT_CPU_OPS_ISA
 
 #ifdef EEGPT_CPU_OPS_MODULE
 extern "C" {
 __attribute__((visibility("default"))) const char* eegpt_cpu_ops_module_version() { return EEGPT_VERSION; }
 __attribute__((visibility("default"))) const eegpt::cpu::Ops* eegpt_cpu_ops_table() {
-    return &eegpt::cpu::built_in_ops();
+    return &eegpt::cpu::EEGPT_CPU_OPS_ISA::table();
 }
 }
 #endif

@@ -2,11 +2,14 @@
 // the reference every CUDA kernel (kernels/kernels.h, same argument order, host memory, fp32) is
 // tested against. Matrices are row-major; strides are in floats.
 //
-// They exist once per ISA level (cpu/ops.cpp compiled for each): AVX2 + FMA (x86-64-v3) in this
-// library, AVX-512 (x86-64-v4) in the module libeegpt_cpu_avx512.so, opened only on a CPU that has
-// it (a module, so that the two compilations of the same Eigen templates can never be mixed up by
-// the linker). cpu_ops() picks from cpuid, or the level EEGPT_CPU_ISA names; the free functions
-// below are the AVX2 ops, the reference of the tests.
+// They exist once per ISA level, cpu/ops.cpp compiled for each with all of it inside the level's
+// namespace (so that a check of the binary, test/python/test_isa.py, tells them from the code that
+// must run on any x86-64): eegpt::cpu::avx2, AVX2 + FMA (x86-64-v3), in this library, declared below
+// and the reference of the tests; eegpt::cpu::avx512, AVX-512 (x86-64-v4), in the module
+// libeegpt_cpu_avx512.so, opened only on a CPU that has it (a module, so that the two compilations
+// of the same Eigen templates can never be mixed up by the linker) and reached only through its
+// table. ops(isa) gives a level's table; default_isa() picks the level from cpuid, or the one
+// EEGPT_CPU_ISA names.
 #pragma once
 #include <cstddef>
 #include <string>
@@ -20,43 +23,9 @@ enum class Isa { avx2, avx512 };
 std::string to_string(Isa isa);
 Isa parse_isa(const std::string& name);  // "avx2", "avx512"; throws Error otherwise
 
-// One ISA level's operations (the functions below, same arguments).
-struct Ops {
-    Isa isa;
-    void (*linear)(const float*, int, int, int, const float*, const float*, int, float*, int, bool);
-    // The encoder's GEMM (cpu/gemm.h) on weights packed with pack_weights(..., gemm_nr), with
-    // gemm_scratch floats of scratch.
-    void (*linear_packed)(const float*, int, int, const PackedWeights&, const float*, float*, int, bool, float*);
-    int gemm_nr;
-    size_t gemm_scratch;
-    void (*layernorm)(const float*, const float*, const float*, float*, int, int, float);
-    void (*bias_gelu)(const float*, const float*, float*, size_t, int);
-    void (*attention)(const float*, int, int, const float*, const float*, int, int, int, int, int, float*, int,
-                      float*);
-    void (*gather_rows)(const float*, float*, int, int, int, int, int);
-    void (*patch_embed)(const float*, const int*, const float*, const float*, const float*, const float*, float*, int,
-                        int, int, int, int, int, int, int);
-    // GFLOP/s of fused multiply-adds on registers alone (no memory traffic) by the calling thread,
-    // measured for about `seconds`: this level's compute ceiling per core, for the bench's roofline.
-    double (*fma_peak_gflops)(double seconds);
-    // The bf16 tile kernel (cpu/bf16.h) with this level's instructions, or null: AVX512_BF16's
-    // VDPBF16PS in the AVX-512 module (usable where bf16_unavailable_reason() is empty).
-    Bf16TileKernel bf16_tile;
-    // Like fma_peak_gflops for VDPBF16PS; null with bf16_tile.
-    double (*bf16_peak_gflops)(double seconds);
-};
+struct Ops;
 
-// Empty when `isa` can run here (this CPU has the instructions, this build has the code); else why not.
-std::string isa_unavailable_reason(Isa isa);
-// The best level this CPU and build can run, or the one EEGPT_CPU_ISA names (which must be available).
-// Throws Error with one line when none can run (a CPU without AVX2 and FMA).
-Isa default_isa();
-// The operations of `isa`; throws Error naming what is missing when isa_unavailable_reason(isa) is not empty.
-const Ops& ops(Isa isa);
-// Empty when --precision bf16 can run here with the ops of `isa`; else why not (no AVX512_BF16).
-std::string bf16_unavailable_reason(Isa isa);
-// This compilation's own table (the AVX2 ops in the library, the AVX-512 ones in the module).
-const Ops& built_in_ops();
+namespace avx2 {
 
 // y[rows x out] = x[rows x in] W^T + b with W stored (out x in) as PyTorch does; accumulate adds
 // the product into y instead (the residual connection). b may be null.
@@ -91,5 +60,40 @@ void gather_rows(const float* x, float* y, int seqs, int seq_len, int first, int
 void patch_embed(const float* x, const int* channel_ids, const float* patch_w, const float* patch_bias,
                  const float* chan_embed, const float* summary, float* tokens, int channels, int samples, int patch,
                  int stride, int dim, int embed_num, int first_seq, int seqs);
+
+// This compilation's table (the module's is its avx512::table(), exported as eegpt_cpu_ops_table).
+const Ops& table();
+
+}  // namespace avx2
+
+// One ISA level's operations: the functions above, with the types of the AVX2 ones, which every
+// level's definitions must match.
+struct Ops {
+    Isa isa;
+    decltype(&avx2::linear) linear;
+    // The encoder's GEMM (cpu/gemm.h) on weights packed with pack_weights(..., gemm_nr), with
+    // gemm_scratch floats of scratch.
+    decltype(&avx2::linear_packed) linear_packed;
+    int gemm_nr;
+    size_t gemm_scratch;
+    decltype(&avx2::layernorm) layernorm;
+    decltype(&avx2::bias_gelu) bias_gelu;
+    decltype(&avx2::attention) attention;
+    decltype(&avx2::gather_rows) gather_rows;
+    decltype(&avx2::patch_embed) patch_embed;
+    // The bf16 tile kernel (cpu/bf16.h) with this level's instructions, or null: AVX512_BF16's
+    // VDPBF16PS in the AVX-512 module (usable where bf16_unavailable_reason() is empty).
+    Bf16TileKernel bf16_tile;
+};
+
+// Empty when `isa` can run here (this CPU has the instructions, this build has the code); else why not.
+std::string isa_unavailable_reason(Isa isa);
+// The best level this CPU and build can run, or the one EEGPT_CPU_ISA names (which must be available).
+// Throws Error with one line when none can run (a CPU without AVX2 and FMA).
+Isa default_isa();
+// The operations of `isa`; throws Error naming what is missing when isa_unavailable_reason(isa) is not empty.
+const Ops& ops(Isa isa);
+// Empty when --precision bf16 can run here with the ops of `isa`; else why not (no AVX512_BF16).
+std::string bf16_unavailable_reason(Isa isa);
 
 }  // namespace eegpt::cpu

@@ -361,6 +361,21 @@ bool has_checksum(hid_t location, const std::string& name) {
     return H5Pget_filter_by_id2(plist, H5Z_FILTER_FLETCHER32, &flags, &n, nullptr, 0, nullptr, &config) >= 0;
 }
 
+bool all_checksummed(const std::vector<TensorRef>& tensors) {
+    const TensorRef* unchecked = nullptr;
+    size_t checked = 0;
+    for (const TensorRef& t : tensors) {
+        if (has_checksum(t.location, t.name))
+            ++checked;
+        else if (!unchecked)
+            unchecked = &t;
+    }
+    if (checked == 0) return false;
+    if (unchecked)
+        throw Error("tensor '" + unchecked->label + "' has no checksum while the others have (the file was altered)");
+    return true;
+}
+
 std::vector<std::string> read_strings(hid_t location, const std::string& name) {
     Handle ds = open_dataset(location, name);
     Handle type(H5Dget_type(ds), H5Tclose);

@@ -74,6 +74,16 @@ std::vector<float> read_tensor(hid_t location, const std::string& name, const st
                                const std::vector<uint64_t>& shape);
 // Whether a dataset carries HDF5's Fletcher32 checksum (verified by HDF5 on every read).
 bool has_checksum(hid_t location, const std::string& name);
+// One tensor of a file: where it is, its name there, and its label in messages (as read_tensor's).
+struct TensorRef {
+    hid_t location;
+    std::string name, label;
+};
+// The checksum rule of the weight and head files, over all the tensors of one file: every tensor
+// carries its checksum (read_tensor verifies it), or none does (a file written before checksums
+// were: it loads, and the loader warns), which returns false. Only some: the file was altered, an
+// Error naming the first tensor without one.
+bool all_checksummed(const std::vector<TensorRef>& tensors);
 // "(63,)", "(3, 64)": Python's notation, as the converters print shapes.
 std::string shape_string(const std::vector<uint64_t>& shape);
 std::vector<std::string> read_strings(hid_t location, const std::string& name);

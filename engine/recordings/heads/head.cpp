@@ -111,27 +111,24 @@ Head load_head(const std::string& path) {
             layer.flatten_input = flatten == 1;
             head.layers.push_back(std::move(layer));
         }
-        // Every tensor carries a checksum (verified as it is read) or none does (a file from before).
-        std::vector<std::pair<hid_t, std::string>> tensors;
+        std::vector<h5::TensorRef> tensors;
         h5::Handle mix_group;
         if (head.channel_mixing) {
             mix_group = h5::open_group(file, "channel_mixing");
-            tensors = {{mix_group.get(), "weight"}, {mix_group.get(), "bias"}};
+            tensors = {{mix_group.get(), "weight", "channel_mixing/weight"},
+                       {mix_group.get(), "bias", "channel_mixing/bias"}};
         }
         std::vector<h5::Handle> layer_groups;
-        for (int64_t i = 0; i < count; ++i) layer_groups.push_back(h5::open_group(layers, std::to_string(i)));
-        for (const auto& g : layer_groups) {
-            tensors.emplace_back(g.get(), "weight");
-            tensors.emplace_back(g.get(), "bias");
+        for (int64_t i = 0; i < count; ++i) {
+            layer_groups.push_back(h5::open_group(layers, std::to_string(i)));
+            const std::string where = "layers/" + std::to_string(i) + "/";
+            tensors.push_back({layer_groups.back().get(), "weight", where + "weight"});
+            tensors.push_back({layer_groups.back().get(), "bias", where + "bias"});
         }
-        size_t checked = 0;
-        for (const auto& [group, name] : tensors) checked += h5::has_checksum(group, name) ? 1 : 0;
-        if (checked == 0)
+        if (!h5::all_checksummed(tensors))
             head.warnings.push_back(
                 "no checksums (exported before they were written): a corrupted tensor cannot be "
                 "detected; export the head again with tools/convert_head.py");
-        else if (checked != tensors.size())
-            throw Error("some tensors have no checksum while others have (the file was altered)");
         if (head.layers.back().out != head.classes())
             throw Error("the last layer has " + std::to_string(head.layers.back().out) + " outputs but there are " +
                         std::to_string(head.classes()) + " class names");
