@@ -51,9 +51,12 @@ def two_quick_runs(tmp_path_factory):
 # ---- every timed case is a BENCHMARK
 
 def test_every_test_case_times_through_catch2_benchmark():
-    """Statically: no clock in bench/ sources, and every TEST_CASE reaches a BENCHMARK (directly or
+    """Statically: no clock in bench/ sources but the ceiling loops of peak.cpp (which run for a set
+    time to measure the machine, not a case), and every TEST_CASE reaches a BENCHMARK (directly or
     through a helper whose body has one), GPU cases included."""
     for f in os.listdir(os.path.join(ROOT, "bench")):
+        if f == "peak.cpp":
+            continue
         text = open(os.path.join(ROOT, "bench", f)).read()
         for clock in ("steady_clock", "high_resolution_clock", "system_clock", "clock_gettime", "gettimeofday"):
             assert clock not in text, "%s times with %s, not with Catch2's BENCHMARK" % (f, clock)
