@@ -18,6 +18,7 @@
 #include "gpu.h"
 #include "peak.h"
 #include "recordings/io/edf_reader.h"
+#include "recordings/pipeline/job_record.h"
 #include "recordings/synthetic_recording.h"
 #include "synthetic.h"
 
@@ -148,7 +149,7 @@ std::string synthetic_recording(int minutes) {
 std::string real_recording(const std::string& file_name) { return options().data_dir + "/" + file_name; }
 
 std::string features_path(const std::string& input) {
-    return recordings_dir() + "/" + std::filesystem::path(input).stem().string() + ".features.h5";
+    return eegpt::output_path(input, recordings_dir(), ".features.h5");
 }
 
 eegpt::RecordingSummary embed_recording(eegpt::Encoder& encoder, const eegpt::Provenance& provenance,

@@ -49,7 +49,7 @@ std::string recordings_dir();
 std::string synthetic_recording(int minutes);
 // A real recording of the test data (test/data/eeg, --data-dir): its path.
 std::string real_recording(const std::string& file_name);
-// Where the features of `input` go in recordings_dir(): NAME.features.h5, as `eegpt embed --output-dir` names it.
+// Where the features of `input` go in recordings_dir(): output_path (job_record.h), as `eegpt embed --output-dir` names it.
 std::string features_path(const std::string& input);
 
 // `eegpt embed --stride 2 --output OUTPUT INPUT`: the CLI's pipeline (process_recording) with its

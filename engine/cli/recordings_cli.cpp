@@ -86,17 +86,6 @@ std::string base_name(const std::string& path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-std::string output_path(const std::string& input, const std::string& dir, const std::string& suffix) {
-    std::string stem = base_name(input);
-    size_t dot = stem.find_last_of('.');
-    if (dot != std::string::npos && dot > 0) {
-        std::string ext = stem.substr(dot + 1);
-        for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        if (ext == "edf" || ext == "bdf" || ext == "rec") stem = stem.substr(0, dot);
-    }
-    return (dir.empty() ? "." : dir) + "/" + stem + suffix;
-}
-
 bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
 // ---- options ----

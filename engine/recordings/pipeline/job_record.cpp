@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -34,6 +35,17 @@ std::vector<std::pair<std::string, std::string>> job_lines(const std::string& jo
 }
 
 }  // namespace
+
+std::string output_path(const std::string& input, const std::string& dir, const std::string& suffix) {
+    std::string stem = std::filesystem::path(input).filename().string();
+    const size_t dot = stem.find_last_of('.');
+    if (dot != std::string::npos && dot > 0) {
+        std::string ext = stem.substr(dot + 1);
+        for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (ext == "edf" || ext == "bdf" || ext == "rec") stem = stem.substr(0, dot);
+    }
+    return (dir.empty() ? "." : dir) + "/" + stem + suffix;
+}
 
 void check_output_path(const std::string& output, const std::vector<std::pair<std::string, std::string>>& inputs) {
     if (output.empty()) throw Error("the output path is empty");
