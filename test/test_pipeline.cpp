@@ -56,27 +56,50 @@ std::vector<float> reference_windows(const std::string& path, const std::vector<
     return out;
 }
 
+std::vector<float> random_values(std::mt19937& rng, size_t count, float sd = 0.05f) {
+    std::normal_distribution<float> n(0.0f, sd);
+    std::vector<float> v(count);
+    for (float& x : v) x = n(rng);
+    return v;
+}
+
+HeadStep linear_step(std::mt19937& rng, int in, int out) {
+    HeadStep s;
+    s.op = StepOp::linear;
+    s.in = in;
+    s.out = out;
+    s.weight = random_values(rng, static_cast<size_t>(in) * static_cast<size_t>(out));
+    s.bias = random_values(rng, static_cast<size_t>(out));
+    return s;
+}
+
+// The reference linear-probe layout: channel mixing, the encoder, a GELU per-patch layer, flatten,
+// the class layer.
 Head random_head(const std::vector<std::string>& input, const std::vector<std::string>& encoder_channels, int embed_num,
                  int embed_dim) {
     std::mt19937 rng(11);
-    std::normal_distribution<float> n(0.0f, 0.05f);
-    auto fill = [&](size_t count) {
-        std::vector<float> v(count);
-        for (float& x : v) x = n(rng);
-        return v;
-    };
     Head h;
+    h.recipe = "custom";
     h.class_names = {"rest", "task", "other"};
-    h.input_channels = input;
-    h.encoder_channels = encoder_channels;
-    h.channel_mixing = input != encoder_channels;
-    if (h.channel_mixing) {
-        h.mix_weight = fill(encoder_channels.size() * input.size());
-        h.mix_bias = fill(encoder_channels.size());
+    h.input_labels = input;
+    if (input != encoder_channels) {
+        HeadStep mix;
+        mix.op = StepOp::channel_mix;
+        mix.in = static_cast<int>(input.size());
+        mix.out = static_cast<int>(encoder_channels.size());
+        mix.weight = random_values(rng, input.size() * encoder_channels.size(), 0.5f);
+        mix.bias = random_values(rng, encoder_channels.size());
+        h.steps.push_back(mix);
     }
-    HeadLayer a{embed_num * embed_dim, 16, fill(static_cast<size_t>(embed_num * embed_dim * 16)), fill(16), Activation::gelu, false};
-    HeadLayer b{16 * 16, 3, fill(256 * 3), fill(3), Activation::identity, true};
-    h.layers = {a, b};
+    HeadStep encoder;
+    encoder.op = StepOp::encoder;
+    encoder.channels = encoder_channels;
+    encoder.patch_stride = 64;
+    h.steps.push_back(encoder);
+    h.steps.push_back(linear_step(rng, embed_num * embed_dim, 16));
+    h.steps.push_back(make_step(StepOp::gelu));
+    h.steps.push_back(make_step(StepOp::flatten));
+    h.steps.push_back(linear_step(rng, 16 * 16, 3));
     h.source = "test";
     return h;
 }
@@ -259,7 +282,7 @@ TEST_CASE("classify: channel mixing, head layers, per-window and recording-level
     TinyModel model;
     save_head(random_head({"FP1", "FP2", "CZ", "O1"}, {"FZ", "PZ"}, 4, 64), head_path);
     const Head head = load_head(head_path);
-    CHECK(head.channel_mixing);
+    CHECK(head.steps.front().op == StepOp::channel_mix);
     ModelContext context = model.context();
     context.head = &head;
     RecordingOptions options;
@@ -269,11 +292,14 @@ TEST_CASE("classify: channel mixing, head layers, per-window and recording-level
     h5::Handle file = h5::open_read(out);
     CHECK(h5::read_strings(file, "channels") == std::vector<std::string>{"FZ", "PZ"});
     CHECK(h5::read_strings(file, "recording_channels") == std::vector<std::string>{"FP1", "FP2", "CZ", "O1"});
+    CHECK(h5::read_string_attr(file, "head_recipe") == "custom");
     const std::vector<float> p = h5::read_floats(file, "probabilities");
+    const std::vector<float> logits = h5::read_floats(file, "logits");
     const std::vector<float> f = h5::read_floats(file, "features");
     const std::vector<int32_t> predicted = h5::read_int32s(file, "predicted_class");
-    std::vector<float> again(p.size());
-    head_probabilities(head, f.data(), 7, 16, 4, 64, again.data());
+    std::vector<float> again(p.size()), again_logits(p.size());
+    head_outputs(head, f.data(), 7, 16, 4, 64, again_logits.data(), again.data());
+    CHECK(logits == again_logits);
     std::vector<double> mean(3, 0.0), fraction(3, 0.0);
     for (int w = 0; w < 7; ++w) {
         double sum = 0;
@@ -297,10 +323,12 @@ TEST_CASE("classify: channel mixing, head layers, per-window and recording-level
     }
     SECTION("heads that do not fit the model are refused before any work") {
         Head bad = head;
-        bad.layers[0].in = 100;
-        bad.layers[0].weight.resize(100 * 16);
+        HeadStep& first_linear = bad.steps[2];
+        REQUIRE(first_linear.op == StepOp::linear);
+        first_linear.in = 100;
+        first_linear.weight.resize(100 * 16);
         context.head = &bad;
-        REQUIRE_THROWS_WITH(process_recording(edf, out, context, options), Contains("head layer 0 takes 100 inputs"));
+        REQUIRE_THROWS_WITH(process_recording(edf, out, context, options), Contains("step 2 (linear) takes 100 inputs"));
     }
     SECTION("--channels conflicts with a head") {
         options.montage.channels = {"CZ"};
@@ -308,21 +336,130 @@ TEST_CASE("classify: channel mixing, head layers, per-window and recording-level
     }
 }
 
+TEST_CASE("classify at the head's rate, window, unit and stride; one sigmoid output", "[pipeline][heads]") {
+    // A TUAB-like head: inputs outside the dictionary (A1) and old names (T3), 200 Hz, 10 s windows,
+    // microvolts / 100, a valid depthwise convolution before the encoder, one logit.
+    TempPath edf("tuab_like.edf"), head_path("tuab_like.h5"), out("tuab_like_pred.h5");
+    SyntheticRecordingSpec spec;
+    spec.seconds = 45;
+    write_synthetic_recording(edf, spec);  // 500 Hz, the 19 standard channels
+    TinyModel model;
+    std::mt19937 rng(5);
+    Head h;
+    h.recipe = "tuab";
+    h.class_names = {"normal", "abnormal"};
+    h.output = HeadOutput::sigmoid;
+    h.input_labels = {"FP1", "T3", "A1", "CZ"};
+    h.sample_rate_hz = 200;
+    h.window_samples = 2000;
+    h.input_unit_mv = 0.1;
+    h.stride_s = 10;
+    HeadStep mix;
+    mix.op = StepOp::channel_mix;
+    mix.in = 4;
+    mix.out = 2;
+    mix.weight = random_values(rng, 8, 0.3f);
+    mix.bias = random_values(rng, 2);
+    HeadStep conv;
+    conv.op = StepOp::depthwise_conv;
+    conv.in = 2;
+    conv.out = 15;
+    conv.weight = random_values(rng, 30, 0.2f);
+    conv.bias = random_values(rng, 2);
+    HeadStep encoder;
+    encoder.op = StepOp::encoder;
+    encoder.channels = {"FZ", "PZ"};
+    encoder.patch_stride = 64;
+    h.steps = {mix, make_step(StepOp::gelu), conv, encoder, make_step(StepOp::flatten), linear_step(rng, 31 * 4 * 64, 1)};
+    save_head(h, head_path);
+    const Head head = load_head(head_path);
+    ModelContext context = model.context();
+    context.head = &head;
+    RecordingOptions options;
+    options.montage.fill_missing_zeros = true;  // the synthetic recording has no A1
+    RecordingSummary s = process_recording(edf, out, context, options);
+    CHECK(s.windows == 4);  // 45 s in 10 s windows at a 10 s stride
+    h5::Handle file = h5::open_read(out);
+    CHECK(h5::read_double_attr(file, "sampling_rate_hz") == 200.0);
+    CHECK(h5::read_int_attr(file, "window_samples") == 2000);
+    CHECK(h5::read_double_attr(file, "stride_s") == 10.0);
+    CHECK(h5::read_double_attr(file, "head_input_unit_mv") == 0.1);
+    CHECK(h5::read_string_attr(file, "head_output") == "sigmoid");
+    CHECK(h5::dataset_info(file, "probabilities").shape == std::vector<uint64_t>{4, 1});
+    CHECK(h5::read_strings(file, "recording_channels") == std::vector<std::string>{"FP1", "T3", "A1", "CZ"});
+    CHECK(h5::read_strings(file, "source_labels")[1] == "EEG T3-REF");
+    CHECK(s.channels.filled == std::vector<std::string>{"A1"});
+    const std::vector<float> p = h5::read_floats(file, "probabilities"), logits = h5::read_floats(file, "logits");
+    const std::vector<int32_t> predicted = h5::read_int32s(file, "predicted_class");
+    double mean = 0;
+    for (size_t w = 0; w < 4; ++w) {
+        CHECK(p[w] == Approx(1.0 / (1.0 + std::exp(-static_cast<double>(logits[w])))).epsilon(1e-6));
+        CHECK(predicted[w] == (p[w] >= 0.5f ? 1 : 0));
+        mean += p[w] / 4;
+    }
+    CHECK(h5::read_floats(file, "recording_mean_probability")[0] == Approx(mean).epsilon(1e-6));
+    CHECK(h5::read_string_attr(file, "recording_predicted_class") == (mean >= 0.5 ? "abnormal" : "normal"));
+    SECTION("without filling, the missing input is named") {
+        options.montage.fill_missing_zeros = false;
+        REQUIRE_THROWS_WITH(process_recording(edf, out, context, options), Contains("the model's input(s) A1"));
+    }
+    SECTION("a stride that is not a whole number of samples at the head's rate") {
+        options.stride_s = 0.0025;
+        REQUIRE_THROWS_WITH(process_recording(edf, out, context, options), Contains("at 200 Hz"));
+    }
+}
+
+TEST_CASE("model inputs match recording labels whatever their spelling", "[heads]") {
+    CHECK(model_input_key("EEG Fpz-Cz") == "FPZ-CZ");
+    CHECK(model_input_key("Fpz-Cz") == "FPZ-CZ");
+    CHECK(model_input_key("EEG T3-REF") == "T7");
+    CHECK(model_input_key("t3") == "T7");
+    CHECK(model_input_key("EEG A1-REF") == "A1");
+    CHECK(model_input_key(" EEG FP1-AVG ") == "FP1");
+    const std::vector<SignalDescription> signals = {{"EEG Fpz-Cz", "uV"}, {"EEG Pz-Oz", "uV"}, {"EOG horizontal", "uV"}};
+    MontageOptions m;
+    m.model_inputs = {"Fpz-Cz", "Pz-Oz"};
+    const ChannelPlan plan = plan_channels(signals, m);
+    CHECK(plan.signal == std::vector<int>{0, 1});
+    CHECK(plan.ids[1] == -1);  // Pz-Oz names no dictionary electrode
+    CHECK(plan.dropped == std::vector<std::string>{"EOG horizontal"});
+}
+
 TEST_CASE("head files: every departure from the format is a one-line error", "[heads]") {
     TempPath path("head.h5");
     Head head = random_head({"CZ"}, {"CZ"}, 4, 64);
     save_head(head, path);
-    CHECK(load_head(path).layers.size() == 2);
-    SECTION("class names and last layer disagree") {
+    CHECK(load_head(path).steps.size() == head.steps.size());
+    const ModelConfig config = named_config("tiny2");  // E = 4, D = 64 as the head
+    SECTION("class names and the last step disagree") {
         head.class_names.pop_back();
         save_head(head, path);
-        REQUIRE_THROWS_WITH(load_head(path), Contains("the last layer has 3 outputs but there are 2 class names"));
+        REQUIRE_THROWS_WITH(plan_head(load_head(path), config), Contains("ends with 3 logits"));
     }
-    SECTION("unknown input channel") {
-        head.input_channels = {"XYZ"};
-        head.encoder_channels = {"XYZ"};
+    SECTION("unknown encoder channel") {
+        head.steps[0].channels = {"XYZ"};
         save_head(head, path);
         REQUIRE_THROWS_WITH(load_head(path), Contains("'XYZ' is not in the 62-name channel dictionary"));
+    }
+    SECTION("a row beyond its max norm: the renormalisation was not applied") {
+        head.steps.back().max_norm = 0.25;
+        save_head(head, path);
+        REQUIRE_THROWS_WITH(load_head(path), Contains("above max_norm 0.25"));
+    }
+    SECTION("a patch stride the weights do not have") {
+        head.steps[0].patch_stride = 32;
+        save_head(head, path);
+        REQUIRE_THROWS_WITH(plan_head(load_head(path), config), Contains("patch stride 32, the weights have 64"));
+    }
+    SECTION("two encoder steps") {
+        head.steps.insert(head.steps.begin(), head.steps[0]);
+        save_head(head, path);
+        REQUIRE_THROWS_WITH(load_head(path), Contains("exactly one encoder step"));
+    }
+    SECTION("a feature step before the encoder") {
+        head.steps.insert(head.steps.begin(), make_step(StepOp::flatten));
+        save_head(head, path);
+        REQUIRE_THROWS_WITH(plan_head(load_head(path), config), Contains("step 0 (flatten) cannot come before"));
     }
     SECTION("not a head file") {
         ModelWeights w = random_weights(named_config("tiny1"), 0);

@@ -12,18 +12,104 @@
 #include "encoder/error.h"
 #include "encoder/io/hdf5.h"
 #include "encoder/io/window_file.h"
+#include "recordings/channel_map.h"
+#include "recordings/heads/head.h"
 #include "recordings/pipeline/job_record.h"
 
 namespace {
 
 using namespace eegpt;
 
+std::string join_words(const std::vector<std::string>& words) {
+    std::string s;
+    for (const auto& w : words) s += (s.empty() ? "" : " ") + w;
+    return s;
+}
+
 struct EncodeArgs {
-    std::string weights, input, output, device = "cpu", precision = "fp32";
+    std::string weights, input, output, head, device = "cpu", precision = "fp32";
     int threads = 0;
+    bool save_features = false;
 };
 
+// Windows through a downstream model: x in the model's input unit, its input labels in order.
+int run_encode_head(const EncodeArgs& args) {
+    check_output_path(args.output, {{"the input", args.input}, {"the weights", args.weights}, {"the head", args.head}});
+    const Head head = load_head(args.head);
+    for (const auto& w : head.warnings) std::fprintf(stderr, "eegpt: warning: head '%s': %s\n", args.head.c_str(), w.c_str());
+    EncoderOptions options{parse_device(args.device), parse_precision(args.precision), args.threads};
+    cli::LoadedModel model = cli::load_model(args.weights, options);
+    const ModelConfig& config = model.weights->config;
+    HeadPlan plan;
+    try {
+        plan = plan_head(head, config);
+    } catch (const Error& e) {
+        throw Error("head '" + args.head + "' does not fit the model: " + e.what());
+    }
+    WindowBatch input = read_window_file(args.input, false);
+    const auto& labels = head.input_labels;
+    if (input.channel_labels.size() != labels.size())
+        throw Error("input '" + args.input + "' has " + std::to_string(input.channels) + " channels, the head takes " +
+                    std::to_string(labels.size()) + " (" + join_words(labels) + ")");
+    for (size_t c = 0; c < labels.size(); ++c)
+        if (model_input_key(input.channel_labels[c]) != model_input_key(labels[c]))
+            throw Error("input '" + args.input + "': channel " + std::to_string(c) + " is '" + input.channel_labels[c] +
+                        "', the head's input " + std::to_string(c) + " is '" + labels[c] + "' (the head takes " +
+                        join_words(labels) + ", in that order)");
+    if (input.samples != head.window_samples)
+        throw Error("input '" + args.input + "' has windows of " + std::to_string(input.samples) +
+                    " samples, the head takes " + std::to_string(head.window_samples));
+    std::vector<float> prepared;
+    const float* x = input.x.data();
+    if (!head.signal_is_identity()) {
+        head_signal(head, input.x.data(), input.batch, prepared);
+        x = prepared.data();
+    }
+    const int channels = static_cast<int>(plan.encoder_ids.size());
+    std::vector<float> features(model.encoder->output_size(input.batch, plan.encoder_samples));
+    model.encoder->encode(x, input.batch, channels, plan.encoder_samples, plan.encoder_ids.data(), features.data());
+    for (float v : features)
+        if (!std::isfinite(v)) throw Error("the encoder's features are not finite (the input overflows); nothing written");
+    const int K = head.outputs();
+    std::vector<float> logits(static_cast<size_t>(input.batch) * K), probabilities(logits.size());
+    head_outputs(head, features.data(), input.batch, plan.patches, config.embed_num, config.embed_dim, logits.data(),
+                 probabilities.data());
+    std::vector<int32_t> predicted;
+    for (int w = 0; w < input.batch; ++w)
+        predicted.push_back(predicted_class(head, probabilities.data() + static_cast<size_t>(w) * K));
+
+    h5::AtomicFile out(args.output);
+    hid_t file = out.file();
+    const uint64_t B = static_cast<uint64_t>(input.batch);
+    h5::write_floats(file, "logits", {B, static_cast<uint64_t>(K)}, logits.data());
+    h5::write_floats(file, "probabilities", {B, static_cast<uint64_t>(K)}, probabilities.data());
+    h5::write_int32s(file, "predicted_class", predicted);
+    h5::write_strings(file, "class_names", head.class_names);
+    h5::write_strings(file, "channels", labels);
+    if (args.save_features)
+        h5::write_floats(file, "features",
+                         {B, static_cast<uint64_t>(plan.patches), static_cast<uint64_t>(config.embed_num),
+                          static_cast<uint64_t>(config.embed_dim)},
+                         features.data());
+    h5::write_attr(file, "engine_version", std::string(EEGPT_VERSION));
+    h5::write_attr(file, "device", to_string(model.encoder->device()));
+    h5::write_attr(file, "precision", to_string(model.encoder->precision()));
+    if (!model.encoder->isa().empty()) h5::write_attr(file, "cpu_isa", model.encoder->isa());
+    h5::write_attr(file, "weights_source_checkpoint", model.weights->provenance.source_checkpoint);
+    h5::write_attr(file, "weights_source_sha256", model.weights->provenance.source_sha256);
+    h5::write_attr(file, "weights_trained", int64_t{model.weights->provenance.trained ? 1 : 0});
+    h5::write_attr(file, "head_file", args.head);
+    h5::write_attr(file, "head_source", head.source);
+    h5::write_attr(file, "head_recipe", head.recipe);
+    h5::write_attr(file, "head_output", std::string(head.output == HeadOutput::sigmoid ? "sigmoid" : "softmax"));
+    h5::write_attr(file, "head_input_unit_mv", head.input_unit_mv);
+    out.commit();
+    return 0;
+}
+
 int run_encode(const EncodeArgs& args) {
+    if (!args.head.empty()) return run_encode_head(args);
+    if (args.save_features) throw Error("--save-features goes with --head (encode always writes the features)");
     check_output_path(args.output, {{"the input", args.input}, {"the weights", args.weights}});
     EncoderOptions options{parse_device(args.device), parse_precision(args.precision), args.threads};
     cli::LoadedModel model = cli::load_model(args.weights, options);
@@ -85,6 +171,10 @@ int main(int argc, char** argv) {
     encode_cmd->add_option("--device", encode.device, "cpu or cuda")->capture_default_str();
     encode_cmd->add_option("--precision", encode.precision, "fp32, tf32 or bf16")->capture_default_str();
     encode_cmd->add_option("--threads", encode.threads, "CPU threads (0: all cores; at most the cores available)");
+    encode_cmd->add_option("--head", encode.head,
+                           "a downstream model (head file): x holds its inputs (its input labels, window length and "
+                           "unit); writes logits, probabilities, predicted_class, class_names");
+    encode_cmd->add_flag("--save-features", encode.save_features, "with --head: also write the features");
 
     std::string info_weights;
     CLI::App* info_cmd = app.add_subcommand("info", "describe a weight file");

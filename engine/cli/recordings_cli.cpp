@@ -141,7 +141,7 @@ RecordingOptions recording_options(const RecordingArgs& a) {
     o.preprocess.filters.notch_q = a.notch_q;
     if (a.notch_hz > 0) design_filters(o.preprocess.filters, kModelRateHz);
     o.features_dtype = parse_features_dtype(a.features_dtype);
-    stride_samples(a.stride_s);
+    if (!(a.stride_s >= 0)) stride_samples(a.stride_s, kModelRateHz);  // 0: the default; the rest is checked at the model's rate
     return o;
 }
 
@@ -190,14 +190,31 @@ void print_summary(const std::string& input, const std::string& output, const Re
     std::printf("\n");
     if (head) {
         std::printf("  recording: ");
-        for (int k = 0; k < head->classes(); ++k)
-            std::printf("%s%s mean p %.3f (%.0f%% of windows)", k ? ", " : "", head->class_names[static_cast<size_t>(k)].c_str(),
-                        s.mean_probability[static_cast<size_t>(k)], 100.0 * s.class_fraction[static_cast<size_t>(k)]);
+        if (head->output == HeadOutput::sigmoid)
+            std::printf("%s mean p %.3f; ", head->class_names[1].c_str(), s.mean_probability[0]);
+        for (size_t k = 0; k < head->class_names.size(); ++k) {
+            if (head->output == HeadOutput::sigmoid)
+                std::printf("%s%s %.0f%% of windows", k ? ", " : "", head->class_names[k].c_str(), 100.0 * s.class_fraction[k]);
+            else
+                std::printf("%s%s mean p %.3f (%.0f%% of windows)", k ? ", " : "", head->class_names[k].c_str(),
+                            s.mean_probability[k], 100.0 * s.class_fraction[k]);
+        }
         std::printf("\n");
     }
 }
 
 // ---- embed and classify ----
+
+std::string describe_head(const std::string& path, const Head& h, const WindowGeometry& g) {
+    char text[512];
+    std::snprintf(text, sizeof text,
+                  "head %s (recipe %s): %zu inputs, windows of %g s at %d Hz (%d samples), stride %g s, input unit "
+                  "%g mV, %s over %s",
+                  path.c_str(), h.recipe.c_str(), h.input_labels.size(), h.window_samples / static_cast<double>(g.rate_hz),
+                  g.rate_hz, h.window_samples, static_cast<double>(g.stride) / g.rate_hz, h.input_unit_mv,
+                  h.output == HeadOutput::sigmoid ? "sigmoid" : "softmax", join(h.class_names, " ").c_str());
+    return text;
+}
 
 std::string number_text(double v) {
     char buf[40];
@@ -208,7 +225,7 @@ std::string number_text(double v) {
 // Everything that makes the numbers of an output, one "key=value" per line, recorded in the output
 // as the attribute `job`; an existing output is reused only when its record equals this.
 std::string job_record(const RecordingArgs& a, bool classify, const std::string& weights_digest,
-                       const std::string& head_digest) {
+                       const std::string& head_digest, double head_stride_s) {
     std::string j;
     auto add = [&](const std::string& key, const std::string& value) { j += "\n" + key + "=" + value; };
     add("engine_version", EEGPT_VERSION);
@@ -225,7 +242,7 @@ std::string job_record(const RecordingArgs& a, bool classify, const std::string&
     add("notch_hz", number_text(a.notch_hz));
     add("notch_q", a.notch_hz > 0 ? number_text(a.notch_q) : "");
     add("out_of_range", a.out_of_range);
-    add("stride_s", number_text(a.stride_s));
+    add("stride_s", number_text(a.stride_s != 0 ? a.stride_s : head_stride_s > 0 ? head_stride_s : 4.0));
     add("features_dtype", a.features_dtype);
     add("save_features", classify && !a.save_features ? "0" : "1");
     return j;
@@ -244,6 +261,7 @@ int run_many(const RecordingArgs& a, bool classify) {
         for (const auto& w : head->warnings)
             std::fprintf(stderr, "eegpt: warning: head '%s': %s\n", a.head.c_str(), w.c_str());
     }
+    window_geometry(options, head.get());  // the stride at the model's rate, before any work
     const std::vector<std::string> inputs = expand_inputs(a.recordings);
     int64_t shard = 0, shards = 1;
     parse_shard(a.shard, shard, shards);
@@ -276,7 +294,7 @@ int run_many(const RecordingArgs& a, bool classify) {
     }
     const std::string job =
         job_record(a, classify, a.weights.empty() ? "random-init:large seed 0" : file_digest(a.weights),
-                   classify ? file_digest(a.head) : "");
+                   classify ? file_digest(a.head) : "", head ? head->stride_s : 0);
     std::vector<std::pair<std::string, std::string>> todo;
     std::vector<std::string> jobs_of_todo;
     int failed = 0;
@@ -311,12 +329,12 @@ int run_many(const RecordingArgs& a, bool classify) {
     LoadedModel model =
         load_model(a.weights, EncoderOptions{parse_device(a.device), parse_precision(a.precision), a.threads});
     if (head) {
-        const ModelConfig& c = model.encoder->config();
         try {
-            check_head_fits(*head, c.patches(kWindowSamples), c.embed_num, c.embed_dim);
+            plan_head(*head, model.encoder->config());
         } catch (const Error& e) {
             throw Error("head '" + a.head + "' does not fit the model: " + e.what());
         }
+        if (!a.quiet) std::printf("%s\n", describe_head(a.head, *head, window_geometry(options, head.get())).c_str());
     }
     ModelContext context{EEGPT_VERSION, model.encoder.get(), &model.weights->provenance, head.get(), a.head};
     std::signal(SIGINT, on_signal);
@@ -351,6 +369,11 @@ int run_many(const RecordingArgs& a, bool classify) {
 
 int run_inspect(const RecordingArgs& a) {
     const RecordingOptions options = recording_options(a);
+    std::unique_ptr<Head> head;
+    if (!a.head.empty()) {
+        head = std::make_unique<Head>(load_head(a.head));
+        std::printf("%s\n", describe_head(a.head, *head, window_geometry(options, head.get())).c_str());
+    }
     const std::vector<std::string> inputs = expand_inputs(a.recordings);
     if (!a.raw_output.empty() && inputs.size() != 1) throw Error("--raw-output takes one recording");
     if (!(a.seconds > 0) || !(a.seconds <= 1e6))
@@ -373,14 +396,25 @@ int run_inspect(const RecordingArgs& a) {
                             reason.empty() ? name.c_str() : ("dropped: " + reason).c_str());
             }
             try {
-                ChannelPlan plan = plan_recording_channels(reader, options.montage, nullptr);
+                ChannelPlan plan = plan_recording_channels(reader, options.montage, head.get());
                 for (const auto& w : plan.warnings) std::printf("  warning: %s\n", w.c_str());
-                std::printf("  encoder channels (%d): %s\n", plan.channels(), join(plan.names, " ").c_str());
-                if (!plan.filled.empty()) std::printf("  zero-filled: %s\n", join(plan.filled, " ").c_str());
-                const double stride = static_cast<double>(stride_samples(a.stride_s));
-                const double total = std::ceil(reader.duration_s() * kModelRateHz - 1e-9);
-                std::printf("  windows at stride %g s: %lld\n", a.stride_s,
-                            static_cast<long long>(total < kWindowSamples ? 0 : (total - kWindowSamples) / stride + 1));
+                if (head) {
+                    std::printf("  head inputs (%d):\n", plan.channels());
+                    for (int k = 0; k < plan.channels(); ++k) {
+                        const size_t i = static_cast<size_t>(k);
+                        std::printf("    %-12s <- %s\n", plan.names[i].c_str(),
+                                    plan.signal[i] >= 0 ? ("'" + plan.labels[i] + "'").c_str()
+                                                        : "MISSING (zero-filled)");
+                    }
+                } else {
+                    std::printf("  encoder channels (%d): %s\n", plan.channels(), join(plan.names, " ").c_str());
+                    if (!plan.filled.empty()) std::printf("  zero-filled: %s\n", join(plan.filled, " ").c_str());
+                }
+                const WindowGeometry g = window_geometry(options, head.get());
+                const double total = std::ceil(reader.duration_s() * g.rate_hz - 1e-9);
+                std::printf("  windows of %g s at %d Hz, stride %g s: %lld\n", g.samples / static_cast<double>(g.rate_hz),
+                            g.rate_hz, static_cast<double>(g.stride) / g.rate_hz,
+                            static_cast<long long>(total < g.samples ? 0 : (total - g.samples) / static_cast<double>(g.stride) + 1));
             } catch (const Error& e) {
                 std::printf("  channels: %s\n", e.what());
             }
@@ -444,7 +478,7 @@ void add_job_options(CLI::App* cmd, RecordingArgs& a) {
     cmd->add_option("--output", a.output, "output file (one recording only)");
     cmd->add_option("--shard", a.shard, "i/n: process only recordings i, i+n, i+2n... (0 <= i < n)");
     cmd->add_option("--weights", a.weights, "model weights (default: random-initialised 'large' stand-in)");
-    cmd->add_option("--stride", a.stride_s, "seconds between window starts (4 s windows)")->capture_default_str();
+    cmd->add_option("--stride", a.stride_s, "seconds between window starts (default: the window length, 4 s, or the head's stride)");
     cmd->add_option("--batch", a.batch, "windows per encoder call (1 to 4096)")->capture_default_str();
     cmd->add_option("--features-dtype", a.features_dtype, "float32 or float16")->capture_default_str();
     cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();
@@ -471,7 +505,8 @@ RecordingCommands::RecordingCommands(CLI::App& app) {
 
     inspect_ = app.add_subcommand("inspect", "header, signals and channel mapping of EDF/BDF recordings");
     inspect_->add_option("recordings", args_.recordings, "EDF/BDF files, or @list.txt")->required();
-    inspect_->add_option("--stride", args_.stride_s, "stride for the window count")->capture_default_str();
+    inspect_->add_option("--stride", args_.stride_s, "stride for the window count (default: the window length)");
+    inspect_->add_option("--head", args_.head, "a head file: which recording signal feeds each of its inputs");
     inspect_->add_option("--raw-output", args_.raw_output, "write the first --seconds of every signal (header units) here");
     inspect_->add_option("--seconds", args_.seconds, "seconds written by --raw-output")->capture_default_str();
     inspect_->add_option("--channels", args_.channels, "montage to check");

@@ -114,17 +114,16 @@ public:
         o.features_dtype = parse_features_dtype(features_dtype);
         o.save_features = save_features;
         o.job = job;
-        stride_samples(stride_s);
         std::unique_ptr<Head> head;
         if (!head_path.empty()) {
             head = std::make_unique<Head>(load_head(head_path));
-            const ModelConfig& c = encoder_->config();
             try {
-                check_head_fits(*head, c.patches(kWindowSamples), c.embed_num, c.embed_dim);
+                plan_head(*head, encoder_->config());
             } catch (const Error& e) {
                 throw Error("head '" + head_path + "' does not fit the model: " + e.what());
             }
         }
+        window_geometry(o, head.get());  // the stride at the model's rate, before any work
         ModelContext context{EEGPT_VERSION, encoder_.get(), &weights_->provenance, head.get(), head_path};
         std::unique_ptr<SampleSource> memory;
         std::string path;

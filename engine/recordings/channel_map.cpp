@@ -72,7 +72,84 @@ std::string core_name(const std::string& label, std::string& suffix) {
     return s;
 }
 
+const std::set<std::string>& non_electrode_references() {
+    static const std::set<std::string> refs = [] {
+        std::set<std::string> r;
+        for (const auto& s : reference_suffixes())
+            if (!electrode_suffixes().count(s)) r.insert(s);
+        return r;
+    }();
+    return refs;
+}
+
+std::string old_name_mapped(const std::string& s) {
+    for (const auto& pair : kOldNames)
+        if (s == pair[0]) return pair[1];
+    return s;
+}
+
+ChannelPlan plan_model_inputs(const std::vector<SignalDescription>& signals, const MontageOptions& options) {
+    ChannelPlan plan;
+    std::vector<bool> used(signals.size(), false);
+    std::vector<std::string> reason(signals.size());
+    std::vector<std::string> keys(signals.size()), names(signals.size());
+    for (size_t i = 0; i < signals.size(); ++i) {
+        if (millivolts_per_unit(signals[i].unit) == 0) {
+            reason[i] = "unit '" + signals[i].unit + "' is not a voltage (uV, mV, V)";
+            continue;
+        }
+        keys[i] = model_input_key(signals[i].label);
+        names[i] = dictionary_name_of_label(signals[i].label);
+    }
+    std::string missing;
+    for (const auto& wanted : options.model_inputs) {
+        const std::string key = model_input_key(wanted), name = dictionary_name_of_label(wanted);
+        int signal = -1;
+        for (size_t i = 0; i < signals.size() && signal < 0; ++i)
+            if (reason[i].empty() && !used[i] && keys[i] == key) signal = static_cast<int>(i);
+        for (size_t i = 0; i < signals.size() && signal < 0 && !name.empty(); ++i)
+            if (reason[i].empty() && !used[i] && names[i] == name) signal = static_cast<int>(i);
+        if (signal < 0) {
+            missing += (missing.empty() ? "" : ", ") + wanted;
+            plan.filled.push_back(wanted);
+        } else {
+            used[static_cast<size_t>(signal)] = true;
+        }
+        plan.ids.push_back(name.empty() ? -1 : find_channel_id(name));
+        plan.names.push_back(wanted);
+        plan.signal.push_back(signal);
+        plan.labels.push_back(signal >= 0 ? signals[static_cast<size_t>(signal)].label : "");
+        plan.to_millivolts.push_back(signal >= 0 ? millivolts_per_unit(signals[static_cast<size_t>(signal)].unit) : 0.0);
+    }
+    if (!missing.empty() && !options.fill_missing_zeros)
+        throw Error("the model's input(s) " + missing +
+                    " are not in the recording (--fill-missing zeros fills them with zeros)");
+    if (plan.filled.size() == plan.ids.size()) throw Error("none of the model's inputs is in the recording");
+    for (size_t i = 0; i < signals.size(); ++i) {
+        if (used[i]) continue;
+        plan.dropped.push_back(signals[i].label);
+        plan.dropped_reasons.push_back(reason[i].empty() ? "not an input of the model" : reason[i]);
+    }
+    return plan;
+}
+
 }  // namespace
+
+std::string model_input_key(const std::string& label) {
+    std::string s = upper_trimmed(label);
+    if (type_prefix(s) == "EEG") {
+        s = s.substr(4);
+        while (!s.empty() && s.front() == ' ') s.erase(0, 1);
+    }
+    const size_t dash = s.find('-');
+    if (dash == std::string::npos) return old_name_mapped(s);
+    std::string first = s.substr(0, dash), second = s.substr(dash + 1);
+    while (!first.empty() && (first.back() == ' ' || first.back() == '.')) first.pop_back();
+    while (!second.empty() && (second.front() == ' ')) second.erase(0, 1);
+    while (!second.empty() && second.back() == '.') second.pop_back();
+    if (non_electrode_references().count(second)) return old_name_mapped(first);
+    return old_name_mapped(first) + "-" + old_name_mapped(second);
+}
 
 double millivolts_per_unit(const std::string& raw) {
     size_t b = 0, e = raw.size();
@@ -138,6 +215,10 @@ std::vector<std::string> parse_montage(const std::string& spec) {
 }
 
 ChannelPlan plan_channels(const std::vector<SignalDescription>& signals, const MontageOptions& options) {
+    if (!options.model_inputs.empty()) {
+        if (!options.channels.empty()) throw Error("--channels cannot be combined with a head: the head fixes its input channels");
+        return plan_model_inputs(signals, options);
+    }
     ChannelPlan plan;
     // First signal of each dictionary name; the rest are reported.
     std::vector<int> first_signal(channel_dictionary().size(), -1);

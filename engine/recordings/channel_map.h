@@ -26,8 +26,18 @@ struct SignalDescription {
     std::string label, unit;
 };
 
+// How a downstream model's input label and a recording label are compared: upper case, trimmed,
+// trailing dots, the type prefix "EEG " and a non-electrode reference suffix (-REF -AVG -LE ...)
+// dropped, old 10-20 names (T3 -> T7 ...) on each side of a pair; a derivation against an electrode
+// ("Fpz-Cz") keeps both electrodes ("FPZ-CZ").
+std::string model_input_key(const std::string& label);
+
 struct MontageOptions {
     std::vector<std::string> channels;  // dictionary names wanted, in output order; empty: every mapped signal
+    // A downstream model's input labels (any strings), in order: each takes the first recording
+    // signal with the same model_input_key, else the first whose dictionary name is the label's.
+    // Excludes `channels`.
+    std::vector<std::string> model_inputs;
     bool fill_missing_zeros = false;    // a wanted channel absent from the recording is zeros (else an error)
 };
 
@@ -40,8 +50,8 @@ const std::vector<std::string>& standard19_montage();
 
 struct ChannelPlan {
     // Output channels, in encoder order.
-    std::vector<int> ids;             // dictionary ids
-    std::vector<std::string> names;   // dictionary names
+    std::vector<int> ids;             // dictionary ids (-1 for a model input outside the dictionary)
+    std::vector<std::string> names;   // dictionary names (model inputs: the model's labels)
     std::vector<int> signal;          // index of the source signal in the recording; -1: zero-filled
     std::vector<std::string> labels;  // the source label as written in the recording ("" when filled)
     std::vector<double> to_millivolts;  // unit factor of each source signal (0 when filled)

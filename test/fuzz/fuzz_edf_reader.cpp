@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "encoder/conventions.h"
 #include "recordings/channel_map.h"
 #include "encoder/error.h"
 #include "recordings/io/edf_reader.h"
@@ -33,7 +34,7 @@ void exercise(const std::string& path, eegpt::OutOfRange out_of_range) {
     eegpt::PreprocessOptions options;
     options.average_reference = plan.channels() > 1;
     options.filters.notch_hz = 50;
-    eegpt::SignalStream stream(reader, plan, options);
+    eegpt::SignalStream stream(reader, plan, options, static_cast<int>(eegpt::kModelRateHz));
     std::vector<float> block;
     int64_t n = 0, total = 0;
     while (stream.next(block, n)) total += n;

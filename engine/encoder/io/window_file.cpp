@@ -9,7 +9,7 @@
 
 namespace eegpt {
 
-WindowBatch read_window_file(const std::string& path) {
+WindowBatch read_window_file(const std::string& path, bool dictionary_channels) {
     try {
         h5::Handle file = h5::open_read(path);
         h5::DatasetInfo info = h5::dataset_info(file, "x");
@@ -29,7 +29,7 @@ WindowBatch read_window_file(const std::string& path) {
         if (static_cast<int>(w.channel_labels.size()) != w.channels)
             throw Error("dataset 'channels' has " + std::to_string(w.channel_labels.size()) + " names but 'x' has " +
                         std::to_string(w.channels) + " channels");
-        w.channel_ids = channel_ids_of(w.channel_labels);
+        if (dictionary_channels) w.channel_ids = channel_ids_of(w.channel_labels);
         for (size_t i = 0; i < w.channel_ids.size(); ++i)
             for (size_t j = 0; j < i; ++j)
                 if (w.channel_ids[i] == w.channel_ids[j])

@@ -15,7 +15,9 @@ struct WindowBatch {
 };
 
 // Reads datasets `x` and `channels`; throws Error naming the problem (dtype, rank, NaN, unknown channel...).
-WindowBatch read_window_file(const std::string& path);
+// With dictionary_channels false (a downstream model's inputs, any labels), `channels` is only
+// counted and `channel_ids` stays empty.
+WindowBatch read_window_file(const std::string& path, bool dictionary_channels = true);
 
 struct FeatureFileInfo {
     std::string engine_version, device, precision, isa;  // isa: the CPU ISA level, empty for other devices

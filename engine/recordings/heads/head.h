@@ -1,49 +1,127 @@
-// A downstream classification head (format: docs/weight-format.md, "Head files"): optional 1x1
-// channel mixing before the encoder, then Linear layers with activations on the window's features,
-// softmax at the end.
+// A downstream model around the encoder (format: docs/weight-format.md, "Head files"): a fixed
+// sequence of typed steps from a closed set, in the order the official forward runs them. Steps
+// before the one `encoder` step transform a window's signal (channels x samples, in the model's
+// input unit); steps after it transform the window's features (rows x columns, starting as N time
+// patches x E*D); the last leaves the logits, turned into probabilities by softmax or sigmoid.
+// Not a graph: each step is one of the operations below, run on the CPU in float64 (a head costs
+// microseconds to milliseconds per window next to the encoder's tens of milliseconds).
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "encoder/model/weights.h"
+
 namespace eegpt {
 
-enum class Activation { identity, relu, gelu };
-
-struct HeadLayer {
-    int in = 0, out = 0;
-    std::vector<float> weight;  // out x in (PyTorch Linear layout)
-    std::vector<float> bias;    // out
-    Activation activation = Activation::identity;
-    bool flatten_input = false;  // flatten all rows of the input into one row first
+enum class StepOp {
+    // signal
+    scale,
+    subtract_channel_mean,
+    interpolate_nearest,
+    select_channels,
+    channel_scale,
+    channel_mix,
+    batch_norm,
+    depthwise_conv,
+    encoder,
+    // features
+    layer_norm,
+    mean_tokens,
+    linear,
+    flatten,
+    sleep_decoder,
+    // both sides
+    gelu,
+    relu,
 };
 
-enum class HeadPooling { flatten_tokens, mean_tokens };
+std::string to_string(StepOp op);
+
+// One post-norm nn.TransformerDecoderLayer (self-attention, cross-attention, MLP with GELU).
+struct DecoderLayerWeights {
+    std::vector<float> self_in_weight, self_in_bias, self_out_weight, self_out_bias;
+    std::vector<float> cross_in_weight, cross_in_bias, cross_out_weight, cross_out_bias;
+    std::vector<float> linear1_weight, linear1_bias, linear2_weight, linear2_bias;
+    std::vector<float> norm1_weight, norm1_bias, norm2_weight, norm2_bias, norm3_weight, norm3_bias;
+    int hidden = 0;
+};
+
+struct HeadStep {
+    StepOp op = StepOp::scale;
+    double factor = 1;    // scale
+    int64_t length = 0;   // interpolate_nearest
+    std::vector<int64_t> indices;  // select_channels
+    // channel_mix, linear: weight out x in; channel_scale, layer_norm: weight, bias;
+    // batch_norm: weight, bias, running_mean, running_var; depthwise_conv: weight channels x kernel.
+    std::vector<float> weight, bias, running_mean, running_var;
+    int out = 0, in = 0;  // channel_mix, linear (rows x columns of weight); depthwise_conv: channels, kernel
+    double eps = 0;       // batch_norm, layer_norm, sleep_decoder
+    double max_norm = 0;  // channel_mix, linear: the bound the converter applied (0: none)
+    bool same_padding = false;  // depthwise_conv: PyTorch padding='same' (else 'valid')
+    std::vector<std::string> channels;  // encoder: dictionary names, one per signal channel
+    int patch_stride = 0;               // encoder: the stride the weights must have (0: any, version 1 files)
+    int heads = 0;                      // sleep_decoder
+    std::vector<float> cls_token;       // sleep_decoder
+    std::vector<DecoderLayerWeights> decoder;
+};
+
+// A step of `op` with nothing else set (the ops without tensors: flatten, gelu, ...).
+inline HeadStep make_step(StepOp op) {
+    HeadStep s;
+    s.op = op;
+    return s;
+}
+
+enum class HeadOutput { softmax, sigmoid };
 
 struct Head {
-    std::vector<std::string> class_names;
-    std::vector<std::string> input_channels;    // dictionary names taken from the recording, in order
-    std::vector<std::string> encoder_channels;  // what the encoder sees (= input_channels without mixing)
-    bool channel_mixing = false;
-    std::vector<float> mix_weight, mix_bias;  // encoder_channels x input_channels, encoder_channels
-    HeadPooling pooling = HeadPooling::flatten_tokens;  // rows: time patches; columns: E*D or D
-    std::vector<HeadLayer> layers;
-    std::string source;  // provenance: what the head was exported from
+    int64_t format_version = 2;
+    std::string recipe = "custom";
+    std::vector<std::string> class_names;   // softmax: one per logit; sigmoid: {p < 0.5, p >= 0.5}
+    HeadOutput output = HeadOutput::softmax;
+    std::vector<std::string> input_labels;  // the model's input channels, any strings
+    double sample_rate_hz = 256;
+    int window_samples = 1024;
+    double input_unit_mv = 1;  // one input unit in millivolts
+    double stride_s = 4;       // classify's default stride
+    std::vector<HeadStep> steps;
+    std::string source, source_sha256, converter_version;
     std::vector<std::string> warnings;  // from loading, e.g. a file without checksums
-    int classes() const { return static_cast<int>(class_names.size()); }
+
+    const HeadStep& encoder_step() const;
+    const std::vector<std::string>& encoder_channels() const { return encoder_step().channels; }
+    // Probability columns per window: K for softmax, 1 for sigmoid.
+    int outputs() const { return output == HeadOutput::sigmoid ? 1 : static_cast<int>(class_names.size()); }
+    // True when the signal steps are the identity (the recording's channels go to the encoder as they are).
+    bool signal_is_identity() const;
 };
 
+// Loads format version 2, or version 1 as the steps it stands for; throws Error naming the problem.
 Head load_head(const std::string& path);
+// Writes format version 2 (atomic).
 void save_head(const Head& head, const std::string& path);
 
-// Throws Error unless the layers fit features of (patches x embed_num x embed_dim) and end in one
-// row of class scores.
-void check_head_fits(const Head& head, int patches, int embed_num, int embed_dim);
+// The shapes a head gives with a model, checked once before any work.
+struct HeadPlan {
+    int encoder_samples = 0;    // samples per window that reach the encoder
+    int patches = 0;            // N
+    std::vector<int> encoder_ids;  // dictionary ids of the encoder channels
+};
+// Throws Error unless every step fits the previous one and the model (channel counts, the window
+// length reaching the encoder, patch stride, E and D, the logits' count).
+HeadPlan plan_head(const Head& head, const ModelConfig& config);
 
-// x: windows x input_channels x samples -> out: windows x encoder_channels x samples.
-void mix_channels(const Head& head, const float* x, int windows, int samples, float* out);
+// Signal steps: x (windows x input_labels x window_samples, input units) -> out (windows x encoder
+// channels x encoder_samples).
+void head_signal(const Head& head, const float* x, int windows, std::vector<float>& out);
 
-// features: windows x patches x embed_num x embed_dim -> probabilities: windows x classes.
-void head_probabilities(const Head& head, const float* features, int windows, int patches, int embed_num,
-                        int embed_dim, float* probabilities);
+// Feature steps and the output: features (windows x patches x embed_num x embed_dim) -> logits
+// (windows x logits) and probabilities (windows x outputs()). Throws Error on a non-finite logit.
+void head_outputs(const Head& head, const float* features, int windows, int patches, int embed_num, int embed_dim,
+                  float* logits, float* probabilities);
+
+// The predicted class index of one window's probabilities (sigmoid: p >= 0.5).
+int predicted_class(const Head& head, const float* probabilities);
 
 }  // namespace eegpt

@@ -24,7 +24,7 @@ ChannelPlan plan_signals(const std::vector<EdfSignal>& signals, const MontageOpt
     MontageOptions m = montage;
     if (head) {
         if (!montage.channels.empty()) throw Error("--channels cannot be combined with a head: the head fixes its input channels");
-        m.channels = head->input_channels;
+        m.model_inputs = head->input_labels;
     }
     return plan_channels(describe(signals), m);
 }
@@ -33,12 +33,12 @@ std::vector<int32_t> as_int32(const std::vector<int>& v) { return std::vector<in
 
 // Everything about where the numbers came from, as root attributes and small datasets.
 void write_provenance(hid_t file, const SampleSource& reader, const ChannelPlan& plan, const SignalStream& stream,
-                      const PreprocessOptions& pre, const std::string& engine_version) {
+                      const PreprocessOptions& pre, int rate_hz, const std::string& engine_version) {
     h5::write_attr(file, "engine_version", engine_version);
     h5::write_attr(file, "recording", reader.path());
     h5::write_attr(file, "recording_file_type", reader.file_type());
     h5::write_attr(file, "recording_duration_s", reader.duration_s());
-    h5::write_attr(file, "sampling_rate_hz", kModelRateHz);
+    h5::write_attr(file, "sampling_rate_hz", static_cast<double>(rate_hz));
     h5::write_attr(file, "unit", std::string("mV"));
     h5::write_attr(file, "resampling",
                    std::string("polyphase FIR as scipy.signal.resample_poly: window ('kaiser', 5.0), "
@@ -113,11 +113,7 @@ void write_weights_provenance(hid_t file, const ModelContext& model) {
     h5::write_attr(file, "model_embed_num", int64_t{c.embed_num});
 }
 
-std::vector<int> ids_of_names(const std::vector<std::string>& names) {
-    std::vector<int> ids;
-    for (const auto& n : names) ids.push_back(find_channel_id(n));
-    return ids;
-}
+
 
 // Refuses a block of results with a value that is not finite (overflow in the preprocessing or the
 // encoder), naming the first: one pass over what is about to be written.
@@ -138,7 +134,7 @@ std::string seconds_text(double s) {
 
 // The per-window datasets of one output, filled batch by batch.
 struct RowOutputs {
-    std::unique_ptr<RowDataset> starts, features, probabilities, predicted;
+    std::unique_ptr<RowDataset> starts, features, logits, probabilities, predicted;
 
     RowOutputs(hid_t file, uint64_t rows, const std::vector<uint64_t>& feature_shape, const RecordingOptions& options,
                int classes) {
@@ -146,6 +142,8 @@ struct RowOutputs {
         if (options.save_features)
             features = std::make_unique<RowDataset>(file, "features", rows, feature_shape, options.features_dtype);
         if (classes > 0) {
+            logits = std::make_unique<RowDataset>(file, "logits", rows, std::vector<uint64_t>{static_cast<uint64_t>(classes)},
+                                                  RowType::float32);
             probabilities = std::make_unique<RowDataset>(file, "probabilities", rows,
                                                          std::vector<uint64_t>{static_cast<uint64_t>(classes)}, RowType::float32);
             predicted = std::make_unique<RowDataset>(file, "predicted_class", rows, std::vector<uint64_t>{}, RowType::int32);
@@ -154,34 +152,55 @@ struct RowOutputs {
     void close() {  // before the file is committed
         starts.reset();
         features.reset();
+        logits.reset();
         probabilities.reset();
         predicted.reset();
     }
 };
 
 // Per-class sums for the recording-level result; per-window predictions.
+// Per-output sums (softmax: per class; sigmoid: the one probability) and per-class window counts.
 struct ClassTally {
-    int classes;
+    const Head& head;
     std::vector<double> probability_sum, window_count;
-    explicit ClassTally(int k) : classes(k), probability_sum(static_cast<size_t>(k)), window_count(static_cast<size_t>(k)) {}
+    explicit ClassTally(const Head& h)
+        : head(h), probability_sum(static_cast<size_t>(h.outputs())), window_count(h.class_names.size()) {}
     void add(const float* probabilities, int windows, int32_t* predicted) {
+        const int outputs = head.outputs();
         for (int w = 0; w < windows; ++w) {
-            const float* p = probabilities + static_cast<size_t>(w) * static_cast<size_t>(classes);
-            const int best = static_cast<int>(std::max_element(p, p + classes) - p);
-            predicted[w] = best;
-            window_count[static_cast<size_t>(best)] += 1;
-            for (int k = 0; k < classes; ++k) probability_sum[static_cast<size_t>(k)] += p[k];
+            const float* p = probabilities + static_cast<size_t>(w) * static_cast<size_t>(outputs);
+            predicted[w] = predicted_class(head, p);
+            window_count[static_cast<size_t>(predicted[w])] += 1;
+            for (int k = 0; k < outputs; ++k) probability_sum[static_cast<size_t>(k)] += p[k];
         }
     }
 };
 
 }  // namespace
 
-int64_t stride_samples(double stride_s) {
-    const double samples = stride_s * kModelRateHz;
-    if (!(samples >= 1) || std::fabs(samples - std::round(samples)) > 1e-6 || samples > 1e9)
-        throw Error("--stride " + std::to_string(stride_s) + " s is not a positive whole number of 1/256 s samples");
+int64_t stride_samples(double stride_s, double rate_hz) {
+    const double samples = stride_s * rate_hz;
+    if (!(samples >= 1) || std::fabs(samples - std::round(samples)) > 1e-6 || samples > 1e9) {
+        char text[160];
+        std::snprintf(text, sizeof text, "--stride %g s is not a positive whole number of samples at %g Hz", stride_s,
+                      rate_hz);
+        throw Error(text);
+    }
     return static_cast<int64_t>(std::llround(samples));
+}
+
+WindowGeometry window_geometry(const RecordingOptions& options, const Head* head) {
+    WindowGeometry g;
+    if (head) {
+        const double rate = head->sample_rate_hz;
+        if (std::fabs(rate - std::round(rate)) > 1e-9)
+            throw Error("the head's sample rate " + std::to_string(rate) + " Hz is not a whole number of Hz");
+        g.rate_hz = static_cast<int>(std::llround(rate));
+        g.samples = head->window_samples;
+    }
+    g.stride = stride_samples(options.stride_s > 0 ? options.stride_s : head ? head->stride_s : kWindowSamples / kModelRateHz,
+                              g.rate_hz);
+    return g;
 }
 
 ChannelPlan plan_recording_channels(const EdfReader& reader, const MontageOptions& montage, const Head* head) {
@@ -195,7 +214,7 @@ ChannelPlan plan_recording_channels(const SampleSource& source, const MontageOpt
 RecordingSummary process_recording(const std::string& input, const std::string& output, const ModelContext& model,
                                    const RecordingOptions& options, const ProgressFn& progress) {
     if (options.batch < 1) throw Error("--batch must be at least 1");
-    stride_samples(options.stride_s);
+    window_geometry(options, model.head);
     EdfReader edf(input, options.preprocess.out_of_range);
     EdfSource source(edf);
     return process_recording(source, output, model, options, progress);
@@ -205,90 +224,107 @@ RecordingSummary process_recording(SampleSource& reader, const std::string& outp
                                    const RecordingOptions& options, const ProgressFn& progress) {
     const auto started = std::chrono::steady_clock::now();
     if (options.batch < 1) throw Error("--batch must be at least 1");
-    const int64_t stride = stride_samples(options.stride_s);
+    const Head* head = model.head;
+    const WindowGeometry geometry = window_geometry(options, head);
+    const int64_t stride = geometry.stride;
+    const int window = geometry.samples;
     const std::string& input = reader.path();
     RecordingSummary summary;
     try {
         summary.file_type = reader.file_type();
         summary.duration_s = reader.duration_s();
-        summary.channels = plan_recording_channels(reader, options.montage, model.head);
+        summary.channels = plan_recording_channels(reader, options.montage, head);
         const ChannelPlan& plan = summary.channels;
         summary.warnings = reader.warnings();
         summary.warnings.insert(summary.warnings.end(), plan.warnings.begin(), plan.warnings.end());
-        SignalStream stream(reader, plan, options.preprocess);
-        const int64_t total = window_count(stream.total_samples(), kWindowSamples, stride);
-        if (total == 0)
-            throw Error("recording is " + seconds_text(reader.duration_s()) + " long, shorter than one 4 s window");
-        summary.windows = total;
 
         Encoder& encoder = *model.encoder;
         const ModelConfig& config = encoder.config();
-        const Head* head = model.head;
-        const bool mixing = head && head->channel_mixing;
-        const std::vector<int> ids = mixing ? ids_of_names(head->encoder_channels) : plan.ids;
+        HeadPlan shapes;
+        if (head) shapes = plan_head(*head, config);
+        else shapes = {window, config.patches(window), plan.ids};
+        const std::vector<int>& ids = shapes.encoder_ids;
         const int in_channels = plan.channels(), enc_channels = static_cast<int>(ids.size());
-        const int patches = config.patches(kWindowSamples);
-        check_encode_arguments(config, 1, enc_channels, kWindowSamples, ids.data());
-        if (head) check_head_fits(*head, patches, config.embed_num, config.embed_dim);
+        const int enc_samples = shapes.encoder_samples, patches = shapes.patches;
+        check_encode_arguments(config, 1, enc_channels, enc_samples, ids.data());
+
+        SignalStream stream(reader, plan, options.preprocess, geometry.rate_hz);
+        const int64_t total = window_count(stream.total_samples(), window, stride);
+        if (total == 0)
+            throw Error("recording is " + seconds_text(reader.duration_s()) + " long, shorter than one " +
+                        seconds_text(window / static_cast<double>(geometry.rate_hz)) + " window");
+        summary.windows = total;
 
         h5::AtomicFile out(output);
         hid_t file = out.file();
-        write_provenance(file, reader, plan, stream, options.preprocess, model.engine_version);
+        write_provenance(file, reader, plan, stream, options.preprocess, geometry.rate_hz, model.engine_version);
         write_weights_provenance(file, model);
         h5::write_attr(file, "content", std::string(head ? "predictions" : "features"));
-        h5::write_attr(file, "window_s", kWindowSamples / kModelRateHz);
-        h5::write_attr(file, "window_samples", int64_t{kWindowSamples});
-        h5::write_attr(file, "stride_s", static_cast<double>(stride) / kModelRateHz);
+        h5::write_attr(file, "window_s", window / static_cast<double>(geometry.rate_hz));
+        h5::write_attr(file, "window_samples", int64_t{window});
+        h5::write_attr(file, "stride_s", static_cast<double>(stride) / geometry.rate_hz);
         h5::write_attr(file, "stride_samples", stride);
         h5::write_attr(file, "n_windows", total);
-        h5::write_strings(file, "channels", mixing ? head->encoder_channels : plan.names);
+        h5::write_strings(file, "channels", head ? head->encoder_channels() : plan.names);
         h5::write_int32s(file, "channel_ids", as_int32(ids));
 
-        const int classes = head ? head->classes() : 0;
+        const int outputs = head ? head->outputs() : 0;
         if (options.save_features) h5::write_attr(file, "features_dtype", to_string(options.features_dtype));
         if (head) {
             h5::write_attr(file, "head_file", model.head_path);
             h5::write_attr(file, "head_source", head->source);
+            h5::write_attr(file, "head_recipe", head->recipe);
+            h5::write_attr(file, "head_output", std::string(head->output == HeadOutput::sigmoid ? "sigmoid" : "softmax"));
+            // The windows the head gets are in its input unit: millivolts / head_input_unit_mv.
+            h5::write_attr(file, "head_input_unit_mv", head->input_unit_mv);
+            h5::write_strings(file, "head_input_labels", head->input_labels);
             h5::write_strings(file, "class_names", head->class_names);
         }
         RowOutputs rows(file, static_cast<uint64_t>(total),
                         {static_cast<uint64_t>(patches), static_cast<uint64_t>(config.embed_num),
                          static_cast<uint64_t>(config.embed_dim)},
-                        options, classes);
+                        options, outputs);
 
-        const size_t window_in = static_cast<size_t>(in_channels) * kWindowSamples;
-        const size_t window_enc = static_cast<size_t>(enc_channels) * kWindowSamples;
-        std::vector<float> batch_x(static_cast<size_t>(options.batch) * window_in), mixed;
-        if (mixing) mixed.resize(static_cast<size_t>(options.batch) * window_enc);
-        std::vector<float> features(encoder.output_size(options.batch, kWindowSamples));
-        std::vector<float> probabilities(static_cast<size_t>(options.batch) * static_cast<size_t>(classes));
+        const size_t window_in = static_cast<size_t>(in_channels) * static_cast<size_t>(window);
+        std::vector<float> batch_x(static_cast<size_t>(options.batch) * window_in), prepared;
+        std::vector<float> features(encoder.output_size(options.batch, enc_samples));
+        std::vector<float> logits(static_cast<size_t>(options.batch) * static_cast<size_t>(outputs));
+        std::vector<float> probabilities(logits.size());
         std::vector<double> starts(static_cast<size_t>(options.batch));
         std::vector<int32_t> predicted(static_cast<size_t>(options.batch));
-        ClassTally tally(classes);
+        std::unique_ptr<ClassTally> tally;
+        if (head) tally = std::make_unique<ClassTally>(*head);
         int64_t done = 0;
         int filled = 0;
 
         auto flush = [&]() {
             if (filled == 0) return;
             const float* x = batch_x.data();
-            if (mixing) {
-                mix_channels(*head, batch_x.data(), filled, kWindowSamples, mixed.data());
-                x = mixed.data();
+            if (head) {
+                // Millivolts to the head's input unit, then its signal steps.
+                const float to_unit = static_cast<float>(1.0 / head->input_unit_mv);
+                if (to_unit != 1.0f)
+                    for (size_t i = 0; i < static_cast<size_t>(filled) * window_in; ++i) batch_x[i] *= to_unit;
+                if (!head->signal_is_identity()) {
+                    head_signal(*head, batch_x.data(), filled, prepared);
+                    x = prepared.data();
+                }
             }
             const auto encode_started = std::chrono::steady_clock::now();
-            encoder.encode(x, filled, enc_channels, kWindowSamples, ids.data(), features.data());
+            encoder.encode(x, filled, enc_channels, enc_samples, ids.data(), features.data());
             summary.encoder_s +=
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - encode_started).count();
-            const size_t per_window = encoder.output_size(1, kWindowSamples);
+            const size_t per_window = encoder.output_size(1, enc_samples);
             check_finite(features.data(), per_window * static_cast<size_t>(filled), per_window, done, "a feature",
                          "window");
             const uint64_t first = static_cast<uint64_t>(done), count = static_cast<uint64_t>(filled);
             rows.starts->write(first, count, starts.data());
             if (rows.features) rows.features->write(first, count, features.data());
             if (head) {
-                head_probabilities(*head, features.data(), filled, patches, config.embed_num, config.embed_dim,
-                                   probabilities.data());
-                tally.add(probabilities.data(), filled, predicted.data());
+                head_outputs(*head, features.data(), filled, patches, config.embed_num, config.embed_dim, logits.data(),
+                             probabilities.data());
+                tally->add(probabilities.data(), filled, predicted.data());
+                rows.logits->write(first, count, logits.data());
                 rows.probabilities->write(first, count, probabilities.data());
                 rows.predicted->write(first, count, predicted.data());
             }
@@ -299,14 +335,14 @@ RecordingSummary process_recording(SampleSource& reader, const std::string& outp
                           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()});
         };
 
-        WindowCutter cutter(in_channels, kWindowSamples, stride);
+        WindowCutter cutter(in_channels, window, stride);
         std::vector<float> block;
         int64_t n = 0, start = 0;
         while (stream.next(block, n)) {
             cutter.push(block.data(), n);
             while (done + filled < total &&
                    cutter.pop(batch_x.data() + static_cast<size_t>(filled) * window_in, start)) {
-                starts[static_cast<size_t>(filled)] = static_cast<double>(start) / kModelRateHz;
+                starts[static_cast<size_t>(filled)] = static_cast<double>(start) / geometry.rate_hz;
                 if (++filled == options.batch) flush();
             }
         }
@@ -314,15 +350,17 @@ RecordingSummary process_recording(SampleSource& reader, const std::string& outp
         if (done != total) throw Error("internal error: cut " + std::to_string(done) + " windows, expected " + std::to_string(total));
 
         if (head) {
-            for (int k = 0; k < classes; ++k) {
-                summary.mean_probability.push_back(tally.probability_sum[static_cast<size_t>(k)] / static_cast<double>(total));
-                summary.class_fraction.push_back(tally.window_count[static_cast<size_t>(k)] / static_cast<double>(total));
-            }
+            for (int k = 0; k < outputs; ++k)
+                summary.mean_probability.push_back(tally->probability_sum[static_cast<size_t>(k)] / static_cast<double>(total));
+            for (double count : tally->window_count) summary.class_fraction.push_back(count / static_cast<double>(total));
             write_doubles(file, "recording_mean_probability", summary.mean_probability);
             write_doubles(file, "recording_class_fraction", summary.class_fraction);
-            const size_t best = static_cast<size_t>(
-                std::max_element(summary.mean_probability.begin(), summary.mean_probability.end()) -
-                summary.mean_probability.begin());
+            // Softmax: the class of the highest mean probability; sigmoid: mean p >= 0.5.
+            const size_t best = head->output == HeadOutput::sigmoid
+                                    ? (summary.mean_probability[0] >= 0.5 ? 1 : 0)
+                                    : static_cast<size_t>(std::max_element(summary.mean_probability.begin(),
+                                                                           summary.mean_probability.end()) -
+                                                          summary.mean_probability.begin());
             h5::write_attr(file, "recording_predicted_class", head->class_names[best]);
         }
         rows.close();
@@ -344,12 +382,13 @@ std::vector<std::string> write_preprocessed(const std::string& input, const std:
     EdfReader edf(input, preprocess.out_of_range);
     EdfSource reader(edf);
     ChannelPlan plan = plan_recording_channels(reader, montage, nullptr);
-    SignalStream stream(reader, plan, preprocess);
+    const int rate = static_cast<int>(kModelRateHz);
+    SignalStream stream(reader, plan, preprocess, rate);
     std::vector<std::string> warnings = reader.warnings();
     warnings.insert(warnings.end(), plan.warnings.begin(), plan.warnings.end());
     h5::AtomicFile out(output);
     hid_t file = out.file();
-    write_provenance(file, reader, plan, stream, preprocess, engine_version);
+    write_provenance(file, reader, plan, stream, preprocess, rate, engine_version);
     h5::write_attr(file, "content", std::string("preprocessed signals"));
     h5::write_strings(file, "channels", plan.names);
     h5::write_int32s(file, "channel_ids", as_int32(plan.ids));

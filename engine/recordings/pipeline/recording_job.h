@@ -1,5 +1,5 @@
-// One recording end to end: read block -> preprocess -> cut 4 s windows -> batch -> (channel
-// mixing) -> encode -> (head) -> write, with the output written under a temporary name and renamed
+// One recording end to end: read block -> preprocess -> cut windows -> batch -> (the head's signal
+// steps) -> encode -> (the head's feature steps) -> write, with the output written under a temporary name and renamed
 // when complete. Peak memory depends on the batch and the model, not on the recording's length.
 #pragma once
 #include <functional>
@@ -18,7 +18,9 @@ namespace eegpt {
 
 
 struct RecordingOptions {
-    double stride_s = 4.0;  // 2.0 gives 599 windows for 20 minutes
+    // Seconds between window starts; 0: the window length (4 s), or the head's default stride.
+    // 2.0 gives 599 windows for 20 minutes.
+    double stride_s = 0;
     int batch = 32;
     MontageOptions montage;
     PreprocessOptions preprocess;
@@ -54,8 +56,17 @@ struct RecordingSummary {
     std::vector<double> mean_probability, class_fraction;  // classify only
 };
 
-// Stride in samples at 256 Hz; throws Error unless stride_s is a positive whole number of samples.
-int64_t stride_samples(double stride_s);
+// Stride in samples at rate_hz; throws Error unless stride_s is a positive whole number of samples.
+int64_t stride_samples(double stride_s, double rate_hz);
+
+// Where windows come from: the model's rate (256 Hz, or the head's), the samples per window (1024,
+// or the head's), and the stride in samples (options.stride_s, else the default).
+struct WindowGeometry {
+    int rate_hz = static_cast<int>(kModelRateHz);
+    int samples = kWindowSamples;
+    int64_t stride = 0;
+};
+WindowGeometry window_geometry(const RecordingOptions& options, const Head* head);
 
 // The channel plan of a recording for these options (and head, when classifying).
 ChannelPlan plan_recording_channels(const EdfReader& reader, const MontageOptions& montage, const Head* head);

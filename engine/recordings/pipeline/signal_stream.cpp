@@ -12,8 +12,9 @@ constexpr int64_t kFilterChunkSeconds = 60;
 
 }  // namespace
 
-SignalStream::SignalStream(SampleSource& reader, const ChannelPlan& plan, const PreprocessOptions& options)
+SignalStream::SignalStream(SampleSource& reader, const ChannelPlan& plan, const PreprocessOptions& options, int rate_hz)
     : reader_(reader), plan_(plan), options_(options) {
+    if (rate_hz < 1) throw Error("the target sample rate must be a positive whole number of Hz");
     const auto& signals = reader.signals();
     int max_per_record = 1;
     for (int k = 0; k < plan.channels(); ++k) {
@@ -23,8 +24,8 @@ SignalStream::SignalStream(SampleSource& reader, const ChannelPlan& plan, const 
             continue;
         }
         const EdfSignal& sig = signals.at(static_cast<size_t>(s));
-        // rate = samples_per_record / record duration; 256 / rate = 256 * duration / samples_per_record.
-        ResampleRatio r = resample_ratio(static_cast<int64_t>(kModelRateHz) * reader.record_duration_100ns(),
+        // rate = samples_per_record / record duration; target / rate = target * duration / samples_per_record.
+        ResampleRatio r = resample_ratio(static_cast<int64_t>(rate_hz) * reader.record_duration_100ns(),
                                          static_cast<int64_t>(sig.samples_per_record) * 10000000);
         const int64_t total = (sig.samples * r.up + r.down - 1) / r.down;
         if (recorded_.empty()) total_ = total;
@@ -40,10 +41,10 @@ SignalStream::SignalStream(SampleSource& reader, const ChannelPlan& plan, const 
     records_per_block_ = std::max<int64_t>(1, kSamplesPerRead / max_per_record);
     resampled_.resize(recorded_.size());
     if (options.filters.enabled()) {
-        const auto sos = design_filters(options.filters, kModelRateHz);
-        const auto context = static_cast<int64_t>(filter_context_seconds(options.filters) * kModelRateHz);
+        const auto sos = design_filters(options.filters, rate_hz);
+        const auto context = static_cast<int64_t>(filter_context_seconds(options.filters) * rate_hz);
         for (size_t r = 0; r < recorded_.size(); ++r)
-            filters_.push_back(std::make_unique<ChunkedZeroPhase>(sos, kFilterChunkSeconds * static_cast<int>(kModelRateHz), context));
+            filters_.push_back(std::make_unique<ChunkedZeroPhase>(sos, kFilterChunkSeconds * rate_hz, context));
         filtered_.resize(recorded_.size());
     }
 }

@@ -25,9 +25,10 @@ struct PreprocessOptions {
 
 class SignalStream {
 public:
-    SignalStream(SampleSource& reader, const ChannelPlan& plan, const PreprocessOptions& options);
+    // rate_hz: the whole-number rate every channel is resampled to (the model's).
+    SignalStream(SampleSource& reader, const ChannelPlan& plan, const PreprocessOptions& options, int rate_hz);
     int channels() const { return static_cast<int>(plan_.ids.size()); }
-    int64_t total_samples() const { return total_; }  // at 256 Hz, per channel
+    int64_t total_samples() const { return total_; }  // at the stream's rate, per channel
     // The resampling ratio (up, down) of each output channel (1/1 for zero-filled ones).
     const std::vector<ResampleRatio>& ratios() const { return ratios_; }
     // Next block, channels x n floats (channel-major) in `block`; false when the stream is done.
