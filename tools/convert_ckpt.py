@@ -13,7 +13,10 @@ stride must be stated, from the config.json that braindecode's hub mixin writes 
 and one that does not fit the engine's 4 s windows (1024 samples = 64 + a multiple of the stride;
 braindecode would pad them with zeros) is refused.
 
-CKPT is a PyTorch Lightning checkpoint (state dict under `state_dict`) or a plain state_dict.
+CKPT is a PyTorch Lightning checkpoint (state dict under `state_dict`), a TUAB/TUEV fine-tuning
+checkpoint ({"model": ...}, or DeepSpeed's {"module": ...}: their encoder is fine-tuned, so convert
+it from there, not from the pretrained file) or a plain state_dict. The linear-probe scripts for
+KaggleERN and PhysioP300 use patch stride 32: convert their encoder with --patch-stride 32.
 Errors: one line "convert_ckpt: error: ..." on stderr, exit code 1, and no output file.
 """
 import argparse
@@ -81,12 +84,22 @@ def sha256_file(path):
     return h.hexdigest()
 
 
+# Where checkpoints keep their state_dict: PyTorch Lightning (the pretraining, linear-probe and sleep
+# scripts) under "state_dict"; the TUAB/TUEV fine-tuning script (run_class_finetuning_EEGPT_change*.py,
+# --model_key model|module|state_dict) under "model", or "module" when saved by DeepSpeed.
+STATE_DICT_KEYS = ("state_dict", "model", "module")
+
+
 def get_state_dict(ckpt):
-    if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
-        return ckpt["state_dict"]
-    if isinstance(ckpt, dict) and ckpt and all(isinstance(k, str) for k in ckpt):
+    if isinstance(ckpt, dict):
+        for key in STATE_DICT_KEYS:
+            if isinstance(ckpt.get(key), dict) and ckpt[key]:
+                return ckpt[key]
+    if isinstance(ckpt, dict) and ckpt and all(isinstance(k, str) for k in ckpt) and \
+            any(hasattr(v, "shape") for v in ckpt.values()):
         return ckpt
-    raise Fail("checkpoint holds neither a 'state_dict' entry nor a plain state_dict")
+    raise Fail("checkpoint holds no state_dict (neither a 'state_dict', 'model' or 'module' entry nor a plain "
+               "state_dict)")
 
 
 def existing_prefixes(keys):

@@ -1,5 +1,7 @@
-"""Heads: tools/convert_head.py exports the linear-probe layout of a fine-tuned checkpoint, and
-`eegpt classify` equals the same head computed in PyTorch on independently prepared windows."""
+"""Heads: tools/convert_head.py exports the linear-probe layout of a fine-tuned checkpoint (format
+version 2, with the reference scripts' max norms applied), `eegpt classify` equals the same head
+computed in PyTorch on independently prepared windows, and a version 1 file written by the converter
+before version 2 still loads and gives the numbers it gave then (test/data/heads)."""
 import os
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import head_steps  # noqa: E402
 import recordings_testlib as lib  # noqa: E402
 
 CONVERT_HEAD = os.path.join(lib.REPO, "tools", "convert_head.py")
@@ -60,7 +63,8 @@ def test_classify_equals_the_head_in_pytorch(weights, checkpoint, tmp_path):
     # engine's `encode` on the mixed windows, then the probe layers in PyTorch.
     x, names, _ = lib.prepared_windows("Subject00_2.edf", stride=1024)
     x = x[:, [names.index(c) for c in INPUTS]]
-    mixed = torch.nn.functional.conv1d(torch.from_numpy(x).double(), state["chan_conv.weight"].double(),
+    mixed = torch.nn.functional.conv1d(torch.from_numpy(x).double(),
+                                       torch.renorm(state["chan_conv.weight"].double(), p=2, dim=0, maxnorm=1),
                                        state["chan_conv.bias"].double()).float().numpy()
     inp, enc = tmp_path / "mixed.h5", tmp_path / "enc.h5"
     with h5py.File(inp, "w") as f:
@@ -69,9 +73,11 @@ def test_classify_equals_the_head_in_pytorch(weights, checkpoint, tmp_path):
     lib.run_ok("encode", "--weights", weights, "--input", inp, "--output", enc)
     with h5py.File(enc, "r") as f:
         z = torch.from_numpy(f["features"][()]).double()
-    h = torch.nn.functional.linear(z.flatten(2), state["linear_probe1.weight"].double(), state["linear_probe1.bias"].double())
-    logits = torch.nn.functional.linear(h.flatten(1), state["linear_probe2.weight"].double(),
-                                        state["linear_probe2.bias"].double())
+    # The reference scripts' LinearWithConstraint renormalise their weights (max norms 1 and 0.25).
+    w1 = torch.renorm(state["linear_probe1.weight"].double(), p=2, dim=0, maxnorm=1)
+    w2 = torch.renorm(state["linear_probe2.weight"].double(), p=2, dim=0, maxnorm=0.25)
+    h = torch.nn.functional.linear(z.flatten(2), w1, state["linear_probe1.bias"].double())
+    logits = torch.nn.functional.linear(h.flatten(1), w2, state["linear_probe2.bias"].double())
     expected = torch.softmax(logits, dim=1).numpy()
 
     with h5py.File(out, "r") as f:
@@ -114,7 +120,7 @@ def test_random_heads_and_converter_errors(weights, checkpoint, tmp_path):
     assert convert("--random", wide, "--input-channels", "CZ", "--embed-dim", 512).returncode == 0
     r = lib.run("classify", lib.recording("Subject00_2.edf"), "--weights", weights, "--head", wide, "--output",
                 tmp_path / "w.h5")
-    assert r.returncode == 1 and "head layer 0 takes 2048 inputs" in r.stderr
+    assert r.returncode == 1 and "2048" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 
 
@@ -135,9 +141,12 @@ def test_relu_and_gelu_layers_equal_pytorch(weights, tmp_path):
     w3 = rng.standard_normal((3, 8))
     b3 = 0.1 * rng.standard_normal(3)
     head = tmp_path / "act.h5"
-    convert_head.write_head(str(head), ["a", "b", "c"], ["FP1", "FP2", "F3", "F4", "CZ"], None, None,
-                            [(w1, b1, "gelu", False), (w2, b2, "relu", True), (w3, b3, "identity", False)],
-                            "test", "")
+    inputs = ["FP1", "FP2", "F3", "F4", "CZ"]
+    lin = lambda w, b: convert_head.step("linear", dict(weight=w, bias=b))  # noqa: E731
+    steps = [convert_head.encoder_step(inputs, 64), lin(w1, b1), convert_head.step("gelu"),
+             convert_head.step("flatten"), lin(w2, b2), convert_head.step("relu"), lin(w3, b3)]
+    convert_head.write_head_v2(str(head), convert_head.root_attrs("custom", ["a", "b", "c"], "softmax", inputs, 256.0,
+                                                                  1024, 1.0, 4.0, "test", ""), steps)
     out = tmp_path / "p.h5"
     lib.run_ok("classify", lib.recording("Subject00_2.edf"), "--weights", weights, "--head", head, "--output", out,
                "--save-features", "--quiet")
@@ -158,3 +167,46 @@ def test_relu_and_gelu_layers_equal_pytorch(weights, tmp_path):
     # The test would see either activation replaced by the other.
     assert np.abs(p - head_in_torch(relu, relu)).max() > 1e-3
     assert np.abs(p - head_in_torch(gelu, gelu)).max() > 1e-3
+
+
+def test_linear_probe_layout_applies_the_official_max_norms(checkpoint, tmp_path):
+    """No --recipe: the BCIC-2a-like layout, so chan_conv, linear_probe1 and linear_probe2 are the
+    reference scripts' max-norm layers (1, 1, 0.25): stored renormalised (torch.renorm), the rows of
+    the stand-in checkpoint being beyond those bounds."""
+    ckpt, state = checkpoint
+    head = tmp_path / "head.h5"
+    r = convert(ckpt, head, "--input-channels", ",".join(INPUTS), "--encoder-channels", ",".join(ENCODER))
+    assert r.returncode == 0, r.stderr
+    h = head_steps.read_head(str(head))
+    assert int(h["attrs"]["format_version"]) == 2 and int(h["attrs"]["max_norm_applied"]) == 1
+    assert [s["op"] for s in h["steps"]] == ["channel_mix", "encoder", "linear", "flatten", "linear"]
+    expected = [("chan_conv.weight", 1.0), ("linear_probe1.weight", 1.0), ("linear_probe2.weight", 0.25)]
+    weighted = [s for s in h["steps"] if "weight" in s["tensors"]]
+    for s, (name, max_norm) in zip(weighted, expected):
+        raw = state[name].double()
+        assert (raw.reshape(raw.shape[0], -1).norm(dim=1) > max_norm).any()  # the bound matters
+        want = torch.renorm(raw, p=2, dim=0, maxnorm=max_norm).reshape(raw.shape[0], -1).float().numpy()
+        assert s["attrs"]["max_norm"] == max_norm
+        np.testing.assert_array_equal(s["tensors"]["weight"].astype(np.float32), want)
+    assert h["steps"][1]["attrs"]["channels"] == ENCODER and h["steps"][1]["attrs"]["patch_stride"] == 64
+
+
+def test_version_1_files_still_load_with_the_same_numbers(tmp_path):
+    """test/data/heads/v1_probe.h5 (written by convert_head 2) on the recording and weights its
+    expected probabilities were computed with (test/data/heads/README.md)."""
+    data = os.path.join(lib.REPO, "test", "data", "heads")
+    weights = tmp_path / "tiny2.h5"
+    r = subprocess.run([sys.executable, os.path.join(lib.REPO, "tools", "convert_ckpt.py"), "--random-init", "tiny2",
+                        "--seed", "0", str(weights)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with h5py.File(os.path.join(data, "v1_probe.h5"), "r") as f:
+        assert int(f.attrs["format_version"]) == 1
+    out = tmp_path / "p.h5"
+    lib.run_ok("classify", lib.recording("Subject00_2.edf"), "--weights", weights, "--head",
+               os.path.join(data, "v1_probe.h5"), "--output", out, "--quiet")
+    with h5py.File(os.path.join(data, "v1_probe_expected.h5"), "r") as f:
+        expected, starts = f["probabilities"][()], f["window_start_s"][()]
+    with h5py.File(out, "r") as f:
+        np.testing.assert_array_equal(f["window_start_s"][()], starts)
+        np.testing.assert_allclose(f["probabilities"][()], expected, rtol=1e-5, atol=1e-7)
+        assert lib.strings(f["class_names"]) == ["rest", "task", "other"]

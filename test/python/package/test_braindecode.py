@@ -86,9 +86,10 @@ def test_braindecode_model_with_its_head(layout, tmp_path):
     assert rec.probabilities.std(axis=0).max() > 1e-4  # the windows differ: not a constant head
     if layout == "probe+chan_proj":
         w = sd["chan_proj.proj.parametrizations.weight.original"].double().renorm(p=2, dim=0, maxnorm=1.0)
-        with h5py.File(head, "r") as f:
-            np.testing.assert_allclose(f["channel_mixing/weight"][()], w[:, :, 0].numpy(), rtol=1e-6, atol=1e-7)
-            assert [s.decode() if isinstance(s, bytes) else s for s in f["channel_mixing"].attrs["encoder_channels"]] \
+        with h5py.File(head, "r") as f:  # format version 2: channel_mix, then the encoder step
+            assert f["steps/0"].attrs["op"] == "channel_mix" and f["steps/1"].attrs["op"] == "encoder"
+            np.testing.assert_allclose(f["steps/0/weight"][()], w[:, :, 0].numpy(), rtol=1e-6, atol=1e-7)
+            assert [s.decode() if isinstance(s, bytes) else s for s in f["steps/1"].attrs["channels"]] \
                 == STANDARD19
 
 
