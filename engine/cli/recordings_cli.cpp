@@ -450,9 +450,11 @@ int run_inspect(const RecordingArgs& a) {
 int run_preprocess(const RecordingArgs& a) {
     const RecordingOptions options = recording_options(a);
     if (a.recordings.size() != 1) throw Error("preprocess takes one recording and --output");
-    check_output_path(a.output, {{"the input recording", a.recordings[0]}});
-    for (const auto& w :
-         write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess, EEGPT_VERSION))
+    check_output_path(a.output, {{"the input recording", a.recordings[0]}, {"the head", a.head}});
+    std::unique_ptr<Head> head;
+    if (!a.head.empty()) head = std::make_unique<Head>(load_head(a.head));
+    for (const auto& w : write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess,
+                                            EEGPT_VERSION, head.get()))
         std::fprintf(stderr, "eegpt: warning: %s: %s\n", a.recordings[0].c_str(), w.c_str());
     return 0;
 }
@@ -512,9 +514,10 @@ RecordingCommands::RecordingCommands(CLI::App& app) {
     inspect_->add_option("--channels", args_.channels, "montage to check");
     inspect_->add_option("--fill-missing", args_.fill_missing, "'zeros'");
 
-    preprocess_ = app.add_subcommand("preprocess", "write the preprocessed 256 Hz signals of a recording (HDF5)");
+    preprocess_ = app.add_subcommand("preprocess", "write the preprocessed signals of a recording (HDF5; 256 Hz, or a head's rate)");
     preprocess_->add_option("recording", args_.recordings, "EDF/BDF file")->required();
     preprocess_->add_option("--output", args_.output, "output HDF5: signals (channels x samples, mV)")->required();
+    preprocess_->add_option("--head", args_.head, "the inputs of this head at its sample rate (what classify cuts windows from)");
     add_preprocess_options(preprocess_, args_);
 }
 

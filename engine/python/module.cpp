@@ -41,6 +41,21 @@ struct Interrupted : std::runtime_error {
     Interrupted() : std::runtime_error("interrupted") {}
 };
 
+// A downstream model file (recordings/heads/head.h), loaded once.
+struct PyHead {
+    Head head;
+    std::string path;
+    std::string output() const { return head.output == HeadOutput::sigmoid ? "sigmoid" : "softmax"; }
+};
+
+nb::ndarray<nb::numpy, float, nb::ndim<2>> matrix(const std::vector<float>& v, size_t rows, size_t cols) {
+    float* data = new float[v.size()];
+    std::copy(v.begin(), v.end(), data);
+    nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
+    const size_t shape[2] = {rows, cols};
+    return nb::ndarray<nb::numpy, float, nb::ndim<2>>(data, 2, shape, owner);
+}
+
 class Model {
 public:
     Model(ModelWeights weights, const std::string& path, const std::string& device, const std::string& precision,
@@ -173,6 +188,61 @@ public:
         return d;
     }
 
+    // Windows through a downstream model (as `eegpt encode --head`): x (batch, inputs, samples) in
+    // the head's input unit, channels its input labels in order. Returns (logits, probabilities).
+    nb::tuple predict(const PyHead& h, nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> x,
+                      const std::vector<std::string>& channels) {
+        const Head& head = h.head;
+        HeadPlan plan;
+        try {
+            plan = plan_head(head, encoder_->config());
+        } catch (const Error& e) {
+            throw Error("head '" + h.path + "' does not fit the model: " + e.what());
+        }
+        const int batch = static_cast<int>(x.shape(0)), samples = static_cast<int>(x.shape(2));
+        const auto& labels = head.input_labels;
+        if (x.shape(1) != labels.size() || channels.size() != labels.size())
+            throw Error("the head takes " + std::to_string(labels.size()) + " inputs; x has " +
+                        std::to_string(x.shape(1)) + " channels and " + std::to_string(channels.size()) + " names");
+        for (size_t c = 0; c < labels.size(); ++c)
+            if (model_input_key(channels[c]) != model_input_key(labels[c]))
+                throw Error("channel " + std::to_string(c) + " is '" + channels[c] + "', the head's input " +
+                            std::to_string(c) + " is '" + labels[c] + "' (the head's inputs, in order, are its input_labels)");
+        if (samples != head.window_samples)
+            throw Error("windows of " + std::to_string(samples) + " samples; the head takes " +
+                        std::to_string(head.window_samples));
+        if (batch < 1) throw Error("x holds no window");
+        const size_t n = x.size(), per_window = labels.size() * static_cast<size_t>(samples);
+        for (size_t i = 0; i < n; ++i)
+            if (!std::isfinite(x.data()[i]))
+                throw Error("'x' has a non-finite value (window " + std::to_string(i / per_window) + ", channel '" +
+                            labels[(i % per_window) / static_cast<size_t>(samples)] + "')");
+        const ModelConfig& c = encoder_->config();
+        const int K = head.outputs();
+        std::vector<float> logits(static_cast<size_t>(batch) * K), probabilities(logits.size());
+        {
+            nb::gil_scoped_release release;
+            std::vector<float> prepared;
+            const float* in = x.data();
+            if (!head.signal_is_identity()) {
+                head_signal(head, x.data(), batch, prepared);
+                in = prepared.data();
+            }
+            std::vector<float> features(encoder_->output_size(batch, plan.encoder_samples));
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                encoder_->encode(in, batch, static_cast<int>(plan.encoder_ids.size()), plan.encoder_samples,
+                                 plan.encoder_ids.data(), features.data());
+            }
+            for (float v : features)
+                if (!std::isfinite(v)) throw Error("the encoder's features are not finite (the input overflows)");
+            head_outputs(head, features.data(), batch, plan.patches, c.embed_num, c.embed_dim, logits.data(),
+                         probabilities.data());
+        }
+        return nb::make_tuple(matrix(logits, static_cast<size_t>(batch), static_cast<size_t>(K)),
+                              matrix(probabilities, static_cast<size_t>(batch), static_cast<size_t>(K)));
+    }
+
     // Seconds of one encoder call made here, with no Python around it: the baseline of the
     // overhead measurement (tools/bench/python_overhead.py).
     double time_encode(nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> x,
@@ -233,6 +303,32 @@ NB_MODULE(_core, m) {
         .def_ro("source_prefix", &Provenance::source_prefix)
         .def_ro("converter_version", &Provenance::converter_version);
 
+    nb::class_<eegpt::python::PyHead>(m, "Head")
+        .def_static(
+            "load",
+            [](const std::string& path) {
+                auto* h = new eegpt::python::PyHead;
+                {
+                    nb::gil_scoped_release release;
+                    h->head = load_head(path);
+                }
+                h->path = path;
+                return h;
+            },
+            "path"_a)
+        .def_prop_ro("recipe", [](const eegpt::python::PyHead& h) { return h.head.recipe; })
+        .def_prop_ro("class_names", [](const eegpt::python::PyHead& h) { return h.head.class_names; })
+        .def_prop_ro("output", &eegpt::python::PyHead::output)
+        .def_prop_ro("input_labels", [](const eegpt::python::PyHead& h) { return h.head.input_labels; })
+        .def_prop_ro("encoder_channels", [](const eegpt::python::PyHead& h) { return h.head.encoder_channels(); })
+        .def_prop_ro("sample_rate_hz", [](const eegpt::python::PyHead& h) { return h.head.sample_rate_hz; })
+        .def_prop_ro("window_samples", [](const eegpt::python::PyHead& h) { return h.head.window_samples; })
+        .def_prop_ro("input_unit_mv", [](const eegpt::python::PyHead& h) { return h.head.input_unit_mv; })
+        .def_prop_ro("stride_s", [](const eegpt::python::PyHead& h) { return h.head.stride_s; })
+        .def_prop_ro("source", [](const eegpt::python::PyHead& h) { return h.head.source; })
+        .def_prop_ro("warnings", [](const eegpt::python::PyHead& h) { return h.head.warnings; })
+        .def_prop_ro("path", [](const eegpt::python::PyHead& h) { return h.path; });
+
     nb::class_<Model>(m, "Model")
         .def_static(
             "load",
@@ -256,6 +352,7 @@ NB_MODULE(_core, m) {
             },
             "name"_a, "seed"_a, "device"_a, "precision"_a, "threads"_a)
         .def("encode", &Model::encode, "x"_a, "channels"_a)
+        .def("predict", &Model::predict, "head"_a, "x"_a, "channels"_a)
         .def("time_encode", &Model::time_encode, "x"_a, "channels"_a)
         .def("process", &Model::process, "input"_a, "output"_a, "stride_s"_a, "batch"_a, "channels"_a,
              "fill_missing_zeros"_a, "average_reference"_a, "bandpass_low"_a, "bandpass_high"_a, "bandpass_order"_a,

@@ -5,6 +5,8 @@
     feats = model.encode(x, channels)                  # (batch, channels, samples) mV at 256 Hz
     rec = eegpt.embed("recording.edf", model)          # or an mne.io.Raw
     rec.features, rec.window_start_s, rec.channels, rec.dropped, rec.metadata
+    clf = eegpt.Classifier("tuab_head.h5", "tuab_encoder.h5")  # a downstream model (docs/downstream.md)
+    clf.predict_proba(x)                               # the official forward; eegpt.classify(path, model, clf)
 
 The computation is the C++ engine's, the same as the `eegpt` command line's: the same channel
 mapping, resampling, filters and encoder, and the same one-line error messages, raised as
@@ -13,6 +15,7 @@ eegpt.Error (a ValueError) for bad input and OSError for files that cannot be re
 from . import _core
 from ._core import Error, __version__
 from ._model import Model
+from ._classifier import Classifier
 from ._recordings import Recording, classify, embed, output_name, read_features
 from ._many import embed_many
 
@@ -28,7 +31,7 @@ def write_demo_recording(path="eegpt_demo_recording.edf"):
     engine_call(_core.write_synthetic_recording, path)
     return path
 
-__all__ = ["Error", "Model", "Recording", "embed", "classify", "read_features", "embed_many", "output_name",
+__all__ = ["Error", "Model", "Classifier", "Recording", "embed", "classify", "read_features", "embed_many", "output_name",
            "EEGPTFeatures", "write_demo_recording", "__version__"]
 
 

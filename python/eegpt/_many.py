@@ -57,7 +57,7 @@ def _job_record(spec, options):
              ("bandpass", "" if bandpass is None else "%g,%g" % tuple(bandpass)),
              ("bandpass_order", "" if bandpass is None else str(int(options.get("bandpass_order", 4)))),
              ("notch_hz", _number(notch)), ("notch_q", _number(options.get("notch_q", 30.0)) if notch > 0 else ""),
-             ("out_of_range", "keep"), ("stride_s", _number(options.get("stride", 4.0))),
+             ("out_of_range", "keep"), ("stride_s", _number(options.get("stride") or 4.0)),
              ("features_dtype", options.get("features_dtype", "float32")), ("save_features", "1")]
     return "".join("\n%s=%s" % kv for kv in lines)
 

@@ -17,7 +17,7 @@ from ._errors import engine_call
 
 # Datasets that become attributes of Recording; every other dataset and attribute is in metadata.
 _FIELDS = ("features", "window_start_s", "channels", "channel_ids", "channels_dropped", "channels_dropped_reason",
-           "channels_filled", "warnings", "probabilities", "predicted_class", "class_names")
+           "channels_filled", "warnings", "logits", "probabilities", "predicted_class", "class_names")
 
 
 def _text(v):
@@ -33,14 +33,16 @@ def _text(v):
 class Recording:
     """Features (and predictions) of one recording, as the CLI writes them.
 
-    features          float32 (windows, 16, embed_num, embed_dim), or float16; None if not saved
-    window_start_s    float64 (windows,): start of each 4 s window in the recording
+    features          float32 (windows, patches, embed_num, embed_dim), or float16; None if not saved
+    window_start_s    float64 (windows,): start of each window in the recording (4 s windows, or
+                      the head's)
     channels          the channels the encoder saw, in order (dictionary names)
     channel_ids       their dictionary ids
     dropped           [(source label, reason)] of the recording's signals not used
     filled            channels filled with zeros (fill_missing)
     warnings          repairs and oddities met while reading
-    probabilities, predicted_class, class_names: classify only (else None)
+    logits, probabilities, predicted_class, class_names: classify only (else None); a sigmoid
+                      head (one logit) has one probability column, of class_names[1]
     metadata          every other dataset and attribute of the output file (recording path, file
                       type, duration, preprocessing, source labels and rates, weights' provenance,
                       device, precision, engine version, ...)
@@ -54,6 +56,7 @@ class Recording:
         self.dropped = list(zip(fields.get("channels_dropped", []), fields.get("channels_dropped_reason", [])))
         self.filled = fields.get("channels_filled", [])
         self.warnings = fields.get("warnings", [])
+        self.logits = fields.get("logits")
         self.probabilities = fields.get("probabilities")
         self.predicted_class = fields.get("predicted_class")
         self.class_names = fields.get("class_names")
@@ -123,7 +126,7 @@ def _filters(bandpass, notch):
     return low, high, float(notch or 0.0)
 
 
-def run_recording(model, recording, output, head=None, stride=4.0, channels=None, fill_missing=False,
+def run_recording(model, recording, output, head=None, stride=None, channels=None, fill_missing=False,
                   average_reference=False, bandpass=None, bandpass_order=4, notch=None, notch_q=30.0, batch=32,
                   features_dtype="float32", save_features=True, progress=True, job=""):
     """One recording (a path, or an mne.io.Raw) through the C++ pipeline into `output`; returns the
@@ -138,7 +141,8 @@ def run_recording(model, recording, output, head=None, stride=4.0, channels=None
     head = "" if head is None else os.fspath(head)
     if progress is True:
         progress = _ProgressBar(os.path.basename(files[0]) if files else "mne.io.Raw")
-    return engine_call(model._core.process, recording, os.fspath(output), float(stride), int(batch),
+    stride = 0.0 if stride is None else float(stride)  # 0: the window length, or the head's stride
+    return engine_call(model._core.process, recording, os.fspath(output), stride, int(batch),
                        _montage(channels), bool(fill_missing), bool(average_reference), low, high,
                        int(bandpass_order), notch_hz, float(notch_q), features_dtype, head, bool(save_features),
                        progress or None, job, files=files + ([head] if head else []))
@@ -185,15 +189,25 @@ def embed(recording, model, stride=4.0, channels=None, fill_missing=False, avera
         features_dtype=features_dtype, progress=progress))
 
 
-def classify(recording, model, head, stride=4.0, average_reference=False, bandpass=None, bandpass_order=4,
-             notch=None, notch_q=30.0, batch=32, save_features=False, progress=True):
+def classify(recording, model, head, stride=None, fill_missing=False, average_reference=False, bandpass=None,
+             bandpass_order=4, notch=None, notch_q=30.0, batch=32, save_features=False, progress=True):
     """Class probabilities of a recording with a head file (docs/weight-format.md), as `eegpt classify`:
-    a Recording with probabilities, predicted_class and class_names; the recording-level result is
-    in metadata (recording_mean_probability, recording_class_fraction, recording_predicted_class).
-    The head fixes the input channels."""
+    a Recording with logits, probabilities, predicted_class and class_names; the recording-level
+    result is in metadata (recording_mean_probability, recording_class_fraction,
+    recording_predicted_class). The head fixes the input channels, the sample rate, the window
+    length, the unit and the default stride (stride=None); fill_missing: an input the recording
+    lacks is zeros (else an error). head: a head file or an eegpt.Classifier."""
+    if isinstance(head, _classifier_type()):
+        head = head.head_path
     return _run_to_memory(model, recording, head, dict(
-        stride=stride, average_reference=average_reference, bandpass=bandpass, bandpass_order=bandpass_order,
-        notch=notch, notch_q=notch_q, batch=batch, save_features=save_features, progress=progress))
+        stride=stride, fill_missing=fill_missing, average_reference=average_reference, bandpass=bandpass,
+        bandpass_order=bandpass_order, notch=notch, notch_q=notch_q, batch=batch, save_features=save_features,
+        progress=progress))
+
+
+def _classifier_type():
+    from ._classifier import Classifier
+    return Classifier
 
 
 def output_name(recording, output_dir, suffix=".features.h5"):

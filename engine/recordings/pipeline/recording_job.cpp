@@ -378,11 +378,12 @@ RecordingSummary process_recording(SampleSource& reader, const std::string& outp
 
 std::vector<std::string> write_preprocessed(const std::string& input, const std::string& output,
                                             const MontageOptions& montage, const PreprocessOptions& preprocess,
-                                            const std::string& engine_version) {
+                                            const std::string& engine_version, const Head* head) {
     EdfReader edf(input, preprocess.out_of_range);
     EdfSource reader(edf);
-    ChannelPlan plan = plan_recording_channels(reader, montage, nullptr);
-    const int rate = static_cast<int>(kModelRateHz);
+    ChannelPlan plan = plan_recording_channels(reader, montage, head);
+    RecordingOptions defaults;
+    const int rate = window_geometry(defaults, head).rate_hz;
     SignalStream stream(reader, plan, preprocess, rate);
     std::vector<std::string> warnings = reader.warnings();
     warnings.insert(warnings.end(), plan.warnings.begin(), plan.warnings.end());

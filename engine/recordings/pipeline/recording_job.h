@@ -78,10 +78,11 @@ RecordingSummary process_recording(const std::string& input, const std::string& 
 RecordingSummary process_recording(SampleSource& source, const std::string& output, const ModelContext& model,
                                    const RecordingOptions& options, const ProgressFn& progress = nullptr);
 
-// The preprocessed continuous signals (channels x samples, float32, 256 Hz) of a recording, for
-// inspection and tests; streamed like process_recording. Returns the warnings (also in the output).
+// The preprocessed continuous signals (channels x samples, float32, millivolts) of a recording, for
+// inspection and tests; streamed like process_recording: at 256 Hz, or with a head its inputs at
+// its rate (what classify cuts its windows from). Returns the warnings (also in the output).
 std::vector<std::string> write_preprocessed(const std::string& input, const std::string& output,
                                             const MontageOptions& montage, const PreprocessOptions& preprocess,
-                                            const std::string& engine_version);
+                                            const std::string& engine_version, const Head* head = nullptr);
 
 }  // namespace eegpt
