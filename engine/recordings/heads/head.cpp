@@ -100,17 +100,20 @@ void check_max_norm(const HeadStep& s, const std::string& where) {
     }
 }
 
-HeadStep read_step(hid_t g, const std::string& where, TensorReader& t) {
+// path: the step's group in the file, naming its tensors ("steps/3/weight"); messages about the
+// step name its op too ("steps/3 (linear): ...").
+HeadStep read_step(hid_t g, const std::string& path, TensorReader& t) {
     HeadStep s;
     const std::string op = h5::read_string_attr(g, "op");
+    const std::string where = path + " (" + op + ")";
     const auto it = op_names().find(op);
-    if (it == op_names().end()) throw Error(where + ": unknown op '" + op + "'");
+    if (it == op_names().end()) throw Error(path + ": unknown op '" + op + "'");
     s.op = it->second;
-    auto vec = [&](const std::string& name, uint64_t n) { return t.read(g, where, name, {n}); };
+    auto vec = [&](const std::string& name, uint64_t n) { return t.read(g, path, name, {n}); };
     auto vec_any = [&](const std::string& name) {
-        const auto shape = t.shape(g, where, name);
-        if (shape.size() != 1) throw Error("'" + where + "/" + name + "' must be 1-d");
-        return t.read(g, where, name, shape);
+        const auto shape = t.shape(g, path, name);
+        if (shape.size() != 1) throw Error("'" + path + "/" + name + "' must be 1-d");
+        return t.read(g, path, name, shape);
     };
     switch (s.op) {
         case StepOp::scale:
@@ -124,14 +127,14 @@ HeadStep read_step(hid_t g, const std::string& where, TensorReader& t) {
         case StepOp::select_channels: {
             const auto info = h5::dataset_info(g, "indices");
             if (info.shape.size() != 1 || info.shape[0] < 1 || info.shape[0] > 4096)
-                throw Error("'" + where + "/indices' must be a 1-d list of 1..4096 indices");
+                throw Error("'" + path + "/indices' must be a 1-d list of 1..4096 indices");
             for (int32_t i : h5::read_int32s(g, "indices")) s.indices.push_back(i);
             break;
         }
         case StepOp::channel_scale: s.weight = vec_any("weight"); break;
         case StepOp::channel_mix:
         case StepOp::linear:
-            t.matrix(g, where, "weight", s.weight, s.out, s.in);
+            t.matrix(g, path, "weight", s.weight, s.out, s.in);
             s.bias = vec("bias", static_cast<uint64_t>(s.out));
             if (h5::has_attr(g, "max_norm")) {
                 s.max_norm = h5::read_double_attr(g, "max_norm");
@@ -152,7 +155,7 @@ HeadStep read_step(hid_t g, const std::string& where, TensorReader& t) {
             break;
         }
         case StepOp::depthwise_conv: {
-            t.matrix(g, where, "weight", s.weight, s.in, s.out);  // channels x kernel
+            t.matrix(g, path, "weight", s.weight, s.in, s.out);  // channels x kernel
             s.bias = vec("bias", static_cast<uint64_t>(s.in));
             const std::string padding = h5::read_string_attr(g, "padding");
             if (padding != "valid" && padding != "same") throw Error(where + ": padding must be 'valid' or 'same'");
@@ -186,7 +189,7 @@ HeadStep read_step(hid_t g, const std::string& where, TensorReader& t) {
             if (static_cast<int64_t>(h5::member_names(dec).size()) != layers)
                 throw Error(where + ": group 'decoder' does not hold exactly " + std::to_string(layers) + " layers");
             for (int64_t l = 0; l < layers; ++l) {
-                const std::string lw = where + "/decoder/" + std::to_string(l);
+                const std::string lw = path + "/decoder/" + std::to_string(l);
                 t.groups.push_back(h5::open_group(dec, std::to_string(l)));
                 hid_t lg = t.groups.back().get();
                 DecoderLayerWeights d;
@@ -261,7 +264,7 @@ void read_version2(hid_t file, Head& head, TensorReader& t) {
         const std::string name = std::to_string(i), where = "steps/" + name;
         if (!h5::has_object(steps, name)) throw Error("missing step '" + where + "'");
         t.groups.push_back(h5::open_group(steps, name));
-        head.steps.push_back(read_step(t.groups.back().get(), where + " (" + h5::read_string_attr(t.groups.back().get(), "op") + ")", t));
+        head.steps.push_back(read_step(t.groups.back().get(), where, t));
     }
 }
 
