@@ -58,7 +58,7 @@ eegpt::Encoder* gpu_encoder(std::string& why) {
 
 double flops_per_window(const eegpt::ModelConfig& c, int channels, int samples) {
     const double D = c.embed_dim, H = c.mlp_hidden, E = c.embed_num, P = c.patch_size;
-    const double S = channels + c.embed_num, N = samples / c.patch_size;
+    const double S = channels + c.embed_num, N = c.patches(samples);
     const double per_token_block = 2 * D * 3 * D + 2 * D * D + 2 * D * H + 2 * H * D;
     const double attention_full = 4 * S * S * D;  // QK^T and PV over all heads
     const double full_blocks = (c.depth - 1) * (S * per_token_block + attention_full);
@@ -114,7 +114,8 @@ std::vector<int> channel_ids(int channels) {
 
 bool output_is_complete(const eegpt::Encoder& encoder, const std::vector<float>& out, int batch, int samples) {
     const eegpt::ModelConfig& c = encoder.config();
-    const size_t expected = static_cast<size_t>(batch) * static_cast<size_t>(samples / c.patch_size) *
+    const int patches = (samples - c.patch_size) / c.patch_stride + 1;  // the Conv2d's floor
+    const size_t expected = static_cast<size_t>(batch) * static_cast<size_t>(patches) *
                             static_cast<size_t>(c.embed_num) * static_cast<size_t>(c.embed_dim);
     if (out.size() != expected || encoder.output_size(batch, samples) != expected) return false;
     for (float v : out)

@@ -16,8 +16,9 @@ using bf16 = __nv_bfloat16;
 // ---- patch_embed.cu -------------------------------------------------------------------------
 // x: batch x channels x samples; channel_ids: `channels` dictionary rows of chan_embed (dim wide);
 // patch_wt: the patch projection TRANSPOSED, patch x dim (patch_wt[p * dim + d] = W[d][p]);
-// summary: embed_num x dim. Time patch n starts at sample n * stride (stride <= patch; samples =
-// patch + a multiple of stride). Writes tokens: (batch * ((samples - patch) / stride + 1)) sequences
+// summary: embed_num x dim. Time patch n starts at sample n * stride (stride <= patch; samples >=
+// patch; the samples past the last whole patch are ignored). Writes tokens:
+// (batch * ((samples - patch) / stride + 1)) sequences
 // x (channels + embed_num) rows x dim: each sequence is the channel tokens of one time patch, then
 // the summary tokens.
 cudaError_t patch_embed(const float* x, const int* channel_ids, const float* patch_wt, const float* patch_bias,

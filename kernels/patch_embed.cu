@@ -1,7 +1,8 @@
 // Patch embedding, fused with the channel embedding and the summary-token append.
 //
 // One block per sequence (one time patch n of one window b, starting at sample n * stride: stride
-// below P makes overlapping patches). The block first copies the C patches of that time slot (C x P
+// below P makes overlapping patches; samples past the last whole patch are never read, as in the
+// released Conv2d with kernel (1, P) and stride (1, stride)). The block first copies the C patches of that time slot (C x P
 // floats, a strided read of x) into shared memory, then every thread
 // produces output elements (t, d) of the sequence's S = C + E token rows:
 //   t < C:  bias[d] + sum_p patch[t][p] * W[d][p]  + chan_embed[id[t]][d]
@@ -60,7 +61,7 @@ cudaError_t patch_embed(const float* x, const int* channel_ids, const float* pat
                         const float* chan_embed, const float* summary, float* tokens, int batch, int channels,
                         int samples, int patch, int stride, int dim, int embed_num, cudaStream_t stream) {
     if (batch < 1 || channels < 1 || patch < 1 || stride < 1 || stride > patch || dim < 1 || embed_num < 0 ||
-        samples < patch || (samples - patch) % stride != 0)
+        samples < patch)
         return cudaErrorInvalidValue;
     const size_t smem = patch_embed_smem_bytes(channels, patch);
     if (smem > kPatchEmbedMaxSmem) return cudaErrorInvalidValue;

@@ -126,8 +126,11 @@ TEST_CASE("cuda kernel: patch embedding with channel embedding and summary token
         int batch, channels, samples, patch, stride, dim, embed_num;
     };
     // Stride below the patch: overlapping patches (braindecode's EEGPT), 31 per 1024 samples at 32.
+    // Windows that are not a patch plus whole strides (537 at 32, 2000 and 100 at 64): the samples
+    // past the last whole patch are ignored, as by the released Conv2d.
     const Case cases[] = {{2, 5, 192, 64, 64, 64, 4},  {1, 58, 256, 64, 64, 512, 4}, {3, 1, 64, 64, 64, 96, 1},
-                          {2, 19, 128, 32, 32, 80, 2}, {2, 19, 1024, 64, 32, 64, 4}, {1, 7, 112, 64, 16, 48, 2}};
+                          {2, 19, 128, 32, 32, 80, 2}, {2, 19, 1024, 64, 32, 64, 4}, {1, 7, 112, 64, 16, 48, 2},
+                          {2, 5, 537, 64, 32, 64, 4},  {1, 3, 2000, 64, 64, 32, 1},  {2, 4, 100, 64, 64, 48, 2}};
     unsigned seed = 100;
     for (const Case& c : cases) {
         INFO("batch " << c.batch << " channels " << c.channels << " samples " << c.samples << " stride " << c.stride
@@ -158,8 +161,8 @@ TEST_CASE("cuda kernel: patch embedding with channel embedding and summary token
         CHECK(all_finite(got));
         CHECK(relative_error(got, ref) <= 2e-6);
     }
-    // 100 samples: not a patch plus whole strides; stride above the patch.
-    REQUIRE(kernels::patch_embed(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 100, 64, 64, 64, 4,
+    // 63 samples: shorter than one patch; stride above the patch.
+    REQUIRE(kernels::patch_embed(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 63, 64, 64, 64, 4,
                                  nullptr) == cudaErrorInvalidValue);
     REQUIRE(kernels::patch_embed(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 128, 32, 64, 64, 4,
                                  nullptr) == cudaErrorInvalidValue);
@@ -449,11 +452,48 @@ TEST_CASE("cuda encoder: bad shapes and ids are the same errors as on the CPU", 
     auto encoder = make_cuda_encoder(random_weights(named_config("tiny1"), 0), {Device::cuda, Precision::fp32, 0});
     std::vector<float> x(2 * 100), out(4096);
     std::vector<int> ids = {0, 1}, bad_ids = {0, 62};
-    REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 100, ids.data(), out.data()),
-                        Contains("positive multiple of 64, got 100"));
+    REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 63, ids.data(), out.data()),
+                        Contains("samples per window must be at least 64 (one patch), got 63"));
     REQUIRE_THROWS_WITH(encoder->encode(x.data(), 0, 2, 64, ids.data(), out.data()), Contains("batch must be at least 1"));
     REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 64, bad_ids.data(), out.data()),
                         Contains("channel id 62 out of range"));
+}
+
+// Any window length T >= 64 (the released Conv2d: floor((T - 64) / s) + 1 patches, the samples past
+// the last whole patch ignored), the shapes of test_encoder.cpp's window_length_cases: 537 and 512
+// at stride 32, 2000 and 7680 at stride 64, against the CPU fp32 path in every precision; then the
+// unused samples replaced by large values: the output is identical.
+TEST_CASE("cuda encoder: any window length, the samples past the last patch ignored", "[cuda][encoder]") {
+    REQUIRE_CUDA_DEVICE();
+    struct Case {
+        int stride, samples, patches;
+    };
+    const Case cases[] = {{32, 537, 15}, {32, 512, 15}, {64, 2000, 31}, {64, 7680, 120}};
+    const int B = 2, C = 5;
+    const auto ids = first_ids(C, 7);
+    for (const Case& c : cases) {
+        ModelConfig config = named_config("tiny2");
+        config.patch_stride = c.stride;
+        const ModelWeights w = random_weights(config, 4);
+        const int used = (c.patches - 1) * c.stride + config.patch_size;
+        auto x = randn(static_cast<size_t>(B) * C * c.samples, 1500 + static_cast<unsigned>(c.samples), 0.0f, 0.05f);
+        auto cpu = make_encoder(w);
+        const auto expected = encode_with(*cpu, x, B, C, c.samples, ids);
+        REQUIRE(expected.size() == static_cast<size_t>(B) * c.patches * config.embed_num * config.embed_dim);
+        auto perturbed = x;
+        for (size_t r = 0; r < static_cast<size_t>(B) * C; ++r)
+            for (int t = used; t < c.samples; ++t) perturbed[r * c.samples + t] = 1e3f * static_cast<float>(t - used + 1);
+        for (const auto& t : eegpt_test::kPrecisionBounds) {
+            INFO("T = " << c.samples << " at stride " << c.stride << ", " << to_string(t.precision));
+            auto gpu = make_cuda_encoder(w, {Device::cuda, t.precision, 0});
+            REQUIRE(gpu->output_size(B, c.samples) == expected.size());
+            const auto got = encode_with(*gpu, x, B, C, c.samples, ids);
+            CHECK(all_finite(got));
+            CHECK(relative_error(got, expected) <= t.relative);
+            CHECK(min_window_cosine(got, expected, B) >= t.min_cosine);
+            if (used < c.samples) CHECK(encode_with(*gpu, perturbed, B, C, c.samples, ids) == got);
+        }
+    }
 }
 
 TEST_CASE("cuda encoder: out of memory says what was asked and what batch would fit", "[cuda][encoder]") {

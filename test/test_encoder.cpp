@@ -117,6 +117,41 @@ void small_cases(const Row& row) {
     }
 }
 
+// Any window length T >= 64, as the released Conv2d patch embedding (kernel (1, 64), stride (1, s)):
+// N = floor((T - 64) / s) + 1 patches, the samples past the last whole patch ignored. T = 537 and
+// 512 at stride 32 (15 patches each; 537 leaves 25 samples unused), 2000 and 7680 at stride 64
+// (31 and 120 patches; 2000 leaves 16 unused), 100 at 64 (one patch, 36 unused), against the
+// float64 reference; then the unused samples replaced by large values: the output is identical.
+void window_length_cases(const Row& row) {
+    struct Case {
+        int stride, samples, patches;
+    };
+    ModelConfig config = named_config("tiny2");
+    const Case cases[] = {{32, 537, 15}, {32, 512, 15}, {64, 2000, 31}, {64, 7680, 120}, {64, 100, 1}};
+    const int B = 2, C = 5;
+    const auto ids = first_ids(C, 7);
+    for (const Case& c : cases) {
+        config.patch_stride = c.stride;
+        const ModelWeights w = random_weights(config, 4);
+        REQUIRE(config.patches(c.samples) == c.patches);
+        const int used = (c.patches - 1) * c.stride + config.patch_size;
+        auto x = random_input(static_cast<size_t>(B) * C * c.samples, 13 + static_cast<unsigned>(c.samples));
+        auto encoder = make_encoder(w, options_of(row));
+        REQUIRE(encoder->output_size(B, c.samples) ==
+                static_cast<size_t>(B) * c.patches * config.embed_num * config.embed_dim);
+        const std::string what = "T = " + std::to_string(c.samples) + " at stride " + std::to_string(c.stride) + ", " +
+                                 std::to_string(c.patches) + (c.patches == 1 ? " patch" : " patches");
+        const auto got = encode_with(*encoder, x, B, C, c.samples, ids);
+        check_row(row, got, reference_encode(bind_encoder_weights(w), x, B, C, c.samples, ids), B,
+                  what + " vs float64 reference");
+        if (used == c.samples) continue;
+        for (size_t r = 0; r < static_cast<size_t>(B) * C; ++r)
+            for (int t = used; t < c.samples; ++t) x[r * c.samples + t] = 1e3f * static_cast<float>(t - used + 1);
+        INFO(row_name(row) << ", " << what << ": samples " << used << ".." << c.samples - 1 << " changed");
+        CHECK(encode_with(*encoder, x, B, C, c.samples, ids) == got);
+    }
+}
+
 // The large model against the CPU fp32 path, 19 and 58 channels, batches 1, 7, 512 on a GPU and 1,
 // 7, 33 on a CPU (growing: a backend's buffers grow twice), then batch 7 again (reusing the grown buffers, same numbers). The
 // references are computed once per process and shared by the rows.
@@ -155,6 +190,7 @@ void run_row(const Row& row) {
     if (!why.empty()) EEGPT_SKIP(row_name(row) << ": " << why);
     fixture_case(row);
     small_cases(row);
+    window_length_cases(row);
     // The large model against the CPU path: the AVX2 cpu row is that path; the others compare with it.
     if (!(row.device == Device::cpu && row.isa == "avx2")) large_cases(row);
 }
@@ -196,16 +232,19 @@ TEST_CASE("encoder rejects bad shapes and channel ids", "[encoder][errors]") {
     auto encoder = make_encoder(random_weights(named_config("tiny1"), 0));
     std::vector<float> x(2 * 100), out(4096);
     std::vector<int> ids = {0, 1};
-    REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 100, ids.data(), out.data()),
-                        Contains("positive multiple of 64, got 100"));
+    REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 63, ids.data(), out.data()),
+                        Contains("samples per window must be at least 64 (one patch), got 63"));
+    REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 0, ids.data(), out.data()), Contains("at least 64"));
     REQUIRE_THROWS_WITH(encoder->encode(x.data(), 0, 2, 64, ids.data(), out.data()), Contains("batch must be at least 1"));
     REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 63, 64, ids.data(), out.data()), Contains("channel count must be 1..62"));
     ModelConfig strided = named_config("tiny1");
     strided.patch_stride = 32;
     auto overlapping = make_encoder(random_weights(strided, 0));
-    REQUIRE_THROWS_WITH(overlapping->encode(x.data(), 1, 2, 100, ids.data(), out.data()),
-                        Contains("64 plus a multiple of the patch stride 32, got 100"));
+    REQUIRE_THROWS_WITH(overlapping->encode(x.data(), 1, 2, 50, ids.data(), out.data()),
+                        Contains("at least 64 (one patch), got 50"));
     REQUIRE(overlapping->output_size(1, 96) == static_cast<size_t>(2 * strided.embed_num * strided.embed_dim));
+    REQUIRE(overlapping->output_size(1, 100) == static_cast<size_t>(2 * strided.embed_num * strided.embed_dim));
+    REQUIRE(encoder->output_size(1, 127) == static_cast<size_t>(1 * strided.embed_num * strided.embed_dim));
     std::vector<int> bad_ids = {0, 62};
     REQUIRE_THROWS_WITH(encoder->encode(x.data(), 1, 2, 64, bad_ids.data(), out.data()), Contains("channel id 62 out of range"));
 }

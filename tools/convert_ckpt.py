@@ -9,9 +9,11 @@ A braindecode `EEGPT` (its state_dict has the buffer `chans_id` or a `final_laye
 encoder under target_encoder. with the released names, but its patch stride (braindecode's default
 is 32: overlapping patches, 31 per 4 s window) is in its configuration, not in the tensors. So the
 stride must be stated, from the config.json that braindecode's hub mixin writes or with
---patch-stride; a stride below the patch size is written as format version 2 (docs/weight-format.md),
-and one that does not fit the engine's 4 s windows (1024 samples = 64 + a multiple of the stride;
-braindecode would pad them with zeros) is refused.
+--patch-stride; it must be 1..patch_size, and one below the patch size is written as format
+version 2 (docs/weight-format.md). Any stride in that range suits any window: the engine computes the
+released Conv2d patch embedding (kernel 1 x patch_size, stride 1 x patch_stride), floor((T - 64) /
+stride) + 1 patches, the samples past the last whole patch ignored (a 4 s window of 1024 samples at
+stride 48 has 20 patches, its last 16 samples unused).
 
 CKPT is a PyTorch Lightning checkpoint (state dict under `state_dict`), a TUAB/TUEV fine-tuning
 checkpoint ({"model": ...}, or DeepSpeed's {"module": ...}: their encoder is fine-tuned, so convert
@@ -33,7 +35,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import eegpt_format as fmt  # noqa: E402
 
 CONVERTER_VERSION = "1.2"  # 1.1: tensors carry Fletcher32 checksums; 1.2: patch_stride (format 2)
-WINDOW_SAMPLES = 1024  # the engine's 4 s windows at 256 Hz
 
 
 class Fail(Exception):
@@ -177,9 +178,6 @@ def check_patch_stride(sd, config, model_config, config_path, patch_stride):
     stride, patch = int(stated), config["patch_size"]
     if not 1 <= stride <= patch:
         raise Fail("patch_stride %d: must be 1..%d (the patch size)" % (stride, patch))
-    if (WINDOW_SAMPLES - patch) % stride != 0:
-        raise Fail("patch_stride %d does not fit the engine's %d-sample windows (%d + a multiple of the stride); "
-                   "braindecode would pad them with zeros" % (stride, WINDOW_SAMPLES, patch))
     return stride
 
 

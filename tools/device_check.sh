@@ -6,7 +6,10 @@
 #
 # A fresh build (Catch2 v3, CUDA for sm_90), then on the GPU: the CUDA tests (parity with the CPU
 # path, the eegpt binary with --device cuda), compute-sanitizer memcheck and racecheck on the kernel
-# tests and one encoder call, the bench's [gpu] cases and PyTorch on the same GPU.
+# tests and one encoder call, the bench's [gpu] cases and PyTorch on the same GPU. The parity table
+# (test_eegpt "[parity]", every row) includes windows of any length: T = 537 and 512 at patch
+# stride 32, 2000 and 7680 at 64 (the samples past the last whole patch ignored, and shown to be);
+# memcheck's kernel tests include the patch embedding on such windows (no read past the last patch).
 # One log per step and results.json (each step: name, status, exit code, seconds, budget) go to
 # OUTDIR; each step prints one line with its time against its budget. Exits non-zero when a step
 # that ran failed, or when a GPU step could not run on a GPU machine.
@@ -214,7 +217,7 @@ for name in parity cuda_tests; do
         echo failed > "$out/steps/.failed"
     fi
 done
-grep -E "^parity cuda" "$out/parity.log" | grep -E "large|fixture" | sed 's/^/device_check:   /'
+grep -E "^parity cuda" "$out/parity.log" | grep -E "large|fixture|T = " | sed 's/^/device_check:   /'
 grep -E "^cli " "$out/cuda_tests.log" | sed 's/^/device_check:   /'
 wait "$sanitizers"
 step bench_gpu 150 "$build/bench_eegpt" "[gpu]" --json "$out/bench_gpu.json"

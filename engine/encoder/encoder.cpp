@@ -42,13 +42,9 @@ void check_encode_arguments(const ModelConfig& config, int batch, int channels, 
     if (batch < 1) throw Error("batch must be at least 1, got " + std::to_string(batch));
     if (channels < 1 || channels > dictionary_size)
         throw Error("channel count must be 1.." + std::to_string(dictionary_size) + ", got " + std::to_string(channels));
-    if (samples < config.patch_size) {  // TEMP-LOCAL
-        const std::string P = std::to_string(config.patch_size), S = std::to_string(config.patch_stride);
-        throw Error("samples per window must be " +
-                    (config.patch_stride == config.patch_size ? "a positive multiple of " + P
-                                                               : P + " plus a multiple of the patch stride " + S) +
-                    ", got " + std::to_string(samples));
-    }
+    if (samples < config.min_samples())
+        throw Error("samples per window must be at least " + std::to_string(config.min_samples()) +
+                    " (one patch), got " + std::to_string(samples));
     for (int c = 0; c < channels; ++c)
         if (channel_ids[c] < 0 || channel_ids[c] >= dictionary_size)
             throw Error("channel id " + std::to_string(channel_ids[c]) + " out of range 0.." +

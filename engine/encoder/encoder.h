@@ -1,5 +1,7 @@
 // The one Encoder interface: every backend computes the same function,
-// (B, C, T) samples in millivolts + C channel ids -> (B, T / patch, embed_num, embed_dim) features.
+// (B, C, T) samples in millivolts + C channel ids -> (B, N, embed_num, embed_dim) features, with
+// N = (T - patch_size) / patch_stride + 1 time patches (ModelConfig::patches; trailing samples that
+// do not fill a patch are ignored, as in the released Conv2d patch embedding).
 #pragma once
 #include <memory>
 #include <string>
@@ -27,8 +29,9 @@ struct EncoderOptions {
 class Encoder {
 public:
     virtual ~Encoder() = default;
-    // x: batch x channels x samples floats (C order); channel_ids: `channels` dictionary ids;
-    // out: batch x (samples / patch) x embed_num x embed_dim floats.
+    // x: batch x channels x samples floats (C order), samples >= config().min_samples();
+    // channel_ids: `channels` dictionary ids; out: batch x config().patches(samples) x embed_num x
+    // embed_dim floats (output_size).
     // Throws Error on bad shapes or ids. Not safe to call from two threads at once.
     virtual void encode(const float* x, int batch, int channels, int samples, const int* channel_ids,
                         float* out) = 0;

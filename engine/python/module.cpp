@@ -69,7 +69,8 @@ public:
     }
 
     // x: (batch, channels, samples) float32 C-contiguous; returns (batch, patches, E, D) with
-    // patches = (samples - patch_size) / patch_stride + 1.
+    // patches = (samples - patch_size) / patch_stride + 1 (samples >= patch_size; the samples past the
+    // last whole patch are ignored).
     nb::ndarray<nb::numpy, float, nb::ndim<4>> encode(
         nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> x,
         const std::vector<std::string>& channels) {

@@ -72,13 +72,13 @@ class Model:
     isa = property(lambda self: self._core.isa, doc="CPU ISA level of the operations ('avx2', 'avx512')")
 
     def encode(self, x, channels):
-        """Features of windows x: (batch, channels, samples) in millivolts at 256 Hz, samples =
-        patch_size (64) + a multiple of patch_stride (64 for the released model), any array with
-        DLPack or the buffer protocol (NumPy, PyTorch CPU tensors; read in place when C-contiguous
-        float32, else converted once). channels: one dictionary name per channel. Returns float32
-        (batch, patches, embed_num, embed_dim), patches = (samples - patch_size) / patch_stride + 1
-        (samples / 64 for the released model). The GIL is released while the engine computes; one
-        Model encodes one call at a time."""
+        """Features of windows x: (batch, channels, samples) in millivolts at 256 Hz, samples >=
+        patch_size (64), any array with DLPack or the buffer protocol (NumPy, PyTorch CPU tensors;
+        read in place when C-contiguous float32, else converted once). channels: one dictionary
+        name per channel. Returns float32 (batch, patches, embed_num, embed_dim), patches =
+        (samples - patch_size) // patch_stride + 1 (samples // 64 for the released model); the
+        samples past the last whole patch are ignored, as by the released Conv2d patch embedding.
+        The GIL is released while the engine computes; one Model encodes one call at a time."""
         if isinstance(channels, str):
             channels = channels.split(",")
         channels = [str(c) for c in channels]

@@ -142,7 +142,7 @@ BAD_INPUTS = [
     # (id, x, channels, words the message should contain)
     ("x_float64", good_x().astype(np.float64), CHANNELS, []),
     ("x_rank2", good_x()[0], CHANNELS, []),
-    ("t_not_multiple_of_64", good_x(T=100), CHANNELS, []),
+    ("t_shorter_than_a_patch", good_x(T=50), CHANNELS, ["at least 64 (one patch), got 50"]),
     ("unknown_channel", good_x(), ["Fp1", "cz", "XYZ9", "T7", "FPZ"], ["XYZ9"]),
     ("channel_count_mismatch", good_x(), CHANNELS[:4], []),
     ("nan_in_x", _x_nan(), CHANNELS, []),

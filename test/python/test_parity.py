@@ -1,7 +1,9 @@
 """Engine (fp32) vs the float64 PyTorch reference: relative error ||out-ref|| / ||ref|| <= 1e-5.
 
 Large configuration (random-init, seed 0) with 19 and 58 channels, batch 1 and 7, on random input and on
-real 4 s windows from the EDF recordings; the tiny2 configuration; the committed tiny2 parity fixture."""
+real 4 s windows from the EDF recordings; the tiny2 configuration; the committed tiny2 parity fixture;
+windows of any length at strides 64 and 32 (the samples past the last whole patch ignored, as by the
+released Conv2d patch embedding that the reference is)."""
 import os
 
 import h5py
@@ -54,15 +56,16 @@ def reference(model, key, x, names):
     return _ref_cache[key]
 
 
-def check(binary, weights, x, names, expected, tmp_path):
-    feats, ids = encode_with_engine(binary, weights, x, names, tmp_path)
+def check(binary, weights, x, names, expected, tmp_path, stride=64, tag="run"):
+    feats, ids = encode_with_engine(binary, weights, x, names, tmp_path, tag=tag)
     B, C, T = x.shape
-    assert feats.shape == expected.shape == (B, T // 64) + expected.shape[2:], feats.shape
+    patches = (T - 64) // stride + 1  # the Conv2d's floor: trailing samples fill no patch
+    assert feats.shape == expected.shape == (B, patches) + expected.shape[2:], feats.shape
     assert list(ids) == list(fmt.channel_ids(names))
     err = rel_err(feats, expected)
-    print("B=%d C=%d T=%d relative error %.3g" % (B, C, T, err))  # shown with -rP / -s
+    print("B=%d C=%d T=%d stride %d relative error %.3g" % (B, C, T, stride, err))  # shown with -rP / -s
     assert err <= TOL, "relative error %.3g > %g" % (err, TOL)
-    return err
+    return feats
 
 
 @pytest.mark.parametrize("batch", [1, 7])
@@ -85,7 +88,7 @@ def test_tiny2(eegpt_bin, tiny2_weights, tiny2_model, inputs, tmp_path, source, 
 
 
 def test_tiny2_other_lengths(eegpt_bin, tiny2_weights, tiny2_model, tmp_path):
-    """T need not be 1024: any multiple of the patch size (here 1 and 5 patches)."""
+    """T need not be 1024: here multiples of the patch size (1 and 5 patches)."""
     require_engine(eegpt_bin)
     rng = np.random.default_rng(7)
     for T in (64, 320):
@@ -93,6 +96,51 @@ def test_tiny2_other_lengths(eegpt_bin, tiny2_weights, tiny2_model, tmp_path):
         names = ["Cz", "c3", "C4."]
         check(eegpt_bin, tiny2_weights, x, names, ref.encode(tiny2_model, x, fmt.channel_ids(names)),
               tmp_path)
+
+
+@pytest.fixture(scope="session")
+def tiny2_stride32(tiny2_weights, session_tmp):
+    """The tiny2 fixture's tensors with patch_stride 32 (format version 2, overlapping patches):
+    (weights path, reference model)."""
+    config, sd = fmt.read_weights(tiny2_weights)
+    path = os.path.join(str(session_tmp), "tiny2_stride32.h5")
+    fmt.write_weights(path, sd, dict(config, patch_stride=32),
+                      dict(trained=0, random_seed=0, source_checkpoint="random-init:tiny2 (stride 32)",
+                           source_sha256="", source_prefix="", converter_version="test"))
+    model, read_config = ref.load_model(path)
+    assert read_config["patch_stride"] == 32
+    return path, model
+
+
+# Windows that need not be 64 plus whole strides: N = floor((T - 64) / stride) + 1 patches, the
+# samples past the last whole patch ignored (T = 537 at 32: 15 patches, 25 samples unused; 2000 at
+# 64: 31 patches, 16 unused).
+@pytest.mark.parametrize("stride,T,patches", [(32, 537, 15), (32, 512, 15), (64, 2000, 31), (64, 7680, 120),
+                                              (64, 100, 1)])
+def test_tiny2_any_window_length(eegpt_bin, tiny2_weights, tiny2_model, tiny2_stride32, tmp_path, stride, T,
+                                 patches):
+    require_engine(eegpt_bin)
+    weights, model = (tiny2_weights, tiny2_model) if stride == 64 else tiny2_stride32
+    rng = np.random.default_rng(T)
+    x = (rng.standard_normal((2, 19, T)) * 0.05).astype(np.float32)
+    names = list(fmt.STANDARD_19)
+    expected = ref.encode(model, x, fmt.channel_ids(names))
+    assert expected.shape[1] == patches
+    feats = check(eegpt_bin, weights, x, names, expected, tmp_path, stride=stride)
+    used = (patches - 1) * stride + 64
+    if used < T:  # the unused samples changed: the same features, bit for bit
+        x[:, :, used:] = 1e3
+        again, _ = encode_with_engine(eegpt_bin, weights, x, names, tmp_path, tag="perturbed")
+        assert np.array_equal(again, feats)
+
+
+@pytest.mark.parametrize("T", [2000, 7680])
+def test_large_long_windows(eegpt_bin, large_weights, large_model, tmp_path, T):
+    """The large model on 2000 (31 patches, the last 16 samples unused) and 7680 samples (30 s, 120)."""
+    require_engine(eegpt_bin)
+    x = (np.random.default_rng(T + 1).standard_normal((1, 19, T)) * 0.05).astype(np.float32)
+    names = list(fmt.STANDARD_19)
+    check(eegpt_bin, large_weights, x, names, ref.encode(large_model, x, fmt.channel_ids(names)), tmp_path)
 
 
 def test_fixture_parity(eegpt_bin, tiny2_weights, fixtures_dir, tmp_path):

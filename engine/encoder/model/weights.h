@@ -23,9 +23,12 @@ struct ModelConfig {
     double layernorm_eps = 1e-6;
     bool qkv_bias = true;
     int head_dim() const { return embed_dim / num_heads; }
-    // Time patches in a window of `samples` (>= patch_size, whole strides past the first patch).
+    // Time patches in a window of `samples` (>= min_samples()): the released patch embedding is a
+    // Conv2d with kernel (1, patch_size) and stride (1, patch_stride), so patch n covers samples
+    // n * stride .. n * stride + patch_size - 1, and the samples past the last whole patch are ignored.
     int patches(int samples) const { return (samples - patch_size) / patch_stride + 1; }
-    bool fits_window(int samples) const { return samples >= patch_size && (samples - patch_size) % patch_stride == 0; }
+    // The shortest window the encoder takes (one patch); any longer one is taken as it is.
+    int min_samples() const { return patch_size; }
     // Throws Error when the numbers do not describe a buildable encoder.
     void validate() const;
 };

@@ -25,5 +25,5 @@ def test_the_python_example_runs(page, heading, tmp_path, monkeypatch):
     expected = [line.split("# ", 1)[1] for line in code.splitlines() if line.startswith("print(")]
     assert len(expected) >= 3
     assert printed[:len(expected)] == expected
-    assert "multiple of 64, got 1000" in printed[-1]
+    assert "at least 64 (one patch), got 50" in printed[-1]
     assert (tmp_path / "eegpt_demo_recording.edf").exists()
