@@ -35,6 +35,10 @@ target_link_libraries(eegpt_cuda_emu PUBLIC eegpt_encoder)
 
 add_executable(test_cuda_emu ${EEGPT_CATCH_MAIN_SRC} test/test_cuda.cpp)
 target_link_libraries(test_cuda_emu PRIVATE eegpt_cuda_emu ${EEGPT_CATCH_MAIN})
+if(EEGPT_BUILD_RECORDINGS)  # heads after the CUDA encoder
+  target_link_libraries(test_cuda_emu PRIVATE eegpt_recordings)
+  target_compile_definitions(test_cuda_emu PRIVATE EEGPT_TEST_HEADS)
+endif()
 target_compile_definitions(test_cuda_emu PRIVATE EEGPT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 add_executable(parity_emu ${emu_dir}/parity_main.cpp)
 target_include_directories(parity_emu PRIVATE ${CMAKE_SOURCE_DIR}/test)

@@ -35,6 +35,9 @@
 #ifdef EEGPT_BIN
 #include "recordings/synthetic_recording.h"
 #endif
+#ifdef EEGPT_TEST_HEADS
+#include "recordings/heads/head.h"
+#endif
 #include "test_helpers.h"
 
 using namespace eegpt;
@@ -495,6 +498,107 @@ TEST_CASE("cuda encoder: any window length, the samples past the last patch igno
         }
     }
 }
+
+#ifdef EEGPT_TEST_HEADS
+namespace {
+
+HeadStep random_step(StepOp op, int out, int in, unsigned seed, float sd) {
+    HeadStep s = make_step(op);
+    s.out = out;
+    s.in = in;
+    s.weight = randn(static_cast<size_t>(out) * static_cast<size_t>(in), seed, 0.0f, sd);
+    s.bias = randn(static_cast<size_t>(out), seed + 1, 0.0f, 0.1f);
+    return s;
+}
+
+HeadStep encoder_step(std::vector<std::string> channels, int stride) {
+    HeadStep s = make_step(StepOp::encoder);
+    s.channels = std::move(channels);
+    s.patch_stride = stride;
+    return s;
+}
+
+}  // namespace
+
+// Heads run on the CPU after whichever encoder computed the features (recordings/heads/head.h): a
+// head on the CUDA encoder's features gives the CPU's probabilities within the precision's bound.
+TEST_CASE("cuda encoder: downstream heads on its features give the CPU's probabilities", "[cuda][encoder][heads]") {
+    REQUIRE_CUDA_DEVICE();
+    struct Case {
+        const char* name;
+        Head head;
+        int stride;
+    };
+    std::vector<Case> cases;
+    {  // TUAB-like: channel mixing, GELU, a valid depthwise convolution, flatten, one sigmoid logit
+        Head h;
+        h.class_names = {"normal", "abnormal"};
+        h.output = HeadOutput::sigmoid;
+        h.input_labels = {"FP1", "T3", "A1", "CZ"};
+        h.sample_rate_hz = 200;
+        h.window_samples = 2000;
+        HeadStep conv = make_step(StepOp::depthwise_conv);  // 2 channels, kernel 15
+        conv.in = 2;
+        conv.out = 15;
+        conv.weight = randn(30, 31, 0.0f, 0.2f);
+        conv.bias = randn(2, 32, 0.0f, 0.1f);
+        h.steps = {random_step(StepOp::channel_mix, 2, 4, 21, 0.3f), make_step(StepOp::gelu), conv,
+                   encoder_step({"FZ", "PZ"}, 64), make_step(StepOp::flatten),
+                   random_step(StepOp::linear, 1, 31 * 4 * 64, 41, 0.01f)};
+        cases.push_back({"tuab-like", h, 64});
+    }
+    {  // KaggleERN-like: scale, channel mean, nearest interpolation, stride 32, per-patch probe, softmax
+        Head h;
+        h.class_names = {"bad", "good"};
+        h.input_labels = {"FP1", "FP2", "CZ"};
+        h.sample_rate_hz = 200;
+        h.window_samples = 400;
+        HeadStep scale = make_step(StepOp::scale);
+        scale.factor = 0.1;
+        HeadStep interpolate = make_step(StepOp::interpolate_nearest);
+        interpolate.length = 512;
+        h.steps = {scale, make_step(StepOp::subtract_channel_mean), interpolate,
+                   random_step(StepOp::channel_mix, 3, 3, 51, 0.5f), encoder_step({"FP1", "FP2", "CZ"}, 32),
+                   random_step(StepOp::linear, 16, 4 * 64, 61, 0.06f), make_step(StepOp::flatten),
+                   random_step(StepOp::linear, 2, 15 * 16, 71, 0.06f)};
+        cases.push_back({"kaggleern-like", h, 32});
+    }
+    const int B = 3;
+    for (const Case& c : cases) {
+        ModelConfig config = named_config("tiny2");
+        config.patch_stride = c.stride;
+        const ModelWeights w = random_weights(config, 6);
+        const HeadPlan plan = plan_head(c.head, config);
+        const auto x = randn(static_cast<size_t>(B) * c.head.input_labels.size() * c.head.window_samples, 1700, 0.0f, 1.0f);
+        std::vector<float> prepared;
+        head_signal(c.head, x.data(), B, prepared);
+        const int C = static_cast<int>(plan.encoder_ids.size());
+        auto outputs = [&](Encoder& e, std::vector<float>& logits) {
+            const auto features = encode_with(e, prepared, B, C, plan.encoder_samples, plan.encoder_ids);
+            std::vector<float> p(static_cast<size_t>(B) * c.head.outputs());
+            logits.assign(p.size(), 0.0f);
+            head_outputs(c.head, features.data(), B, plan.patches, config.embed_num, config.embed_dim, logits.data(),
+                         p.data());
+            return p;
+        };
+        auto cpu = make_encoder(w);
+        std::vector<float> expected_logits, logits;
+        const auto expected = outputs(*cpu, expected_logits);
+        for (const auto& t : eegpt_test::kPrecisionBounds) {
+            INFO(c.name << ", " << to_string(t.precision));
+            auto gpu = make_cuda_encoder(w, {Device::cuda, t.precision, 0});
+            const auto got = outputs(*gpu, logits);
+            double worst = 0;
+            for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - expected[i]));
+            std::printf("head %s %s: probabilities max |diff| %.3g, logits relative error %.3g\n", c.name,
+                        to_string(t.precision).c_str(), worst, relative_error(logits, expected_logits));
+            // Probabilities lie in [0, 1] and move at most as fast as the logits (sigmoid' <= 1/4,
+            // softmax' <= 1/2): the features' relative bound holds for them absolutely.
+            CHECK(worst <= t.relative);
+        }
+    }
+}
+#endif  // EEGPT_TEST_HEADS
 
 TEST_CASE("cuda encoder: out of memory says what was asked and what batch would fit", "[cuda][encoder]") {
     REQUIRE_CUDA_DEVICE();
