@@ -396,16 +396,23 @@ int run_inspect(const RecordingArgs& a) {
                             reason.empty() ? name.c_str() : ("dropped: " + reason).c_str());
             }
             try {
-                ChannelPlan plan = plan_recording_channels(reader, options.montage, head.get());
+                // With a head, every input is listed, the missing ones marked (classify refuses them
+                // unless --fill-missing zeros).
+                MontageOptions montage = options.montage;
+                if (head) montage.fill_missing_zeros = true;
+                ChannelPlan plan = plan_recording_channels(reader, montage, head.get());
                 for (const auto& w : plan.warnings) std::printf("  warning: %s\n", w.c_str());
                 if (head) {
                     std::printf("  head inputs (%d):\n", plan.channels());
                     for (int k = 0; k < plan.channels(); ++k) {
                         const size_t i = static_cast<size_t>(k);
                         std::printf("    %-12s <- %s\n", plan.names[i].c_str(),
-                                    plan.signal[i] >= 0 ? ("'" + plan.labels[i] + "'").c_str()
-                                                        : "MISSING (zero-filled)");
+                                    plan.signal[i] >= 0 ? ("'" + plan.labels[i] + "'").c_str() : "MISSING");
                     }
+                    if (!plan.filled.empty())
+                        std::printf("  missing: %s (%s)\n", join(plan.filled, " ").c_str(),
+                                    options.montage.fill_missing_zeros ? "zero-filled"
+                                                                       : "classify refuses them unless --fill-missing zeros");
                 } else {
                     std::printf("  encoder channels (%d): %s\n", plan.channels(), join(plan.names, " ").c_str());
                     if (!plan.filled.empty()) std::printf("  zero-filled: %s\n", join(plan.filled, " ").c_str());

@@ -438,3 +438,15 @@ def test_classify_a_250_hz_recording_with_a_tuab_model(workdir):
     np.testing.assert_array_equal(got["predicted_class"], (p >= 0.5).astype(int))
     np.testing.assert_allclose(got["recording_mean_probability"], [p.mean()], rtol=1e-6)
     assert attrs["recording_predicted_class"] == ("abnormal" if p.mean() >= 0.5 else "normal")
+
+
+def test_inspect_says_which_signal_feeds_each_input(workdir):
+    c = case("tuab", workdir)
+    r = subprocess.run([binary(), "inspect", os.path.join(DATA, "S001R03.edf"), "--head", str(c.head)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "(recipe tuab): 23 inputs, windows of 10 s at 200 Hz (2000 samples)" in out
+    assert "T3           <- 'T7..'" in out and "A1           <- MISSING" in out
+    assert "missing: A1 A2 T1 T2 (classify refuses them unless --fill-missing zeros)" in out
+    assert "windows of 10 s at 200 Hz, stride 10 s: 12" in out  # 125 s
