@@ -1,6 +1,7 @@
 // The `eegpt` command line. Library errors arrive as eegpt::Error and leave here as one line on
 // stderr and a non-zero exit code; nothing below this file prints or exits.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -31,6 +32,15 @@ struct EncodeArgs {
     int threads = 0;
     bool save_features = false;
 };
+
+// Finite windows and finite weights can still overflow float32 inside the encoder; such features
+// are refused, never written.
+void check_features_finite(const std::vector<float>& features, size_t per_window) {
+    for (size_t i = 0; i < features.size(); ++i)
+        if (!std::isfinite(features[i]))
+            throw Error("the features of window " + std::to_string(i / per_window) +
+                        " are not finite (the input's or the weights' values overflow float32); nothing written");
+}
 
 // Windows through a downstream model: x in the model's input unit, its input labels in order.
 int run_encode_head(const EncodeArgs& args) {
@@ -68,8 +78,7 @@ int run_encode_head(const EncodeArgs& args) {
     const int channels = static_cast<int>(plan.encoder_ids.size());
     std::vector<float> features(model.encoder->output_size(input.batch, plan.encoder_samples));
     model.encoder->encode(x, input.batch, channels, plan.encoder_samples, plan.encoder_ids.data(), features.data());
-    for (float v : features)
-        if (!std::isfinite(v)) throw Error("the encoder's features are not finite (the input overflows); nothing written");
+    check_features_finite(features, model.encoder->output_size(1, plan.encoder_samples));
     const int K = head.outputs();
     std::vector<float> logits(static_cast<size_t>(input.batch) * K), probabilities(logits.size());
     head_outputs(head, features.data(), input.batch, plan.patches, config.embed_num, config.embed_dim, logits.data(),
@@ -118,6 +127,7 @@ int run_encode(const EncodeArgs& args) {
     std::vector<float> features(model.encoder->output_size(input.batch, input.samples));
     model.encoder->encode(input.x.data(), input.batch, input.channels, input.samples, input.channel_ids.data(),
                           features.data());
+    check_features_finite(features, model.encoder->output_size(1, input.samples));
     FeatureFileInfo info{EEGPT_VERSION, to_string(model.encoder->device()), to_string(model.encoder->precision()),
                          model.encoder->isa(), &model.weights->provenance};
     write_feature_file(args.output, features, input.batch, config.patches(input.samples), config.embed_num,

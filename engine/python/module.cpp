@@ -99,6 +99,12 @@ public:
             std::lock_guard<std::mutex> lock(mutex_);  // one encoder is not safe for two threads at once
             encoder_->encode(x.data(), batch, n_channels, samples, ids.data(), out.get());
         }
+        // As `eegpt encode`: features that overflowed float32 are an error, never a result.
+        const size_t per = size / static_cast<size_t>(batch);
+        for (size_t i = 0; i < size; ++i)
+            if (!std::isfinite(out[i]))
+                throw Error("the features of window " + std::to_string(i / per) +
+                            " are not finite (the input's or the weights' values overflow float32); nothing written");
         float* data = out.release();
         nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
         const size_t shape[4] = {static_cast<size_t>(batch), static_cast<size_t>(c.patches(samples)),

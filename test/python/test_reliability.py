@@ -564,3 +564,58 @@ def test_an_ear_electrode_against_the_reference_is_not_a_bipolar_derivation(tmp_
     assert "dropped: bipolar derivation" in r.stdout  # A2-A1 still is one
     line_a1 = [l for l in r.stdout.splitlines() if "'EEG A1-Ref'" in l][0]
     assert "bipolar" not in line_a1
+
+
+# ---- no non-finite value in any result with a zero exit (issue 23, items 1-3)
+def test_encode_refuses_features_that_overflow(micro, tmp_path):
+    """Finite windows of 3e38 overflow float32 inside the encoder: one line, nothing written."""
+    x = np.full((2, 3, 128), 3e38, np.float32)
+    with h5py.File(tmp_path / "in.h5", "w") as f:
+        f["x"] = x
+        f["channels"] = ["FP1", "CZ", "O2"]
+    before = snapshot(tmp_path)
+    line = one_line_error(lib.run("encode", "--weights", micro, "--input", tmp_path / "in.h5", "--output",
+                                  tmp_path / "out.h5"))
+    assert "the features of window 0 are not finite" in line, line
+    assert snapshot(tmp_path) == before
+
+
+def scaled_norm_weights(tmp_path, scale):
+    w = lib.write_random_weights(tmp_path / "scaled.h5", embed_dim=16, embed_num=1, depth=1, heads=2)
+    with h5py.File(w, "a") as f:
+        f["encoder/norm.weight"][...] = np.float32(scale)
+    return w
+
+
+@pytest.mark.parametrize("command", ["embed", "classify"])
+def test_float16_features_beyond_its_range_are_refused(command, head, tmp_path):
+    """Features of about 1e6 are finite in float32 but infinite in float16: refused, not written as inf."""
+    w = scaled_norm_weights(tmp_path, 1e6)
+    extra = ["--head", head, "--save-features"] if command == "classify" else []
+    before = snapshot(tmp_path)
+    line = one_line_error(lib.run(command, lib.recording(REC), "--weights", w, "--output", tmp_path / "f.h5",
+                                  "--features-dtype", "float16", *extra))
+    assert "beyond float16's range (+-65504); nothing written" in line, line
+    assert snapshot(tmp_path) == before
+    lib.run_ok(command, lib.recording(REC), "--weights", w, "--output", tmp_path / "f.h5", "--quiet", *extra)
+    with h5py.File(tmp_path / "f.h5", "r") as f:
+        assert np.isfinite(f["features"][()]).all() and np.abs(f["features"][()]).max() > 65504
+
+
+def test_a_head_whose_logits_overflow_is_refused(micro, head, tmp_path):
+    """Finite head weights of 3e38 make infinite logits: no NaN probabilities, no predicted class."""
+    h = tmp_path / "overflow_head.h5"
+    shutil.copyfile(head, h)
+    with h5py.File(h, "a") as f:
+        last = f["steps/%d" % (int(f.attrs["n_steps"]) - 1)]
+        assert last.attrs["op"] == "linear"
+        if "max_norm" in last.attrs:
+            del last.attrs["max_norm"]
+        shape = last["weight"].shape
+        del last["weight"]
+        last.create_dataset("weight", data=np.full(shape, 3e38, np.float32), chunks=shape, fletcher32=True)
+    before = snapshot(tmp_path)
+    line = one_line_error(lib.run("classify", lib.recording(REC), "--weights", micro, "--head", h, "--output",
+                                  tmp_path / "p.h5"))
+    assert "the head's logits are not finite" in line, line
+    assert snapshot(tmp_path) == before

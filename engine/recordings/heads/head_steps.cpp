@@ -5,6 +5,7 @@
 // TUAB adapter, 20 x 23 x 2000), against the encoder's billions.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "encoder/channels.h"
 #include "encoder/error.h"
@@ -401,10 +402,12 @@ void head_outputs(const Head& head, const float* features, int windows, int patc
         for (auto it = first + 1; it != head.steps.end(); ++it) m = feature_step(*it, std::move(m), embed_num);
         if (m.rows != 1 || m.cols != K) throw Error("internal error: the head left " + std::to_string(m.rows) + " x " +
                                                     std::to_string(m.cols) + " logits");
+        // Computed in float64, written as float32: a logit beyond float32's range would be stored
+        // as infinity.
         for (double v : m.v)
-            if (!std::isfinite(v))
-                throw Error("window " + std::to_string(w) + ": the head's logits are not finite (the input or the "
-                            "head's weights overflow)");
+            if (!(std::fabs(v) <= std::numeric_limits<float>::max()))
+                throw Error("window " + std::to_string(w) + ": the head's logits are not finite in float32 (the "
+                            "input or the head's weights overflow)");
         float* lw = logits + static_cast<size_t>(w) * static_cast<size_t>(K);
         float* pw = probabilities + static_cast<size_t>(w) * static_cast<size_t>(K);
         for (int k = 0; k < K; ++k) lw[k] = static_cast<float>(m.v[static_cast<size_t>(k)]);

@@ -1,5 +1,7 @@
 #include "recordings/io/row_dataset.h"
 
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "encoder/error.h"
@@ -112,7 +114,17 @@ void RowDataset::write_slab(const std::vector<uint64_t>& start, const std::vecto
 void RowDataset::write(uint64_t first, uint64_t count, const float* data) {
     if (type_ == RowType::float16) {
         half_buffer_.resize(count * row_size_);
-        for (size_t i = 0; i < half_buffer_.size(); ++i) half_buffer_[i] = float_to_half(data[i]);
+        for (size_t i = 0; i < half_buffer_.size(); ++i) {
+            half_buffer_[i] = float_to_half(data[i]);
+            // A finite value beyond float16's range would be stored as infinity: refused, so that
+            // no output holds a non-finite value it was not given.
+            if ((half_buffer_[i] & 0x7C00u) == 0x7C00u && std::isfinite(data[i])) {
+                char text[64];
+                std::snprintf(text, sizeof text, "%g", static_cast<double>(data[i]));
+                throw Error("dataset '" + name_ + "': a value of row " + std::to_string(first + i / row_size_) + " (" +
+                            text + ") is beyond float16's range (+-65504); nothing written (write float32 instead)");
+            }
+        }
         write_raw(first, count, half_type_, half_buffer_.data());
     } else {
         write_raw(first, count, H5T_NATIVE_FLOAT, data);

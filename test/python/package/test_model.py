@@ -195,3 +195,10 @@ def test_cuda_encodes_as_the_cpu_does_or_is_one_clear_error(model, weights):
     x = windows()
     got, expected = gpu.encode(x, NAMES), model.encode(x, NAMES)
     assert rel_err(got, expected) <= 1e-5
+
+
+def test_encode_refuses_features_that_overflow(model):
+    """Finite windows of 3e38 overflow float32 inside the encoder: an eegpt.Error, as `eegpt encode`
+    refuses them, never non-finite features."""
+    with pytest.raises(eegpt.Error, match="the features of window 0 are not finite"):
+        model.encode(np.full((1, 3, 128), 3e38, np.float32), ["FP1", "CZ", "O2"])
