@@ -21,26 +21,12 @@ namespace {
 
 using namespace eegpt;
 
-std::string join_words(const std::vector<std::string>& words) {
-    std::string s;
-    for (const auto& w : words) s += (s.empty() ? "" : " ") + w;
-    return s;
-}
 
 struct EncodeArgs {
     std::string weights, input, output, head, device = "cpu", precision = "fp32";
     int threads = 0;
     bool save_features = false;
 };
-
-// Finite windows and finite weights can still overflow float32 inside the encoder; such features
-// are refused, never written.
-void check_features_finite(const std::vector<float>& features, size_t per_window) {
-    for (size_t i = 0; i < features.size(); ++i)
-        if (!std::isfinite(features[i]))
-            throw Error("the features of window " + std::to_string(i / per_window) +
-                        " are not finite (the input's or the weights' values overflow float32); nothing written");
-}
 
 // Windows through a downstream model: x in the model's input unit, its input labels in order.
 int run_encode_head(const EncodeArgs& args) {
@@ -56,50 +42,32 @@ int run_encode_head(const EncodeArgs& args) {
     } catch (const Error& e) {
         throw Error("head '" + args.head + "' does not fit the model: " + e.what());
     }
-    WindowBatch input = read_window_file(args.input, false);
-    const auto& labels = head.input_labels;
-    if (input.channel_labels.size() != labels.size())
-        throw Error("input '" + args.input + "' has " + std::to_string(input.channels) + " channels, the head takes " +
-                    std::to_string(labels.size()) + " (" + join_words(labels) + ")");
-    for (size_t c = 0; c < labels.size(); ++c)
-        if (model_input_key(input.channel_labels[c]) != model_input_key(labels[c]))
-            throw Error("input '" + args.input + "': channel " + std::to_string(c) + " is '" + input.channel_labels[c] +
-                        "', the head's input " + std::to_string(c) + " is '" + labels[c] + "' (the head takes " +
-                        join_words(labels) + ", in that order)");
-    if (input.samples != head.window_samples)
-        throw Error("input '" + args.input + "' has windows of " + std::to_string(input.samples) +
-                    " samples, the head takes " + std::to_string(head.window_samples));
-    std::vector<float> prepared;
-    const float* x = input.x.data();
-    if (!head.signal_is_identity()) {
-        head_signal(head, input.x.data(), input.batch, prepared);
-        x = prepared.data();
+    const WindowBatch input = read_window_file(args.input, false);
+    HeadPrediction result;
+    try {
+        result = predict_windows(head, plan, *model.encoder, input.x.data(), input.batch, input.channel_labels,
+                                 input.samples);
+    } catch (const Error& e) {
+        throw Error("input '" + args.input + "': " + e.what());
     }
-    const int channels = static_cast<int>(plan.encoder_ids.size());
-    std::vector<float> features(model.encoder->output_size(input.batch, plan.encoder_samples));
-    model.encoder->encode(x, input.batch, channels, plan.encoder_samples, plan.encoder_ids.data(), features.data());
-    check_features_finite(features, model.encoder->output_size(1, plan.encoder_samples));
     const int K = head.outputs();
-    std::vector<float> logits(static_cast<size_t>(input.batch) * K), probabilities(logits.size());
-    head_outputs(head, features.data(), input.batch, plan.patches, config.embed_num, config.embed_dim, logits.data(),
-                 probabilities.data());
     std::vector<int32_t> predicted;
     for (int w = 0; w < input.batch; ++w)
-        predicted.push_back(predicted_class(head, probabilities.data() + static_cast<size_t>(w) * K));
+        predicted.push_back(predicted_class(head, result.probabilities.data() + static_cast<size_t>(w) * K));
 
     h5::AtomicFile out(args.output);
     hid_t file = out.file();
     const uint64_t B = static_cast<uint64_t>(input.batch);
-    h5::write_floats(file, "logits", {B, static_cast<uint64_t>(K)}, logits.data());
-    h5::write_floats(file, "probabilities", {B, static_cast<uint64_t>(K)}, probabilities.data());
+    h5::write_floats(file, "logits", {B, static_cast<uint64_t>(K)}, result.logits.data());
+    h5::write_floats(file, "probabilities", {B, static_cast<uint64_t>(K)}, result.probabilities.data());
     h5::write_int32s(file, "predicted_class", predicted);
     h5::write_strings(file, "class_names", head.class_names);
-    h5::write_strings(file, "channels", labels);
+    h5::write_strings(file, "channels", head.input_labels);
     if (args.save_features)
         h5::write_floats(file, "features",
                          {B, static_cast<uint64_t>(plan.patches), static_cast<uint64_t>(config.embed_num),
                           static_cast<uint64_t>(config.embed_dim)},
-                         features.data());
+                         result.features.data());
     h5::write_attr(file, "engine_version", std::string(EEGPT_VERSION));
     h5::write_attr(file, "device", to_string(model.encoder->device()));
     h5::write_attr(file, "precision", to_string(model.encoder->precision()));
@@ -127,7 +95,7 @@ int run_encode(const EncodeArgs& args) {
     std::vector<float> features(model.encoder->output_size(input.batch, input.samples));
     model.encoder->encode(input.x.data(), input.batch, input.channels, input.samples, input.channel_ids.data(),
                           features.data());
-    check_features_finite(features, model.encoder->output_size(1, input.samples));
+    check_features_finite(features.data(), features.size(), model.encoder->output_size(1, input.samples));
     FeatureFileInfo info{EEGPT_VERSION, to_string(model.encoder->device()), to_string(model.encoder->precision()),
                          model.encoder->isa(), &model.weights->provenance};
     write_feature_file(args.output, features, input.batch, config.patches(input.samples), config.embed_num,

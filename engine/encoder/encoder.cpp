@@ -1,3 +1,4 @@
+#include <cmath>
 #include "encoder/encoder.h"
 
 #include "encoder/channels.h"
@@ -35,6 +36,13 @@ Precision parse_precision(const std::string& name) {
 size_t Encoder::output_size(int batch, int samples) const {
     const ModelConfig& c = config();
     return static_cast<size_t>(batch) * static_cast<size_t>(c.patches(samples)) * c.embed_num * c.embed_dim;
+}
+
+void check_features_finite(const float* features, size_t count, size_t per_window) {
+    for (size_t i = 0; i < count; ++i)
+        if (!std::isfinite(features[i]))
+            throw Error("the features of window " + std::to_string(i / per_window) +
+                        " are not finite (the input's or the weights' values overflow float32); nothing written");
 }
 
 void check_encode_arguments(const ModelConfig& config, int batch, int channels, int samples, const int* channel_ids) {

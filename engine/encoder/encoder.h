@@ -55,6 +55,10 @@ std::unique_ptr<Encoder> make_encoder(ModelWeights weights, const EncoderOptions
 // module, no CUDA runtime, no device), for messages and for tests that must skip.
 std::string cuda_unavailable_reason();
 
+// Finite windows and finite weights can still overflow float32 inside the encoder: throws Error
+// naming the first window (of per_window values) whose features are not finite.
+void check_features_finite(const float* features, size_t count, size_t per_window);
+
 // Checks arguments shared by all backends; throws Error naming the problem.
 void check_encode_arguments(const ModelConfig& config, int batch, int channels, int samples, const int* channel_ids);
 

@@ -100,11 +100,7 @@ public:
             encoder_->encode(x.data(), batch, n_channels, samples, ids.data(), out.get());
         }
         // As `eegpt encode`: features that overflowed float32 are an error, never a result.
-        const size_t per = size / static_cast<size_t>(batch);
-        for (size_t i = 0; i < size; ++i)
-            if (!std::isfinite(out[i]))
-                throw Error("the features of window " + std::to_string(i / per) +
-                            " are not finite (the input's or the weights' values overflow float32); nothing written");
+        check_features_finite(out.get(), size, size / static_cast<size_t>(batch));
         float* data = out.release();
         nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<float*>(p); });
         const size_t shape[4] = {static_cast<size_t>(batch), static_cast<size_t>(c.patches(samples)),
@@ -207,47 +203,23 @@ public:
             throw Error("head '" + h.path + "' does not fit the model: " + e.what());
         }
         const int batch = static_cast<int>(x.shape(0)), samples = static_cast<int>(x.shape(2));
-        const auto& labels = head.input_labels;
-        if (x.shape(1) != labels.size() || channels.size() != labels.size())
-            throw Error("the head takes " + std::to_string(labels.size()) + " inputs; x has " +
-                        std::to_string(x.shape(1)) + " channels and " + std::to_string(channels.size()) + " names");
-        for (size_t c = 0; c < labels.size(); ++c)
-            if (model_input_key(channels[c]) != model_input_key(labels[c]))
-                throw Error("channel " + std::to_string(c) + " is '" + channels[c] + "', the head's input " +
-                            std::to_string(c) + " is '" + labels[c] + "' (the head's inputs, in order, are its input_labels)");
-        if (samples != head.window_samples)
-            throw Error("windows of " + std::to_string(samples) + " samples; the head takes " +
-                        std::to_string(head.window_samples));
-        if (batch < 1) throw Error("x holds no window");
-        const size_t n = x.size(), per_window = labels.size() * static_cast<size_t>(samples);
+        if (x.shape(1) != channels.size())
+            throw Error(std::to_string(channels.size()) + " channel names for " + std::to_string(x.shape(1)) +
+                        " channels of x");
+        const size_t n = x.size(), per_window = channels.size() * static_cast<size_t>(samples);
         for (size_t i = 0; i < n; ++i)
             if (!std::isfinite(x.data()[i]))
                 throw Error("'x' has a non-finite value (window " + std::to_string(i / per_window) + ", channel '" +
-                            labels[(i % per_window) / static_cast<size_t>(samples)] + "')");
-        const ModelConfig& c = encoder_->config();
-        const int K = head.outputs();
-        std::vector<float> logits(static_cast<size_t>(batch) * K), probabilities(logits.size());
+                            channels[(i % per_window) / static_cast<size_t>(samples)] + "')");
+        HeadPrediction p;
         {
             nb::gil_scoped_release release;
-            std::vector<float> prepared;
-            const float* in = x.data();
-            if (!head.signal_is_identity()) {
-                head_signal(head, x.data(), batch, prepared);
-                in = prepared.data();
-            }
-            std::vector<float> features(encoder_->output_size(batch, plan.encoder_samples));
-            {
-                std::lock_guard<std::mutex> lock(mutex_);
-                encoder_->encode(in, batch, static_cast<int>(plan.encoder_ids.size()), plan.encoder_samples,
-                                 plan.encoder_ids.data(), features.data());
-            }
-            for (float v : features)
-                if (!std::isfinite(v)) throw Error("the encoder's features are not finite (the input overflows)");
-            head_outputs(head, features.data(), batch, plan.patches, c.embed_num, c.embed_dim, logits.data(),
-                         probabilities.data());
+            std::lock_guard<std::mutex> lock(mutex_);
+            p = predict_windows(head, plan, *encoder_, x.data(), batch, channels, samples);
         }
-        return nb::make_tuple(matrix(logits, static_cast<size_t>(batch), static_cast<size_t>(K)),
-                              matrix(probabilities, static_cast<size_t>(batch), static_cast<size_t>(K)));
+        const size_t K = static_cast<size_t>(head.outputs());
+        return nb::make_tuple(matrix(p.logits, static_cast<size_t>(batch), K),
+                              matrix(p.probabilities, static_cast<size_t>(batch), K));
     }
 
     // Seconds of one encoder call made here, with no Python around it: the baseline of the

@@ -5,7 +5,7 @@ import numpy as np
 
 from . import _core
 from ._errors import engine_call
-from ._model import Model
+from ._model import Model, windows_and_channels
 
 
 class Classifier:
@@ -40,14 +40,8 @@ class Classifier:
         return (Classifier, (self.head_path, self.model))
 
     def _run(self, x, channels):
-        channels = self.input_labels if channels is None else (
-            channels.split(",") if isinstance(channels, str) else [str(c) for c in channels])
-        if not (hasattr(x, "__dlpack__") or isinstance(x, np.ndarray)):
-            x = np.asarray(x)
-        if getattr(x, "ndim", 3) != 3:
-            raise _core.Error("x must have 3 dimensions (windows, inputs, samples), not %d" % x.ndim)
-        if isinstance(x, np.ndarray) and not (x.dtype == np.float32 and x.flags.c_contiguous):
-            x = np.ascontiguousarray(x, dtype=np.float32)
+        x, channels = windows_and_channels(x, self.input_labels if channels is None else channels,
+                                           "(windows, inputs, samples)")
         return engine_call(self.model._core.predict, self._head, x, channels)
 
     def logits(self, x, channels=None):

@@ -7,6 +7,22 @@ from . import _core
 from ._errors import engine_call
 
 
+def windows_and_channels(x, channels, shape):
+    """Windows as the engine reads them (any array with DLPack or the buffer protocol; NumPy
+    arrays converted once to C-contiguous float32 unless they are already) and channel names as a
+    list ("FP1,CZ" is two names). shape: how the 3 dimensions are called in the message."""
+    if isinstance(channels, str):
+        channels = channels.split(",")
+    channels = [str(c) for c in channels]
+    if not (hasattr(x, "__dlpack__") or isinstance(x, np.ndarray)):
+        x = np.asarray(x)
+    if getattr(x, "ndim", 3) != 3:
+        raise _core.Error("x must have 3 dimensions %s, not %d" % (shape, x.ndim))
+    if isinstance(x, np.ndarray) and not (x.dtype == np.float32 and x.flags.c_contiguous):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+    return x, channels
+
+
 class Model:
     """The EEGPT encoder with weights from `path` (an HDF5 file of tools/convert_ckpt.py).
 
@@ -79,13 +95,5 @@ class Model:
         (samples - patch_size) // patch_stride + 1 (samples // 64 for the released model); the
         samples past the last whole patch are ignored, as by the released Conv2d patch embedding.
         The GIL is released while the engine computes; one Model encodes one call at a time."""
-        if isinstance(channels, str):
-            channels = channels.split(",")
-        channels = [str(c) for c in channels]
-        if not (hasattr(x, "__dlpack__") or isinstance(x, np.ndarray)):
-            x = np.asarray(x)
-        if getattr(x, "ndim", 3) != 3:
-            raise _core.Error("x must have 3 dimensions (batch, channels, samples), not %d" % x.ndim)
-        if isinstance(x, np.ndarray) and not (x.dtype == np.float32 and x.flags.c_contiguous):
-            x = np.ascontiguousarray(x, dtype=np.float32)
+        x, channels = windows_and_channels(x, channels, "(batch, channels, samples)")
         return engine_call(self._core.encode, x, channels)

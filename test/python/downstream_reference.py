@@ -30,7 +30,10 @@ class Variant:
         self.renorm, self.interp_round, self.norm_first = renorm, interp_round, norm_first
 
 
-class Conv1dWithConstraint(nn.Conv1d):
+class _MaxNorm:
+    """The official *WithConstraint layers: the weight renormalised (torch.renorm, p 2, dim 0) at the
+    start of every forward, then the plain layer."""
+
     def __init__(self, *args, max_norm=1, variant=None, **kwargs):
         self.max_norm, self.variant = max_norm, variant or Variant()
         super().__init__(*args, **kwargs)
@@ -41,26 +44,16 @@ class Conv1dWithConstraint(nn.Conv1d):
         return super().forward(x)
 
 
-class Conv2dWithConstraint(nn.Conv2d):
-    def __init__(self, *args, max_norm=1, variant=None, **kwargs):
-        self.max_norm, self.variant = max_norm, variant or Variant()
-        super().__init__(*args, **kwargs)
-
-    def forward(self, x):
-        if self.variant.renorm:
-            self.weight.data = torch.renorm(self.weight.data, p=2, dim=0, maxnorm=self.max_norm)
-        return super().forward(x)
+class Conv1dWithConstraint(_MaxNorm, nn.Conv1d):
+    pass
 
 
-class LinearWithConstraint(nn.Linear):
-    def __init__(self, *args, max_norm=1, variant=None, **kwargs):
-        self.max_norm, self.variant = max_norm, variant or Variant()
-        super().__init__(*args, **kwargs)
+class Conv2dWithConstraint(_MaxNorm, nn.Conv2d):
+    pass
 
-    def forward(self, x):
-        if self.variant.renorm:
-            self.weight.data = torch.renorm(self.weight.data, p=2, dim=0, maxnorm=self.max_norm)
-        return super().forward(x)
+
+class LinearWithConstraint(_MaxNorm, nn.Linear):
+    pass
 
 
 def temporal_interpolation(x, length, variant):

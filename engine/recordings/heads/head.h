@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "encoder/encoder.h"
 #include "encoder/model/weights.h"
 
 namespace eegpt {
@@ -120,6 +121,17 @@ void head_signal(const Head& head, const float* x, int windows, std::vector<floa
 // (windows x logits) and probabilities (windows x outputs()). Throws Error on a non-finite logit.
 void head_outputs(const Head& head, const float* features, int windows, int patches, int embed_num, int embed_dim,
                   float* logits, float* probabilities);
+
+// Windows through a downstream model on `encoder`, as `eegpt encode --head` and Python's
+// Classifier run them: x holds `windows` x labels.size() x samples values in the head's input unit,
+// `labels` names x's channels, which must be the head's inputs in order (compared by
+// model_input_key) with samples = window_samples; `plan` is plan_head's for the encoder's model.
+// Throws Error naming the first mismatch, or features or logits that are not finite.
+struct HeadPrediction {
+    std::vector<float> features, logits, probabilities;
+};
+HeadPrediction predict_windows(const Head& head, const HeadPlan& plan, Encoder& encoder, const float* x, int windows,
+                               const std::vector<std::string>& labels, int samples);
 
 // The predicted class index of one window's probabilities (sigmoid: p >= 0.5).
 int predicted_class(const Head& head, const float* probabilities);

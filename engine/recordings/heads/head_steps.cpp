@@ -9,6 +9,7 @@
 
 #include "encoder/channels.h"
 #include "encoder/error.h"
+#include "recordings/channel_map.h"
 #include "recordings/heads/head.h"
 
 namespace eegpt {
@@ -130,6 +131,15 @@ Mat sleep_decoder(const Mat& x, const HeadStep& s) {
     return out;
 }
 
+// The steps allowed on both sides of the encoder.
+Mat activation(StepOp op, Mat x) {
+    if (op == StepOp::gelu)
+        for (double& e : x.v) e = gelu(e);
+    else
+        for (double& e : x.v) e = e > 0 ? e : 0;
+    return x;
+}
+
 // One signal step on a window (channels x samples as a Mat).
 Mat signal_step(const HeadStep& s, Mat x) {
     const int C = x.rows, T = x.cols;
@@ -206,11 +216,7 @@ Mat signal_step(const HeadStep& s, Mat x) {
             return y;
         }
         case StepOp::gelu:
-            for (double& e : x.v) e = gelu(e);
-            return x;
-        case StepOp::relu:
-            for (double& e : x.v) e = e > 0 ? e : 0;
-            return x;
+        case StepOp::relu: return activation(s.op, std::move(x));
         default: throw Error("internal error: '" + to_string(s.op) + "' is not a signal step");
     }
 }
@@ -238,11 +244,7 @@ Mat feature_step(const HeadStep& s, Mat x, int embed_num) {
             return x;
         case StepOp::sleep_decoder: return sleep_decoder(x, s);
         case StepOp::gelu:
-            for (double& e : x.v) e = gelu(e);
-            return x;
-        case StepOp::relu:
-            for (double& e : x.v) e = e > 0 ? e : 0;
-            return x;
+        case StepOp::relu: return activation(s.op, std::move(x));
         default: throw Error("internal error: '" + to_string(s.op) + "' is not a feature step");
     }
 }
@@ -420,6 +422,40 @@ void head_outputs(const Head& head, const float* features, int windows, int patc
         for (double v : m.v) sum += std::exp(v - top);
         for (int k = 0; k < K; ++k) pw[k] = static_cast<float>(std::exp(m.v[static_cast<size_t>(k)] - top) / sum);
     }
+}
+
+HeadPrediction predict_windows(const Head& head, const HeadPlan& plan, Encoder& encoder, const float* x, int windows,
+                               const std::vector<std::string>& labels, int samples) {
+    const auto& inputs = head.input_labels;
+    std::string all;
+    for (const auto& l : inputs) all += (all.empty() ? "" : " ") + l;
+    if (labels.size() != inputs.size())
+        throw Error("x has " + std::to_string(labels.size()) + " channels; the head takes " +
+                    std::to_string(inputs.size()) + " inputs (" + all + ")");
+    for (size_t c = 0; c < inputs.size(); ++c)
+        if (model_input_key(labels[c]) != model_input_key(inputs[c]))
+            throw Error("channel " + std::to_string(c) + " is '" + labels[c] + "', the head's input " + std::to_string(c) +
+                        " is '" + inputs[c] + "' (the head takes " + all + ", in that order)");
+    if (samples != head.window_samples)
+        throw Error("windows of " + std::to_string(samples) + " samples; the head takes " +
+                    std::to_string(head.window_samples));
+    if (windows < 1) throw Error("x holds no window");
+    std::vector<float> prepared;
+    if (!head.signal_is_identity()) {
+        head_signal(head, x, windows, prepared);
+        x = prepared.data();
+    }
+    HeadPrediction p;
+    p.features.resize(encoder.output_size(windows, plan.encoder_samples));
+    encoder.encode(x, windows, static_cast<int>(plan.encoder_ids.size()), plan.encoder_samples, plan.encoder_ids.data(),
+                   p.features.data());
+    check_features_finite(p.features.data(), p.features.size(), encoder.output_size(1, plan.encoder_samples));
+    p.logits.resize(static_cast<size_t>(windows) * static_cast<size_t>(head.outputs()));
+    p.probabilities.resize(p.logits.size());
+    const ModelConfig& c = encoder.config();
+    head_outputs(head, p.features.data(), windows, plan.patches, c.embed_num, c.embed_dim, p.logits.data(),
+                 p.probabilities.data());
+    return p;
 }
 
 int predicted_class(const Head& head, const float* probabilities) {
