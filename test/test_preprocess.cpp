@@ -111,6 +111,39 @@ TEST_CASE("zero-phase filters match scipy.signal.sosfiltfilt with butter and iir
     REQUIRE_THROWS_WITH(sosfiltfilt(design_filters(options, fs), std::vector<double>(20, 1.0)), Contains("too short"));
 }
 
+TEST_CASE("band-pass designs of every order are scipy's sections, odd orders and wide bands too", "[preprocess]") {
+    auto check_sos = [](const std::vector<Biquad>& sos, const std::vector<Biquad>& expected) {
+        REQUIRE(sos.size() == expected.size());
+        for (size_t s = 0; s < sos.size(); ++s)
+            for (size_t k = 0; k < 6; ++k) {
+                INFO("section " << s << " coefficient " << k);
+                CHECK(sos[s][k] == Approx(expected[s][k]).margin(1e-15));
+            }
+    };
+    // butter(3, [1, 40], 'bandpass', fs=256, output='sos'): the real prototype pole gives two real
+    // poles, which share the section with zeros at 1 and -1.
+    check_sos(butter_bandpass(3, 1, 40, 256),
+              {{0.05142852614857131, 0.10285705229714262, 0.05142852614857131, 1.0, -0.8049918223020595, 0.42982392231601385},
+               {1.0, 0.0, -1.0, 1.0, -1.2996353283781734, 0.31679852695260374},
+               {1.0, -2.0, 1.0, 1.0, -1.975734755244616, 0.9763430034059589}});
+    check_sos(butter_bandpass(5, 0.5, 100, 256),
+              {{0.3130155364416438, 0.6260310728832876, 0.3130155364416438, 1.0, 1.0198958128548872, 0.32136280358169866},
+               {1.0, 2.0, 1.0, 1.0, 1.2931113281236948, 0.6731877878140611},
+               {1.0, 0.0, -1.0, 1.0, -0.5164981764869656, -0.46547790674300166},
+               {1.0, -2.0, 1.0, 1.0, -1.980163287013284, 0.9803132603264408},
+               {1.0, -2.0, 1.0, 1.0, -1.99232102254107, 0.9924711768747828}});
+    for (int order = 1; order <= 12; ++order) {
+        INFO("order " << order);
+        CHECK(butter_bandpass(order, 1, 40, 256).size() == static_cast<size_t>(order));
+    }
+    // 0.01 to 127.99 Hz, order 12: sosfiltfilt(butter(12, [0.01, 127.99], ...), x), peak 3.8. The
+    // design is ill-conditioned (poles 2.5e-4 from z = +-1): scipy's own result moves by about
+    // 3e-9 of its peak when its coefficients move by 4 ulp, hence 1e-8 here.
+    const std::vector<double> y = sosfiltfilt(butter_bandpass(12, 0.01, 127.99, 256), test_signal(4096));
+    check_close(y, {{0, -0.2509473916506035}, {1, 0.09320958736892315}, {100, -0.25340067509819786},
+                    {2000, 1.4658177634715506}, {4094, -1.3322902110561012}, {4095, -1.6102776545619049}}, 4e-8);
+}
+
 TEST_CASE("chunked zero-phase filtering stays within 1e-7 of the whole-signal filter", "[preprocess]") {
     const double fs = 256;
     FilterOptions options;

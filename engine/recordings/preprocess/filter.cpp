@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <limits>
 #include <string>
 
 #include "encoder/error.h"
@@ -47,37 +48,112 @@ void sosfilt(const std::vector<Biquad>& sos, std::vector<std::array<double, 2>> 
     }
 }
 
+// numpy's complex division (Smith's method, as numpy computes it), so that the bilinear transform
+// and the gain round as scipy's do: that matters where the design is ill-conditioned (see below).
+Complex divide(Complex a, Complex b) {
+    if (std::fabs(b.real()) >= std::fabs(b.imag())) {
+        const double rat = b.imag() / b.real(), scl = 1.0 / (b.real() + b.imag() * rat);
+        return {(a.real() + a.imag() * rat) * scl, (a.imag() - a.real() * rat) * scl};
+    }
+    const double rat = b.real() / b.imag(), scl = 1.0 / (b.imag() + b.real() * rat);
+    return {(a.real() * rat + a.imag()) * scl, (a.imag() * rat - a.real()) * scl};
+}
+
+struct Pole {
+    Complex z;  // a real pole, or one of a conjugate pair (positive imaginary part)
+    bool real;
+};
+
+// zpk2sos's "worst" pole: the one closest to the unit circle, the first of equals; among the real
+// poles only if real_only. poles.size() when there is none.
+size_t worst_pole(const std::vector<Pole>& poles, bool real_only) {
+    size_t worst = poles.size();
+    for (size_t i = 0; i < poles.size(); ++i)
+        if ((poles[i].real || !real_only) &&
+            (worst == poles.size() || std::fabs(1.0 - std::abs(poles[i].z)) < std::fabs(1.0 - std::abs(poles[worst].z))))
+            worst = i;
+    return worst;
+}
+
 }  // namespace
 
+// scipy.signal.butter(order, [low, high], 'bandpass', fs=rate, output='sos') step by step, in
+// scipy's arithmetic and order: buttap, lp2bp_zpk, bilinear_zpk (fs = 2), zpk2sos (pairing
+// 'nearest'), so the sections are scipy's, in its order. The pairing is what keeps wide bands of
+// high order finite: each pole pair gets the zeros (at z = 1 or z = -1) nearest to it, so no
+// section amplifies what a later one removes. Odd orders have two real poles (from the real
+// prototype pole) when the band is wide; they share a section.
+// Conditioning: the poles near z = 1 come out of p - sqrt(p^2 - wo^2) with cancellation, so for a
+// band from `low` to near Nyquist even scipy's poles are accurate to only about eps x rate / low
+// (relative to their distance from 1): following scipy's arithmetic keeps to its rounding there.
 std::vector<Biquad> butter_bandpass(int order, double low_hz, double high_hz, double rate_hz) {
     if (order < 1 || order > 12) throw Error("band-pass order must be 1..12, got " + std::to_string(order));
     check_frequency(low_hz, rate_hz, "band-pass low edge");
     check_frequency(high_hz, rate_hz, "band-pass high edge");
     if (!(low_hz < high_hz)) throw Error("band-pass low edge must be below the high edge");
-    // scipy: pre-warp for the bilinear transform with fs = 2, analog Butterworth prototype,
-    // low-pass to band-pass, bilinear transform.
-    const double w1 = 4.0 * std::tan(kPi * (2.0 * low_hz / rate_hz) / 2.0);
+    const double w1 = 4.0 * std::tan(kPi * (2.0 * low_hz / rate_hz) / 2.0);  // pre-warped, fs = 2
     const double w2 = 4.0 * std::tan(kPi * (2.0 * high_hz / rate_hz) / 2.0);
     const double bw = w2 - w1, wo = std::sqrt(w1 * w2);
-    std::vector<Complex> poles;
-    for (int m = -order + 1; m < order; m += 2) {
-        const Complex p = -std::exp(Complex(0, kPi * m / (2.0 * order))) * (bw / 2.0);
+    // Analog band-pass poles: each prototype pole p gives p + sqrt(p^2 - wo^2), then all p - sqrt(..).
+    const auto n = static_cast<size_t>(order);
+    std::vector<Complex> analog(2 * n);
+    for (size_t i = 0; i < n; ++i) {
+        const Complex p = -std::exp(Complex(0, kPi * (2 * static_cast<int>(i) - order + 1) * (1.0 / (2.0 * order)))) * bw / 2.0;
         const Complex root = std::sqrt(p * p - wo * wo);
-        poles.push_back(p + root);
-        poles.push_back(p - root);
+        analog[i] = p + root;
+        analog[n + i] = p - root;
     }
-    double gain = std::pow(bw, order);  // k of the analog band-pass
+    // Gain: bw^order of the analog band-pass, times prod(4 - zero) / prod(4 - pole) of the bilinear
+    // transform (`order` analog zeros at 0, which go to z = 1; the other `order` zeros are at -1).
     Complex den(1, 0);
-    for (const auto& p : poles) den *= 4.0 - p;
-    gain *= std::real(std::pow(Complex(4.0, 0), order) / den);  // bilinear: prod(fs2 - z) / prod(fs2 - p), order zeros at 0
-    std::vector<Biquad> sos;
-    for (const auto& p : poles) {
-        const Complex pz = (4.0 + p) / (4.0 - p);
-        if (pz.imag() <= 0) continue;  // one of each conjugate pair
-        sos.push_back({1.0, 0.0, -1.0, 1.0, -2.0 * pz.real(), std::norm(pz)});
+    for (const Complex& p : analog) den *= 4.0 - p;
+    const double gain = std::pow(bw, order) * divide(Complex(std::pow(4.0, order), 0), den).real();
+    // Digital poles as scipy's _cplxreal lists them: one of each conjugate pair (exact conjugates
+    // here, from the mirrored prototype poles) by real then imaginary part, then the real ones.
+    std::vector<Pole> poles, real_poles;
+    for (const Complex& p : analog) {
+        const Complex z = divide(4.0 + p, 4.0 - p);
+        if (std::fabs(z.imag()) <= 100 * std::numeric_limits<double>::epsilon() * std::abs(z))
+            real_poles.push_back({Complex(z.real(), 0), true});
+        else if (z.imag() > 0)
+            poles.push_back({z, false});
     }
-    if (static_cast<int>(sos.size()) != order) throw Error("band-pass design failed (poles not in conjugate pairs)");
-    for (int k = 0; k < 3; ++k) sos[0][static_cast<size_t>(k)] *= gain;
+    auto by_value = [](const Pole& a, const Pole& b) {
+        return a.z.real() != b.z.real() ? a.z.real() < b.z.real() : a.z.imag() < b.z.imag();
+    };
+    std::sort(poles.begin(), poles.end(), by_value);
+    std::sort(real_poles.begin(), real_poles.end(), by_value);
+    poles.insert(poles.end(), real_poles.begin(), real_poles.end());
+    // zpk2sos: the worst remaining pole (with its conjugate, or with the worst other real pole) and
+    // the two remaining zeros nearest to it make the last section still free; the gain goes to the first.
+    auto take_pole = [&](size_t i) {
+        if (i >= poles.size()) throw Error("band-pass design failed (a real pole without a partner)");
+        const Pole p = poles[i];
+        poles.erase(poles.begin() + static_cast<std::ptrdiff_t>(i));
+        return p;
+    };
+    int zeros_at_one = order, zeros_at_minus_one = order;
+    auto take_zero = [&](Complex p) {
+        if (zeros_at_minus_one == 0 || (zeros_at_one > 0 && std::abs(p - 1.0) < std::abs(p + 1.0))) {
+            --zeros_at_one;
+            return 1.0;
+        }
+        --zeros_at_minus_one;
+        return -1.0;
+    };
+    std::vector<Biquad> sos(n);
+    for (size_t s = n; s-- > 0;) {
+        const Pole p1 = take_pole(worst_pole(poles, false));
+        double a1 = -2.0 * p1.z.real(), a2 = p1.z.real() * p1.z.real() + p1.z.imag() * p1.z.imag();
+        if (p1.real) {
+            const Pole p2 = take_pole(worst_pole(poles, true));
+            a1 = -(p1.z.real() + p2.z.real());
+            a2 = p1.z.real() * p2.z.real();
+        }
+        const double z1 = take_zero(p1.z), z2 = take_zero(p1.z);
+        sos[s] = {1.0, -z1 - z2, z1 * z2, 1.0, a1, a2};
+    }
+    for (size_t k = 0; k < 3; ++k) sos[0][k] *= gain;
     return sos;
 }
 
