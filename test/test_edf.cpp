@@ -3,7 +3,10 @@
 #include <edflib.h>
 
 #include <algorithm>
+#include <clocale>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 
 #include "catch_compat.h"
 #include "edf_test_files.h"
@@ -11,6 +14,8 @@
 #include "recordings/channel_map.h"
 #include "recordings/io/edf_reader.h"
 #include "recordings/io/edf_writer.h"
+#include "recordings/number_text.h"
+#include "recordings/preprocess/filter.h"
 #include "test_helpers.h"
 
 using namespace eegpt;
@@ -53,6 +58,36 @@ std::string read_error(const std::string& path) {
         return e.what();
     }
 }
+
+// LC_NUMERIC set to German (decimal comma) for the object's lifetime, as a host process such as
+// Python may set it. The locale is generated with localedef (Debian's `locales` package, which
+// tools/setup/install_deps.sh installs) into a temporary LOCPATH when the system lacks it.
+class DecimalCommaLocale {
+public:
+    DecimalCommaLocale() : previous_(std::setlocale(LC_NUMERIC, nullptr)) {
+        if (std::setlocale(LC_NUMERIC, "de_DE.UTF-8")) return;
+        dir_ = std::filesystem::temp_directory_path() / ("eegpt-locale-" + std::to_string(getpid()));
+        std::filesystem::create_directories(dir_);
+        const std::string command = "localedef -i de_DE -f UTF-8 '" + (dir_ / "de_DE.UTF-8").string() + "' >/dev/null 2>&1";
+        const int status = std::system(command.c_str());  // may warn (non-zero) and still write the locale
+        setenv("LOCPATH", dir_.c_str(), 1);
+        if (!std::setlocale(LC_NUMERIC, "de_DE.UTF-8"))
+            why_ = "no de_DE.UTF-8 locale, and localedef could not make one (status " + std::to_string(status) +
+                   "; install Debian's 'locales')";
+    }
+    ~DecimalCommaLocale() {
+        std::setlocale(LC_NUMERIC, previous_.c_str());
+        if (dir_.empty()) return;
+        unsetenv("LOCPATH");
+        std::error_code ignored;
+        std::filesystem::remove_all(dir_, ignored);
+    }
+    const std::string& why() const { return why_; }
+
+private:
+    std::string previous_, why_;
+    std::filesystem::path dir_;
+};
 
 }  // namespace
 
@@ -212,17 +247,17 @@ TEST_CASE("bad files are one-line errors naming the problem", "[edf][errors]") {
     SECTION("non-numeric record count") {
         spec.records = "two";
         spec.data_records = 2;
-        expected = "number-of-data-records field is not a number: 'two'";
+        expected = "number-of-data-records field 'two' is not an integer";
     }
     SECTION("non-numeric record duration") {
         spec.duration = "1s";
-        expected = "data-record-duration field is not a number";
+        expected = "data-record-duration field '1s' is not a number";
     }
     SECTION("non-numeric number of signals") {
         std::string bytes = edf_bytes(spec);
         bytes.replace(252, 4, "x   ");
         write_file(path, bytes);
-        expected = "number-of-signals field is not a number";
+        expected = "number-of-signals field 'x' is not an integer";
     }
     SECTION("wrong header size") {
         spec.header_bytes = "1000";
@@ -232,7 +267,7 @@ TEST_CASE("bad files are one-line errors naming the problem", "[edf][errors]") {
         std::string bytes = edf_bytes(spec);
         bytes.replace(256 + 2 * (16 + 80 + 8 + 8 + 8 + 8 + 8 + 80), 8, "many    ");
         write_file(path, bytes);
-        expected = "samples-per-record field is not a positive integer: 'many'";
+        expected = "signal 3: samples per record 'many' is not an integer";
     }
     SECTION("digital minimum equal to the maximum (a division by zero)") {
         spec.signals[1].digital_min = "100";
@@ -246,7 +281,7 @@ TEST_CASE("bad files are one-line errors naming the problem", "[edf][errors]") {
     }
     SECTION("non-numeric physical range") {
         spec.signals[0].physical_max = "nan";
-        expected = "physical minimum or maximum is not a number";
+        expected = "signal 1 'EEG Fp1-REF': physical maximum 'nan' is not a number";
     }
     SECTION("a physical range whose scale overflows to infinity") {
         spec.signals[1].physical_min = "-1e308";
@@ -300,6 +335,10 @@ TEST_CASE("physical units convert to millivolts", "[edf][channels]") {
     CHECK(millivolts_per_unit(" mV ") == 1.0);
     CHECK(millivolts_per_unit("V") == 1e3);
     CHECK(millivolts_per_unit("nV") == 1e-6);
+    CHECK(millivolts_per_unit("kV") == 1e6);
+    CHECK(millivolts_per_unit("\xCE\xBCV") == 1e-3);  // Greek mu
+    CHECK(millivolts_per_unit("\xB5V") == 1e-3);      // Latin-1 micro sign
+    CHECK(millivolts_per_unit("MV") == 0);            // mega, not milli
     CHECK(millivolts_per_unit("bpm") == 0);
     CHECK(millivolts_per_unit("") == 0);
 }
@@ -398,4 +437,40 @@ TEST_CASE("samples outside the digital range are counted, and kept (as MNE reads
             CHECK(reader.out_of_range_counts() == std::vector<int64_t>{outside, 0});
         }
     }
+}
+
+TEST_CASE("EDF headers are parsed in the C locale whatever LC_NUMERIC says", "[edf]") {
+    struct Seen {
+        std::vector<double> physical;
+        std::vector<double> first_samples;
+    };
+    auto read = [](const std::string& name) {
+        EdfReader reader(std::string(EEGPT_SOURCE_DIR) + "/test/data/eeg/" + name);
+        Seen seen;
+        for (int i = 0; i < static_cast<int>(reader.signals().size()); ++i) {
+            const EdfSignal& s = reader.signals()[static_cast<size_t>(i)];
+            seen.physical.insert(seen.physical.end(), {s.physical_min, s.physical_max, s.rate_hz});
+            std::vector<double> x(16);
+            reader.read(i, 0, 16, x.data());
+            seen.first_samples.insert(seen.first_samples.end(), x.begin(), x.end());
+        }
+        return seen;
+    };
+    // S001R03 goes through the repaired copy (EDFlib refuses its annotation signal), the other not.
+    const std::vector<std::string> names = {"Subject00_2.edf", "S001R03.edf"};
+    std::vector<Seen> in_c;
+    for (const auto& name : names) in_c.push_back(read(name));
+    DecimalCommaLocale german;
+    if (!german.why().empty()) EEGPT_SKIP(german.why());
+    REQUIRE(std::strtod("1.5", nullptr) == 1.0);  // the locale is in effect: strtod stops at the '.'
+    for (size_t k = 0; k < names.size(); ++k) {
+        INFO(names[k]);
+        Seen seen;
+        REQUIRE_NOTHROW(seen = read(names[k]));  // was: "physical minimum or maximum is not a number"
+        CHECK(seen.physical == in_c[k].physical);
+        CHECK(seen.first_samples == in_c[k].first_samples);
+    }
+    // Numbers in messages and output text stay C-locale numbers too.
+    CHECK(number_text(0.005) == "0.005");
+    REQUIRE_THROWS_WITH(butter_bandpass(4, 0.005, 40, 256), Contains("band-pass low edge 0.005 Hz"));
 }

@@ -95,7 +95,7 @@ ChannelPlan plan_model_inputs(const std::vector<SignalDescription>& signals, con
     std::vector<std::string> keys(signals.size()), names(signals.size());
     for (size_t i = 0; i < signals.size(); ++i) {
         if (millivolts_per_unit(signals[i].unit) == 0) {
-            reason[i] = "unit '" + signals[i].unit + "' is not a voltage (uV, mV, V)";
+            reason[i] = "unit '" + signals[i].unit + "' is not a voltage (nV, uV, mV, V, kV)";
             continue;
         }
         keys[i] = model_input_key(signals[i].label);
@@ -156,10 +156,14 @@ double millivolts_per_unit(const std::string& raw) {
     while (b < e && raw[b] == ' ') ++b;
     while (e > b && raw[e - 1] == ' ') --e;
     const std::string unit = raw.substr(b, e - b);
-    if (unit == "uV" || unit == "uv" || unit == "UV" || unit == "\xC2\xB5V" || unit == "\xB5V") return 1e-3;
+    // Micro as u, as the micro sign (U+00B5: UTF-8, Latin-1) or as the Greek mu (U+03BC, UTF-8), as
+    // MNE reads them; the prefixes' case as EDF writers spell them (only m for milli: M is mega).
+    if (unit == "uV" || unit == "uv" || unit == "UV" || unit == "\xC2\xB5V" || unit == "\xB5V" || unit == "\xCE\xBCV")
+        return 1e-3;
     if (unit == "mV" || unit == "mv") return 1.0;
     if (unit == "V" || unit == "v") return 1e3;
     if (unit == "nV" || unit == "nv") return 1e-6;
+    if (unit == "kV" || unit == "kv" || unit == "KV") return 1e6;
     return 0.0;
 }
 
@@ -231,7 +235,7 @@ ChannelPlan plan_channels(const std::vector<SignalDescription>& signals, const M
             continue;
         }
         if (millivolts_per_unit(signals[i].unit) == 0) {
-            reason[i] = "unit '" + signals[i].unit + "' is not a voltage (uV, mV, V)";
+            reason[i] = "unit '" + signals[i].unit + "' is not a voltage (nV, uV, mV, V, kV)";
             continue;
         }
         int id = find_channel_id(name);

@@ -65,3 +65,69 @@ def test_a_wide_bandpass_of_order_12_is_finite_and_matches_scipy(resampled, tmp_
     excess = excess_over_scipy(ours, labels, resampled, 12, 0.01, 127.99)
     print("%.2e of the peak beyond float32 rounding" % excess)
     assert excess <= 1e-8
+
+
+# ---------------------------------------------------------------- 18. header messages
+
+
+NS = 22  # signals of REC, the annotation signal last
+
+
+def signal_field(field, signal):
+    """Byte offset of a per-signal header field of REC (0 label, 2 unit, 3 physical minimum ... 8 samples per record)."""
+    widths = [16, 80, 8, 8, 8, 8, 8, 80, 8, 32]
+    return 256 + sum(w * NS for w in widths[:field]) + widths[field] * signal
+
+
+def patched(tmp_path, name, patches):
+    """A copy of REC with header bytes replaced: patches maps a byte offset to the bytes written there."""
+    data = bytearray(open(lib.recording(REC), "rb").read())
+    assert data[192:197] == b"EDF+C" and data[signal_field(0, NS - 1):][:16] == b"EDF Annotations "
+    for offset, new in patches.items():
+        data[offset:offset + len(new)] = new
+    path = tmp_path / name
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("patches, needle", [
+    ({168: b"99.99.99"}, "startdate field '99.99.99' is not a date dd.mm.yy"),
+    ({176: b"24.00.00"}, "starttime field '24.00.00' is not a time hh.mm.ss"),
+    ({signal_field(3, 1): b"0x10    "}, "signal 2 'EEG Fp2': physical minimum '0x10' is not a number"),
+    ({236: b"62\0\0\0\0\0\0"}, "number-of-data-records field '62\\x00\\x00\\x00\\x00\\x00\\x00' holds a byte outside"),
+    ({236: b" 62     "}, "number-of-data-records field ' 62' starts with a space (EDF numbers are left-aligned)"),
+    ({signal_field(8, 0): b"500.0   "}, "signal 1 'EEG Fp1': samples per record '500.0' is not an integer"),
+    ({signal_field(0, NS - 1): b"EEG Extra       "},
+     "reserved field says EDF+C, but no signal is labelled 'EDF Annotations', which EDF+ requires"),
+], ids=["date", "time", "hex-physical-minimum", "nul-in-record-count", "space-in-record-count", "dot-in-integer",
+        "edf+c-without-annotations"])
+def test_header_messages_name_the_field_at_fault(patches, needle, tmp_path):
+    """EDFlib refuses each of these; the engine's own check of the header said the fixed fields looked
+    sound ("EDFlib reports format errors ... (the fixed header fields look sound ...)")."""
+    rec = patched(tmp_path, "bad.edf", patches)
+    for args in (["inspect", rec], ["preprocess", rec, "--output", tmp_path / "p.h5"]):
+        line = one_line_error(lib.run(*args))
+        assert needle in line and "look sound" not in line, line
+    assert not (tmp_path / "p.h5").exists()
+
+
+# ---------------------------------------------------------------- units
+
+
+def preprocessed(rec, out):
+    lib.run_ok("preprocess", rec, "--output", out)
+    with h5py.File(out, "r") as f:
+        return f["signals"][()].astype(np.float64), lib.strings(f["source_labels"])
+
+
+@pytest.mark.parametrize("unit, factor", [(b"kV      ", 1e9), (b"\xce\xbcV     ", 1.0), (b"\xb5V      ", 1.0),
+                                          (b"nV      ", 1e-3)], ids=["kV", "greek-mu", "latin1-micro", "nV"])
+def test_voltage_units_scale_the_signal(unit, factor, tmp_path):
+    """Signal 2 (EEG Fp2, recorded in uV) relabelled: kV and the Greek mu were dropped as "not a voltage"."""
+    plain, labels = preprocessed(lib.recording(REC), tmp_path / "plain.h5")
+    ours, relabelled = preprocessed(patched(tmp_path, "unit.edf", {signal_field(2, 1): unit}), tmp_path / "unit.h5")
+    assert relabelled == labels
+    row = labels.index("EEG Fp2")
+    np.testing.assert_allclose(ours[row], plain[row] * factor, rtol=1e-6, atol=0)
+    others = [i for i in range(len(labels)) if i != row]
+    np.testing.assert_array_equal(ours[others], plain[others])

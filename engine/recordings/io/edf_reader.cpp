@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <memory>
 
 #include "encoder/error.h"
+#include "recordings/number_text.h"
 
 namespace eegpt {
 namespace {
@@ -27,21 +29,6 @@ std::string trim(const std::string& s) {
     while (b < e && (s[b] == ' ' || s[b] == '\0')) ++b;
     while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\0')) --e;
     return s.substr(b, e - b);
-}
-
-bool parse_number(const std::string& field, double& value) {
-    std::string t = trim(field);
-    if (t.empty()) return false;
-    char* end = nullptr;
-    value = std::strtod(t.c_str(), &end);
-    return end == t.c_str() + t.size() && std::isfinite(value);
-}
-
-bool parse_integer(const std::string& field, long long& value) {
-    double d = 0;
-    if (!parse_number(field, d) || d != std::floor(d) || std::fabs(d) > 9e15) return false;
-    value = static_cast<long long>(d);
-    return true;
 }
 
 bool printable(unsigned char ch) { return ch >= 32 && ch <= 126; }
@@ -59,6 +46,61 @@ std::string escaped(const std::string& s) {
         }
     }
     return out;
+}
+
+// What is wrong with an EDF number field, "" if nothing: a number as EDFlib accepts one is printable
+// ASCII, left-aligned and padded with spaces, an optional sign, then digits with at most one dot (no
+// dot in an integer field) and, in a real field, an optional exponent.
+std::string number_problem(const std::string& field, bool integer) {
+    for (unsigned char ch : field)
+        if (!printable(ch)) return "holds a byte outside printable ASCII";
+    const size_t last = field.find_last_not_of(' ');
+    if (last == std::string::npos) return "is blank";
+    if (field[0] == ' ') return "starts with a space (EDF numbers are left-aligned)";
+    size_t i = field[0] == '+' || field[0] == '-' ? 1 : 0;
+    auto digits = [&] {
+        const size_t from = i;
+        while (i <= last && field[i] >= '0' && field[i] <= '9') ++i;
+        return i - from;
+    };
+    size_t mantissa = digits();
+    if (!integer && i <= last && field[i] == '.') {
+        ++i;
+        mantissa += digits();
+    }
+    bool ok = mantissa > 0;
+    if (ok && !integer && i <= last && (field[i] == 'e' || field[i] == 'E')) {
+        ++i;
+        if (i <= last && (field[i] == '+' || field[i] == '-')) ++i;
+        ok = digits() > 0;
+    }
+    if (!ok || i != last + 1) return integer ? "is not an integer" : "is not a number";
+    return "";
+}
+
+// EDF numbers are parsed with from_chars: in the C locale whatever the process locale (under a
+// decimal-comma locale strtod reads "-3276.8" as -3276), without setlocale, which is process-wide.
+bool parse_number(const std::string& field, double& value, std::string& problem) {
+    problem = number_problem(field, false);
+    if (!problem.empty()) return false;
+    const size_t skip = field[0] == '+' ? 1 : 0, end = field.find_last_not_of(' ') + 1;
+    const auto r = std::from_chars(field.data() + skip, field.data() + end, value);
+    if (r.ec != std::errc() || !std::isfinite(value)) problem = "is out of range";
+    return problem.empty();
+}
+
+bool parse_integer(const std::string& field, long long& value, std::string& problem) {
+    problem = number_problem(field, true);
+    if (!problem.empty()) return false;
+    const size_t skip = field[0] == '+' ? 1 : 0, end = field.find_last_not_of(' ') + 1;
+    if (std::from_chars(field.data() + skip, field.data() + end, value).ec != std::errc()) problem = "is out of range";
+    return problem.empty();
+}
+
+// A header field in a message: its bytes escaped, the padding on the right left out.
+std::string shown(const std::string& field) {
+    const size_t last = field.find_last_not_of(' ');
+    return "'" + escaped(last == std::string::npos ? "" : field.substr(0, last + 1)) + "'";
 }
 
 // EDF numbers are plain decimals; EDFlib misreads or refuses exponent notation in every field but
@@ -126,15 +168,34 @@ HeaderCheck check_header(const std::string& path) {
                 break;
             }
     }
+    // Start date dd.mm.yy and start time hh.mm.ss, checked as EDFlib checks them.
+    for (const int offset : {168, 176}) {
+        const bool date = offset == 168;
+        const std::string v = main.substr(static_cast<size_t>(offset), 8);
+        bool ok = v[2] == '.' && v[5] == '.';
+        for (size_t k : {0, 1, 3, 4, 6, 7}) ok = ok && v[k] >= '0' && v[k] <= '9';
+        if (ok) {
+            auto two = [&](size_t k) { return (v[k] - '0') * 10 + (v[k + 1] - '0'); };
+            ok = date ? two(0) >= 1 && two(0) <= 31 && two(3) >= 1 && two(3) <= 12
+                      : two(0) <= 23 && two(3) <= 59 && two(6) <= 59;
+        }
+        if (!ok) {
+            c.fatal = std::string(date ? "startdate field " : "starttime field ") + shown(v) + " is not a " +
+                      (date ? "date dd.mm.yy" : "time hh.mm.ss");
+            return c;
+        }
+    }
     long long header_bytes = 0, records = 0;
     double duration = 0;
     const struct {
         int offset, width;
         const char* name;
-    } main_numbers[] = {{184, 8, "header-size"},
-                        {236, 8, "number-of-data-records"},
-                        {244, 8, "data-record-duration"},
-                        {252, 4, "number-of-signals"}};
+        long long* integer;  // the field's value, or in `real`
+        double* real;
+    } main_numbers[] = {{184, 8, "header-size", &header_bytes, nullptr},
+                        {236, 8, "number-of-data-records", &records, nullptr},
+                        {244, 8, "data-record-duration", nullptr, &duration},
+                        {252, 4, "number-of-signals", &c.signals, nullptr}};
     for (const auto& f : main_numbers)
         if (has_exponent(main.substr(static_cast<size_t>(f.offset), static_cast<size_t>(f.width)))) {
             c.fatal = std::string(f.name) + " field '" +
@@ -142,21 +203,13 @@ HeaderCheck check_header(const std::string& path) {
                       "' uses exponent notation; EDF numbers are plain decimals";
             return c;
         }
-    if (!parse_integer(main.substr(184, 8), header_bytes)) {
-        c.fatal = "header-size field is not a number: '" + trim(main.substr(184, 8)) + "'";
-        return c;
-    }
-    if (!parse_integer(main.substr(236, 8), records)) {
-        c.fatal = "number-of-data-records field is not a number: '" + trim(main.substr(236, 8)) + "'";
-        return c;
-    }
-    if (!parse_number(main.substr(244, 8), duration)) {
-        c.fatal = "data-record-duration field is not a number: '" + trim(main.substr(244, 8)) + "'";
-        return c;
-    }
-    if (!parse_integer(main.substr(252, 4), c.signals)) {
-        c.fatal = "number-of-signals field is not a number: '" + trim(main.substr(252, 4)) + "'";
-        return c;
+    for (const auto& f : main_numbers) {
+        const std::string v = main.substr(static_cast<size_t>(f.offset), static_cast<size_t>(f.width));
+        std::string problem;
+        if (f.integer ? !parse_integer(v, *f.integer, problem) : !parse_number(v, *f.real, problem)) {
+            c.fatal = std::string(f.name) + " field " + shown(v) + " " + problem;
+            return c;
+        }
     }
     if (c.signals < 1 || c.signals > EDFLIB_MAXSIGNALS) {
         c.fatal = "number of signals " + std::to_string(c.signals) + " is outside 1.." + std::to_string(EDFLIB_MAXSIGNALS);
@@ -195,7 +248,8 @@ HeaderCheck check_header(const std::string& path) {
     long long record_bytes = 0;
     for (long long s = 0; s < ns; ++s) {
         const std::string label = trim(field(0, s));
-        const bool annotation = c.plus && label == (c.bdf ? "BDF Annotations" : "EDF Annotations");
+        // As EDFlib tells them: the whole label field is the name, padded with one space.
+        const bool annotation = c.plus && field(0, s) == (c.bdf ? "BDF Annotations " : "EDF Annotations ");
         for (int f = 0; f < 10; ++f) {
             if (!kSignalFields[f].text) continue;
             const std::string v = field(f, s);
@@ -218,18 +272,18 @@ HeaderCheck check_header(const std::string& path) {
             }
         double pmin = 0, pmax = 0;
         long long dmin = 0, dmax = 0, nsamp = 0;
-        if (!parse_number(field(3, s), pmin) || !parse_number(field(4, s), pmax)) {
-            c.fatal = signal_name(s, label) + ": physical minimum or maximum is not a number";
+        std::string problem;
+        auto fail = [&](int f) {
+            c.fatal = signal_name(s, label) + ": " + kSignalFields[f].name + " " + shown(field(f, s)) + " " + problem;
             return c;
-        }
-        if (!parse_integer(field(5, s), dmin) || !parse_integer(field(6, s), dmax)) {
-            c.fatal = signal_name(s, label) + ": digital minimum or maximum is not an integer";
-            return c;
-        }
-        if (!parse_integer(field(8, s), nsamp) || nsamp < 1) {
-            c.fatal = signal_name(s, label) + ": samples-per-record field is not a positive integer: '" +
-                      trim(field(8, s)) + "'";
-            return c;
+        };
+        if (!parse_number(field(3, s), pmin, problem)) return fail(3);
+        if (!parse_number(field(4, s), pmax, problem)) return fail(4);
+        if (!parse_integer(field(5, s), dmin, problem)) return fail(5);
+        if (!parse_integer(field(6, s), dmax, problem)) return fail(6);
+        if (!parse_integer(field(8, s), nsamp, problem) || nsamp < 1) {
+            if (problem.empty()) problem = "is not positive";
+            return fail(8);
         }
         if (dmin >= dmax) {
             c.fatal = signal_name(s, label) + ": digital minimum " + std::to_string(dmin) +
@@ -250,6 +304,11 @@ HeaderCheck check_header(const std::string& path) {
     }
     c.header_bytes = header_bytes;
     c.record_bytes = record_bytes;
+    if (c.plus && c.annotation_signals == 0) {
+        c.fatal = "reserved field says " + reserved.substr(0, 5) + ", but no signal is labelled '" +
+                  (c.bdf ? "BDF" : "EDF") + " Annotations', which " + (c.bdf ? "BDF+" : "EDF+") + " requires";
+        return c;
+    }
     if (c.annotation_signals == ns) {
         c.fatal = "no signals, annotations only (an EDF+ annotation file, e.g. a hypnogram, holds no samples)";
         return c;
@@ -318,7 +377,13 @@ int repaired_copy(const std::string& path, const HeaderCheck& check) {
         std::string v;
         for (size_t k = 0; k < width; ++k) {
             unsigned char ch = static_cast<unsigned char>(header[offset + k]);
-            if (ch == 0xC2 && k + 1 < width && static_cast<unsigned char>(header[offset + k + 1]) == 0xB5) continue;
+            // Micro in UTF-8 (the micro sign C2 B5, the Greek mu CE BC) or Latin-1 (B5) becomes 'u'.
+            const unsigned char next = k + 1 < width ? static_cast<unsigned char>(header[offset + k + 1]) : 0;
+            if ((ch == 0xC2 && next == 0xB5) || (ch == 0xCE && next == 0xBC)) {
+                v += 'u';
+                ++k;
+                continue;
+            }
             v += printable(ch) ? static_cast<char>(ch) : ch == 0xB5 ? 'u' : '?';
         }
         v.resize(width, ' ');
@@ -361,12 +426,6 @@ std::string edflib_message(int code) {
 }
 
 std::string padded_field(const char* s) { return trim(std::string(s)); }
-
-std::string number_text(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
-}
 
 }  // namespace
 
@@ -476,11 +535,11 @@ void EdfReader::load_header() {
     for (const auto& s : signals_) {
         if (s.samples_per_record < 1) throw Error("signal '" + s.label + "' has no samples per record");
         if (!std::isfinite(s.physical_max - s.physical_min) || s.physical_min == s.physical_max)
-            throw Error("signal '" + s.label + "' has an unusable physical range (" + std::to_string(s.physical_min) +
-                        " .. " + std::to_string(s.physical_max) + ")");
-        // In millivolts (at most 1000 per unit, for V) every value must stay a finite float32.
+            throw Error("signal '" + s.label + "' has an unusable physical range (" + number_text(s.physical_min) +
+                        " .. " + number_text(s.physical_max) + ")");
+        // In millivolts (at most 1e6 per unit, for kV) every value must stay a finite float32.
         const double largest = std::max(std::fabs(s.physical_min), std::fabs(s.physical_max));
-        if (largest * 1e3 > static_cast<double>(std::numeric_limits<float>::max()) / 1e3)
+        if (largest * 1e6 > static_cast<double>(std::numeric_limits<float>::max()) / 1e3)
             throw Error("signal '" + s.label + "' has a physical range of +-" + number_text(largest) + " " + s.unit +
                         ", too large for float32 samples");
     }
