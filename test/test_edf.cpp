@@ -190,18 +190,16 @@ TEST_CASE("files EDFlib refuses but other readers accept are read from a repaire
     CHECK(edflib_get_number_of_open_files() == 0);
 }
 
+TEST_CASE("a missing file and a directory are one-line errors", "[edf][errors]") {
+    CHECK_THAT(read_error("/nonexistent/x.edf"), Contains("No such file"));
+    CHECK_THAT(read_error("/tmp"), Contains("not a regular file"));
+}
+
+// No SECTION may return early: Catch2 finds the sections after it only by reaching them.
 TEST_CASE("bad files are one-line errors naming the problem", "[edf][errors]") {
     TempPath path("bad.edf");
     RawEdf spec = two_signals();
     std::string expected;
-    SECTION("missing file") {
-        CHECK_THAT(read_error("/nonexistent/x.edf"), Contains("No such file"));
-        return;
-    }
-    SECTION("a directory") {
-        CHECK_THAT(read_error("/tmp"), Contains("not a regular file"));
-        return;
-    }
     SECTION("empty file") {
         write_file(path, "");
         expected = "too short for an EDF/BDF header";
@@ -267,7 +265,7 @@ TEST_CASE("bad files are one-line errors naming the problem", "[edf][errors]") {
         std::string bytes = edf_bytes(spec);
         bytes.replace(256 + 2 * (16 + 80 + 8 + 8 + 8 + 8 + 8 + 80), 8, "many    ");
         write_file(path, bytes);
-        expected = "signal 3: samples per record 'many' is not an integer";
+        expected = "signal 1 'EEG Fp1-REF': samples per record 'many' is not an integer";
     }
     SECTION("digital minimum equal to the maximum (a division by zero)") {
         spec.signals[1].digital_min = "100";
@@ -287,6 +285,25 @@ TEST_CASE("bad files are one-line errors naming the problem", "[edf][errors]") {
         spec.signals[1].physical_min = "-1e308";
         spec.signals[1].physical_max = "1e308";
         expected = "signal 'Cz' has an unusable physical range";
+    }
+    SECTION("a start date that is not dd.mm.yy") {
+        std::string bytes = edf_bytes(spec);
+        bytes.replace(168, 8, "99.99.99");
+        write_file(path, bytes);
+        expected = "startdate field '99.99.99' is not a date dd.mm.yy";
+    }
+    SECTION("a hexadecimal physical minimum (strtod reads it as 16)") {
+        spec.signals[1].physical_min = "0x10";
+        expected = "signal 2 'Cz': physical minimum '0x10' is not a number";
+    }
+    SECTION("a record count padded with NUL bytes") {
+        spec.records = std::string("2\0\0\0\0\0\0\0", 8);
+        expected = "number-of-data-records field '2\\x00\\x00\\x00\\x00\\x00\\x00\\x00' holds a byte outside printable ASCII";
+    }
+    SECTION("a record count after a space") {
+        spec.records = " 2";
+        spec.data_records = 2;
+        expected = "number-of-data-records field ' 2' starts with a space (EDF numbers are left-aligned)";
     }
     SECTION("digital range beyond 16 bits") {
         spec.signals[0].digital_max = "99999";

@@ -97,11 +97,8 @@ def patched(tmp_path, name, patches):
     ({236: b"62\0\0\0\0\0\0"}, "number-of-data-records field '62\\x00\\x00\\x00\\x00\\x00\\x00' holds a byte outside"),
     ({236: b" 62     "}, "number-of-data-records field ' 62' starts with a space (EDF numbers are left-aligned)"),
     ({signal_field(8, 0): b"500.0   "}, "signal 1 'EEG Fp1': samples per record '500.0' is not an integer"),
-    ({signal_field(0, NS - 1): b"EEG Extra       "},
-     "reserved field says EDF+C, but no signal is labelled 'EDF Annotations', which EDF+ requires"),
-], ids=["date", "time", "hex-physical-minimum", "nul-in-record-count", "space-in-record-count", "dot-in-integer",
-        "edf+c-without-annotations"])
-def test_header_messages_name_the_field_at_fault(patches, needle, tmp_path):
+], ids=["date", "time", "hex-physical-minimum", "nul-in-record-count", "space-in-record-count", "dot-in-integer"])
+def test_header_messages_name_the_field_at_fault_in_patched_real_headers(patches, needle, tmp_path):
     """EDFlib refuses each of these; the engine's own check of the header said the fixed fields looked
     sound ("EDFlib reports format errors ... (the fixed header fields look sound ...)")."""
     rec = patched(tmp_path, "bad.edf", patches)
@@ -109,6 +106,20 @@ def test_header_messages_name_the_field_at_fault(patches, needle, tmp_path):
         line = one_line_error(lib.run(*args))
         assert needle in line and "look sound" not in line, line
     assert not (tmp_path / "p.h5").exists()
+
+
+def test_an_edf_plus_file_without_an_annotation_signal_is_read_as_plain_edf_and_says_why(tmp_path):
+    """EDFlib refuses EDF+C without an annotation signal; every signal holds samples, so the plain
+    reading is the file's (as MNE reads it). Was: "EDFlib reports format errors ... (the fixed header
+    fields look sound ...)"."""
+    rec = patched(tmp_path, "plus.edf", {signal_field(0, NS - 1): b"EEG Extra       "})
+    r = lib.run_ok("preprocess", rec, "--output", tmp_path / "p.h5")
+    assert ("reserved field says EDF+C, but no signal is labelled 'EDF Annotations' (which EDF+ requires): EDFlib "
+            "refuses it; read from a repaired temporary copy as plain EDF") in r.stderr, r.stderr
+    plain, labels = preprocessed(lib.recording(REC), tmp_path / "plain.h5")
+    with h5py.File(tmp_path / "p.h5", "r") as f:
+        np.testing.assert_array_equal(f["signals"][()], plain)
+        assert lib.strings(f["source_labels"]) == labels
 
 
 # ---------------------------------------------------------------- units

@@ -304,11 +304,9 @@ HeaderCheck check_header(const std::string& path) {
     }
     c.header_bytes = header_bytes;
     c.record_bytes = record_bytes;
-    if (c.plus && c.annotation_signals == 0) {
-        c.fatal = "reserved field says " + reserved.substr(0, 5) + ", but no signal is labelled '" +
-                  (c.bdf ? "BDF" : "EDF") + " Annotations', which " + (c.bdf ? "BDF+" : "EDF+") + " requires";
-        return c;
-    }
+    if (c.plus && c.annotation_signals == 0)  // every signal holds samples: the plain reading is the file's
+        c.repairs.push_back("reserved field says " + reserved.substr(0, 5) + ", but no signal is labelled '" +
+                            (c.bdf ? "BDF" : "EDF") + " Annotations' (which " + (c.bdf ? "BDF+" : "EDF+") + " requires)");
     if (c.annotation_signals == ns) {
         c.fatal = "no signals, annotations only (an EDF+ annotation file, e.g. a hypnogram, holds no samples)";
         return c;
