@@ -37,6 +37,8 @@ struct DatasetInfo {
     uint64_t count() const;
 };
 
+// Every file is opened or created here; the first call also turns HDF5's exit-time cleanup off
+// (a file whose close failed, on a full disk or past a file-size limit, would crash it: hdf5.cpp).
 Handle open_read(const std::string& path);
 Handle create_truncate(const std::string& path);
 Handle open_group(hid_t file, const std::string& name);
