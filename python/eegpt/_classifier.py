@@ -1,6 +1,4 @@
 """eegpt.Classifier: a downstream model (head file) on an encoder, for windows in memory."""
-import os
-
 import numpy as np
 
 from . import _core
