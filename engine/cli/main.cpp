@@ -135,7 +135,6 @@ int run_info(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    eegpt::h5::skip_cleanup_at_exit();  // a failed write must not turn into SIGSEGV at exit (hdf5.h)
     CLI::App app{"eegpt: EEGPT features from EEG recordings and windows (no arguments: a demo on stand-in weights and data)"};
     app.set_version_flag("--version", EEGPT_VERSION);
     std::string demo_output = "eegpt_demo_features.h5";

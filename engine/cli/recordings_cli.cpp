@@ -216,38 +216,6 @@ std::string describe_head(const std::string& path, const Head& h, const WindowGe
     return text;
 }
 
-std::string number_text(double v) {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
-}
-
-// Everything that makes the numbers of an output, one "key=value" per line, recorded in the output
-// as the attribute `job`; an existing output is reused only when its record equals this.
-std::string job_record(const RecordingArgs& a, bool classify, const std::string& weights_digest,
-                       const std::string& head_digest, double head_stride_s) {
-    std::string j;
-    auto add = [&](const std::string& key, const std::string& value) { j += "\n" + key + "=" + value; };
-    add("engine_version", EEGPT_VERSION);
-    add("command", classify ? "classify" : "embed");
-    add("weights", weights_digest);
-    if (classify) add("head", head_digest);
-    add("device", a.device);
-    add("precision", a.precision);
-    add("channels", a.channels);
-    add("fill_missing", a.fill_missing);
-    add("average_reference", a.average_reference ? "1" : "0");
-    add("bandpass", a.bandpass);
-    add("bandpass_order", a.bandpass.empty() ? "" : std::to_string(a.bandpass_order));
-    add("notch_hz", number_text(a.notch_hz));
-    add("notch_q", a.notch_hz > 0 ? number_text(a.notch_q) : "");
-    add("out_of_range", a.out_of_range);
-    add("stride_s", number_text(a.stride_s != 0 ? a.stride_s : head_stride_s > 0 ? head_stride_s : 4.0));
-    add("features_dtype", a.features_dtype);
-    add("save_features", classify && !a.save_features ? "0" : "1");
-    return j;
-}
-
 int run_many(const RecordingArgs& a, bool classify) {
     const RecordingOptions options = [&] {
         RecordingOptions o = recording_options(a);
@@ -292,9 +260,10 @@ int run_many(const RecordingArgs& a, bool classify) {
         std::filesystem::create_directories(a.output_dir, ec);
         if (ec) throw Error("cannot create --output-dir '" + a.output_dir + "': " + ec.message());
     }
-    const std::string job =
-        job_record(a, classify, a.weights.empty() ? "random-init:large seed 0" : file_digest(a.weights),
-                   classify ? file_digest(a.head) : "", head ? head->stride_s : 0);
+    const std::string job = job_record(
+        {classify ? "classify" : "embed", a.weights.empty() ? "random-init:large seed 0" : file_digest(a.weights),
+         classify ? file_digest(a.head) : "", a.device, a.precision, head ? head->stride_s : 0},
+        options);
     std::vector<std::pair<std::string, std::string>> todo;
     std::vector<std::string> jobs_of_todo;
     int failed = 0;

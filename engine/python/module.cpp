@@ -9,6 +9,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -40,6 +41,33 @@ namespace {
 struct Interrupted : std::runtime_error {
     Interrupted() : std::runtime_error("interrupted") {}
 };
+
+// Windows per encoder call in Model.encode on the CPU: Ctrl-C is seen between calls.
+constexpr int kInterruptBatch = 32;
+
+// The pipeline's options from the Python arguments, for process() and job_record(); bad filter
+// numbers fail here, before any work.
+RecordingOptions recording_options(double stride_s, int batch, const std::vector<std::string>& channels,
+                                   bool fill_missing_zeros, bool average_reference, double bandpass_low,
+                                   double bandpass_high, int bandpass_order, double notch_hz, double notch_q,
+                                   const std::string& features_dtype, bool save_features) {
+    RecordingOptions o;
+    o.stride_s = stride_s;
+    o.batch = batch;
+    o.montage.channels = channels;
+    o.montage.fill_missing_zeros = fill_missing_zeros;
+    o.preprocess.average_reference = average_reference;
+    FilterOptions& f = o.preprocess.filters;
+    f.bandpass_low_hz = bandpass_low;
+    f.bandpass_high_hz = bandpass_high;
+    f.bandpass_order = bandpass_order;
+    f.notch_hz = notch_hz;
+    f.notch_q = notch_q;
+    if (f.enabled()) design_filters(f, kModelRateHz);
+    o.features_dtype = parse_features_dtype(features_dtype);
+    o.save_features = save_features;
+    return o;
+}
 
 // A downstream model file (recordings/heads/head.h), loaded once.
 struct PyHead {
@@ -94,10 +122,21 @@ public:
                             std::to_string(i % static_cast<size_t>(samples)) + ")");
         const size_t size = encoder_->output_size(batch, samples);
         std::unique_ptr<float[]> out(new float[size]);
-        {
-            nb::gil_scoped_release release;
-            std::lock_guard<std::mutex> lock(mutex_);  // one encoder is not safe for two threads at once
-            encoder_->encode(x.data(), batch, n_channels, samples, ids.data(), out.get());
+        // On the CPU, batches of windows with a pending Ctrl-C raised between them: there each window
+        // is computed alone, so the features are the same bits as from one call. CUDA's GEMMs may
+        // choose another algorithm for another row count, so a CUDA call stays whole (the bits of
+        // `eegpt encode`); it is short.
+        const int per_call = encoder_->device() == Device::cpu ? kInterruptBatch : batch;
+        const size_t out_window = size / static_cast<size_t>(batch);
+        for (int first = 0; first < batch; first += per_call) {
+            const int count = std::min(per_call, batch - first);
+            {
+                nb::gil_scoped_release release;
+                std::lock_guard<std::mutex> lock(mutex_);  // one encoder is not safe for two threads at once
+                encoder_->encode(x.data() + first * per_window, count, n_channels, samples, ids.data(),
+                                 out.get() + first * out_window);
+            }
+            if (PyErr_CheckSignals() != 0) throw nb::python_error();
         }
         // As `eegpt encode`: features that overflowed float32 are an error, never a result.
         check_features_finite(out.get(), size, size / static_cast<size_t>(batch));
@@ -116,21 +155,9 @@ public:
                      double bandpass_low, double bandpass_high, int bandpass_order, double notch_hz, double notch_q,
                      const std::string& features_dtype, const std::string& head_path, bool save_features,
                      nb::object progress, const std::string& job) {
-        RecordingOptions o;
-        o.stride_s = stride_s;
-        o.batch = batch;
-        o.montage.channels = channels;
-        o.montage.fill_missing_zeros = fill_missing_zeros;
-        o.preprocess.average_reference = average_reference;
-        FilterOptions& f = o.preprocess.filters;
-        f.bandpass_low_hz = bandpass_low;
-        f.bandpass_high_hz = bandpass_high;
-        f.bandpass_order = bandpass_order;
-        f.notch_hz = notch_hz;
-        f.notch_q = notch_q;
-        if (f.enabled()) design_filters(f, kModelRateHz);  // bad numbers fail before any work
-        o.features_dtype = parse_features_dtype(features_dtype);
-        o.save_features = save_features;
+        RecordingOptions o = recording_options(stride_s, batch, channels, fill_missing_zeros, average_reference,
+                                               bandpass_low, bandpass_high, bandpass_order, notch_hz, notch_q,
+                                               features_dtype, save_features);
         o.job = job;
         std::unique_ptr<Head> head;
         if (!head_path.empty()) {
@@ -348,6 +375,22 @@ NB_MODULE(_core, m) {
     m.def("file_digest", &file_digest, "path"_a);
     m.def("recording_identity", &recording_identity, "path"_a);
     m.def("reuse_refusal", &reuse_refusal, "output"_a, "job"_a);
+    // The job record of embed_many, built by the CLI's builder from the same options as process().
+    m.def(
+        "job_record",
+        [](const std::string& weights, const std::string& device, const std::string& precision, double stride_s,
+           const std::vector<std::string>& channels, bool fill_missing_zeros, bool average_reference,
+           double bandpass_low, double bandpass_high, int bandpass_order, double notch_hz, double notch_q,
+           const std::string& features_dtype) {
+            const RecordingOptions o =
+                eegpt::python::recording_options(stride_s, 1, channels, fill_missing_zeros, average_reference,
+                                                 bandpass_low, bandpass_high, bandpass_order, notch_hz, notch_q,
+                                                 features_dtype, true);
+            return job_record(JobMaker{"embed", weights, "", device, precision, 0}, o);
+        },
+        "weights"_a, "device"_a, "precision"_a, "stride_s"_a, "channels"_a, "fill_missing_zeros"_a,
+        "average_reference"_a, "bandpass_low"_a, "bandpass_high"_a, "bandpass_order"_a, "notch_hz"_a, "notch_q"_a,
+        "features_dtype"_a);
     m.def("parse_montage", &parse_montage, "spec"_a);
     m.def("channel_dictionary", &channel_dictionary);
     m.def("named_config_names", &named_config_names);

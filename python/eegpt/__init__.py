@@ -23,11 +23,9 @@ from ._many import embed_many
 def write_demo_recording(path="eegpt_demo_recording.edf"):
     """Writes the demo's synthetic 60 s EDF+ recording (19 EEG channels at 500 Hz labelled
     `EEG Fp1-REF` ..., alpha rhythm, 1/f background, eye blinks, plus ECG): not a real recording."""
-    import os
+    from ._errors import engine_call, fs_path
 
-    from ._errors import engine_call
-
-    path = os.fspath(path)
+    path = fs_path(path)
     engine_call(_core.write_synthetic_recording, path)
     return path
 

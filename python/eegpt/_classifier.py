@@ -1,10 +1,8 @@
 """eegpt.Classifier: a downstream model (head file) on an encoder, for windows in memory."""
-import os
-
 import numpy as np
 
 from . import _core
-from ._errors import engine_call
+from ._errors import engine_call, fs_path
 from ._model import Model, windows_and_channels
 
 
@@ -20,7 +18,7 @@ class Classifier:
     """
 
     def __init__(self, head, model, device="cpu", precision="fp32", threads=0):
-        self.head_path = os.fspath(head)
+        self.head_path = fs_path(head, "head")
         self._head = engine_call(_core.Head.load, self.head_path, files=[self.head_path])
         self.model = model if isinstance(model, Model) else Model(model, device, precision, threads)
 

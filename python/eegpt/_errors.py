@@ -6,6 +6,26 @@ import os
 from . import _core
 
 
+def fs_path(path, what="path"):
+    """A path (str, bytes or os.PathLike) as str, as os functions take it; TypeError for others."""
+    try:
+        return os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError("%s must be a str, bytes or os.PathLike, not %s" % (what, type(path).__name__)) from None
+
+
+def whole_number(value, what, low, high=None):
+    """value as an int, at least low (and at most high): TypeError for a non-integer, eegpt.Error
+    (a ValueError) outside the range."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError("%s must be an integer, not %r" % (what, value))
+    value = value.__index__()
+    if value < low or (high is not None and value > high):
+        raise _core.Error("%s %d is out of range: must be at least %d%s" % (
+            what, value, low, "" if high is None else " and at most %d" % high))
+    return value
+
+
 def unreadable(path):
     """An OSError for a path that cannot be read, or None."""
     if os.path.isdir(path):

@@ -5,17 +5,18 @@ DIR/NAME.features.h5, two recordings that would write the same name are refused 
 outputs are written under a temporary name and renamed when complete, and a failing recording is
 reported without stopping the others. Resuming: each output records the job that made it (the
 recording's path, size and modification time, the weights' digest, every option: the CLI's `job`
-attribute, built here line for line as engine/cli/recordings_cli.cpp builds it); an existing
-output is kept only when it is complete and its record equals this job's, so the CLI and
-embed_many resume each other's runs; otherwise it is recomputed with a warning (force=True
-recomputes everything).
+attribute, made by the CLI's own builder, engine/recordings/pipeline/job_record.h, from the
+parsed options, so every spelling of an option records the same text); an existing output is kept
+only when it is complete and its record equals this job's, so the CLI and embed_many resume each
+other's runs; otherwise it is recomputed with a warning (force=True recomputes everything).
 """
 import os
 import warnings
 
 from . import _core
+from ._errors import engine_call, fs_path
 from ._model import Model
-from ._recordings import output_name, run_recording
+from ._recordings import _filters, _montage, output_name, run_recording
 
 
 class Job:
@@ -35,31 +36,21 @@ def _model_spec(model):
         return ("random", "large", 0, "cpu", "fp32", 0)  # the CLI's stand-in without --weights
     if isinstance(model, Model):
         return model._spec
-    return ("file", os.fspath(model), "cpu", "fp32", 0)
-
-
-def _number(v):
-    return "%.17g" % float(v)
+    path = fs_path(model, "model")
+    return ("file", os.path.abspath(path), "cpu", "fp32", 0)
 
 
 def _job_record(spec, options):
-    """The CLI's job record (engine/cli/recordings_cli.cpp, job_record) for these options."""
-    weights = _core.file_digest(spec[1]) if spec[0] == "file" else "random-init:%s seed %d" % (spec[1], spec[2])
-    device, precision = spec[-3], spec[-2]
-    channels = options.get("channels")
-    channels = "" if channels is None else channels if isinstance(channels, str) else ",".join(channels)
-    bandpass = options.get("bandpass")
-    notch = float(options.get("notch") or 0.0)
-    lines = [("engine_version", _core.__version__), ("command", "embed"), ("weights", weights),
-             ("device", device), ("precision", precision), ("channels", channels),
-             ("fill_missing", "zeros" if options.get("fill_missing") else ""),
-             ("average_reference", "1" if options.get("average_reference") else "0"),
-             ("bandpass", "" if bandpass is None else "%g,%g" % tuple(bandpass)),
-             ("bandpass_order", "" if bandpass is None else str(int(options.get("bandpass_order", 4)))),
-             ("notch_hz", _number(notch)), ("notch_q", _number(options.get("notch_q", 30.0)) if notch > 0 else ""),
-             ("out_of_range", "keep"), ("stride_s", _number(options.get("stride") or 4.0)),
-             ("features_dtype", options.get("features_dtype", "float32")), ("save_features", "1")]
-    return "".join("\n%s=%s" % kv for kv in lines)
+    """The CLI's job record for these options, made by the CLI's builder (job_record.h)."""
+    if spec[0] == "file":
+        weights = engine_call(_core.file_digest, spec[1], files=[spec[1]])
+    else:
+        weights = "random-init:%s seed %d" % (spec[1], spec[2])
+    low, high, notch = _filters(options.get("bandpass"), options.get("notch"))
+    return _core.job_record(weights, spec[-3], spec[-2], float(options.get("stride") or 0.0),
+                            _montage(options.get("channels")), bool(options.get("fill_missing")),
+                            bool(options.get("average_reference")), low, high, int(options.get("bandpass_order", 4)),
+                            notch, float(options.get("notch_q", 30.0)), options.get("features_dtype", "float32"))
 
 
 def _embed_one(recording, output, spec, options, job=""):
@@ -84,11 +75,14 @@ def embed_many(recordings, output_dir, model=None, client=None, force=False, **o
     model: an eegpt.Model (sent to workers as its weight path or random seed, reloaded there), a
     weight file path, or None for the random-initialised 'large' stand-in (as the CLI without
     --weights). client: a dask.distributed Client (one task per recording), or None to run here.
-    options: as eegpt.embed (stride, channels, bandpass, notch, batch, ...)."""
-    recordings = [os.fspath(r) for r in recordings]
+    options: as eegpt.embed (stride, channels, bandpass, notch, batch, ...). recordings: paths, or
+    one path."""
+    if isinstance(recordings, (str, bytes, os.PathLike)):
+        recordings = [recordings]
+    recordings = [fs_path(r, "recording") for r in recordings]
     if not recordings:
         raise _core.Error("no recordings given")
-    output_dir = os.fspath(output_dir)
+    output_dir = fs_path(output_dir, "output_dir")
     owner, jobs = {}, []
     for r in recordings:
         out = output_name(r, output_dir)

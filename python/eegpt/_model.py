@@ -1,10 +1,28 @@
 """eegpt.Model: weights plus an encoder of the C++ engine."""
 import os
+import warnings
 
 import numpy as np
 
 from . import _core
-from ._errors import engine_call
+from ._errors import engine_call, fs_path, whole_number
+
+
+def _threads(threads):
+    # As the CLI's --threads: more threads than cores only adds memory and contention.
+    threads = whole_number(threads, "threads", 0)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if threads > cores:
+        warnings.warn("threads %d: only %d cores are available to this process; using %d" % (threads, cores, cores))
+        return cores
+    return threads
+
+
+def refuse_complex(x):
+    """TypeError for complex values: converting them to float32 would drop the imaginary part."""
+    if "complex" in str(getattr(x, "dtype", "")):
+        raise TypeError("x is complex (%s): EEG windows are real; pass the real part (x.real) or the "
+                        "magnitude explicitly" % (x.dtype,))
 
 
 def windows_and_channels(x, channels, shape):
@@ -16,6 +34,7 @@ def windows_and_channels(x, channels, shape):
     channels = [str(c) for c in channels]
     if not (hasattr(x, "__dlpack__") or isinstance(x, np.ndarray)):
         x = np.asarray(x)
+    refuse_complex(x)
     if getattr(x, "ndim", 3) != 3:
         raise _core.Error("x must have 3 dimensions %s, not %d" % (shape, x.ndim))
     if isinstance(x, np.ndarray) and not (x.dtype == np.float32 and x.flags.c_contiguous):
@@ -27,22 +46,26 @@ class Model:
     """The EEGPT encoder with weights from `path` (an HDF5 file of tools/convert_ckpt.py).
 
     device: "cpu" or "cuda"; precision: "fp32", "tf32" (cuda) or "bf16"; threads: CPU worker
-    threads (0: all cores). Pickling and copying reload the weights from `path` (or rebuild the
-    random initialisation), so a Model can be sent to other processes.
+    threads (0: all cores; more than the cores available: the cores, with a warning, as the CLI).
+    Pickling and copying reload the weights from `path`, made absolute here (so that a pickle
+    loads after os.chdir, or in a worker started elsewhere), or rebuild the random initialisation:
+    a Model can be sent to other processes.
     """
 
     def __init__(self, path, device="cpu", precision="fp32", threads=0):
-        path = os.fspath(path)
-        self._spec = ("file", path, device, precision, int(threads))
-        self._core = engine_call(_core.Model.load, path, device, precision, int(threads), files=[path])
+        path = fs_path(path)
+        threads = _threads(threads)
+        self._spec = ("file", os.path.abspath(path), str(device), str(precision), threads)
+        self._core = engine_call(_core.Model.load, path, str(device), str(precision), threads, files=[path])
 
     @classmethod
     def random(cls, name="large", seed=0, device="cpu", precision="fp32", threads=0):
         """A random-initialised, untrained model of a named configuration (tiny1 .. large): the
         deterministic initialisation of docs/weight-format.md, the same as the CLI's stand-in."""
         self = cls.__new__(cls)
-        self._spec = ("random", str(name), int(seed), device, precision, int(threads))
-        self._core = engine_call(_core.Model.random, str(name), int(seed), device, precision, int(threads))
+        seed, threads = whole_number(seed, "seed", 0, 2**64 - 1), _threads(threads)
+        self._spec = ("random", str(name), seed, str(device), str(precision), threads)
+        self._core = engine_call(_core.Model.random, *self._spec[1:])
         return self
 
     @classmethod
@@ -64,7 +87,7 @@ class Model:
 
     @property
     def path(self):
-        """The weight file, or None for a random-initialised model."""
+        """The weight file (absolute), or None for a random-initialised model."""
         return self._spec[1] if self._spec[0] == "file" else None
 
     @property

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from . import _core
-from ._errors import engine_call
+from ._errors import engine_call, fs_path
 
 # Datasets that become attributes of Recording; every other dataset and attribute is in metadata.
 _FIELDS = ("features", "window_start_s", "channels", "channel_ids", "channels_dropped", "channels_dropped_reason",
@@ -72,8 +72,10 @@ class Recording:
 
 
 def read_features(path):
-    """Reads an output of `eegpt embed` / `eegpt classify` (or of embed_many) into a Recording."""
-    path = os.fspath(path)
+    """Reads an output of `eegpt embed` / `eegpt classify` (or of embed_many) into a Recording; an
+    output whose run did not finish (attribute `complete` not 1) is refused, as the CLI's resume
+    treats it."""
+    path = fs_path(path)
     try:
         f = h5py.File(path, "r")
     except FileNotFoundError:
@@ -83,6 +85,9 @@ def read_features(path):
     with f:
         if "content" not in f.attrs:
             raise _core.Error("'%s' is not an output of eegpt embed or classify (no 'content' attribute)" % path)
+        if f.attrs.get("complete") != 1:
+            raise _core.Error("'%s' is incomplete (its attribute 'complete' is not 1): the run that wrote it did "
+                              "not finish; compute it again" % path)
         fields, metadata = {}, {k: _text(v) for k, v in f.attrs.items()}
         for name, ds in f.items():
             value = _text(ds[()])
@@ -135,10 +140,10 @@ def run_recording(model, recording, output, head=None, stride=None, channels=Non
     if _is_mne_raw(recording):
         recording = _raw_source(recording)
     else:
-        recording = os.fspath(recording)
+        recording = fs_path(recording, "recording")
         files.append(recording)
     low, high, notch_hz = _filters(bandpass, notch)
-    head = "" if head is None else os.fspath(head)
+    head = "" if head is None else fs_path(head, "head")
     if progress is True:
         progress = _ProgressBar(os.path.basename(files[0]) if files else "mne.io.Raw")
     stride = 0.0 if stride is None else float(stride)  # 0: the window length, or the head's stride
@@ -199,6 +204,8 @@ def classify(recording, model, head, stride=None, fill_missing=False, average_re
     lacks is zeros (else an error). head: a head file or an eegpt.Classifier."""
     if isinstance(head, _classifier_type()):
         head = head.head_path
+    elif head is None:
+        raise TypeError("classify needs a head: a head file path or an eegpt.Classifier, not None")
     return _run_to_memory(model, recording, head, dict(
         stride=stride, fill_missing=fill_missing, average_reference=average_reference, bandpass=bandpass,
         bandpass_order=bandpass_order, notch=notch, notch_q=notch_q, batch=batch, save_features=save_features,
@@ -213,8 +220,8 @@ def _classifier_type():
 def output_name(recording, output_dir, suffix=".features.h5"):
     """Where the CLI writes a recording's output: OUTPUT_DIR/NAME.features.h5, NAME being the file
     name less a .edf/.bdf/.rec extension."""
-    stem = os.path.basename(os.fspath(recording))
+    stem = os.path.basename(fs_path(recording, "recording"))
     base, ext = os.path.splitext(stem)
     if base and ext.lower() in (".edf", ".bdf", ".rec"):
         stem = base
-    return os.path.join(os.fspath(output_dir) or ".", stem + suffix)
+    return os.path.join(fs_path(output_dir, "output_dir") or ".", stem + suffix)

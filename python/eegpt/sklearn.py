@@ -12,10 +12,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _core
-from ._model import Model
+from ._model import Model, refuse_complex
 
 
 class EEGPTFeatures(TransformerMixin, BaseEstimator):
+    """channels: one dictionary name per channel of X, a list or a comma-separated string
+    ("FP1,CZ", as the CLI's --channels)."""
+
     def __init__(self, model=None, channels=None, pooling="mean", batch=32):
         self.model = model
         self.channels = channels
@@ -52,11 +55,13 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X):
         self.fit(X)
         model = self._model()
-        X = np.asarray(X, dtype=np.float32)
+        X = np.asarray(X)
+        refuse_complex(X)
+        X = X.astype(np.float32, copy=False)
         if X.ndim != 3:
             raise _core.Error("X must be windows (n, channels, samples), not of %d dimensions" % X.ndim)
         out = []
         for start in range(0, len(X), int(self.batch)):
-            f = model.encode(np.ascontiguousarray(X[start:start + int(self.batch)]), list(self.channels))
+            f = model.encode(np.ascontiguousarray(X[start:start + int(self.batch)]), self.channels)
             out.append(f.mean(axis=(1, 2)) if self.pooling == "mean" else f.reshape(len(f), -1))
         return np.concatenate(out) if out else np.zeros((0, 0), np.float32)

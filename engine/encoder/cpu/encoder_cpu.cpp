@@ -1,13 +1,30 @@
 #include "encoder/cpu/encoder_cpu.h"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "encoder/cpu/ops.h"
 #include "encoder/error.h"
 
 namespace eegpt {
+namespace {
+
+// libgomp's threads do not survive fork(): a parallel region in a forked child of a process that
+// ran one hangs for ever (multiprocessing's default 'fork' start method). The first process to run
+// a parallel region owns OpenMP; in any other process the encoder computes on the calling thread
+// alone, to the same numbers (windows and their sequences are independent).
+std::atomic<pid_t> openmp_owner{0};
+
+bool openmp_usable() {
+    const pid_t self = getpid();
+    pid_t owner = 0;
+    return openmp_owner.compare_exchange_strong(owner, self) || owner == self;
+}
+
+}  // namespace
 
 CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, const cpu::Ops& ops,
                        Precision precision)
@@ -88,21 +105,25 @@ void CpuEncoder::encode(const float* x, int batch, int channels, int samples, co
     const int tokens = channels + config_.embed_num;
     const int per_pass = seqs_per_pass(tokens);
     const int total_seqs = batch * config_.patches(samples);
-    const int nthreads = std::min(threads_, total_seqs);
+    const int nthreads = threads_ > 1 && total_seqs > 1 && openmp_usable() ? std::min(threads_, total_seqs) : 1;
     // A pass never holds more sequences than its thread's share: one window needs small workspaces.
     const int largest_pass = std::min(per_pass, (total_seqs + nthreads - 1) / nthreads);
     for (int t = 0; t < nthreads; ++t) reserve(workspaces_[static_cast<size_t>(t)], largest_pass, tokens);
 
-#pragma omp parallel num_threads(nthreads)
-    {
-        const int t = omp_get_thread_num();
+    auto share = [&](int t) {
         const int begin = static_cast<int>(static_cast<int64_t>(total_seqs) * t / nthreads);
         const int end = static_cast<int>(static_cast<int64_t>(total_seqs) * (t + 1) / nthreads);
         for (int s = begin; s < end; s += per_pass) {
             Pass pass{x, channels, samples, s, std::min(per_pass, end - s), channel_ids, out};
             run_pass(pass, workspaces_[static_cast<size_t>(t)]);
         }
+    };
+    if (nthreads == 1) {
+        share(0);  // no OpenMP call at all: safe after fork
+        return;
     }
+#pragma omp parallel num_threads(nthreads)
+    share(omp_get_thread_num());
 }
 
 void CpuEncoder::embed_patches(const Pass& pass, Workspace& ws) const {

@@ -12,7 +12,16 @@
 namespace eegpt::h5 {
 namespace {
 
+// Every file is opened or created through here, so this precedes the engine's first HDF5 call.
 void silence_hdf5() {
+    // HDF5 closes every file still open when the process exits. A file whose metadata cannot be
+    // written (disk full, file-size limit) fails to close, and HDF5 1.10 then leaves its identifier
+    // pointing at freed memory: that exit-time cleanup (H5_term_library -> H5F__close_cb) dies with
+    // SIGSEGV, in the CLI and in any Python process, after the error was reported. The cleanup is
+    // skipped (it must be asked for before HDF5 initialises): the kernel closes the files, and the
+    // partial output has already been removed by AtomicFile.
+    static const bool no_cleanup_at_exit = (H5dont_atexit(), true);
+    (void)no_cleanup_at_exit;
     // HDF5 prints its error stack to stderr by default; our errors carry the message instead.
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
 }
@@ -177,8 +186,6 @@ uint64_t DatasetInfo::count() const {
     for (auto d : shape) n *= d;
     return n;
 }
-
-void skip_cleanup_at_exit() { H5dont_atexit(); }
 
 Handle open_read(const std::string& path) {
     silence_hdf5();

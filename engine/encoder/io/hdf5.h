@@ -37,13 +37,8 @@ struct DatasetInfo {
     uint64_t count() const;
 };
 
-// HDF5 closes every file still open when the process exits; a file whose metadata cannot be
-// written (disk full, file-size limit) fails to close and HDF5 1.10 then dies with SIGSEGV in that
-// exit-time cleanup (H5_term_library -> H5F__close_cb), after the error was reported. A program
-// calls this first thing in main(): the cleanup is skipped, the kernel closes the files, and the
-// partial output has already been removed by AtomicFile. Must precede every other HDF5 call.
-void skip_cleanup_at_exit();
-
+// Every file is opened or created here; the first call also turns HDF5's exit-time cleanup off
+// (a file whose close failed, on a full disk or past a file-size limit, would crash it: hdf5.cpp).
 Handle open_read(const std::string& path);
 Handle create_truncate(const std::string& path);
 Handle open_group(hid_t file, const std::string& name);

@@ -12,6 +12,7 @@
 
 #include "encoder/error.h"
 #include "encoder/io/hdf5.h"
+#include "recordings/pipeline/recording_job.h"
 
 namespace eegpt {
 namespace {
@@ -34,7 +35,45 @@ std::vector<std::pair<std::string, std::string>> job_lines(const std::string& jo
     return out;
 }
 
+std::string number_text(double v) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", v);
+    return text;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+    return out;
+}
+
 }  // namespace
+
+std::string job_record(const JobMaker& maker, const RecordingOptions& o) {
+    const FilterOptions& f = o.preprocess.filters;
+    const bool bandpass = f.bandpass_low_hz != 0 || f.bandpass_high_hz != 0;
+    const double stride = o.stride_s != 0 ? o.stride_s : maker.head_stride_s > 0 ? maker.head_stride_s : 4.0;
+    std::string j;
+    auto add = [&](const std::string& key, const std::string& value) { j += "\n" + key + "=" + value; };
+    add("engine_version", EEGPT_VERSION);
+    add("command", maker.command);
+    add("weights", maker.weights);
+    if (maker.command == "classify") add("head", maker.head);
+    add("device", maker.device);
+    add("precision", maker.precision);
+    add("channels", joined(o.montage.channels));
+    add("fill_missing", o.montage.fill_missing_zeros ? "zeros" : "");
+    add("average_reference", o.preprocess.average_reference ? "1" : "0");
+    add("bandpass", bandpass ? number_text(f.bandpass_low_hz) + "," + number_text(f.bandpass_high_hz) : "");
+    add("bandpass_order", bandpass ? std::to_string(f.bandpass_order) : "");
+    add("notch_hz", number_text(f.notch_hz));
+    add("notch_q", f.notch_hz > 0 ? number_text(f.notch_q) : "");
+    add("out_of_range", o.preprocess.out_of_range == OutOfRange::clip ? "clip" : "keep");
+    add("stride_s", number_text(stride));
+    add("features_dtype", to_string(o.features_dtype));
+    add("save_features", o.save_features ? "1" : "0");
+    return j;
+}
 
 std::string output_path(const std::string& input, const std::string& dir, const std::string& suffix) {
     std::string stem = std::filesystem::path(input).filename().string();

@@ -8,6 +8,23 @@
 
 namespace eegpt {
 
+struct RecordingOptions;
+
+// Who makes an output: the command ("embed" or "classify"), the digests of the weights (or
+// "random-init:NAME seed N") and of the head (classify), the device and precision, and the head's
+// default stride (0 without a head).
+struct JobMaker {
+    std::string command, weights, head, device, precision;
+    double head_stride_s = 0;
+};
+
+// Everything that makes the numbers of an output, one "key=value" per line, recorded in the output
+// as the attribute `job`; an existing output is reused only when its record equals this. Built
+// from the parsed options, in one canonical form (numbers as %.17g, round-trip exact; channels as
+// the dictionary names --channels maps to), so that every spelling of the same job, on the
+// command line or in Python, records the same text.
+std::string job_record(const JobMaker& maker, const RecordingOptions& options);
+
 // Where an output of `input` goes in `dir` ("" for the working directory): DIR/NAME + suffix, NAME
 // being the file name without an .edf, .bdf or .rec extension (any case), e.g. ".features.h5".
 std::string output_path(const std::string& input, const std::string& dir, const std::string& suffix);
