@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "encoder/error.h"
+#include "encoder/io/input_file.h"
 
 namespace eegpt {
 namespace {
@@ -362,12 +363,6 @@ std::string edflib_message(int code) {
 
 std::string padded_field(const char* s) { return trim(std::string(s)); }
 
-std::string number_text(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
-}
-
 }  // namespace
 
 OutOfRange parse_out_of_range(const std::string& name) {
@@ -386,9 +381,7 @@ std::string diagnose_edf_header(const std::string& path) {
 
 EdfReader::EdfReader(const std::string& path, OutOfRange out_of_range) : path_(path), out_of_range_(out_of_range) {
     try {
-        struct stat st;
-        if (stat(path.c_str(), &st) != 0) throw Error("cannot open: " + std::string(std::strerror(errno)));
-        if (!S_ISREG(st.st_mode)) throw Error("not a regular file");
+        check_regular_file(path);
         // Our reading of the fixed header first: it names what EDFlib would only refuse, and refuses
         // what EDFlib would misread.
         HeaderCheck check = check_header(path);
@@ -481,7 +474,7 @@ void EdfReader::load_header() {
         // In millivolts (at most 1000 per unit, for V) every value must stay a finite float32.
         const double largest = std::max(std::fabs(s.physical_min), std::fabs(s.physical_max));
         if (largest * 1e3 > static_cast<double>(std::numeric_limits<float>::max()) / 1e3)
-            throw Error("signal '" + s.label + "' has a physical range of +-" + number_text(largest) + " " + s.unit +
+            throw Error("signal '" + s.label + "' has a physical range of +-" + format_number(largest) + " " + s.unit +
                         ", too large for float32 samples");
     }
 }

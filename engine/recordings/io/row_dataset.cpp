@@ -119,10 +119,8 @@ void RowDataset::write(uint64_t first, uint64_t count, const float* data) {
             // A finite value beyond float16's range would be stored as infinity: refused, so that
             // no output holds a non-finite value it was not given.
             if ((half_buffer_[i] & 0x7C00u) == 0x7C00u && std::isfinite(data[i])) {
-                char text[64];
-                std::snprintf(text, sizeof text, "%g", static_cast<double>(data[i]));
                 throw Error("dataset '" + name_ + "': a value of row " + std::to_string(first + i / row_size_) + " (" +
-                            text + ") is beyond float16's range (+-65504); nothing written (write float32 instead)");
+                            format_number(data[i]) + ") is beyond float16's range (+-65504); nothing written (write float32 instead)");
             }
         }
         write_raw(first, count, half_type_, half_buffer_.data());

@@ -126,11 +126,7 @@ void check_finite(const float* values, size_t count, size_t per_row, int64_t fir
                         " is not finite (the signal's values or the filters overflow float32); nothing written");
 }
 
-std::string seconds_text(double s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g s", s);
-    return buf;
-}
+std::string seconds_text(double s) { return format_number(s) + " s"; }
 
 // The per-window datasets of one output, filled batch by batch.
 struct RowOutputs {
@@ -181,10 +177,8 @@ struct ClassTally {
 int64_t stride_samples(double stride_s, double rate_hz) {
     const double samples = stride_s * rate_hz;
     if (!(samples >= 1) || std::fabs(samples - std::round(samples)) > 1e-6 || samples > 1e9) {
-        char text[160];
-        std::snprintf(text, sizeof text, "--stride %g s is not a positive whole number of samples at %g Hz", stride_s,
-                      rate_hz);
-        throw Error(text);
+        throw Error("--stride " + format_number(stride_s) + " s is not a positive whole number of samples at " +
+                    format_number(rate_hz) + " Hz");
     }
     return static_cast<int64_t>(std::llround(samples));
 }
@@ -194,7 +188,7 @@ WindowGeometry window_geometry(const RecordingOptions& options, const Head* head
     if (head) {
         const double rate = head->sample_rate_hz;
         if (std::fabs(rate - std::round(rate)) > 1e-9)
-            throw Error("the head's sample rate " + std::to_string(rate) + " Hz is not a whole number of Hz");
+            throw Error("the head's sample rate " + format_number(rate) + " Hz is not a whole number of Hz");
         g.rate_hz = static_cast<int>(std::llround(rate));
         g.samples = head->window_samples;
     }

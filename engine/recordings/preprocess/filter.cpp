@@ -19,8 +19,8 @@ constexpr double kMinFilterHz = 0.01;
 
 void check_frequency(double f, double rate_hz, const char* what) {
     if (!(f >= kMinFilterHz) || !(f < rate_hz / 2))
-        throw Error(std::string(what) + " " + std::to_string(f) +
-                    " Hz must be between 0.01 Hz and the Nyquist frequency " + std::to_string(rate_hz / 2) + " Hz");
+        throw Error(std::string(what) + " " + format_number(f) +
+                    " Hz must be between 0.01 Hz and the Nyquist frequency " + format_number(rate_hz / 2) + " Hz");
 }
 
 // scipy.signal.lfilter_zi for one biquad (a0 = 1), solved in closed form.
