@@ -185,8 +185,10 @@ std::vector<T> read_numeric(hid_t location, const std::string& name, hid_t mem_t
     } catch (const std::bad_alloc&) {
         throw Error(out_of_memory(label, uint64_t{n} * sizeof(T)));
     }
-    // HDF5 reads a filtered dataset through a buffer of its own as large as the chunk.
-    if (!memory_available(n * sizeof(T) + kHdf5Margin)) throw Error(out_of_memory(label, uint64_t{n} * sizeof(T)));
+    // HDF5 reads a chunked dataset (the tensors: one chunk each) through a buffer of its own.
+    Handle plist(H5Dget_create_plist(ds), H5Pclose);
+    const size_t buffer = H5Pget_layout(plist) == H5D_CHUNKED ? n * sizeof(T) : 0;
+    if (!memory_available(buffer + kHdf5Margin)) throw Error(out_of_memory(label, uint64_t{n} * sizeof(T)));
     if (!out.empty() && H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) {
         switch (last_read_failure()) {
             case ReadFailure::memory:

@@ -44,6 +44,7 @@ struct DatasetInfo {
 // partial output has already been removed by AtomicFile. Must precede every other HDF5 call.
 void skip_cleanup_at_exit();
 
+// A regular file only (input_file.h): a FIFO or a device is refused before HDF5 opens it.
 Handle open_read(const std::string& path);
 Handle create_truncate(const std::string& path);
 Handle open_group(hid_t file, const std::string& name);
@@ -64,7 +65,8 @@ void write_attr(hid_t object, const std::string& name, const std::string& value)
 void write_attr(hid_t object, const std::string& name, const std::vector<std::string>& values);
 
 DatasetInfo dataset_info(hid_t location, const std::string& name);
-// Reads a whole dataset converted to the requested memory type; the caller checks kind first.
+// Reads a whole dataset converted to the requested memory type; the caller checks kind first. A
+// read that fails for memory says "out of memory reading 'NAME' (N bytes)", never "corrupt".
 std::vector<float> read_floats(hid_t location, const std::string& name);
 std::vector<int32_t> read_int32s(hid_t location, const std::string& name);
 // A model tensor: float32, exactly `shape`, every value finite, its checksum (when it has one)
