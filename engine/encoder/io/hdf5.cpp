@@ -234,12 +234,13 @@ uint64_t DatasetInfo::count() const {
 void skip_cleanup_at_exit() { H5dont_atexit(); }
 
 Handle open_read(const std::string& path) {
+    if (!memory_available(kHdf5Margin)) throw Error("out of memory opening '" + path + "'");  // before HDF5 starts
     silence_hdf5();
     if (access(path.c_str(), R_OK) != 0) throw Error("cannot read '" + path + "': no such file or not readable");
     check_regular_file(path);
     if (H5Fis_hdf5(path.c_str()) <= 0)
         throw Error("'" + path + "' is not an HDF5 file (or it is truncated)");
-    if (!memory_available(kHdf5Margin)) throw Error("out of memory opening '" + path + "'");
+    if (!memory_available(kHdf5Margin)) throw Error("out of memory opening '" + path + "'");  // H5AC_create
     hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (id < 0) throw Error("cannot open HDF5 file '" + path + "' (truncated or corrupt)");
     return Handle(id, H5Fclose);
