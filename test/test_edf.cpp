@@ -14,7 +14,6 @@
 #include "recordings/channel_map.h"
 #include "recordings/io/edf_reader.h"
 #include "recordings/io/edf_writer.h"
-#include "recordings/number_text.h"
 #include "recordings/preprocess/filter.h"
 #include "test_helpers.h"
 
@@ -488,6 +487,6 @@ TEST_CASE("EDF headers are parsed in the C locale whatever LC_NUMERIC says", "[e
         CHECK(seen.first_samples == in_c[k].first_samples);
     }
     // Numbers in messages and output text stay C-locale numbers too.
-    CHECK(number_text(0.005) == "0.005");
+    CHECK(format_number(0.005) == "0.005");
     REQUIRE_THROWS_WITH(butter_bandpass(4, 0.005, 40, 256), Contains("band-pass low edge 0.005 Hz"));
 }

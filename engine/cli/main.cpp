@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     encode_cmd->add_option("--weights", encode.weights, "model weights (HDF5, docs/weight-format.md)")->required();
     encode_cmd->add_option("--input", encode.input, "input HDF5: x (B x C x T float32), channels (C names)")->required();
     encode_cmd->add_option("--output", encode.output, "output HDF5: features (B x N x E x D float32)")->required();
-    encode_cmd->add_option("--device", encode.device, "cpu or cuda")->capture_default_str();
+    encode_cmd->add_option("--device", encode.device, "cpu or cuda (the GPU)")->capture_default_str();
     encode_cmd->add_option("--precision", encode.precision, "fp32, tf32 or bf16")->capture_default_str();
     encode_cmd->add_option("--threads", encode.threads, "CPU threads (0: all cores; at most the cores available)");
     encode_cmd->add_option("--head", encode.head,
@@ -158,6 +158,7 @@ int main(int argc, char** argv) {
     info_cmd->add_option("weights", info_weights, "model weights (HDF5)")->required();
 
     eegpt::cli::RecordingCommands recordings(app);  // embed, classify, inspect, preprocess
+    eegpt::cli::require_plain_numbers(app);
 
     try {
         app.parse(argc, argv);
@@ -168,6 +169,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
+        eegpt::cli::refuse_empty_paths(app);
         if (encode_cmd->parsed()) return run_encode(encode);
         if (info_cmd->parsed()) return run_info(info_weights);
         if (recordings.parsed()) return recordings.run();

@@ -2,14 +2,14 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <memory>
+#include <unordered_map>
 
 #include "cli/model.h"
 #include "encoder/channels.h"
@@ -18,6 +18,7 @@
 #include "recordings/io/edf_reader.h"
 #include "recordings/io/row_dataset.h"
 #include "recordings/pipeline/job_record.h"
+#include "recordings/pipeline/list_file.h"
 #include "recordings/pipeline/recording_job.h"
 #include "recordings/synthetic_recording.h"
 
@@ -45,21 +46,39 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& items) {
             paths.push_back(item);
             continue;
         }
-        std::ifstream list(item.substr(1));
-        if (!list) throw Error("cannot read list file '" + item.substr(1) + "'");
-        std::string line;
-        bool first = true;
-        while (std::getline(list, line)) {
-            if (first && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 byte-order mark
-            first = false;
-            while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-            size_t start = line.find_first_not_of(" \t");
-            if (start == std::string::npos || line[start] == '#') continue;
-            paths.push_back(line.substr(start));
-        }
+        for (auto& path : read_list_file(item.substr(1))) paths.push_back(std::move(path));
     }
     if (paths.empty()) throw Error("no recordings given");
     return paths;
+}
+
+// Digits, an optional sign, point and exponent; or nan / inf / infinity (any case, signed).
+bool plain_number(const std::string& text) {
+    size_t i = text.size() > 0 && (text[0] == '+' || text[0] == '-') ? 1 : 0;
+    std::string word = text.substr(i);
+    for (auto& ch : word) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (word == "nan" || word == "inf" || word == "infinity") return true;
+    auto digits = [&] {
+        const size_t start = i;
+        while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+        return i - start;
+    };
+    size_t mantissa = digits();
+    if (i < text.size() && text[i] == '.') {
+        ++i;
+        mantissa += digits();
+    }
+    if (mantissa == 0) return false;
+    if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+        ++i;
+        if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+        if (digits() == 0) return false;
+    }
+    return i == text.size();
+}
+
+bool plain_whole_number(const std::string& text) {
+    return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
 }
 
 void parse_shard(const std::string& spec, int64_t& index, int64_t& count) {
@@ -68,7 +87,9 @@ void parse_shard(const std::string& spec, int64_t& index, int64_t& count) {
     if (spec.empty()) return;
     size_t slash = spec.find('/');
     try {
-        if (slash == std::string::npos) throw std::invalid_argument("");
+        if (slash == std::string::npos || !plain_whole_number(spec.substr(0, slash)) ||
+            !plain_whole_number(spec.substr(slash + 1)))
+            throw std::invalid_argument("");
         size_t used = 0;
         index = std::stoll(spec.substr(0, slash), &used);
         if (used != slash) throw std::invalid_argument("");
@@ -92,18 +113,12 @@ bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) ==
 
 constexpr int kMaxBatch = 4096;
 
-std::string value_text(double v) {  // as a user typed it: "50", "nan", "1e-300"
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
-}
-
 // The notch is off at 0; any other value is checked with the filter design.
 void check_notch(double notch_hz, double notch_q) {
     if (!std::isfinite(notch_hz) || notch_hz < 0)
-        throw Error("--notch " + value_text(notch_hz) + ": must be a frequency in Hz (0 < F < 128), or 0 for off");
+        throw Error("--notch " + format_number(notch_hz) + ": must be a frequency in Hz (0 < F < 128), or 0 for off");
     if (!std::isfinite(notch_q) || !(notch_q > 0) || notch_q > 1000)
-        throw Error("--notch-q " + value_text(notch_q) + ": must be a quality factor between 0 and 1000");
+        throw Error("--notch-q " + format_number(notch_q) + ": must be a quality factor between 0 and 1000");
 }
 
 RecordingOptions recording_options(const RecordingArgs& a) {
@@ -112,6 +127,8 @@ RecordingOptions recording_options(const RecordingArgs& a) {
         throw Error("--batch " + std::to_string(a.batch) + ": must be between 1 and " + std::to_string(kMaxBatch) +
                     " windows");
     check_notch(a.notch_hz, a.notch_q);
+    parse_device(a.device);  // before any work, as every other option
+    parse_precision(a.precision);
     if (a.bandpass_order < 1 || a.bandpass_order > 12)
         throw Error("--bandpass-order " + std::to_string(a.bandpass_order) + ": must be between 1 and 12");
     o.preprocess.out_of_range = parse_out_of_range(a.out_of_range);
@@ -128,6 +145,7 @@ RecordingOptions recording_options(const RecordingArgs& a) {
             if (comma == std::string::npos) throw std::invalid_argument("");
             size_t used_low = 0, used_high = 0;
             const std::string low = a.bandpass.substr(0, comma), high = a.bandpass.substr(comma + 1);
+            if (!plain_number(low) || !plain_number(high)) throw std::invalid_argument("");
             o.preprocess.filters.bandpass_low_hz = std::stod(low, &used_low);
             o.preprocess.filters.bandpass_high_hz = std::stod(high, &used_high);
             if (used_low != low.size() || used_high != high.size()) throw std::invalid_argument("");
@@ -241,13 +259,14 @@ int run_many(const RecordingArgs& a, bool classify) {
         if (!item.empty() && item[0] == '@') read_files.emplace_back("a list file", item.substr(1));
     for (const auto& in : inputs) read_files.emplace_back("an input recording", in);
     // Every shard computes the same names, so a collision is caught the same way everywhere.
-    std::map<std::string, std::string> owner;
+    const JobInputs read_by_job(read_files);
+    std::unordered_map<std::string, std::string> owner;
     std::vector<std::pair<std::string, std::string>> jobs;
     for (size_t i = 0; i < inputs.size(); ++i) {
         const std::string out = a.output.empty() ? output_path(inputs[i], a.output_dir, suffix) : a.output;
         auto [it, fresh] = owner.emplace(out, inputs[i]);
         if (!fresh) throw Error("'" + it->second + "' and '" + inputs[i] + "' would both write '" + out + "'");
-        check_output_path(out, read_files);
+        read_by_job.check_output(out);
         if (static_cast<int64_t>(i) % shards == shard) jobs.emplace_back(inputs[i], out);
     }
     if (jobs.empty()) {
@@ -260,9 +279,16 @@ int run_many(const RecordingArgs& a, bool classify) {
         std::filesystem::create_directories(a.output_dir, ec);
         if (ec) throw Error("cannot create --output-dir '" + a.output_dir + "': " + ec.message());
     }
+    auto digest = [](const std::string& what, const std::string& path) {
+        try {
+            return file_digest(path);
+        } catch (const Error& e) {
+            throw Error(what + " '" + path + "': " + e.what());
+        }
+    };
     const std::string job = job_record(
-        {classify ? "classify" : "embed", a.weights.empty() ? "random-init:large seed 0" : file_digest(a.weights),
-         classify ? file_digest(a.head) : "", a.device, a.precision, head ? head->stride_s : 0},
+        {classify ? "classify" : "embed", a.weights.empty() ? "random-init:large seed 0" : digest("weights", a.weights),
+         classify ? digest("head", a.head) : "", a.device, a.precision, head ? head->stride_s : 0},
         options);
     std::vector<std::pair<std::string, std::string>> todo;
     std::vector<std::string> jobs_of_todo;
@@ -346,7 +372,7 @@ int run_inspect(const RecordingArgs& a) {
     const std::vector<std::string> inputs = expand_inputs(a.recordings);
     if (!a.raw_output.empty() && inputs.size() != 1) throw Error("--raw-output takes one recording");
     if (!(a.seconds > 0) || !(a.seconds <= 1e6))
-        throw Error("--seconds " + value_text(a.seconds) + ": must be between 0 and 1000000");
+        throw Error("--seconds " + format_number(a.seconds) + ": must be between 0 and 1000000");
     if (!a.raw_output.empty()) check_output_path(a.raw_output, {{"the input recording", inputs[0]}});
     int failed = 0;
     for (const auto& input : inputs) {
@@ -459,7 +485,7 @@ void add_job_options(CLI::App* cmd, RecordingArgs& a) {
     cmd->add_option("--stride", a.stride_s, "seconds between window starts (default: the window length, 4 s, or the head's stride)");
     cmd->add_option("--batch", a.batch, "windows per encoder call (1 to 4096)")->capture_default_str();
     cmd->add_option("--features-dtype", a.features_dtype, "float32 or float16")->capture_default_str();
-    cmd->add_option("--device", a.device, "cpu or cuda")->capture_default_str();
+    cmd->add_option("--device", a.device, "cpu or cuda (the GPU)")->capture_default_str();
     cmd->add_option("--precision", a.precision, "fp32, tf32 or bf16")->capture_default_str();
     cmd->add_option("--threads", a.threads, "CPU threads (0: all cores; at most the cores available)");
     cmd->add_flag("--quiet", a.quiet, "no progress bar and no summary lines");
@@ -501,16 +527,35 @@ bool RecordingCommands::parsed() const {
     return embed_->parsed() || classify_->parsed() || inspect_->parsed() || preprocess_->parsed();
 }
 
+void require_plain_numbers(CLI::App& app) {
+    const CLI::Validator plain(
+        [](std::string& text) { return plain_number(text) ? std::string() : "'" + text + "' is not a plain decimal number"; },
+        "", "plain number");
+    for (CLI::App* cmd : app.get_subcommands([](CLI::App*) { return true; }))
+        for (CLI::Option* opt : cmd->get_options()) {
+            const std::string type = opt->get_type_name();
+            if (type == "INT" || type == "UINT" || type == "FLOAT" || type == "NUMBER") opt->check(plain);
+        }
+}
+
+void refuse_empty_paths(CLI::App& app) {
+    static const char* const kPaths[] = {"--weights", "--head",       "--input",     "--output",   "--output-dir",
+                                         "--raw-output", "--demo-output", "weights", "recordings", "recording"};
+    std::vector<CLI::App*> commands = app.get_subcommands();  // the parsed ones
+    commands.push_back(&app);
+    for (CLI::App* cmd : commands)
+        for (const char* name : kPaths) {
+            const CLI::Option* opt = cmd->get_option_no_throw(name);
+            if (!opt) continue;
+            for (const std::string& value : opt->results())
+                if (value.empty())
+                    throw Error((name[0] == '-' ? std::string(name) : "the argument '" + std::string(name) + "'") +
+                                " is empty: give a path");
+        }
+}
+
 int RecordingCommands::run() {
     try {
-        for (CLI::App* cmd : {embed_, classify_, preprocess_, inspect_}) {
-            if (!cmd->parsed()) continue;
-            for (const char* name : {"--output", "--output-dir", "--raw-output"}) {
-                const CLI::Option* opt = cmd->get_option_no_throw(name);
-                if (opt && opt->count() > 0 && opt->as<std::string>().empty())
-                    throw Error(std::string(name) + " is empty: give a path");
-            }
-        }
         if (embed_->parsed()) return run_many(args_, false);
         if (classify_->parsed()) return run_many(args_, true);
         if (inspect_->parsed()) return run_inspect(args_);

@@ -27,6 +27,15 @@ private:
     CLI::App *embed_ = nullptr, *classify_ = nullptr, *inspect_ = nullptr, *preprocess_ = nullptr;
 };
 
+// Numbers on the command line are plain decimals ("4", "0.25", "1e-3"; "nan" and "inf" reach the
+// range checks, which name them): CLI11 alone takes "0x2" as 2. Applied to every numeric option of
+// every subcommand of `app`; call it once they all exist.
+void require_plain_numbers(CLI::App& app);
+
+// Throws Error when a path (an option or argument naming a file or directory) of the parsed
+// subcommands was given as "": an unset shell variable must not mean "the default".
+void refuse_empty_paths(CLI::App& app);
+
 // The default job with no arguments: writes a synthetic EDF recording and embeds it with
 // random-initialised weights, announcing both stand-ins.
 int run_recording_demo(const std::string& features_output);

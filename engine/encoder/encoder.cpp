@@ -22,7 +22,9 @@ std::string to_string(Precision precision) {
 
 Device parse_device(const std::string& name) {
     if (name == "cpu") return Device::cpu;
-    if (name == "cuda" || name == "gpu") return Device::cuda;
+    if (name == "cuda") return Device::cuda;
+    // One name per device: outputs record it, and resuming compares records.
+    if (name == "gpu") throw Error("unknown device 'gpu': the GPU device is called 'cuda' (use cpu or cuda)");
     throw Error("unknown device '" + name + "' (use cpu or cuda)");
 }
 

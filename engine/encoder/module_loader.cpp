@@ -75,8 +75,8 @@ LoadedModule open_module(const std::string& file_name, const char* env_var, cons
         return m;
     }
     if (m.error.empty())
-        m.error = "this eegpt has no " + what + " (" + file_name +
-                  " not found beside the executable or in the library path; " + build_hint + ")";
+        m.error = "this eegpt cannot use " + what + ": " + file_name +
+                  " was not found beside the executable or in the library path (" + build_hint + ")";
     return m;
 }
 

@@ -131,7 +131,7 @@ def test_an_output_that_is_an_input_is_refused(micro, head, tmp_path):
         (["embed", rec, "--weights", w, "--output", ""], "--output is empty"),
         (["embed", rec, "--weights", w, "--output-dir", ""], "--output-dir is empty"),
         (["preprocess", rec, "--output", ""], "--output is empty"),
-        (["encode", "--weights", w, "--input", w, "--output", ""], "output path is empty"),
+        (["encode", "--weights", w, "--input", w, "--output", ""], "--output is empty"),
     ]
     # a symbolic link to the input is the input
     link = tmp_path / "link.h5"

@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <new>
 
 #include "encoder/error.h"
+#include "encoder/io/input_file.h"
 
 namespace eegpt::h5 {
 namespace {
@@ -149,13 +152,63 @@ Handle open_dataset(hid_t location, const std::string& name) {
     return Handle(id, H5Dclose);
 }
 
+// Some allocations of HDF5 1.10 crash it when they fail (H5AC_create opening a file, H5FL_blk_free
+// reading a chunk) instead of returning an error; so before a call that allocates, the memory it
+// needs and this margin are checked to be there (allocated and freed at once: under a memory limit
+// it is an error here, not a crash inside HDF5).
+constexpr size_t kHdf5Margin = size_t{1} << 20;
+
+bool memory_available(size_t bytes) { return std::unique_ptr<char[]>(new (std::nothrow) char[bytes]) != nullptr; }
+
+enum class ReadFailure { memory, checksum, other };
+
+// Why the last HDF5 call failed, from its error stack: a buffer it could not allocate (under a
+// memory limit) is not a damaged file, and a Fletcher32 mismatch is.
+ReadFailure last_read_failure() {
+    struct Found {
+        bool memory = false, checksum = false;
+    } found;
+    auto visit = [](unsigned, const H5E_error2_t* e, void* data) -> herr_t {
+        Found& f = *static_cast<Found*>(data);
+        if (e->maj_num == H5E_RESOURCE || e->min_num == H5E_CANTALLOC || e->min_num == H5E_NOSPACE) f.memory = true;
+        if (e->desc && std::strstr(e->desc, "Fletcher32 checksum") && e->min_num == H5E_READERROR) f.checksum = true;
+        return 0;
+    };
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, visit, &found);
+    return found.memory ? ReadFailure::memory : found.checksum ? ReadFailure::checksum : ReadFailure::other;
+}
+
+std::string out_of_memory(const std::string& label, uint64_t bytes) {
+    return "out of memory reading '" + label + "' (" + std::to_string(bytes) + " bytes)";
+}
+
+// `label` names the dataset in messages (a tensor's label, or its name).
 template <typename T>
-std::vector<T> read_numeric(hid_t location, const std::string& name, hid_t mem_type) {
+std::vector<T> read_numeric(hid_t location, const std::string& name, hid_t mem_type, const std::string& label) {
     Handle ds = open_dataset(location, name);
     Handle space(H5Dget_space(ds), H5Sclose);
-    std::vector<T> out(element_count(space));
-    if (!out.empty() && H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
-        throw Error("cannot read dataset '" + name + "' (file truncated or corrupt?)");
+    const size_t n = element_count(space);
+    std::vector<T> out;
+    try {
+        out.resize(n);  // ours to allocate, so that a memory limit says so here rather than inside HDF5
+    } catch (const std::bad_alloc&) {
+        throw Error(out_of_memory(label, uint64_t{n} * sizeof(T)));
+    }
+    // HDF5 reads a chunked dataset (the tensors: one chunk each) through a buffer of its own.
+    Handle plist(H5Dget_create_plist(ds), H5Pclose);
+    const size_t buffer = H5Pget_layout(plist) == H5D_CHUNKED ? n * sizeof(T) : 0;
+    if (!memory_available(buffer + kHdf5Margin)) throw Error(out_of_memory(label, uint64_t{n} * sizeof(T)));
+    if (!out.empty() && H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0) {
+        switch (last_read_failure()) {
+            case ReadFailure::memory:
+                throw Error(out_of_memory(label, uint64_t{n} * sizeof(T)) + ": HDF5 could not allocate its buffers");
+            case ReadFailure::checksum:
+                throw Error("'" + label + "' fails its checksum: the file is corrupted (convert or copy it again)");
+            case ReadFailure::other:
+                break;
+        }
+        throw Error("cannot read dataset '" + label + "' (file truncated or corrupt?)");
+    }
     return out;
 }
 
@@ -188,10 +241,13 @@ uint64_t DatasetInfo::count() const {
 }
 
 Handle open_read(const std::string& path) {
+    if (!memory_available(kHdf5Margin)) throw Error("out of memory opening '" + path + "'");  // before HDF5 starts
     silence_hdf5();
     if (access(path.c_str(), R_OK) != 0) throw Error("cannot read '" + path + "': no such file or not readable");
+    check_regular_file(path);
     if (H5Fis_hdf5(path.c_str()) <= 0)
         throw Error("'" + path + "' is not an HDF5 file (or it is truncated)");
+    if (!memory_available(kHdf5Margin)) throw Error("out of memory opening '" + path + "'");  // H5AC_create
     hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
     if (id < 0) throw Error("cannot open HDF5 file '" + path + "' (truncated or corrupt)");
     return Handle(id, H5Fclose);
@@ -327,11 +383,11 @@ DatasetInfo dataset_info(hid_t location, const std::string& name) {
 }
 
 std::vector<float> read_floats(hid_t location, const std::string& name) {
-    return read_numeric<float>(location, name, H5T_NATIVE_FLOAT);
+    return read_numeric<float>(location, name, H5T_NATIVE_FLOAT, name);
 }
 
 std::vector<int32_t> read_int32s(hid_t location, const std::string& name) {
-    return read_numeric<int32_t>(location, name, H5T_NATIVE_INT32);
+    return read_numeric<int32_t>(location, name, H5T_NATIVE_INT32, name);
 }
 
 std::string shape_string(const std::vector<uint64_t>& shape) {
@@ -346,14 +402,7 @@ std::vector<float> read_tensor(hid_t location, const std::string& name, const st
     if (info.kind != Kind::float32) throw Error("'" + label + "' has dtype " + info.type_name + ", expected float32");
     if (info.shape != shape)
         throw Error("'" + label + "' has shape " + shape_string(info.shape) + ", expected " + shape_string(shape));
-    std::vector<float> values;
-    try {
-        values = read_floats(location, name);
-    } catch (const Error&) {
-        if (has_checksum(location, name))
-            throw Error("'" + label + "' fails its checksum: the file is corrupted (convert or copy it again)");
-        throw;
-    }
+    const std::vector<float> values = read_numeric<float>(location, name, H5T_NATIVE_FLOAT, label);
     for (float v : values)
         if (!std::isfinite(v)) throw Error("'" + label + "' contains a non-finite value");
     return values;

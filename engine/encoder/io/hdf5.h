@@ -39,6 +39,7 @@ struct DatasetInfo {
 
 // Every file is opened or created here; the first call also turns HDF5's exit-time cleanup off
 // (a file whose close failed, on a full disk or past a file-size limit, would crash it: hdf5.cpp).
+// A regular file only (input_file.h): a FIFO or a device is refused before HDF5 opens it.
 Handle open_read(const std::string& path);
 Handle create_truncate(const std::string& path);
 Handle open_group(hid_t file, const std::string& name);
@@ -59,7 +60,8 @@ void write_attr(hid_t object, const std::string& name, const std::string& value)
 void write_attr(hid_t object, const std::string& name, const std::vector<std::string>& values);
 
 DatasetInfo dataset_info(hid_t location, const std::string& name);
-// Reads a whole dataset converted to the requested memory type; the caller checks kind first.
+// Reads a whole dataset converted to the requested memory type; the caller checks kind first. A
+// read that fails for memory says "out of memory reading 'NAME' (N bytes)", never "corrupt".
 std::vector<float> read_floats(hid_t location, const std::string& name);
 std::vector<int32_t> read_int32s(hid_t location, const std::string& name);
 // A model tensor: float32, exactly `shape`, every value finite, its checksum (when it has one)

@@ -9,7 +9,6 @@
 
 #include "encoder/channels.h"
 #include "encoder/error.h"
-#include "recordings/number_text.h"
 #include "encoder/io/hdf5.h"
 #include "recordings/channel_map.h"
 
@@ -95,8 +94,8 @@ void check_max_norm(const HeadStep& s, const std::string& where) {
         }
         const double norm = std::sqrt(sum);
         if (norm > s.max_norm * (1 + 1e-5))
-            throw Error(where + ": row " + std::to_string(o) + " has norm " + number_text(norm) + " above max_norm " +
-                        number_text(s.max_norm) +
+            throw Error(where + ": row " + std::to_string(o) + " has norm " + format_number(norm) + " above max_norm " +
+                        format_number(s.max_norm) +
                         ": the weights were not renormalised as the model's forward does (convert the head again)");
     }
 }

@@ -17,7 +17,7 @@
 #include <memory>
 
 #include "encoder/error.h"
-#include "recordings/number_text.h"
+#include "encoder/io/input_file.h"
 
 namespace eegpt {
 namespace {
@@ -443,9 +443,7 @@ std::string diagnose_edf_header(const std::string& path) {
 
 EdfReader::EdfReader(const std::string& path, OutOfRange out_of_range) : path_(path), out_of_range_(out_of_range) {
     try {
-        struct stat st;
-        if (stat(path.c_str(), &st) != 0) throw Error("cannot open: " + std::string(std::strerror(errno)));
-        if (!S_ISREG(st.st_mode)) throw Error("not a regular file");
+        check_regular_file(path);
         // Our reading of the fixed header first: it names what EDFlib would only refuse, and refuses
         // what EDFlib would misread.
         HeaderCheck check = check_header(path);
@@ -533,12 +531,12 @@ void EdfReader::load_header() {
     for (const auto& s : signals_) {
         if (s.samples_per_record < 1) throw Error("signal '" + s.label + "' has no samples per record");
         if (!std::isfinite(s.physical_max - s.physical_min) || s.physical_min == s.physical_max)
-            throw Error("signal '" + s.label + "' has an unusable physical range (" + number_text(s.physical_min) +
-                        " .. " + number_text(s.physical_max) + ")");
+            throw Error("signal '" + s.label + "' has an unusable physical range (" + format_number(s.physical_min) +
+                        " .. " + format_number(s.physical_max) + ")");
         // In millivolts (at most 1e6 per unit, for kV) every value must stay a finite float32.
         const double largest = std::max(std::fabs(s.physical_min), std::fabs(s.physical_max));
         if (largest * 1e6 > static_cast<double>(std::numeric_limits<float>::max()) / 1e3)
-            throw Error("signal '" + s.label + "' has a physical range of +-" + number_text(largest) + " " + s.unit +
+            throw Error("signal '" + s.label + "' has a physical range of +-" + format_number(largest) + " " + s.unit +
                         ", too large for float32 samples");
     }
 }

@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "encoder/error.h"
-#include "recordings/number_text.h"
 
 namespace eegpt {
 namespace {
@@ -121,7 +120,7 @@ void RowDataset::write(uint64_t first, uint64_t count, const float* data) {
             // no output holds a non-finite value it was not given.
             if ((half_buffer_[i] & 0x7C00u) == 0x7C00u && std::isfinite(data[i])) {
                 throw Error("dataset '" + name_ + "': a value of row " + std::to_string(first + i / row_size_) + " (" +
-                            number_text(data[i]) + ") is beyond float16's range (+-65504); nothing written (write float32 instead)");
+                            format_number(data[i]) + ") is beyond float16's range (+-65504); nothing written (write float32 instead)");
             }
         }
         write_raw(first, count, half_type_, half_buffer_.data());

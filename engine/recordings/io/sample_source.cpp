@@ -4,7 +4,6 @@
 #include <cstdio>
 
 #include "encoder/error.h"
-#include "recordings/number_text.h"
 
 namespace eegpt {
 
@@ -12,7 +11,7 @@ MemorySource::MemorySource(std::string description, const std::vector<std::strin
                            const std::vector<std::string>& units, double rate_hz, const double* data, int64_t samples)
     : description_(std::move(description)), rate_hz_(rate_hz), data_(data), samples_(samples) {
     if (!(rate_hz >= 1 && rate_hz <= 1e6) || rate_hz != std::floor(rate_hz)) {
-        throw Error("sampling rate " + number_text(rate_hz) +
+        throw Error("sampling rate " + format_number(rate_hz) +
                     " Hz is not a whole number of Hz (resample the signals first)");
     }
     if (labels.size() != units.size()) throw Error("one unit per channel label is needed");

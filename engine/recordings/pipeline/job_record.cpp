@@ -13,6 +13,7 @@
 #include "encoder/error.h"
 #include "encoder/io/hdf5.h"
 #include "recordings/pipeline/recording_job.h"
+#include "encoder/io/input_file.h"
 
 namespace eegpt {
 namespace {
@@ -35,11 +36,8 @@ std::vector<std::pair<std::string, std::string>> job_lines(const std::string& jo
     return out;
 }
 
-std::string number_text(double v) {
-    char text[40];
-    std::snprintf(text, sizeof text, "%.17g", v);
-    return text;
-}
+// Round-trip exact, so two jobs whose numbers differ in the last digit never match.
+std::string number_text(double v) { return format_number(v, 17); }
 
 std::string joined(const std::vector<std::string>& names) {
     std::string out;
@@ -87,19 +85,32 @@ std::string output_path(const std::string& input, const std::string& dir, const 
 }
 
 void check_output_path(const std::string& output, const std::vector<std::pair<std::string, std::string>>& inputs) {
-    if (output.empty()) throw Error("the output path is empty");
-    std::error_code ec;
-    if (std::filesystem::is_directory(output, ec))
-        throw Error("output '" + output + "' is a directory (give a file name, or --output-dir for a directory)");
+    JobInputs(inputs).check_output(output);
+}
+
+JobInputs::JobInputs(const std::vector<std::pair<std::string, std::string>>& inputs) {
     for (const auto& [what, path] : inputs) {
-        if (path.empty()) continue;
-        std::error_code same_ec;
-        if (std::filesystem::equivalent(output, path, same_ec))
-            throw Error("output '" + output + "' is " + what + " ('" + path + "'): refusing to overwrite an input");
+        struct stat st;
+        if (path.empty() || stat(path.c_str(), &st) != 0) continue;  // what does not exist cannot be overwritten
+        files_.emplace(Identity{static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino)},
+                       std::make_pair(what, path));
     }
 }
 
+void JobInputs::check_output(const std::string& output) const {
+    if (output.empty()) throw Error("the output path is empty");
+    struct stat st;
+    if (stat(output.c_str(), &st) != 0) return;  // a new file
+    if (S_ISDIR(st.st_mode))
+        throw Error("output '" + output + "' is a directory (give a file name, or --output-dir for a directory)");
+    auto it = files_.find({static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino)});
+    if (it != files_.end())
+        throw Error("output '" + output + "' is " + it->second.first + " ('" + it->second.second +
+                    "'): refusing to overwrite an input");
+}
+
 std::string file_digest(const std::string& path) {
+    check_regular_file(path);  // a FIFO or /dev/zero would never end
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error("cannot read '" + path + "'");
     uint64_t h = 14695981039346656037ull;
@@ -119,6 +130,11 @@ std::string file_digest(const std::string& path) {
 
 std::string recording_identity(const std::string& path) {
     struct stat st;
+    try {
+        check_regular_file(path);
+    } catch (const Error& e) {
+        throw Error("recording '" + path + "': " + e.what());
+    }
     if (stat(path.c_str(), &st) != 0)
         throw Error("recording '" + path + "': cannot open: " + std::string(std::strerror(errno)));
     std::error_code ec;

@@ -2,7 +2,9 @@
 // resuming keeps only what this very job would write again. Shared by the eegpt command line and
 // the Python package, so that both resume by the same rule.
 #pragma once
+#include <functional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -32,6 +34,25 @@ std::string output_path(const std::string& input, const std::string& dir, const 
 // Throws Error unless `output` can be written without harm: not empty, not a directory, and not
 // the same file as any of `inputs` (pairs of what the file is, e.g. "the weights", and its path).
 void check_output_path(const std::string& output, const std::vector<std::pair<std::string, std::string>>& inputs);
+
+// check_output_path for the many outputs of one job: the inputs are looked up by file identity
+// (device and inode, taken once), so each output costs one stat whatever the number of inputs: a
+// corpus of 100,000 recordings starts in seconds, not in hours.
+class JobInputs {
+public:
+    explicit JobInputs(const std::vector<std::pair<std::string, std::string>>& inputs);
+    void check_output(const std::string& output) const;
+
+private:
+    struct Identity {
+        unsigned long long device, inode;
+        bool operator==(const Identity& o) const { return device == o.device && inode == o.inode; }
+    };
+    struct Hash {
+        size_t operator()(const Identity& i) const { return std::hash<unsigned long long>()(i.inode * 31 + i.device); }
+    };
+    std::unordered_map<Identity, std::pair<std::string, std::string>, Hash> files_;  // the first of each file
+};
 
 // 64-bit FNV-1a of a file's bytes in hex: the identity of a weight or head file for resuming
 // (not a defence against tampering; the loaders verify the checksums).

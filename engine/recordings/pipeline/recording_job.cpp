@@ -8,7 +8,6 @@
 
 #include "encoder/channels.h"
 #include "encoder/error.h"
-#include "recordings/number_text.h"
 #include "encoder/io/hdf5.h"
 #include "recordings/preprocess/windows.h"
 
@@ -83,7 +82,7 @@ void write_warnings(hid_t file, const SampleSource& reader, const ChannelPlan& p
         counts.push_back(static_cast<double>(n));
         if (n == 0) continue;
         const EdfSignal& sig = reader.signals()[static_cast<size_t>(s)];
-        const std::string text = number_text(100.0 * static_cast<double>(n) / static_cast<double>(sig.samples), 3) + "%";
+        const std::string text = format_number(100.0 * static_cast<double>(n) / static_cast<double>(sig.samples), 3) + "%";
         warnings.push_back("signal '" + sig.label + "': " + std::to_string(n) + " of " + std::to_string(sig.samples) +
                            " samples (" + text + ") lie outside its digital range " + std::to_string(sig.digital_min) +
                            ".." + std::to_string(sig.digital_max) + "; " +
@@ -126,9 +125,7 @@ void check_finite(const float* values, size_t count, size_t per_row, int64_t fir
                         " is not finite (the signal's values or the filters overflow float32); nothing written");
 }
 
-std::string seconds_text(double s) {
-    return number_text(s) + " s";
-}
+std::string seconds_text(double s) { return format_number(s) + " s"; }
 
 // The per-window datasets of one output, filled batch by batch.
 struct RowOutputs {
@@ -179,8 +176,8 @@ struct ClassTally {
 int64_t stride_samples(double stride_s, double rate_hz) {
     const double samples = stride_s * rate_hz;
     if (!(samples >= 1) || std::fabs(samples - std::round(samples)) > 1e-6 || samples > 1e9) {
-        throw Error("--stride " + number_text(stride_s) + " s is not a positive whole number of samples at " +
-                    number_text(rate_hz) + " Hz");
+        throw Error("--stride " + format_number(stride_s) + " s is not a positive whole number of samples at " +
+                    format_number(rate_hz) + " Hz");
     }
     return static_cast<int64_t>(std::llround(samples));
 }
@@ -190,7 +187,7 @@ WindowGeometry window_geometry(const RecordingOptions& options, const Head* head
     if (head) {
         const double rate = head->sample_rate_hz;
         if (std::fabs(rate - std::round(rate)) > 1e-9)
-            throw Error("the head's sample rate " + number_text(rate) + " Hz is not a whole number of Hz");
+            throw Error("the head's sample rate " + format_number(rate) + " Hz is not a whole number of Hz");
         g.rate_hz = static_cast<int>(std::llround(rate));
         g.samples = head->window_samples;
     }

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "encoder/error.h"
-#include "recordings/number_text.h"
 
 namespace eegpt {
 namespace {
@@ -21,8 +20,8 @@ constexpr double kMinFilterHz = 0.01;
 
 void check_frequency(double f, double rate_hz, const char* what) {
     if (!(f >= kMinFilterHz) || !(f < rate_hz / 2))
-        throw Error(std::string(what) + " " + number_text(f) + " Hz must be between 0.01 Hz and the Nyquist frequency " +
-                    number_text(rate_hz / 2) + " Hz");
+        throw Error(std::string(what) + " " + format_number(f) +
+                    " Hz must be between 0.01 Hz and the Nyquist frequency " + format_number(rate_hz / 2) + " Hz");
 }
 
 // scipy.signal.lfilter_zi for one biquad (a0 = 1), solved in closed form.
