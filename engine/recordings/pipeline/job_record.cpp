@@ -52,6 +52,7 @@ void check_output_path(const std::string& output, const std::vector<std::pair<st
     std::error_code ec;
     if (std::filesystem::is_directory(output, ec))
         throw Error("output '" + output + "' is a directory (give a file name, or --output-dir for a directory)");
+    h5::check_output_target(output);  // a device, FIFO or socket, or a file another process is writing
     for (const auto& [what, path] : inputs) {
         if (path.empty()) continue;
         std::error_code same_ec;
