@@ -98,7 +98,7 @@ void write_strings(hid_t location, const std::string& name, const std::vector<st
 // block device, a FIFO or a socket would replace it (as root, /dev/null), and a file another process
 // holds open for writing (HDF5's writer lock, flock) would lose that writer's work. A new path, a
 // regular file and a symbolic link to one pass. Every output path is checked before any work
-// (check_output_path) and again when its partial file is created.
+// (check_output_path), again when its partial file is created and just before the rename.
 void check_output_target(const std::string& path);
 
 // The name an output is written under until it is complete, "<final>.partial-<pid>", shared by the
