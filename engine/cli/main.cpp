@@ -1,8 +1,14 @@
 // The `eegpt` command line. Library errors arrive as eegpt::Error and leave here as one line on
 // stderr and a non-zero exit code; nothing below this file prints or exits.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 #include "cli/model.h"
@@ -132,9 +138,52 @@ int run_info(const std::string& path) {
     return 0;
 }
 
+// SIGINT (Ctrl-C), SIGTERM (a scheduler's time limit, e.g. Slurm's) and SIGHUP (the terminal closed)
+// end every command at once, in whatever it is doing: the partial files are removed and the exit
+// status is 130. Nothing else needs undoing: an output gets its final name only by a rename, and
+// the reader's temporary copies are unlinked as soon as they are open.
+void on_stop_signal(int) {
+    h5::remove_partials();
+    static const char message[] = "\neegpt: interrupted: the output being written was removed; rerun to resume\n";
+    const ssize_t written = write(STDERR_FILENO, message, sizeof message - 1);
+    (void)written;
+    _exit(130);
+}
+
+void handle_stop_signals() {
+    struct sigaction action = {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&action.sa_mask, sig);  // one handler runs, once
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        struct sigaction old = {};
+        sigaction(sig, nullptr, &old);
+        if (old.sa_handler != SIG_IGN) sigaction(sig, &action, nullptr);  // nohup's SIGHUP stays ignored
+    }
+}
+
+// What a command printed must reach its destination: a full disk behind stdout (`eegpt info w.h5 >
+// /dev/full`) is an error, not a zero exit with the text lost. stdout is line-buffered (main), so a
+// line that failed earlier left only the error flag (errno has changed since); the reason is named
+// when this last flush fails.
+int finish_stdout(int status) {
+    const bool flushed = std::fflush(stdout) == 0;
+    if (flushed && !std::ferror(stdout)) return status;
+    const std::string why = flushed ? "a write failed (disk full?)" : std::strerror(errno);
+    std::fprintf(stderr, "eegpt: error: cannot write the standard output: %s\n", why.c_str());
+    return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A process that ends through exit() without unwinding (libgomp does when it cannot create a
+    // thread) removes its partial files too; a stop signal does, in its handler.
+    std::atexit(eegpt::h5::remove_partials);
+    handle_stop_signals();
+    // Line by line, so that a stop signal, which ends the process without flushing, loses no line
+    // already printed (a job's summaries in a log file).
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
     CLI::App app{"eegpt: EEGPT features from EEG recordings and windows (no arguments: a demo on stand-in weights and data)"};
     app.set_version_flag("--version", EEGPT_VERSION);
     std::string demo_output = "eegpt_demo_features.h5";
@@ -168,18 +217,21 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "eegpt: error: %s (see eegpt --help)\n", e.what());
         return 2;
     }
-    try {
-        eegpt::cli::refuse_empty_paths(app);
-        if (encode_cmd->parsed()) return run_encode(encode);
-        if (info_cmd->parsed()) return run_info(info_weights);
-        if (recordings.parsed()) return recordings.run();
-        return eegpt::cli::run_recording_demo(demo_output);
-    } catch (const Error& e) {
-        std::fprintf(stderr, "eegpt: error: %s\n", e.what());
-    } catch (const std::bad_alloc&) {
-        std::fprintf(stderr, "eegpt: error: out of memory\n");
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "eegpt: error: %s\n", e.what());
-    }
-    return 1;
+    const auto run = [&]() -> int {
+        try {
+            eegpt::cli::refuse_empty_paths(app);
+            if (encode_cmd->parsed()) return run_encode(encode);
+            if (info_cmd->parsed()) return run_info(info_weights);
+            if (recordings.parsed()) return recordings.run();
+            return eegpt::cli::run_recording_demo(demo_output);
+        } catch (const Error& e) {
+            std::fprintf(stderr, "eegpt: error: %s\n", e.what());
+        } catch (const std::bad_alloc&) {
+            std::fprintf(stderr, "eegpt: error: out of memory\n");
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "eegpt: error: %s\n", e.what());
+        }
+        return 1;
+    };
+    return finish_stdout(run());
 }

@@ -1,9 +1,13 @@
 #include "cli/model.h"
 
+#include <omp.h>
+#include <pthread.h>
 #include <sched.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "encoder/error.h"
 
@@ -26,11 +30,37 @@ int usable_threads(int requested) {
     return requested;
 }
 
+void* idle_thread(void*) { return nullptr; }
+
+// libgomp cannot report a thread it fails to create: it prints its own message and calls exit(1)
+// (under a virtual-memory or process limit), wherever the first parallel region happens to be. So
+// the encoder's threads start here, before the weights take memory and before any output exists:
+// first a test with threads of the same (default) stack size, which fails as one line, then an
+// empty parallel region that leaves libgomp's pool of threads started for the encoder to reuse.
+void start_threads(int requested) {
+    const int threads = requested > 0 ? requested : omp_get_num_procs();  // as the CPU encoder counts
+    std::vector<pthread_t> started;
+    int err = 0;
+    for (int i = 1; i < threads && err == 0; ++i) {
+        pthread_t id;
+        err = pthread_create(&id, nullptr, idle_thread, nullptr);
+        if (err == 0) started.push_back(id);
+    }
+    for (pthread_t id : started) pthread_join(id, nullptr);
+    if (err != 0)
+        throw Error("cannot start " + std::to_string(threads) + " CPU threads: " + std::strerror(err) +
+                    " (a memory or process limit; --threads sets fewer)");
+#pragma omp parallel num_threads(threads)
+    {
+    }
+}
+
 }  // namespace
 
 LoadedModel load_model(const std::string& weights_path, const EncoderOptions& requested, bool announce_stand_in) {
     EncoderOptions options = requested;
     options.threads = usable_threads(requested.threads);
+    if (options.device == Device::cpu) start_threads(options.threads);
     auto weights = std::make_shared<ModelWeights>();
     if (weights_path.empty()) {
         if (announce_stand_in)

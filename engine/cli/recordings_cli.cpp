@@ -5,8 +5,8 @@
 #include <cctype>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <unordered_map>
@@ -24,18 +24,6 @@
 
 namespace eegpt::cli {
 namespace {
-
-volatile std::sig_atomic_t g_interrupted = 0;
-
-void on_signal(int sig) {
-    g_interrupted = sig;
-    std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-
-// Not an eegpt::Error, so that nothing on the way out mistakes it for a failed recording.
-struct Interrupted : std::runtime_error {
-    Interrupted() : std::runtime_error("interrupted: the output being written was removed; rerun to resume") {}
-};
 
 // ---- inputs, shards, output names ----
 
@@ -109,6 +97,22 @@ std::string base_name(const std::string& path) {
 
 bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
+// Whether a file at an output's name that cannot be reused may be recomputed over: an output of
+// this engine (its `content` attribute), an HDF5 file too damaged to open (an output cut short), or
+// an empty file. Anything else (a recording, weights, notes) is the user's: --force replaces it.
+bool replaceable_output(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[8] = {};
+    in.read(magic, sizeof magic);
+    if (in.gcount() == 0) return true;
+    if (in.gcount() < 8 || std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) != 0) return false;
+    try {
+        return h5::has_attr(h5::open_read(path), "content");
+    } catch (const Error&) {
+        return true;
+    }
+}
+
 // ---- options ----
 
 constexpr int kMaxBatch = 4096;
@@ -175,7 +179,6 @@ std::string clock_text(double seconds) {
 
 ProgressFn progress_bar(const std::string& name, bool show) {
     return [name, show](const Progress& p) {
-        if (g_interrupted) throw Interrupted();
         if (!show) return;
         const int width = 30;
         const int full = static_cast<int>(width * p.windows_done / std::max<int64_t>(1, p.windows_total));
@@ -308,6 +311,12 @@ int run_many(const RecordingArgs& a, bool classify) {
                 if (!a.quiet) std::printf("%s: done already (%s exists), skipped\n", input.c_str(), output.c_str());
                 continue;
             }
+            if (!replaceable_output(output)) {
+                std::fprintf(stderr, "eegpt: error: %s: '%s' exists and is not an output of eegpt; not replaced (--force replaces it)\n",
+                             input.c_str(), output.c_str());
+                ++failed;
+                continue;
+            }
             if (a.no_overwrite) {
                 std::fprintf(stderr, "eegpt: error: %s: '%s' exists but %s; not replaced (--no-overwrite)\n",
                              input.c_str(), output.c_str(), refusal.c_str());
@@ -332,9 +341,6 @@ int run_many(const RecordingArgs& a, bool classify) {
         if (!a.quiet) std::printf("%s\n", describe_head(a.head, *head, window_geometry(options, head.get())).c_str());
     }
     ModelContext context{EEGPT_VERSION, model.encoder.get(), &model.weights->provenance, head.get(), a.head};
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
-    std::signal(SIGHUP, on_signal);  // the terminal closed: stop cleanly, as for SIGTERM
     const bool show = !a.quiet && isatty(STDERR_FILENO);
     for (size_t i = 0; i < todo.size(); ++i) {
         const auto& [input, output] = todo[i];
@@ -348,8 +354,6 @@ int run_many(const RecordingArgs& a, bool classify) {
             if (!a.quiet)
                 print_summary(input, output, s, head.get(),
                               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        } catch (const Interrupted&) {
-            throw;
         } catch (const Error& e) {
             if (show) std::fprintf(stderr, "\n");
             std::fprintf(stderr, "eegpt: error: %s\n", e.what());
@@ -555,15 +559,10 @@ void refuse_empty_paths(CLI::App& app) {
 }
 
 int RecordingCommands::run() {
-    try {
-        if (embed_->parsed()) return run_many(args_, false);
-        if (classify_->parsed()) return run_many(args_, true);
-        if (inspect_->parsed()) return run_inspect(args_);
-        return run_preprocess(args_);
-    } catch (const Interrupted& e) {
-        std::fprintf(stderr, "\neegpt: %s\n", e.what());
-        return 130;
-    }
+    if (embed_->parsed()) return run_many(args_, false);
+    if (classify_->parsed()) return run_many(args_, true);
+    if (inspect_->parsed()) return run_inspect(args_);
+    return run_preprocess(args_);
 }
 
 int run_recording_demo(const std::string& features_output) {

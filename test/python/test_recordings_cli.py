@@ -113,7 +113,7 @@ def test_a_killed_run_leaves_no_output_and_a_rerun_resumes(micro, tmp_path):
     with h5py.File(out / "Subject00_1.features.h5", "r") as f:
         assert f.attrs["n_windows"] == 45
 
-    # Ctrl-C (or Slurm's SIGTERM) stops after the current batch and removes the partial file.
+    # Ctrl-C (or Slurm's SIGTERM) stops at once and removes the partial file.
     (out / "Subject00_1.features.h5").unlink()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert lib.wait_for(lambda: list(out.glob("Subject00_1.features.h5.partial-*")), 120)

@@ -1,8 +1,13 @@
 #include "encoder/io/hdf5.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -477,24 +482,99 @@ void write_strings(hid_t location, const std::string& name, const std::vector<st
         throw Error("cannot write dataset '" + name + "'");
 }
 
-AtomicFile::AtomicFile(std::string final_path)
-    : final_path_(std::move(final_path)),
-      temp_path_(final_path_ + ".partial-" + std::to_string(getpid())),
-      file_(create_truncate(temp_path_)) {}
+namespace {
 
-AtomicFile::~AtomicFile() {
-    if (!committed_) {
-        file_.reset();
-        std::remove(temp_path_.c_str());
+// The partial files that may exist now, for remove_partials(). They belong to the process (their
+// names carry its PID), so this is process-wide state, the library's only one. Fixed slots, because
+// a signal handler reads them: a slot is claimed (1), filled, then published (2).
+constexpr int kPartialSlots = 64;
+struct PartialSlot {
+    std::atomic<int> state{0};
+    char path[4096];
+};
+PartialSlot g_partials[kPartialSlots];
+
+// -1 when the name does not fit a slot or all are taken: that partial is then removed only by
+// unwinding (the destructor), as every partial is on an error.
+int register_partial(const std::string& path) {
+    if (path.size() >= sizeof g_partials[0].path) return -1;
+    for (int i = 0; i < kPartialSlots; ++i) {
+        int expected = 0;
+        if (!g_partials[i].state.compare_exchange_strong(expected, 1)) continue;
+        std::memcpy(g_partials[i].path, path.c_str(), path.size() + 1);
+        g_partials[i].state.store(2);
+        return i;
     }
+    return -1;
 }
 
-void AtomicFile::commit() {
-    if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) throw Error("cannot flush '" + temp_path_ + "' (disk full?)");
-    file_.reset();
+void unregister_partial(int slot) {
+    if (slot >= 0) g_partials[slot].state.store(0);
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+}  // namespace
+
+void check_output_target(const std::string& path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return;  // a new path (or a dangling link, which the rename replaces)
+    const char* kind = S_ISDIR(st.st_mode)    ? "a directory"
+                       : S_ISCHR(st.st_mode)  ? "a character device"
+                       : S_ISBLK(st.st_mode)  ? "a block device"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISSOCK(st.st_mode) ? "a socket"
+                       : S_ISREG(st.st_mode)  ? nullptr
+                                              : "not a regular file";
+    if (kind) throw Error("output '" + path + "' is " + kind + ", not a file: refusing to replace it");
+    // An HDF5 writer (this engine, h5py, HDF5 tools) holds an exclusive flock on its file until it
+    // closes it; readers hold shared ones, which this probe does not disturb.
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;  // unreadable: whether it may be replaced is the rename's (the directory's) matter
+    const bool busy = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    if (busy) throw Error("output '" + path + "' is being written by another process: refusing to replace it");
+}
+
+PartialPath::PartialPath(std::string final_path)
+    : final_path_(std::move(final_path)), temp_path_(final_path_ + ".partial-" + std::to_string(getpid())) {
+    check_output_target(final_path_);
+    slot_ = register_partial(temp_path_);  // before the file exists: no moment when it is not listed
+    const int fd = open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        const int err = errno;
+        unregister_partial(slot_);
+        throw Error("cannot create '" + temp_path_ + "': " + errno_text(err));
+    }
+    close(fd);
+}
+
+PartialPath::~PartialPath() {
+    if (!renamed_) std::remove(temp_path_.c_str());
+    unregister_partial(slot_);
+}
+
+void PartialPath::rename() {
+    check_output_target(final_path_);  // a writer may have opened it while this output was computed
     if (std::rename(temp_path_.c_str(), final_path_.c_str()) != 0)
-        throw Error("cannot rename '" + temp_path_ + "' to '" + final_path_ + "'");
-    committed_ = true;
+        throw Error("cannot rename '" + temp_path_ + "' to '" + final_path_ + "': " + errno_text(errno));
+    renamed_ = true;
+    unregister_partial(slot_);
+    slot_ = -1;
+}
+
+void remove_partials() noexcept {
+    for (PartialSlot& slot : g_partials)
+        if (slot.state.load() == 2) unlink(slot.path);
+}
+
+AtomicFile::AtomicFile(std::string final_path)
+    : partial_(std::move(final_path)), file_(create_truncate(partial_.path())) {}
+
+void AtomicFile::commit() {
+    if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) throw Error("cannot flush '" + partial_.path() + "' (disk full?)");
+    file_.reset();
+    partial_.rename();
 }
 
 }  // namespace eegpt::h5

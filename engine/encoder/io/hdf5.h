@@ -91,6 +91,39 @@ void write_floats(hid_t location, const std::string& name, const std::vector<uin
 void write_int32s(hid_t location, const std::string& name, const std::vector<int32_t>& values);
 void write_strings(hid_t location, const std::string& name, const std::vector<std::string>& values);
 
+// Throws Error when `path` exists and may not be replaced by an output: renaming onto a character or
+// block device, a FIFO or a socket would replace it (as root, /dev/null), and a file another process
+// holds open for writing (HDF5's writer lock, flock) would lose that writer's work. A new path, a
+// regular file and a symbolic link to one pass. Every output path is checked before any work
+// (check_output_path), again when its partial file is created and just before the rename.
+void check_output_target(const std::string& path);
+
+// The name an output is written under until it is complete, "<final>.partial-<pid>", shared by the
+// HDF5 and EDF writers. The constructor checks the final path (check_output_target) and creates
+// the empty partial file (a failure says why: "Permission denied"); the destructor removes it
+// unless rename() moved it onto the final path. While it may exist the name is registered for
+// remove_partials().
+class PartialPath {
+public:
+    explicit PartialPath(std::string final_path);
+    PartialPath(const PartialPath&) = delete;
+    PartialPath& operator=(const PartialPath&) = delete;
+    ~PartialPath();
+    const std::string& path() const { return temp_path_; }
+    void rename();
+
+private:
+    std::string final_path_, temp_path_;
+    int slot_ = -1;
+    bool renamed_ = false;
+};
+
+// Removes every partial file of this process that exists now. A process that ends without unwinding
+// its stack calls it: the command line's handler of SIGINT, SIGTERM and SIGHUP, and its atexit()
+// (libgomp calls exit() when it cannot create a thread). Async-signal-safe: the names are kept in
+// fixed slots, read without a lock or an allocation.
+void remove_partials() noexcept;
+
 // Writes to "<final>.partial-<pid>" and renames onto the final path only on commit(),
 // so a failed or killed run never leaves a half-written file under the final name.
 class AtomicFile {
@@ -98,14 +131,12 @@ public:
     explicit AtomicFile(std::string final_path);
     AtomicFile(const AtomicFile&) = delete;
     AtomicFile& operator=(const AtomicFile&) = delete;
-    ~AtomicFile();
     hid_t file() const { return file_.get(); }
     void commit();
 
 private:
-    std::string final_path_, temp_path_;
+    PartialPath partial_;  // declared first: destroyed after the file is closed
     Handle file_;
-    bool committed_ = false;
 };
 
 }  // namespace eegpt::h5

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "encoder/io/hdf5.h"  // h5::PartialPath, the partial name every output is written under
+
 namespace eegpt {
 
 struct EdfWriterSignal {
@@ -29,7 +31,8 @@ public:
     void close();
 
 private:
-    std::string path_, temp_;
+    std::string path_;
+    h5::PartialPath partial_;
     int handle_ = -1;
     size_t record_size_ = 0;
 };

@@ -103,6 +103,7 @@ void JobInputs::check_output(const std::string& output) const {
     if (stat(output.c_str(), &st) != 0) return;  // a new file
     if (S_ISDIR(st.st_mode))
         throw Error("output '" + output + "' is a directory (give a file name, or --output-dir for a directory)");
+    h5::check_output_target(output);  // a device, FIFO or socket, or a file another process is writing
     auto it = files_.find({static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino)});
     if (it != files_.end())
         throw Error("output '" + output + "' is " + it->second.first + " ('" + it->second.second +

@@ -31,7 +31,8 @@ std::string job_record(const JobMaker& maker, const RecordingOptions& options);
 // being the file name without an .edf, .bdf or .rec extension (any case), e.g. ".features.h5".
 std::string output_path(const std::string& input, const std::string& dir, const std::string& suffix);
 
-// Throws Error unless `output` can be written without harm: not empty, not a directory, and not
+// Throws Error unless `output` can be written without harm: not empty, not a directory, not a
+// device, FIFO or socket, not being written by another process (h5::check_output_target), and not
 // the same file as any of `inputs` (pairs of what the file is, e.g. "the weights", and its path).
 void check_output_path(const std::string& output, const std::vector<std::pair<std::string, std::string>>& inputs);
 
