@@ -126,7 +126,7 @@ def test_version_2_files_load_as_before_and_version_3_needs_the_dataset(micro, g
 
 
 def test_an_integer_beyond_int_range_is_not_read_modulo_2_to_the_32(micro, good_head, tmp_path):
-    """Found while fuzzing the head loader: patch_stride 2^32 + 64 was narrowed to 64 and accepted."""
+    """Found while writing the head fuzz target: patch_stride 2^32 + 64 was narrowed to 64 and accepted."""
     head = tmp_path / "stride.h5"
     with_class_names(good_head, head, ["a", "b", "c"], 2)  # a version the engine read before
     with h5py.File(head, "r+") as f:
