@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Export a downstream EEGPT model to the engine's head format, version 2 (docs/weight-format.md,
-"Head files (downstream models), format version 2"; the recipes in docs/downstream.md).
+"""Export a downstream EEGPT model to the engine's head format, version 3 (docs/weight-format.md,
+"Head files (downstream models), format versions 3 and 2"; the recipes in docs/downstream.md).
 
 The seven official downstream models of the reference code (BINE022/EEGPT), from the checkpoint
 their script saved:
@@ -70,8 +70,10 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eegpt_format import CHANNEL_INDEX, CHANNEL_NAMES, normalize_channel  # noqa: E402
 
-CONVERTER_VERSION = "convert_head 3"  # 2: Fletcher32 checksums; 3: format version 2 (steps), recipes
-FORMAT_VERSION = 2
+CONVERTER_VERSION = "convert_head 4"  # 2: Fletcher32 checksums; 3: format version 2 (steps), recipes;
+# 4: format version 3 (class names in a dataset)
+FORMAT_VERSION = 3
+MAX_CLASSES = 1 << 20  # the engine's bound
 PATCH = 64
 STANDARD19 = "FP1 FP2 F7 F3 FZ F4 F8 T7 C3 CZ C4 T8 P7 P3 PZ P4 P8 O1 O2".split()
 # run_class_finetuning_EEGPT_change{,_tuev}.py: `EEG FP1-REF` ... `EEG T2-REF`, reduced to the name.
@@ -366,15 +368,42 @@ def write_tensor(group, name, values):
                          track_times=False)
 
 
-def write_head_v2(path, attrs, steps):
-    """attrs: root attributes (without format, format_version, n_steps); steps: list of step()s."""
+def check_class_names(names, output):
+    """The engine's rule (head.cpp): softmax K >= 2 names, one per logit; sigmoid exactly 2; none
+    empty, none repeated."""
+    if output == "softmax" and len(names) < 2:
+        raise Fail("%d class name%s for a softmax head: it needs at least 2 (one per output)"
+                   % (len(names), "" if len(names) == 1 else "s"))
+    if output == "sigmoid" and len(names) != 2:
+        raise Fail("%d class names for one sigmoid logit: give 2 (the class for p < 0.5, then p >= 0.5)" % len(names))
+    if len(names) > MAX_CLASSES:
+        raise Fail("%d class names: the engine reads at most %d" % (len(names), MAX_CLASSES))
+    for i, n in enumerate(names):
+        if not n.strip():
+            raise Fail("class name %d of %d is empty" % (i + 1, len(names)))
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise Fail("class name '%s' is listed twice" % n)
+        seen.add(n)
+
+
+def write_head(path, attrs, steps):
+    """attrs: root attributes (without format, format_version, n_steps; class_names becomes the
+    dataset /class_names); steps: list of step()s."""
     if sum(s["op"] == "encoder" for s in steps) != 1:
         raise Fail("internal: exactly one encoder step")
+    attrs = dict(attrs)
+    classes = attrs.pop("class_names")
+    check_class_names(classes, attrs["output"])
     tmp = path + ".partial-%d" % os.getpid()
     try:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = "eegpt-head"
             f.attrs["format_version"] = np.int64(FORMAT_VERSION)
+            # a dataset, not an attribute: an object header holds at most 64 KiB
+            f.create_dataset("class_names", data=np.array(classes, dtype=object), dtype=h5py.string_dtype(),
+                             track_times=False)
             for k, v in attrs.items():
                 if isinstance(v, (list, tuple)):
                     f.attrs.create(k, data=np.array([str(x) for x in v], dtype=object), dtype=h5py.string_dtype())
@@ -422,16 +451,26 @@ def root_attrs(recipe, classes, output, input_labels, rate, window, unit, stride
                 converter_version=CONVERTER_VERSION)
 
 
+def parse_classes(given):
+    """--classes as a list of names (None when not given). `--classes ''` or `a,,b` is a mistake,
+    not a request for the default names or for fewer classes: refused."""
+    if given is None:
+        return None
+    names = [s.strip() for s in given.split(",")]
+    for i, n in enumerate(names):
+        if not n:
+            raise Fail("--classes %r: class name %d of %d is empty" % (given, i + 1, len(names)))
+    return names
+
+
 def class_names(given, k, output, default):
     need = 2 if output == "sigmoid" else k
-    names = [s.strip() for s in given.split(",") if s.strip()] if given else None
+    names = parse_classes(given)
     if names is None:
         names = list(default) if default is not None and len(default) == need else ["class_%d" % c for c in range(need)]
-    if len(names) != need:
-        if output == "sigmoid":
-            raise Fail("%d class names for one sigmoid logit: give 2 (the class for p < 0.5, then p >= 0.5)" % len(names))
+    if output == "softmax" and len(names) != k:
         raise Fail("%d class names for %d outputs" % (len(names), k))
-    return names
+    return names  # the rest of the engine's rule: check_class_names
 
 
 def labels_list(spec):
@@ -463,7 +502,7 @@ def from_recipe(args):
     t.finish(Tensors.IGNORED + (("norm.",) if args.recipe == "tuev" else ()))
     classes = class_names(args.classes, k, output, r["classes"])
     unit = parse_unit(args.input_unit) if args.input_unit else r["unit"]
-    write_head_v2(args.output, root_attrs(args.recipe, classes, output, inputs, r["rate"], r["window"], unit,
+    write_head(args.output, root_attrs(args.recipe, classes, output, inputs, r["rate"], r["window"], unit,
                                           r["stride_s"], os.path.basename(args.checkpoint), sha256_of(args.checkpoint)),
                   steps)
 
@@ -515,7 +554,7 @@ def from_checkpoint(args):
               max_norm_linear(t, "linear_probe2.", (k, flat), 0.25)]
     t.finish()
     classes = class_names(args.classes, k, "softmax", None)
-    write_head_v2(args.output, legacy_attrs(args, "custom", classes, input_channels,
+    write_head(args.output, legacy_attrs(args, "custom", classes, input_channels,
                                             os.path.basename(args.checkpoint), sha256_of(args.checkpoint)), steps)
 
 
@@ -591,7 +630,7 @@ def from_braindecode(args, state, input_channels, encoder_channels):
                   linear_step(w2, bias(state, "final_layer.probe2.bias", w2.shape[0]), mn2)]
         k = w2.shape[0]
     classes = class_names(args.classes, k, "softmax", None)
-    write_head_v2(args.output, legacy_attrs(args, "braindecode", classes, input_channels,
+    write_head(args.output, legacy_attrs(args, "braindecode", classes, input_channels,
                                             os.path.basename(args.checkpoint), sha256_of(args.checkpoint)), steps)
 
 
@@ -601,7 +640,7 @@ def random_head(args):
     rng = np.random.default_rng(args.seed)
     input_channels = channel_list(args.input_channels)
     encoder_channels = channel_list(args.encoder_channels) if args.encoder_channels else list(input_channels)
-    classes = labels_list(args.classes) if args.classes else ["class_0", "class_1"]
+    classes = parse_classes(args.classes) or ["class_0", "class_1"]
     steps = []
     if encoder_channels != input_channels:
         steps.append(step("channel_mix", dict(
@@ -614,7 +653,7 @@ def random_head(args):
               step("flatten"),
               step("linear", dict(weight=rng.normal(0, 1 / np.sqrt(n * args.hidden), (len(classes), n * args.hidden)),
                                   bias=rng.normal(0, 0.01, len(classes))))]
-    write_head_v2(args.output, legacy_attrs(args, "random", classes, input_channels,
+    write_head(args.output, legacy_attrs(args, "random", classes, input_channels,
                                             "random-init (seed %d)" % args.seed, ""), steps)
 
 

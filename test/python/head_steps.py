@@ -1,5 +1,5 @@
 """A pure-numpy float64 interpreter of head files (docs/weight-format.md, "Head files (downstream
-models), format version 2", and version 1 read as the step sequence it stands for), with its own
+models), format versions 3 and 2", and version 1 read as the step sequence it stands for), with its own
 numpy EEGPT encoder: the tests' check of tools/convert_head.py, independent of the engine and of
 PyTorch.
 
@@ -48,8 +48,10 @@ def read_head(path):
         version = int(attrs["format_version"])
         if version == 1:
             return _v1_as_steps(f, attrs)
-        if version != 2:
+        if version not in (2, 3):
             raise ValueError("format_version %d" % version)
+        if version == 3:  # version 2 keeps them in the attribute
+            attrs["class_names"] = _attr(f["class_names"][()])
         steps = []
         for i in range(int(attrs["n_steps"])):
             g = f["steps/%d" % i]

@@ -191,7 +191,7 @@ def test_interpreter_equals_the_official_forward(recipe, workdir):
     assert np.abs(c.interp_logits - c.logits).max() <= 1e-5 * scale
     a = c.file["attrs"]
     r = ch.RECIPES[recipe]
-    assert a["recipe"] == recipe and int(a["format_version"]) == 2 and int(a["max_norm_applied"]) == 1
+    assert a["recipe"] == recipe and int(a["format_version"]) == 3 and int(a["max_norm_applied"]) == 1
     assert int(a["window_samples"]) == r["window"] == c.x.shape[2]
     assert a["input_labels"] == list(r["inputs"])
     assert a["source"] == c.ckpt.name and len(a["source_sha256"]) == 64

@@ -145,8 +145,8 @@ def test_relu_and_gelu_layers_equal_pytorch(weights, tmp_path):
     lin = lambda w, b: convert_head.step("linear", dict(weight=w, bias=b))  # noqa: E731
     steps = [convert_head.encoder_step(inputs, 64), lin(w1, b1), convert_head.step("gelu"),
              convert_head.step("flatten"), lin(w2, b2), convert_head.step("relu"), lin(w3, b3)]
-    convert_head.write_head_v2(str(head), convert_head.root_attrs("custom", ["a", "b", "c"], "softmax", inputs, 256.0,
-                                                                  1024, 1.0, 4.0, "test", ""), steps)
+    convert_head.write_head(str(head), convert_head.root_attrs("custom", ["a", "b", "c"], "softmax", inputs, 256.0,
+                                                               1024, 1.0, 4.0, "test", ""), steps)
     out = tmp_path / "p.h5"
     lib.run_ok("classify", lib.recording("Subject00_2.edf"), "--weights", weights, "--head", head, "--output", out,
                "--save-features", "--quiet")
@@ -178,7 +178,7 @@ def test_linear_probe_layout_applies_the_official_max_norms(checkpoint, tmp_path
     r = convert(ckpt, head, "--input-channels", ",".join(INPUTS), "--encoder-channels", ",".join(ENCODER))
     assert r.returncode == 0, r.stderr
     h = head_steps.read_head(str(head))
-    assert int(h["attrs"]["format_version"]) == 2 and int(h["attrs"]["max_norm_applied"]) == 1
+    assert int(h["attrs"]["format_version"]) == 3 and int(h["attrs"]["max_norm_applied"]) == 1
     assert [s["op"] for s in h["steps"]] == ["channel_mix", "encoder", "linear", "flatten", "linear"]
     expected = [("chan_conv.weight", 1.0), ("linear_probe1.weight", 1.0), ("linear_probe2.weight", 0.25)]
     weighted = [s for s in h["steps"] if "weight" in s["tensors"]]

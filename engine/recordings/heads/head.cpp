@@ -1,11 +1,13 @@
-// The head file format (docs/weight-format.md, "Head files"): the strict loader of versions 2 and
-// 1 (read as the steps it stands for) and the version 2 writer. Shapes that depend on the previous
-// steps and on the model are checked by plan_head (head_steps.cpp), before any work.
+// The head file format (docs/weight-format.md, "Head files"): the strict loader of versions 3, 2
+// (the same but the class names in an attribute) and 1 (read as the steps it stands for) and the
+// version 3 writer. Shapes that depend on the previous steps and on the model are checked by
+// plan_head (head_steps.cpp), before any work.
 #include "recordings/heads/head.h"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "encoder/channels.h"
 #include "encoder/error.h"
@@ -15,7 +17,8 @@
 namespace eegpt {
 namespace {
 
-constexpr int64_t kHeadFormatVersion = 2;
+constexpr int64_t kHeadFormatVersion = 3;
+constexpr uint64_t kMaxClasses = 1u << 20;
 
 const std::map<std::string, StepOp>& op_names() {
     static const std::map<std::string, StepOp> names = {
@@ -162,11 +165,13 @@ HeadStep read_step(hid_t g, const std::string& path, TensorReader& t) {
             s.same_padding = padding == "same";
             break;
         }
-        case StepOp::encoder:
+        case StepOp::encoder: {
             s.channels = dictionary_names(h5::read_string_array_attr(g, "channels"), where + " channels");
-            s.patch_stride = static_cast<int>(h5::read_int_attr(g, "patch_stride"));
-            if (s.patch_stride < 1 || s.patch_stride > 4096) throw Error(where + ": patch_stride must be positive");
+            const int64_t stride = h5::read_int_attr(g, "patch_stride");
+            if (stride < 1 || stride > 4096) throw Error(where + ": patch_stride must be 1..4096");
+            s.patch_stride = static_cast<int>(stride);
             break;
+        }
         case StepOp::layer_norm:
             s.weight = vec_any("weight");
             s.bias = vec("bias", s.weight.size());
@@ -177,13 +182,14 @@ HeadStep read_step(hid_t g, const std::string& path, TensorReader& t) {
             if (h5::read_string_attr(g, "positions") != "eegpt_int_sincos")
                 throw Error(where + ": positions must be 'eegpt_int_sincos'");
             const int64_t layers = h5::read_int_attr(g, "layers");
-            s.heads = static_cast<int>(h5::read_int_attr(g, "heads"));
+            const int64_t heads = h5::read_int_attr(g, "heads");
             s.eps = h5::read_double_attr(g, "eps");
             if (layers < 1 || layers > 64) throw Error(where + ": layers must be 1..64");
             s.cls_token = vec_any("cls_token");
             const uint64_t F = s.cls_token.size();
-            if (s.heads < 1 || F % static_cast<uint64_t>(s.heads) != 0)
+            if (heads < 1 || F % static_cast<uint64_t>(heads) != 0)
                 throw Error(where + ": heads must divide the width " + std::to_string(F));
+            s.heads = static_cast<int>(heads);
             if (!(s.eps >= 0)) throw Error(where + ": eps must be >= 0");
             h5::Handle dec = h5::open_group(g, "decoder");
             if (static_cast<int64_t>(h5::member_names(dec).size()) != layers)
@@ -228,17 +234,41 @@ HeadStep read_step(hid_t g, const std::string& path, TensorReader& t) {
     return s;
 }
 
+// Every prediction is reported by its class name, so a name must say which class it is: none
+// blank, none repeated; softmax has one per logit (K >= 2), sigmoid the two sides of p = 0.5.
+void check_class_names(const std::vector<std::string>& names, HeadOutput output) {
+    if (output == HeadOutput::softmax && names.size() < 2) throw Error("a softmax head needs at least 2 class names");
+    if (output == HeadOutput::sigmoid && names.size() != 2)
+        throw Error("a sigmoid head needs exactly 2 class names (p < 0.5, p >= 0.5)");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < names.size(); ++i) {
+        if (names[i].find_first_not_of(" \t\r\n") == std::string::npos)
+            throw Error("class_names[" + std::to_string(i) + "] is empty");
+        if (!seen.insert(names[i]).second) throw Error("class name '" + names[i] + "' is listed twice");
+    }
+}
+
+// Version 3 keeps the class names in a dataset (an attribute lives in the object header, which
+// holds at most 64 KiB: a few thousand names); versions 1 and 2 in the attribute.
+std::vector<std::string> read_class_names(hid_t file, int64_t version) {
+    if (version < 3) return h5::read_string_array_attr(file, "class_names");
+    if (h5::has_attr(file, "class_names"))
+        throw Error("'class_names' is an attribute: format version 3 keeps the class names in the dataset '/class_names'");
+    if (!h5::has_object(file, "class_names")) throw Error("missing dataset 'class_names'");
+    const auto info = h5::dataset_info(file, "class_names");
+    if (info.kind != h5::Kind::string || info.shape.size() != 1 || info.shape[0] < 1 || info.shape[0] > kMaxClasses)
+        throw Error("dataset 'class_names' must be a 1-d list of 1.." + std::to_string(kMaxClasses) + " strings");
+    return h5::read_strings(file, "class_names");
+}
+
 void read_version2(hid_t file, Head& head, TensorReader& t) {
     head.recipe = h5::read_string_attr(file, "recipe");
-    head.class_names = h5::read_string_array_attr(file, "class_names");
+    head.class_names = read_class_names(file, head.format_version);
     const std::string output = h5::read_string_attr(file, "output");
     if (output == "softmax") head.output = HeadOutput::softmax;
     else if (output == "sigmoid") head.output = HeadOutput::sigmoid;
     else throw Error("unknown output '" + output + "' (softmax, sigmoid)");
-    if (head.output == HeadOutput::softmax && head.class_names.size() < 2)
-        throw Error("a softmax head needs at least 2 class names");
-    if (head.output == HeadOutput::sigmoid && head.class_names.size() != 2)
-        throw Error("a sigmoid head needs exactly 2 class names (p < 0.5, p >= 0.5)");
+    check_class_names(head.class_names, head.output);
     head.input_labels = h5::read_string_array_attr(file, "input_labels");
     if (head.input_labels.empty() || head.input_labels.size() > 4096) throw Error("input_labels must hold 1..4096 labels");
     head.sample_rate_hz = h5::read_double_attr(file, "sample_rate_hz");
@@ -272,8 +302,8 @@ void read_version2(hid_t file, Head& head, TensorReader& t) {
 // activations, softmax; 4 s windows at 256 Hz in millivolts.
 void read_version1(hid_t file, Head& head, TensorReader& t) {
     head.recipe = "custom";
-    head.class_names = h5::read_string_array_attr(file, "class_names");
-    if (head.class_names.size() < 2) throw Error("a head needs at least 2 classes");
+    head.class_names = read_class_names(file, head.format_version);
+    check_class_names(head.class_names, HeadOutput::softmax);
     head.input_labels = dictionary_names(h5::read_string_array_attr(file, "input_channels"), "input_channels");
     const std::string pooling = h5::read_string_attr(file, "pooling");
     if (pooling != "flatten_tokens" && pooling != "mean_tokens")
@@ -433,11 +463,11 @@ Head load_head(const std::string& path) {
         Head head;
         head.format_version = h5::read_int_attr(file, "format_version");
         TensorReader tensors;
-        if (head.format_version == 2) read_version2(file, head, tensors);
+        if (head.format_version == 3 || head.format_version == 2) read_version2(file, head, tensors);
         else if (head.format_version == 1) read_version1(file, head, tensors);
         else
             throw Error("unsupported format_version " + std::to_string(head.format_version) +
-                        " (this engine reads versions 1 and 2)");
+                        " (this engine reads versions 1 to 3)");
         head.source = h5::read_string_attr(file, "source");
         const auto encoders = std::count_if(head.steps.begin(), head.steps.end(),
                                             [](const HeadStep& s) { return s.op == StepOp::encoder; });
@@ -458,7 +488,7 @@ void save_head(const Head& head, const std::string& path) {
     h5::write_attr(file, "format", std::string("eegpt-head"));
     h5::write_attr(file, "format_version", kHeadFormatVersion);
     h5::write_attr(file, "recipe", head.recipe);
-    h5::write_attr(file, "class_names", head.class_names);
+    h5::write_strings(file, "class_names", head.class_names);
     h5::write_attr(file, "output", std::string(head.output == HeadOutput::sigmoid ? "sigmoid" : "softmax"));
     h5::write_attr(file, "input_labels", head.input_labels);
     h5::write_attr(file, "sample_rate_hz", head.sample_rate_hz);

@@ -77,7 +77,7 @@ inline HeadStep make_step(StepOp op) {
 enum class HeadOutput { softmax, sigmoid };
 
 struct Head {
-    int64_t format_version = 2;
+    int64_t format_version = 3;
     std::string recipe = "custom";
     std::vector<std::string> class_names;   // softmax: one per logit; sigmoid: {p < 0.5, p >= 0.5}
     HeadOutput output = HeadOutput::softmax;
@@ -98,9 +98,9 @@ struct Head {
     bool signal_is_identity() const;
 };
 
-// Loads format version 2, or version 1 as the steps it stands for; throws Error naming the problem.
+// Loads format versions 3 and 2, or version 1 as the steps it stands for; throws Error naming the problem.
 Head load_head(const std::string& path);
-// Writes format version 2 (atomic).
+// Writes format version 3 (atomic).
 void save_head(const Head& head, const std::string& path);
 
 // The shapes a head gives with a model, checked once before any work.
