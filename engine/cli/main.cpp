@@ -31,12 +31,13 @@ using namespace eegpt;
 struct EncodeArgs {
     std::string weights, input, output, head, device = "cpu", precision = "fp32";
     int threads = 0;
-    bool save_features = false;
+    bool save_features = false, force = false;
 };
 
 // Windows through a downstream model: x in the model's input unit, its input labels in order.
 int run_encode_head(const EncodeArgs& args) {
-    check_output_path(args.output, {{"the input", args.input}, {"the weights", args.weights}, {"the head", args.head}});
+    check_output_path(args.output, {{"the input", args.input}, {"the weights", args.weights}, {"the head", args.head}},
+                      args.force);
     const Head head = load_head(args.head);
     for (const auto& w : head.warnings) std::fprintf(stderr, "eegpt: warning: head '%s': %s\n", args.head.c_str(), w.c_str());
     EncoderOptions options{parse_device(args.device), parse_precision(args.precision), args.threads};
@@ -64,6 +65,7 @@ int run_encode_head(const EncodeArgs& args) {
     h5::AtomicFile out(args.output);
     hid_t file = out.file();
     const uint64_t B = static_cast<uint64_t>(input.batch);
+    h5::write_attr(file, "content", std::string("predictions"));
     h5::write_floats(file, "logits", {B, static_cast<uint64_t>(K)}, result.logits.data());
     h5::write_floats(file, "probabilities", {B, static_cast<uint64_t>(K)}, result.probabilities.data());
     h5::write_int32s(file, "predicted_class", predicted);
@@ -93,7 +95,7 @@ int run_encode_head(const EncodeArgs& args) {
 int run_encode(const EncodeArgs& args) {
     if (!args.head.empty()) return run_encode_head(args);
     if (args.save_features) throw Error("--save-features goes with --head (encode always writes the features)");
-    check_output_path(args.output, {{"the input", args.input}, {"the weights", args.weights}});
+    check_output_path(args.output, {{"the input", args.input}, {"the weights", args.weights}}, args.force);
     EncoderOptions options{parse_device(args.device), parse_precision(args.precision), args.threads};
     cli::LoadedModel model = cli::load_model(args.weights, options);
     const ModelConfig& config = model.weights->config;
@@ -201,6 +203,7 @@ int main(int argc, char** argv) {
                            "a downstream model (head file): x holds its inputs (its input labels, window length and "
                            "unit); writes logits, probabilities, predicted_class, class_names");
     encode_cmd->add_flag("--save-features", encode.save_features, "with --head: also write the features");
+    encode_cmd->add_flag("--force", encode.force, "replace a file at --output that eegpt did not write");
 
     std::string info_weights;
     CLI::App* info_cmd = app.add_subcommand("info", "describe a weight file");

@@ -97,22 +97,6 @@ std::string base_name(const std::string& path) {
 
 bool file_exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
-// Whether a file at an output's name that cannot be reused may be recomputed over: an output of
-// this engine (its `content` attribute), an HDF5 file too damaged to open (an output cut short), or
-// an empty file. Anything else (a recording, weights, notes) is the user's: --force replaces it.
-bool replaceable_output(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    char magic[8] = {};
-    in.read(magic, sizeof magic);
-    if (in.gcount() == 0) return true;
-    if (in.gcount() < 8 || std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) != 0) return false;
-    try {
-        return h5::has_attr(h5::open_read(path), "content");
-    } catch (const Error&) {
-        return true;
-    }
-}
-
 // ---- options ----
 
 constexpr int kMaxBatch = 4096;
@@ -377,7 +361,7 @@ int run_inspect(const RecordingArgs& a) {
     if (!a.raw_output.empty() && inputs.size() != 1) throw Error("--raw-output takes one recording");
     if (!(a.seconds > 0) || !(a.seconds <= 1e6))
         throw Error("--seconds " + format_number(a.seconds) + ": must be between 0 and 1000000");
-    if (!a.raw_output.empty()) check_output_path(a.raw_output, {{"the input recording", inputs[0]}});
+    if (!a.raw_output.empty()) check_output_path(a.raw_output, {{"the input recording", inputs[0]}}, a.force);
     int failed = 0;
     for (const auto& input : inputs) {
         try {
@@ -427,6 +411,7 @@ int run_inspect(const RecordingArgs& a) {
             if (!a.raw_output.empty()) {
                 // First `seconds` of every signal in its own physical unit (for comparisons with other readers).
                 h5::AtomicFile out(a.raw_output);
+                h5::write_attr(out.file(), "content", std::string("raw signals"));
                 h5::Handle group = h5::create_group(out.file(), "signals");
                 for (size_t i = 0; i < reader.signals().size(); ++i) {
                     const EdfSignal& s = reader.signals()[i];
@@ -456,7 +441,7 @@ int run_inspect(const RecordingArgs& a) {
 int run_preprocess(const RecordingArgs& a) {
     const RecordingOptions options = recording_options(a);
     if (a.recordings.size() != 1) throw Error("preprocess takes one recording and --output");
-    check_output_path(a.output, {{"the input recording", a.recordings[0]}, {"the head", a.head}});
+    check_output_path(a.output, {{"the input recording", a.recordings[0]}, {"the head", a.head}}, a.force);
     std::unique_ptr<Head> head;
     if (!a.head.empty()) head = std::make_unique<Head>(load_head(a.head));
     for (const auto& w : write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess,
@@ -519,11 +504,13 @@ RecordingCommands::RecordingCommands(CLI::App& app) {
     inspect_->add_option("--seconds", args_.seconds, "seconds written by --raw-output")->capture_default_str();
     inspect_->add_option("--channels", args_.channels, "montage to check");
     inspect_->add_option("--fill-missing", args_.fill_missing, "'zeros'");
+    inspect_->add_flag("--force", args_.force, "replace a file at --raw-output that eegpt did not write");
 
     preprocess_ = app.add_subcommand("preprocess", "write the preprocessed signals of a recording (HDF5; 256 Hz, or a head's rate)");
     preprocess_->add_option("recording", args_.recordings, "EDF/BDF file")->required();
     preprocess_->add_option("--output", args_.output, "output HDF5: signals (channels x samples, mV)")->required();
     preprocess_->add_option("--head", args_.head, "the inputs of this head at its sample rate (what classify cuts windows from)");
+    preprocess_->add_flag("--force", args_.force, "replace a file at --output that eegpt did not write");
     add_preprocess_options(preprocess_, args_);
 }
 

@@ -375,6 +375,7 @@ NB_MODULE(_core, m) {
     m.def("file_digest", &file_digest, "path"_a);
     m.def("recording_identity", &recording_identity, "path"_a);
     m.def("reuse_refusal", &reuse_refusal, "output"_a, "job"_a);
+    m.def("replaceable_output", &replaceable_output, "path"_a);
     // The job record of embed_many, built by the CLI's builder from the same options as process().
     m.def(
         "job_record",

@@ -8,7 +8,8 @@ recording's path, size and modification time, the weights' digest, every option:
 attribute, made by the CLI's own builder, engine/recordings/pipeline/job_record.h, from the
 parsed options, so every spelling of an option records the same text); an existing output is kept
 only when it is complete and its record equals this job's, so the CLI and embed_many resume each
-other's runs; otherwise it is recomputed with a warning (force=True recomputes everything).
+other's runs; otherwise it is recomputed with a warning, unless the file there is not an output of
+eegpt (a recording, weights: that recording fails, as in the CLI); force=True recomputes everything.
 """
 import os
 import warnings
@@ -109,6 +110,10 @@ def embed_many(recordings, output_dir, model=None, client=None, force=False, **o
             refusal = _core.reuse_refusal(out, record)
             if not refusal:
                 results[out] = Job(r, out, "skipped")
+                continue
+            if not _core.replaceable_output(out):  # the user's file, not an output: as the CLI refuses it
+                results[out] = Job(r, out, "failed",
+                                   "'%s' exists and is not an output of eegpt; not replaced (force=True replaces it)" % out)
                 continue
             warnings.warn("%s: '%s' exists but %s: recomputing" % (r, out, refusal))
         todo.append((r, out, record))

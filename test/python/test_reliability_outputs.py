@@ -43,8 +43,8 @@ def windows(tmp_path_factory):
     path = tmp_path_factory.mktemp("x") / "windows.h5"
     with h5py.File(path, "w") as f:
         f["x"] = (np.random.default_rng(0).standard_normal((4, 19, 1024)) * 0.02).astype(np.float32)
-        f["channels"] = np.array(["FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7",
-                                  "T8", "P7", "P8", "FZ", "CZ", "PZ"], dtype="S")
+        # in the head's order, so that encode --head takes them too
+        f["channels"] = np.array("FP1 FP2 F7 F3 FZ F4 F8 T7 C3 CZ C4 T8 P7 P3 PZ P4 P8 O1 O2".split(), dtype="S")
     return path
 
 
@@ -186,21 +186,28 @@ def test_stdout_that_cannot_be_written_is_an_error(command, micro):
     assert "cannot write the standard output" in line, line
 
 
-def test_an_existing_file_this_engine_did_not_write_is_replaced_only_with_force(micro, tmp_path):
-    rec = lib.recording(REC)
+@pytest.mark.parametrize("command", ["encode", "encode --head --save-features", "embed", "classify", "preprocess",
+                                     "inspect --raw-output"])
+def test_an_existing_file_this_engine_did_not_write_is_replaced_only_with_force(command, micro, head, windows,
+                                                                               tmp_path):
+    args, option = writers(micro, head, windows)[command]
     out = tmp_path / "out.h5"
     edf = open(lib.recording("S001R03.edf"), "rb").read()
     for content in (edf, open(micro, "rb").read(), b"notes\n"):
         out.write_bytes(content)
-        line = one_line_error(lib.run("embed", rec, "--weights", micro, "--output", out))
+        line = one_line_error(lib.run(*args, option, out))
         assert "'%s' exists and is not an output of eegpt; not replaced (--force replaces it)" % out in line, line
         assert out.read_bytes() == content and partials(tmp_path) == []
-    lib.run_ok("embed", rec, "--weights", micro, "--output", out, "--force")
+    lib.run_ok(*args, option, out, "--force")
     with h5py.File(out, "r") as f:
-        assert f.attrs["complete"] == 1
-    # an output of this engine that cannot be reused is still recomputed, with a warning
-    r = lib.run_ok("embed", rec, "--weights", micro, "--output", out, "--stride", "2")
-    assert "recomputing" in r.stderr
+        assert "content" in f.attrs
+    # the command's own output is written over without --force (embed and classify: recomputed, with a
+    # warning, when the job differs)
+    again = args + (["--stride", "2"] if command in ("embed", "classify") else [])
+    r = lib.run_ok(*again, option, out)
+    if command in ("embed", "classify"):
+        assert "recomputing" in r.stderr
+    assert partials(tmp_path) == []
 
 
 def test_an_output_another_process_is_writing_is_not_replaced(micro, tmp_path):

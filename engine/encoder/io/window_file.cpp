@@ -54,6 +54,7 @@ void write_feature_file(const std::string& path, const std::vector<float>& featu
                         const FeatureFileInfo& info) {
     h5::AtomicFile out(path);
     hid_t file = out.file();
+    h5::write_attr(file, "content", std::string("features"));  // what marks a file as this engine's output
     h5::write_floats(file, "features",
                      {static_cast<uint64_t>(batch), static_cast<uint64_t>(patches), static_cast<uint64_t>(embed_num),
                       static_cast<uint64_t>(embed_dim)},

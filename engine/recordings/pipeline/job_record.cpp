@@ -84,8 +84,24 @@ std::string output_path(const std::string& input, const std::string& dir, const 
     return (dir.empty() ? "." : dir) + "/" + stem + suffix;
 }
 
-void check_output_path(const std::string& output, const std::vector<std::pair<std::string, std::string>>& inputs) {
+bool replaceable_output(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[8] = {};
+    in.read(magic, sizeof magic);
+    if (in.gcount() == 0) return true;
+    if (in.gcount() < 8 || std::memcmp(magic, "\x89HDF\r\n\x1a\n", 8) != 0) return false;
+    try {
+        return h5::has_attr(h5::open_read(path), "content");
+    } catch (const Error&) {
+        return true;
+    }
+}
+
+void check_output_path(const std::string& output, const std::vector<std::pair<std::string, std::string>>& inputs,
+                       bool force) {
     JobInputs(inputs).check_output(output);
+    if (!force && !replaceable_output(output))
+        throw Error("'" + output + "' exists and is not an output of eegpt; not replaced (--force replaces it)");
 }
 
 JobInputs::JobInputs(const std::vector<std::pair<std::string, std::string>>& inputs) {

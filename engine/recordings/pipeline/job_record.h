@@ -33,8 +33,15 @@ std::string output_path(const std::string& input, const std::string& dir, const 
 
 // Throws Error unless `output` can be written without harm: not empty, not a directory, not a
 // device, FIFO or socket, not being written by another process (h5::check_output_target), and not
-// the same file as any of `inputs` (pairs of what the file is, e.g. "the weights", and its path).
-void check_output_path(const std::string& output, const std::vector<std::pair<std::string, std::string>>& inputs);
+// the same file as any of `inputs` (pairs of what the file is, e.g. "the weights", and its path);
+// unless `force`, also not an existing file that replaceable_output refuses.
+void check_output_path(const std::string& output, const std::vector<std::pair<std::string, std::string>>& inputs,
+                       bool force);
+
+// Whether whatever is at an output's name may be written over without --force: nothing, an output
+// of this engine (its `content` attribute), an HDF5 file too damaged to open (an output cut short),
+// or an empty file. Anything else (a recording, weights, notes) is the user's.
+bool replaceable_output(const std::string& path);
 
 // check_output_path for the many outputs of one job: the inputs are looked up by file identity
 // (device and inode, taken once), so each output costs one stat whatever the number of inputs: a

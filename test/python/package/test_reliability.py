@@ -260,3 +260,18 @@ def test_threads_seeds_and_bytes_paths(weights, edf, tmp_path):
     assert eegpt.read_features(os.fsencode(job.output)).features is not None
     with pytest.raises(TypeError, match="must be a str, bytes or os.PathLike"):
         eegpt.Model(3)
+
+
+def test_embed_many_replaces_only_its_own_outputs_unless_forced(edf, weights, tmp_path):
+    # The CLI's rule: a file at an output's name that eegpt did not write (a recording, notes) is the
+    # user's; that recording fails and the file is left as it is, force=True replaces it.
+    out = tmp_path / "rec.features.h5"
+    out.write_bytes(b"notes\n")
+    job, = eegpt.embed_many([edf], tmp_path, model=weights)
+    assert job.status == "failed" and "is not an output of eegpt" in job.error, job
+    assert out.read_bytes() == b"notes\n"
+    job, = eegpt.embed_many([edf], tmp_path, model=weights, force=True)
+    assert job.status == "done"
+    with pytest.warns(UserWarning, match="recomputing"):  # its own output, for another job: recomputed
+        job, = eegpt.embed_many([edf], tmp_path, model=weights, stride=2)
+    assert job.status == "done"
