@@ -2,6 +2,7 @@
 # Set-up, build, and every test except the benchmarks. The README's test command; CI runs it.
 #  1. the Debian 12 build (Catch2 2.13, CUDA module where nvcc is, the CUDA emulation) and all its
 #     tests through CTest;
+#  1b. the fuzz targets (clang, ASan + UBSan) built and replaying their committed corpora;
 #  2. the CPU engine built without CUDA, and the encoder library built alone, with their tests;
 #  3. the GPU machine's build in a dry run (tools/device_check.sh --dry-run): Catch2 3.4.0, cmake 4.4,
 #     CLI11 and EDFlib from .deps/ only, every target (CUDA for sm_90), the CPU tests on that build.
@@ -13,6 +14,13 @@ bash tools/setup/install_deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DEEGPT_CUDA_EMULATION=ON ${EEGPT_CMAKE_ARGS:-} | grep "^-- eegpt: optional"
 cmake --build build -j"$(nproc)"
 ctest --test-dir build -LE benchmark --output-on-failure
+
+echo "== the fuzz targets replay their corpora (test/fuzz/README.md): every input an error or an answer, no sanitizer report"
+cmake -S test/fuzz -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake --build build-fuzz -j"$(nproc)"
+for target in edf_reader:corpus list_file:corpus_list head_file:corpus_head; do
+    (cd build-fuzz && "./fuzz_${target%%:*}" -runs=0 -timeout=10 "../test/fuzz/${target##*:}" 2>&1 | tail -1)
+done
 
 echo "== the CPU engine without CUDA (-DEEGPT_WITH_CUDA=OFF), and the encoder library alone"
 cmake -S . -B build-cpu -DCMAKE_BUILD_TYPE=Release -DEEGPT_WITH_CUDA=OFF -DEEGPT_BUILD_BENCH=OFF | grep "^-- eegpt: optional"

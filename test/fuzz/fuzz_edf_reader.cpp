@@ -14,6 +14,7 @@
 #include "recordings/channel_map.h"
 #include "encoder/error.h"
 #include "recordings/io/edf_reader.h"
+#include "recordings/io/sample_source.h"
 #include "recordings/pipeline/signal_stream.h"
 
 namespace {
@@ -34,7 +35,8 @@ void exercise(const std::string& path, eegpt::OutOfRange out_of_range) {
     eegpt::PreprocessOptions options;
     options.average_reference = plan.channels() > 1;
     options.filters.notch_hz = 50;
-    eegpt::SignalStream stream(reader, plan, options, static_cast<int>(eegpt::kModelRateHz));
+    eegpt::EdfSource source(reader);
+    eegpt::SignalStream stream(source, plan, options, static_cast<int>(eegpt::kModelRateHz));
     std::vector<float> block;
     int64_t n = 0, total = 0;
     while (stream.next(block, n)) total += n;

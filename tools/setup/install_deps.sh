@@ -6,7 +6,8 @@
 set -euo pipefail
 packages=(cmake g++ make libeigen3-dev libhdf5-dev catch2 libcli11-dev libedf-dev python3-venv
           python3 python3-torch libopenblas0-pthread python3-h5py python3-numpy python3-scipy python3-pytest python3-mne python3-sklearn
-          locales)  # localedef: test_edf.cpp reads EDF files under a decimal-comma locale (de_DE.UTF-8)
+          locales   # localedef: test_edf.cpp reads EDF files under a decimal-comma locale (de_DE.UTF-8)
+          clang libclang-rt-14-dev)  # libFuzzer, ASan, UBSan: the fuzz targets replay their corpora (test/fuzz)
 optional=(libdnnl-dev)  # oneDNN: bench_gemm only
 case "${EEGPT_OPTIONAL_PACKAGES:-yes}" in
   yes) packages+=("${optional[@]}") ;;
