@@ -1,0 +1,117 @@
+"""EEGPTFeatures as scikit-learn expects a transformer: n_features_in_, get_feature_names_out,
+set_output, and a per-window feature cache (memory=) with which a 5-fold cross-validation encodes
+each window once (counted at Model.encode)."""
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+
+import eegpt
+from conftest import D, E, lib
+
+
+@pytest.fixture(scope="module")
+def windows():
+    # EEGMMIDB S001R03: 4 s windows every 4 s, labelled by alternating halves (the labels only
+    # need two classes for the classifier to fit).
+    x, names, _ = lib.prepared_windows("S001R03.edf", stride=1024)
+    x = x[:30]
+    return x, names, np.arange(len(x)) % 2
+
+
+@pytest.fixture
+def encoded(monkeypatch):
+    """Counts the windows that go through Model.encode, whichever Model instance (clone copies it)."""
+    count = [0]
+    encode = eegpt.Model.encode
+
+    def counting(self, x, channels):
+        count[0] += len(x)
+        return encode(self, x, channels)
+
+    monkeypatch.setattr(eegpt.Model, "encode", counting)
+    return count
+
+
+def test_n_features_in_and_feature_names(weights, windows):
+    x, names, _ = windows
+    mean = eegpt.EEGPTFeatures(weights, channels=names).fit(x)
+    assert mean.n_features_in_ == len(names) and mean.n_times_in_ == x.shape[2]
+    out = mean.get_feature_names_out()
+    assert list(out) == ["eegpt_d%d" % d for d in range(D)]
+    assert out.shape == (mean.transform(x[:2]).shape[1],)
+    flat = eegpt.EEGPTFeatures(weights, channels=names, pooling="flatten").fit(x)
+    out = flat.get_feature_names_out()
+    assert len(out) == flat.transform(x[:2]).shape[1] == 16 * E * D
+    assert out[0] == "eegpt_p0_t0_d0" and out[D] == "eegpt_p0_t1_d0" and out[-1] == "eegpt_p15_t%d_d%d" % (E - 1, D - 1)
+    with pytest.raises(eegpt.Error, match="X has 3 channels, but EEGPTFeatures was fitted on %d" % len(names)):
+        mean.transform(x[:2, :3])
+
+
+def test_set_output_pandas(weights, windows):
+    x, names, _ = windows
+    t = eegpt.EEGPTFeatures(weights, channels=names).set_output(transform="pandas")
+    try:
+        import pandas
+    except ImportError:
+        # The output is wired to pandas: without it, scikit-learn says so (instead of ignoring it).
+        with pytest.raises(ImportError, match="pandas"):
+            t.fit_transform(x[:3])
+        return
+    df = t.fit_transform(x[:3])
+    assert isinstance(df, pandas.DataFrame) and list(df.columns) == list(t.get_feature_names_out())
+    np.testing.assert_array_equal(df.to_numpy(), eegpt.EEGPTFeatures(weights, channels=names).fit_transform(x[:3]))
+
+
+def test_cross_validation_with_the_cache_encodes_each_window_once(weights, windows, encoded, tmp_path):
+    x, names, y = windows
+    plain = make_pipeline(eegpt.EEGPTFeatures(weights, channels=names, batch=8), LogisticRegression(max_iter=500))
+    expected = cross_val_score(plain, x, y, cv=5)
+    assert encoded[0] == 5 * len(x)  # without a cache, each fold encodes every window (train + test)
+
+    encoded[0] = 0
+    cached = make_pipeline(eegpt.EEGPTFeatures(weights, channels=names, batch=8, memory=str(tmp_path)),
+                           LogisticRegression(max_iter=500))
+    np.testing.assert_array_equal(cross_val_score(cached, x, y, cv=5), expected)
+    assert encoded[0] == len(x)
+    # A second run (a clone, another memory object on the same directory) encodes nothing.
+    import joblib
+    again = clone(cached).set_params(eegptfeatures__memory=joblib.Memory(str(tmp_path), verbose=0))
+    np.testing.assert_array_equal(cross_val_score(again, x, y, cv=5), expected)
+    assert encoded[0] == len(x)
+
+
+def test_the_cache_key_is_the_window_and_the_model(weights, windows, encoded, tmp_path):
+    x, names, _ = windows
+    t = eegpt.EEGPTFeatures(weights, channels=names, memory=tmp_path)
+    first = t.fit_transform(x[:4])
+    np.testing.assert_array_equal(first, eegpt.EEGPTFeatures(weights, channels=names).fit_transform(x[:4]))
+    encoded[0] = 0
+    y = x[:4].copy()
+    y[1, 0, 0] += 1e-3  # one sample of one window changed: that window only is encoded again
+    second = t.transform(y)
+    assert encoded[0] == 1
+    np.testing.assert_array_equal(second[[0, 2, 3]], first[[0, 2, 3]])
+    # Other pooling, weights or channel order: other features, not the cached ones.
+    encoded[0] = 0
+    flat = eegpt.EEGPTFeatures(weights, channels=names, pooling="flatten", memory=tmp_path).fit_transform(x[:4])
+    other_weights = str(lib.write_random_weights(tmp_path / "other.h5", embed_dim=D, embed_num=E, seed=1))
+    other = eegpt.EEGPTFeatures(other_weights, channels=names, memory=tmp_path).fit_transform(x[:4])
+    swapped = eegpt.EEGPTFeatures(weights, channels=names[::-1], memory=tmp_path).fit_transform(x[:4])
+    assert encoded[0] == 12 and flat.shape[1] == 16 * E * D
+    assert not np.array_equal(other, first) and not np.array_equal(swapped, first)
+
+
+def test_get_params_clone_and_pickle_keep_memory(weights, windows, tmp_path):
+    x, names, _ = windows
+    t = eegpt.EEGPTFeatures(weights, channels=names, memory=str(tmp_path))
+    assert set(t.get_params()) == {"model", "channels", "pooling", "batch", "memory"}
+    c = clone(t)
+    assert c.get_params() == t.get_params()
+    again = pickle.loads(pickle.dumps(t.fit(x[:2])))
+    assert again.memory == str(tmp_path) and again.n_features_in_ == len(names)
+    np.testing.assert_array_equal(again.transform(x[:2]), t.transform(x[:2]))
