@@ -17,6 +17,7 @@ import warnings
 from . import _core
 from ._errors import engine_call, fs_path
 from ._model import Model
+from ._progress import progress_callback
 from ._recordings import _filters, _montage, output_name, run_recording
 
 
@@ -54,7 +55,7 @@ def _job_record(spec, options):
                             notch, float(options.get("notch_q", 30.0)), options.get("features_dtype", "float32"))
 
 
-def _embed_one(recording, output, spec, options, job=""):
+def _embed_one(recording, output, spec, options, job="", progress=False):
     # On a Dask worker: the model is loaded once per worker process and kept on the worker.
     try:
         from distributed import get_worker
@@ -64,13 +65,13 @@ def _embed_one(recording, output, spec, options, job=""):
     if spec not in cache:
         cache[spec] = Model._from_spec(spec)
     try:
-        run_recording(cache[spec], recording, output, progress=False, job=job, **options)
+        run_recording(cache[spec], recording, output, progress=progress, job=job, **options)
         return Job(recording, output, "done")
     except (_core.Error, OSError) as e:
         return Job(recording, output, "failed", str(e))
 
 
-def embed_many(recordings, output_dir, model=None, client=None, force=False, **options):
+def embed_many(recordings, output_dir, model=None, client=None, force=False, progress=None, **options):
     """Embeds every recording into OUTPUT_DIR/NAME.features.h5; returns one Job per recording.
 
     model: an eegpt.Model (sent to workers as its weight path or random seed, reloaded there), a
@@ -95,7 +96,12 @@ def embed_many(recordings, output_dir, model=None, client=None, force=False, **o
         os.makedirs(output_dir or ".", exist_ok=True)
     except OSError as e:
         raise type(e)("cannot create output_dir '%s': %s" % (output_dir, e.strerror)) from None
-    options.pop("progress", None)
+    progress_callback(progress, "")  # a wrong type is a TypeError before any work
+    if client is not None and progress not in (None, False):
+        # The windows are computed in the workers' processes, where a callable of this process
+        # cannot be called and a terminal is not there: said, not dropped.
+        warnings.warn("progress=%r is not shown for recordings computed on a Dask cluster; follow the tasks "
+                      "on its dashboard (client.dashboard_link)" % (progress,))
     spec = _model_spec(model)
     job = _job_record(spec, options)
     results = {}
@@ -119,7 +125,7 @@ def embed_many(recordings, output_dir, model=None, client=None, force=False, **o
         todo.append((r, out, record))
     if client is None:
         for r, out, record in todo:
-            results[out] = _embed_one(r, out, spec, options, record)
+            results[out] = _embed_one(r, out, spec, options, record, True if progress is None else progress)
     elif todo:
         futures = [client.submit(_embed_one, r, out, spec, options, record, pure=False,
                                  key="eegpt-embed-%d-%s" % (i, out)) for i, (r, out, record) in enumerate(todo)]

@@ -6,7 +6,6 @@ it, which is then read back: the Python results are the CLI's outputs, bit for b
 metadata.
 """
 import os
-import sys
 import tempfile
 
 import h5py
@@ -14,6 +13,7 @@ import numpy as np
 
 from . import _core
 from ._errors import engine_call, fs_path
+from ._progress import progress_callback
 
 # Datasets that become attributes of Recording; every other dataset and attribute is in metadata.
 _FIELDS = ("features", "window_start_s", "channels", "channel_ids", "channels_dropped", "channels_dropped_reason",
@@ -95,24 +95,6 @@ def read_features(path):
     return Recording(fields, metadata)
 
 
-class _ProgressBar:
-    """The CLI's progress line (windows done, windows/s, time left), on sys.stderr so that
-    notebooks show it."""
-
-    def __init__(self, name, width=30):
-        self.name, self.width = name, width
-
-    def __call__(self, done, total, elapsed):
-        full = self.width * done // max(1, total)
-        rate = done / elapsed if elapsed > 0 else 0.0
-        left = (total - done) / rate if rate > 0 else 0.0
-        sys.stderr.write("\r%s [%s%s] %d/%d windows  %.1f windows/s  %d:%02d left " % (
-            self.name, "#" * full, "." * (self.width - full), done, total, rate, left // 60, left % 60))
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-
 def _montage(channels):
     if channels is None:
         return []
@@ -144,8 +126,7 @@ def run_recording(model, recording, output, head=None, stride=None, channels=Non
         files.append(recording)
     low, high, notch_hz = _filters(bandpass, notch)
     head = "" if head is None else fs_path(head, "head")
-    if progress is True:
-        progress = _ProgressBar(os.path.basename(files[0]) if files else "mne.io.Raw")
+    progress = progress_callback(progress, os.path.basename(files[0]) if files else "mne.io.Raw")
     stride = 0.0 if stride is None else float(stride)  # 0: the window length, or the head's stride
     return engine_call(model._core.process, recording, os.fspath(output), stride, int(batch),
                        _montage(channels), bool(fill_missing), bool(average_reference), low, high,

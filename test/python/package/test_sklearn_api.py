@@ -1,7 +1,13 @@
-"""EEGPTFeatures as scikit-learn expects a transformer: n_features_in_, get_feature_names_out,
-set_output, and a per-window feature cache (memory=) with which a 5-fold cross-validation encodes
-each window once (counted at Model.encode)."""
+"""The package as scikit-learn and Python users expect it. EEGPTFeatures: n_features_in_,
+get_feature_names_out, set_output, and a per-window feature cache (memory=) with which a 5-fold
+cross-validation encodes each window once (counted at Model.encode). Progress: shown only on a
+terminal (tqdm when installed), a callable called anywhere, passed through by embed_many (or a
+warning that a Dask cluster cannot show it)."""
+import io
+import os
 import pickle
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -115,3 +121,63 @@ def test_get_params_clone_and_pickle_keep_memory(weights, windows, tmp_path):
     again = pickle.loads(pickle.dumps(t.fit(x[:2])))
     assert again.memory == str(tmp_path) and again.n_features_in_ == len(names)
     np.testing.assert_array_equal(again.transform(x[:2]), t.transform(x[:2]))
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_only_on_a_terminal(model, capsys, monkeypatch):
+    name = lib.recording("Subject00_2.edf")
+    rec = eegpt.embed(name, model, batch=16)  # progress=True by default; stderr is not a terminal here
+    assert capsys.readouterr().err == ""
+    for tqdm in (True, False):
+        if not tqdm:  # the CLI's line when tqdm is not installed
+            monkeypatch.setitem(sys.modules, "tqdm", None)
+        term = Terminal()
+        monkeypatch.setattr(sys, "stderr", term)
+        eegpt.embed(name, model, batch=16)
+        monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+        shown = term.getvalue()
+        assert "%d/%d" % (len(rec), len(rec)) in shown and "Subject00_2.edf" in shown
+        assert "windows/s" in shown and ("%|" in shown) == tqdm and ("left" in shown) == (not tqdm)
+    with pytest.raises(TypeError, match="progress must be True, False or a callable"):
+        eegpt.embed(name, model, progress="yes")
+
+
+def test_embed_many_passes_progress_through(weights, tmp_path, capsys):
+    names = [lib.recording("Subject00_1.edf"), lib.recording("Subject00_2.edf")]
+    calls = []
+    jobs = eegpt.embed_many(names, tmp_path / "a", model=weights,
+                            progress=lambda done, total, elapsed: calls.append((done, total)))
+    assert [j.status for j in jobs] == ["done", "done"]
+    ends = [c for c in calls if c[0] == c[1]]
+    assert [n for n, _ in ends] == [len(eegpt.read_features(j.output)) for j in jobs]
+    eegpt.embed_many(names, tmp_path / "b", model=weights)  # default: a terminal only
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="progress must be"):
+        eegpt.embed_many(names, tmp_path / "c", model=weights, progress=1)
+    assert not (tmp_path / "c").exists() or os.listdir(tmp_path / "c") == []
+
+
+class InProcessClient:
+    """The two calls embed_many makes of a dask.distributed Client, run here."""
+
+    def submit(self, fn, *args, pure=True, key=None):
+        return fn(*args)
+
+    def gather(self, futures):
+        return list(futures)
+
+
+def test_embed_many_on_a_cluster_says_progress_is_not_shown(weights, tmp_path):
+    name = lib.recording("Subject00_2.edf")
+    calls = []
+    with pytest.warns(UserWarning, match="progress=.* is not shown for recordings computed on a Dask cluster"):
+        jobs = eegpt.embed_many(name, tmp_path, model=weights, client=InProcessClient(),
+                                progress=lambda *a: calls.append(a))
+    assert [j.status for j in jobs] == ["done"] and calls == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default (progress=None) says nothing
+        eegpt.embed_many(name, tmp_path / "b", model=weights, client=InProcessClient())
