@@ -2,8 +2,12 @@
 OSError (FileNotFoundError, PermissionError) when a named file cannot be read."""
 import errno
 import os
+from typing import Union
 
 from . import _core
+
+# What every path argument of the package accepts: what os functions take.
+PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 def fs_path(path, what="path"):

@@ -13,19 +13,31 @@ eegpt (a recording, weights: that recording fails, as in the CLI); force=True re
 """
 import os
 import warnings
+from typing import Any, Iterable, List, Optional, Union
 
 from . import _core
-from ._errors import engine_call, fs_path
+from ._errors import PathArg, engine_call, fs_path
 from ._model import Model
-from ._progress import progress_callback
+from ._progress import ProgressArg, progress_callback
 from ._recordings import _filters, _montage, output_name, run_recording
 
 
 class Job:
-    """One recording of embed_many: recording, output, status ("done", "skipped", "failed") and
-    error (the engine's one line, for failures)."""
+    """One recording of embed_many and what became of it.
 
-    def __init__(self, recording, output, status, error=None):
+    Parameters
+    ----------
+    recording : str
+        The recording's path.
+    output : str
+        Its output, OUTPUT_DIR/NAME.features.h5.
+    status : {"done", "skipped", "failed"}
+        "skipped": a complete output of the same job was there already.
+    error : str or None
+        For failures, the engine's one-line message.
+    """
+
+    def __init__(self, recording: str, output: str, status: str, error: Optional[str] = None) -> None:
         self.recording, self.output, self.status, self.error = recording, output, status, error
 
     def __repr__(self):
@@ -71,14 +83,36 @@ def _embed_one(recording, output, spec, options, job="", progress=False):
         return Job(recording, output, "failed", str(e))
 
 
-def embed_many(recordings, output_dir, model=None, client=None, force=False, progress=None, **options):
-    """Embeds every recording into OUTPUT_DIR/NAME.features.h5; returns one Job per recording.
+def embed_many(recordings: Union[PathArg, Iterable[PathArg]], output_dir: PathArg,
+               model: Union[Model, PathArg, None] = None, client: Any = None, force: bool = False,
+               progress: ProgressArg = None, **options: Any) -> List[Job]:
+    """Embeds every recording into OUTPUT_DIR/NAME.features.h5, as `eegpt embed ... --output-dir`.
 
-    model: an eegpt.Model (sent to workers as its weight path or random seed, reloaded there), a
-    weight file path, or None for the random-initialised 'large' stand-in (as the CLI without
-    --weights). client: a dask.distributed Client (one task per recording), or None to run here.
-    options: as eegpt.embed (stride, channels, bandpass, notch, batch, ...). recordings: paths, or
-    one path."""
+    Parameters
+    ----------
+    recordings : path or iterable of paths
+        EDF/BDF recordings (str, bytes or os.PathLike), or one.
+    output_dir : path
+        Where the outputs go (made if missing).
+    model : eegpt.Model, path or None, default=None
+        The encoder (sent to workers as its weight path or random seed, reloaded there), a weight
+        file, or None for the random-initialised 'large' stand-in (as the CLI without --weights).
+    client : dask.distributed.Client or None, default=None
+        One task per recording on its cluster; None runs the recordings here, one after another.
+    force : bool, default=False
+        Recompute every output, even a complete one of the same job.
+    progress : bool, callable or None, default=None
+        As eegpt.embed's, per recording, when they run here (None: True). On a cluster the workers
+        compute the windows: progress is not shown there, with a warning if it was asked for.
+    **options
+        As eegpt.embed's: stride, channels, fill_missing, average_reference, bandpass,
+        bandpass_order, notch, notch_q, batch, features_dtype.
+
+    Returns
+    -------
+    jobs : list of Job
+        One per recording, in order: its output, status ("done", "skipped", "failed") and error.
+    """
     if isinstance(recordings, (str, bytes, os.PathLike)):
         recordings = [recordings]
     recordings = [fs_path(r, "recording") for r in recordings]

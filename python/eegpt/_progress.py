@@ -6,6 +6,10 @@ nothing (a line rewritten with '\\r' fills a log). A callable (windows_done, win
 elapsed_s) is called after every batch, terminal or not (to drive a notebook's bar, or a log).
 """
 import sys
+from typing import Callable, Optional, Union
+
+# progress=: True (on a terminal), False / None (none), or called (windows_done, windows_total, elapsed_s).
+ProgressArg = Union[bool, None, Callable[[int, int, float], object]]
 
 
 class ProgressLine:
@@ -43,7 +47,7 @@ class TqdmBar:
             self.bar.close()
 
 
-def progress_callback(progress, name):
+def progress_callback(progress: ProgressArg, name: str) -> Optional[Callable[[int, int, float], object]]:
     """The engine's progress callable for `progress=` (True, False, None or a callable), or None."""
     if progress is None or progress is False:
         return None

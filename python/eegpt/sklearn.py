@@ -15,13 +15,16 @@ windows' features, so each window is encoded once however often it is seen.
 """
 import hashlib
 import os
+from typing import Optional, Sequence, Union
 
+import joblib
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_memory
 
 from . import _core
-from ._errors import engine_call, fs_path
+from ._errors import PathArg, engine_call, fs_path
 from ._model import Model, refuse_complex, windows_and_channels
 
 
@@ -72,7 +75,8 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
     >>> cross_val_score(pipe, x, y, cv=5)  # doctest: +SKIP
     """
 
-    def __init__(self, model=None, channels=None, pooling="mean", batch=32, memory=None):
+    def __init__(self, model: Union[Model, PathArg, None] = None, channels: Union[Sequence[str], str, None] = None,
+                 pooling: str = "mean", batch: int = 32, memory: Union[PathArg, joblib.Memory, None] = None) -> None:
         self.model = model
         self.channels = channels
         self.pooling = pooling
@@ -112,7 +116,7 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
             raise _core.Error("X must be windows (n, channels, samples), not of %d dimensions" % X.ndim)
         return np.ascontiguousarray(X, dtype=np.float32)
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: None = None) -> "EEGPTFeatures":
         """Checks the parameters and loads the model; records the shape of the windows.
 
         Parameters
@@ -131,7 +135,7 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
         self.n_features_in_, self.n_times_in_ = X.shape[1], X.shape[2]
         return self
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """The features of each window.
 
         Parameters
@@ -184,7 +188,7 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
             return c["embed_dim"]
         return max(0, (samples - c["patch_size"]) // c["patch_stride"] + 1) * c["embed_num"] * c["embed_dim"]
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(self, input_features: Optional[Sequence[str]] = None) -> np.ndarray:
         """Names of the output features.
 
         Parameters
