@@ -239,7 +239,20 @@ int run_many(const RecordingArgs& a, bool classify) {
     int64_t shard = 0, shards = 1;
     parse_shard(a.shard, shard, shards);
     if (!a.output.empty() && inputs.size() != 1) throw Error("--output names one file: give one recording, or use --output-dir");
-    const std::string suffix = classify ? ".predictions.h5" : ".features.h5";
+    if (!a.output.empty() && a.name_settings) throw Error("--name-settings names the outputs in --output-dir; --output names the file");
+    auto digest = [](const std::string& what, const std::string& path) {
+        try {
+            return file_digest(path);
+        } catch (const Error& e) {
+            throw Error(what + " '" + path + "': " + e.what());
+        }
+    };
+    const std::string job = job_record(
+        {classify ? "classify" : "embed", a.weights.empty() ? "random-init:large seed 0" : digest("weights", a.weights),
+         classify ? digest("head", a.head) : "", a.device, a.precision, head ? head->stride_s : 0},
+        options);
+    const std::string suffix = (a.name_settings ? ".settings-" + settings_tag(job) : "") +
+                               (classify ? ".predictions.h5" : ".features.h5");
     // Nothing written may replace something read.
     std::vector<std::pair<std::string, std::string>> read_files = {{"the weights", a.weights}, {"the head", a.head}};
     for (const auto& item : a.recordings)
@@ -266,17 +279,6 @@ int run_many(const RecordingArgs& a, bool classify) {
         std::filesystem::create_directories(a.output_dir, ec);
         if (ec) throw Error("cannot create --output-dir '" + a.output_dir + "': " + ec.message());
     }
-    auto digest = [](const std::string& what, const std::string& path) {
-        try {
-            return file_digest(path);
-        } catch (const Error& e) {
-            throw Error(what + " '" + path + "': " + e.what());
-        }
-    };
-    const std::string job = job_record(
-        {classify ? "classify" : "embed", a.weights.empty() ? "random-init:large seed 0" : digest("weights", a.weights),
-         classify ? digest("head", a.head) : "", a.device, a.precision, head ? head->stride_s : 0},
-        options);
     std::vector<std::pair<std::string, std::string>> todo;
     std::vector<std::string> jobs_of_todo;
     int failed = 0;
@@ -469,6 +471,9 @@ void add_job_options(CLI::App* cmd, RecordingArgs& a) {
     cmd->add_option("--output-dir", a.output_dir, "where outputs go (NAME.features.h5 / NAME.predictions.h5)")
         ->capture_default_str();
     cmd->add_option("--output", a.output, "output file (one recording only)");
+    cmd->add_flag("--name-settings", a.name_settings,
+                  "the settings in output names, NAME.settings-TAG.features.h5 (TAG: a digest of the job record), so that "
+                  "runs of different settings share --output-dir");
     cmd->add_option("--shard", a.shard, "i/n: process only recordings i, i+n, i+2n... (0 <= i < n)");
     cmd->add_option("--weights", a.weights, "model weights (default: random-initialised 'large' stand-in)");
     cmd->add_option("--stride", a.stride_s, "seconds between window starts (default: the window length, 4 s, or the head's stride)");

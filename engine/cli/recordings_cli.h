@@ -13,7 +13,8 @@ struct RecordingArgs {
     std::string channels, fill_missing, bandpass, features_dtype = "float32", raw_output, out_of_range = "keep";
     double stride_s = 0, notch_hz = 0, notch_q = 30, seconds = 10;  // stride 0: the window length, or the head's
     int batch = 32, threads = 0, bandpass_order = 4;
-    bool average_reference = false, quiet = false, force = false, no_overwrite = false, save_features = false;
+    bool average_reference = false, quiet = false, force = false, no_overwrite = false, save_features = false,
+         name_settings = false;
 };
 
 class RecordingCommands {

@@ -373,6 +373,7 @@ NB_MODULE(_core, m) {
 
     // The CLI's resume rule (recordings/pipeline/job_record.h).
     m.def("file_digest", &file_digest, "path"_a);
+    m.def("settings_tag", &settings_tag, "job"_a);
     m.def("recording_identity", &recording_identity, "path"_a);
     m.def("reuse_refusal", &reuse_refusal, "output"_a, "job"_a);
     m.def("replaceable_output", &replaceable_output, "path"_a);

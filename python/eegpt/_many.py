@@ -85,8 +85,12 @@ def _embed_one(recording, output, spec, options, job="", progress=False):
 
 def embed_many(recordings: Union[PathArg, Iterable[PathArg]], output_dir: PathArg,
                model: Union[Model, PathArg, None] = None, client: Any = None, force: bool = False,
-               progress: ProgressArg = None, **options: Any) -> List[Job]:
+               progress: ProgressArg = None, name_settings: bool = False, **options: Any) -> List[Job]:
     """Embeds every recording into OUTPUT_DIR/NAME.features.h5, as `eegpt embed ... --output-dir`.
+
+    The CLI's rules: two recordings that would write the same name are refused before any work, an
+    existing output is kept only when complete and made by the same job, a failing recording is
+    reported in its Job without stopping the others.
 
     Parameters
     ----------
@@ -104,6 +108,10 @@ def embed_many(recordings: Union[PathArg, Iterable[PathArg]], output_dir: PathAr
     progress : bool, callable or None, default=None
         As eegpt.embed's, per recording, when they run here (None: True). On a cluster the workers
         compute the windows: progress is not shown there, with a warning if it was asked for.
+    name_settings : bool, default=False
+        Put the settings in the output names, OUTPUT_DIR/NAME.settings-TAG.features.h5 (TAG: a
+        digest of the job record, the CLI's ``--name-settings``), so that runs of different settings
+        (stride, filters, channels, weights, ...) share output_dir instead of replacing each other.
     **options
         As eegpt.embed's: stride, channels, fill_missing, average_reference, bandpass,
         bandpass_order, notch, notch_q, batch, features_dtype.
@@ -119,9 +127,12 @@ def embed_many(recordings: Union[PathArg, Iterable[PathArg]], output_dir: PathAr
     if not recordings:
         raise _core.Error("no recordings given")
     output_dir = fs_path(output_dir, "output_dir")
+    spec = _model_spec(model)
+    job = _job_record(spec, options)
+    suffix = (".settings-" + _core.settings_tag(job) if name_settings else "") + ".features.h5"
     owner, jobs = {}, []
     for r in recordings:
-        out = output_name(r, output_dir)
+        out = output_name(r, output_dir, suffix)
         if out in owner:
             raise _core.Error("'%s' and '%s' would both write '%s'" % (owner[out], r, out))
         owner[out] = r
@@ -136,8 +147,6 @@ def embed_many(recordings: Union[PathArg, Iterable[PathArg]], output_dir: PathAr
         # cannot be called and a terminal is not there: said, not dropped.
         warnings.warn("progress=%r is not shown for recordings computed on a Dask cluster; follow the tasks "
                       "on its dashboard (client.dashboard_link)" % (progress,))
-    spec = _model_spec(model)
-    job = _job_record(spec, options)
     results = {}
     todo = []
     for r, out in jobs:

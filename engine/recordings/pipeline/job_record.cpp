@@ -126,19 +126,33 @@ void JobInputs::check_output(const std::string& output) const {
                     "'): refusing to overwrite an input");
 }
 
+namespace {
+constexpr uint64_t kFnvBasis = 14695981039346656037ull;
+
+uint64_t fnv1a(uint64_t h, const char* data, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        h ^= static_cast<unsigned char>(data[i]);
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+}  // namespace
+
+std::string settings_tag(const std::string& job) {
+    char text[9];
+    std::snprintf(text, sizeof text, "%08llx", static_cast<unsigned long long>(fnv1a(kFnvBasis, job.data(), job.size()) >> 32));
+    return text;
+}
+
 std::string file_digest(const std::string& path) {
     check_regular_file(path);  // a FIFO or /dev/zero would never end
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error("cannot read '" + path + "'");
-    uint64_t h = 14695981039346656037ull;
+    uint64_t h = kFnvBasis;
     std::vector<char> buffer(1 << 20);
     while (in) {
         in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        const std::streamsize n = in.gcount();
-        for (std::streamsize i = 0; i < n; ++i) {
-            h ^= static_cast<unsigned char>(buffer[static_cast<size_t>(i)]);
-            h *= 1099511628211ull;
-        }
+        h = fnv1a(h, buffer.data(), static_cast<size_t>(in.gcount()));
     }
     char text[17];
     std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));

@@ -31,6 +31,11 @@ std::string job_record(const JobMaker& maker, const RecordingOptions& options);
 // being the file name without an .edf, .bdf or .rec extension (any case), e.g. ".features.h5".
 std::string output_path(const std::string& input, const std::string& dir, const std::string& suffix);
 
+// The tag --name-settings (embed_many's name_settings=True) puts in output names,
+// DIR/NAME.settings-TAG.features.h5: 8 hex digits of the FNV-1a of the job record, so that runs of
+// different settings write different files and the same settings, from the CLI or Python, the same.
+std::string settings_tag(const std::string& job);
+
 // Throws Error unless `output` can be written without harm: not empty, not a directory, not a
 // device, FIFO or socket, not being written by another process (h5::check_output_target), and not
 // the same file as any of `inputs` (pairs of what the file is, e.g. "the weights", and its path);

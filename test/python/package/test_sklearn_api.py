@@ -181,3 +181,28 @@ def test_embed_many_on_a_cluster_says_progress_is_not_shown(weights, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the default (progress=None) says nothing
         eegpt.embed_many(name, tmp_path / "b", model=weights, client=InProcessClient())
+
+
+def test_runs_of_different_settings_share_a_directory(weights, tmp_path):
+    name = lib.recording("Subject00_2.edf")
+    four = eegpt.embed_many(name, tmp_path, model=weights, stride=4.0, name_settings=True)[0]
+    two = eegpt.embed_many(name, tmp_path, model=weights, stride=2.0, name_settings=True)[0]
+    assert four.status == two.status == "done" and four.output != two.output
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(j.output) for j in (four, two))
+    for job, stride in ((four, 4.0), (two, 2.0)):
+        assert os.path.basename(job.output).startswith("Subject00_2.settings-")
+        assert job.output.endswith(".features.h5")
+        starts = eegpt.read_features(job.output).window_start_s
+        assert starts[1] - starts[0] == stride
+    # The CLI names the same settings the same: it resumes embed_many's outputs, and the reverse.
+    for stride, job in (("4", four), ("2", two)):
+        r = lib.run_ok("embed", name, "--weights", weights, "--stride", stride, "--output-dir", tmp_path,
+                       "--name-settings")
+        assert "done already (%s exists), skipped" % job.output in r.stdout
+    lib.run_ok("embed", name, "--weights", weights, "--stride", "1", "--output-dir", tmp_path, "--name-settings",
+               "--quiet")
+    assert len(os.listdir(tmp_path)) == 3
+    assert eegpt.embed_many(name, tmp_path, model=weights, stride=1.0, name_settings=True)[0].status == "skipped"
+    r = lib.run("embed", name, "--output", tmp_path / "x.h5", "--name-settings")
+    assert r.returncode == 1 and r.stderr == \
+        "eegpt: error: --name-settings names the outputs in --output-dir; --output names the file\n"
