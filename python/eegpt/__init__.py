@@ -12,7 +12,7 @@ The computation is the C++ engine's, the same as the `eegpt` command line's: the
 mapping, resampling, filters and encoder, and the same one-line error messages, raised as
 eegpt.Error (a ValueError) for bad input and OSError for files that cannot be read.
 """
-from . import _core
+from . import _core, _errors
 from ._core import Error, __version__
 from ._model import Model
 from ._classifier import Classifier
@@ -20,9 +20,20 @@ from ._recordings import Recording, classify, embed, output_name, read_features
 from ._many import embed_many
 
 
-def write_demo_recording(path="eegpt_demo_recording.edf"):
-    """Writes the demo's synthetic 60 s EDF+ recording (19 EEG channels at 500 Hz labelled
-    `EEG Fp1-REF` ..., alpha rhythm, 1/f background, eye blinks, plus ECG): not a real recording."""
+def write_demo_recording(path: _errors.PathArg = "eegpt_demo_recording.edf") -> str:
+    """Writes the demo's synthetic 60 s EDF+ recording: not a real recording.
+
+    19 EEG channels at 500 Hz labelled `EEG Fp1-REF` ..., alpha rhythm, 1/f background, eye
+    blinks, plus ECG.
+
+    Parameters
+    ----------
+    path : str, bytes or os.PathLike, default="eegpt_demo_recording.edf"
+
+    Returns
+    -------
+    path : str
+    """
     from ._errors import engine_call, fs_path
 
     path = fs_path(path)

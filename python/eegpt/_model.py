@@ -1,11 +1,13 @@
 """eegpt.Model: weights plus an encoder of the C++ engine."""
 import os
 import warnings
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
-from ._errors import engine_call, fs_path, whole_number
+from ._errors import PathArg, engine_call, fs_path, whole_number
 
 
 def _threads(threads):
@@ -43,25 +45,51 @@ def windows_and_channels(x, channels, shape):
 
 
 class Model:
-    """The EEGPT encoder with weights from `path` (an HDF5 file of tools/convert_ckpt.py).
+    """The EEGPT encoder with weights from a file.
 
-    device: "cpu" or "cuda"; precision: "fp32", "tf32" (cuda) or "bf16"; threads: CPU worker
-    threads (0: all cores; more than the cores available: the cores, with a warning, as the CLI).
     Pickling and copying reload the weights from `path`, made absolute here (so that a pickle
     loads after os.chdir, or in a worker started elsewhere), or rebuild the random initialisation:
     a Model can be sent to other processes.
+
+    Parameters
+    ----------
+    path : str, bytes or os.PathLike
+        An HDF5 weight file of tools/convert_ckpt.py.
+    device : {"cpu", "cuda"}, default="cpu"
+    precision : {"fp32", "tf32", "bf16"}, default="fp32"
+        "tf32": cuda only.
+    threads : int, default=0
+        CPU worker threads (0: all cores; more than the cores available: the cores, with a
+        warning, as the CLI).
     """
 
-    def __init__(self, path, device="cpu", precision="fp32", threads=0):
+    def __init__(self, path: PathArg, device: str = "cpu", precision: str = "fp32", threads: int = 0) -> None:
         path = fs_path(path)
         threads = _threads(threads)
         self._spec = ("file", os.path.abspath(path), str(device), str(precision), threads)
         self._core = engine_call(_core.Model.load, path, str(device), str(precision), threads, files=[path])
 
     @classmethod
-    def random(cls, name="large", seed=0, device="cpu", precision="fp32", threads=0):
-        """A random-initialised, untrained model of a named configuration (tiny1 .. large): the
-        deterministic initialisation of docs/weight-format.md, the same as the CLI's stand-in."""
+    def random(cls, name: str = "large", seed: int = 0, device: str = "cpu", precision: str = "fp32",
+               threads: int = 0) -> "Model":
+        """A random-initialised, untrained model of a named configuration.
+
+        The deterministic initialisation of docs/weight-format.md, the same as the CLI's stand-in.
+
+        Parameters
+        ----------
+        name : str, default="large"
+            The configuration, tiny1 .. large.
+        seed : int, default=0
+        device : {"cpu", "cuda"}, default="cpu"
+        precision : {"fp32", "tf32", "bf16"}, default="fp32"
+        threads : int, default=0
+            As Model's.
+
+        Returns
+        -------
+        model : Model
+        """
         self = cls.__new__(cls)
         seed, threads = whole_number(seed, "seed", 0, 2**64 - 1), _threads(threads)
         self._spec = ("random", str(name), seed, str(device), str(precision), threads)
@@ -86,12 +114,12 @@ class Model:
                                                                            self.threads)
 
     @property
-    def path(self):
+    def path(self) -> Optional[str]:
         """The weight file (absolute), or None for a random-initialised model."""
         return self._spec[1] if self._spec[0] == "file" else None
 
     @property
-    def config(self):
+    def config(self) -> Dict[str, Any]:
         """embed_dim, depth, num_heads, embed_num, patch_size, patch_stride (patch_size unless the
         patches overlap, as in braindecode's EEGPT), mlp_hidden, layernorm_eps, qkv_bias."""
         c = self._core.config
@@ -99,24 +127,37 @@ class Model:
                                            "patch_stride", "mlp_hidden", "layernorm_eps", "qkv_bias")}
 
     @property
-    def provenance(self):
+    def provenance(self) -> Dict[str, Any]:
         """Where the weights came from: trained, random_seed, source_checkpoint, source_sha256, ..."""
         p = self._core.provenance
         return {k: getattr(p, k) for k in ("trained", "random_seed", "source_checkpoint", "source_sha256",
                                            "source_prefix", "converter_version")}
 
-    device = property(lambda self: self._core.device)
-    precision = property(lambda self: self._core.precision)
-    threads = property(lambda self: self._core.threads)
+    device = property(lambda self: self._core.device, doc="'cpu' or 'cuda'")
+    precision = property(lambda self: self._core.precision, doc="'fp32', 'tf32' or 'bf16'")
+    threads = property(lambda self: self._core.threads, doc="CPU worker threads")
     isa = property(lambda self: self._core.isa, doc="CPU ISA level of the operations ('avx2', 'avx512')")
 
-    def encode(self, x, channels):
-        """Features of windows x: (batch, channels, samples) in millivolts at 256 Hz, samples >=
-        patch_size (64), any array with DLPack or the buffer protocol (NumPy, PyTorch CPU tensors;
-        read in place when C-contiguous float32, else converted once). channels: one dictionary
-        name per channel. Returns float32 (batch, patches, embed_num, embed_dim), patches =
-        (samples - patch_size) // patch_stride + 1 (samples // 64 for the released model); the
-        samples past the last whole patch are ignored, as by the released Conv2d patch embedding.
-        The GIL is released while the engine computes; one Model encodes one call at a time."""
+    def encode(self, x: ArrayLike, channels: Union[Sequence[str], str]) -> np.ndarray:
+        """Features of windows.
+
+        The GIL is released while the engine computes; one Model encodes one call at a time.
+
+        Parameters
+        ----------
+        x : array of shape (batch, channels, samples)
+            Millivolts at 256 Hz, samples >= patch_size (64); any array with DLPack or the buffer
+            protocol (NumPy, PyTorch CPU tensors; read in place when C-contiguous float32, else
+            converted once).
+        channels : list of str or str
+            One dictionary name per channel ("FP1,CZ" is two names).
+
+        Returns
+        -------
+        features : ndarray of shape (batch, patches, embed_num, embed_dim)
+            float32; patches = (samples - patch_size) // patch_stride + 1 (samples // 64 for the
+            released model); the samples past the last whole patch are ignored, as by the released
+            Conv2d patch embedding.
+        """
         x, channels = windows_and_channels(x, channels, "(batch, channels, samples)")
         return engine_call(self._core.encode, x, channels)

@@ -7,13 +7,20 @@ metadata.
 """
 import os
 import tempfile
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
 import h5py
 import numpy as np
 
 from . import _core
-from ._errors import engine_call, fs_path
-from ._progress import progress_callback
+from ._errors import PathArg, engine_call, fs_path
+from ._progress import ProgressArg, progress_callback
+
+if TYPE_CHECKING:
+    import mne
+
+    from ._classifier import Classifier
+    from ._model import Model
 
 # Datasets that become attributes of Recording; every other dataset and attribute is in metadata.
 _FIELDS = ("features", "window_start_s", "channels", "channel_ids", "channels_dropped", "channels_dropped_reason",
@@ -33,6 +40,17 @@ def _text(v):
 class Recording:
     """Features (and predictions) of one recording, as the CLI writes them.
 
+    Made by embed, classify and read_features.
+
+    Parameters
+    ----------
+    fields : dict
+        The output file's datasets named below, by name.
+    metadata : dict
+        Every other dataset and attribute of the output file.
+
+    Attributes
+    ----------
     features          float32 (windows, patches, embed_num, embed_dim), or float16; None if not saved
     window_start_s    float64 (windows,): start of each window in the recording (4 s windows, or
                       the head's)
@@ -48,7 +66,7 @@ class Recording:
                       device, precision, engine version, ...)
     """
 
-    def __init__(self, fields, metadata):
+    def __init__(self, fields: Dict[str, Any], metadata: Dict[str, Any]) -> None:
         self.features = fields.get("features")
         self.window_start_s = fields.get("window_start_s")
         self.channels = fields.get("channels", [])
@@ -71,10 +89,20 @@ class Recording:
             self.metadata.get("recording"), len(self), shape, " ".join(self.channels))
 
 
-def read_features(path):
-    """Reads an output of `eegpt embed` / `eegpt classify` (or of embed_many) into a Recording; an
-    output whose run did not finish (attribute `complete` not 1) is refused, as the CLI's resume
-    treats it."""
+def read_features(path: PathArg) -> Recording:
+    """Reads an output of `eegpt embed` / `eegpt classify` (or of embed_many).
+
+    An output whose run did not finish (attribute `complete` not 1) is refused, as the CLI's resume
+    treats it.
+
+    Parameters
+    ----------
+    path : str, bytes or os.PathLike
+
+    Returns
+    -------
+    recording : Recording
+    """
     path = fs_path(path)
     try:
         f = h5py.File(path, "r")
@@ -159,30 +187,89 @@ def _raw_source(raw):
     return (data, list(raw.ch_names), units, float(raw.info["sfreq"]), description)
 
 
-def embed(recording, model, stride=4.0, channels=None, fill_missing=False, average_reference=False, bandpass=None,
-          bandpass_order=4, notch=None, notch_q=30.0, batch=32, features_dtype="float32", progress=True):
-    """Features of a recording: an EDF/BDF path or an mne.io.Raw, as `eegpt embed` computes them.
+def embed(recording: Union[PathArg, "mne.io.BaseRaw"], model: "Model", stride: float = 4.0, channels: Union[Sequence[str], str, None] = None,
+          fill_missing: bool = False, average_reference: bool = False,
+          bandpass: Optional[Tuple[float, float]] = None, bandpass_order: int = 4, notch: Optional[float] = None,
+          notch_q: float = 30.0, batch: int = 32, features_dtype: str = "float32",
+          progress: ProgressArg = True) -> Recording:
+    """Features of a recording, as `eegpt embed` computes them.
 
-    stride: seconds between 4 s windows; channels: None (every signal that maps), "standard19",
-    "all" or a list of names; fill_missing: a requested channel the recording lacks is zeros
-    (else an error); bandpass=(LOW, HIGH) Hz and notch=F Hz: zero-phase filters (off by default);
-    batch: windows per encoder call; progress: True (a progress line on stderr), False, or a callable
-    (windows_done, windows_total, elapsed_s) called after every batch, e.g. to drive tqdm; an
-    exception it raises (or Ctrl-C) stops the recording. Returns a Recording."""
+    Parameters
+    ----------
+    recording : path or mne.io.Raw
+        An EDF/BDF file, or an mne.io.Raw.
+    model : eegpt.Model
+    stride : float, default=4.0
+        Seconds between 4 s windows.
+    channels : None, "standard19", "all" or list of str, default=None
+        None: every signal that maps.
+    fill_missing : bool, default=False
+        A requested channel the recording lacks is zeros (else an error).
+    average_reference : bool, default=False
+        Subtract the mean of the recorded channels.
+    bandpass : (float, float) or None, default=None
+        A zero-phase Butterworth band-pass (LOW, HIGH) in Hz.
+    bandpass_order : int, default=4
+    notch : float or None, default=None
+        A zero-phase notch at this frequency in Hz.
+    notch_q : float, default=30.0
+        The notch's quality factor.
+    batch : int, default=32
+        Windows per encoder call.
+    features_dtype : {"float32", "float16"}, default="float32"
+    progress : bool or callable, default=True
+        True: shown when stderr is a terminal (tqdm when installed); False: none; a callable
+        (windows_done, windows_total, elapsed_s) is called after every batch; an exception it
+        raises (or Ctrl-C) stops the recording.
+
+    Returns
+    -------
+    recording : Recording
+    """
     return _run_to_memory(model, recording, None, dict(
         stride=stride, channels=channels, fill_missing=fill_missing, average_reference=average_reference,
         bandpass=bandpass, bandpass_order=bandpass_order, notch=notch, notch_q=notch_q, batch=batch,
         features_dtype=features_dtype, progress=progress))
 
 
-def classify(recording, model, head, stride=None, fill_missing=False, average_reference=False, bandpass=None,
-             bandpass_order=4, notch=None, notch_q=30.0, batch=32, save_features=False, progress=True):
-    """Class probabilities of a recording with a head file (docs/weight-format.md), as `eegpt classify`:
-    a Recording with logits, probabilities, predicted_class and class_names; the recording-level
-    result is in metadata (recording_mean_probability, recording_class_fraction,
-    recording_predicted_class). The head fixes the input channels, the sample rate, the window
-    length, the unit and the default stride (stride=None); fill_missing: an input the recording
-    lacks is zeros (else an error). head: a head file or an eegpt.Classifier."""
+def classify(recording: Union[PathArg, "mne.io.BaseRaw"], model: "Model", head: Union[PathArg, "Classifier"], stride: Optional[float] = None, fill_missing: bool = False,
+             average_reference: bool = False, bandpass: Optional[Tuple[float, float]] = None,
+             bandpass_order: int = 4, notch: Optional[float] = None, notch_q: float = 30.0, batch: int = 32,
+             save_features: bool = False, progress: ProgressArg = True) -> Recording:
+    """Class probabilities of a recording with a head (docs/weight-format.md), as `eegpt classify`.
+
+    The head fixes the input channels, the sample rate, the window length, the unit and the
+    default stride.
+
+    Parameters
+    ----------
+    recording : path or mne.io.Raw
+    model : eegpt.Model
+    head : path or eegpt.Classifier
+        A head file, or a Classifier (its head).
+    stride : float or None, default=None
+        Seconds between windows; None: the head's.
+    fill_missing : bool, default=False
+        An input the recording lacks is zeros (else an error).
+    average_reference : bool, default=False
+    bandpass : (float, float) or None, default=None
+    bandpass_order : int, default=4
+    notch : float or None, default=None
+    notch_q : float, default=30.0
+        As embed's.
+    batch : int, default=32
+    save_features : bool, default=False
+        Also keep the features.
+    progress : bool or callable, default=True
+        As embed's.
+
+    Returns
+    -------
+    recording : Recording
+        With logits, probabilities, predicted_class and class_names; the recording-level result
+        is in metadata (recording_mean_probability, recording_class_fraction,
+        recording_predicted_class).
+    """
     if isinstance(head, _classifier_type()):
         head = head.head_path
     elif head is None:
@@ -198,9 +285,20 @@ def _classifier_type():
     return Classifier
 
 
-def output_name(recording, output_dir, suffix=".features.h5"):
-    """Where the CLI writes a recording's output: OUTPUT_DIR/NAME.features.h5, NAME being the file
-    name less a .edf/.bdf/.rec extension."""
+def output_name(recording: PathArg, output_dir: PathArg, suffix: str = ".features.h5") -> str:
+    """Where the CLI writes a recording's output.
+
+    Parameters
+    ----------
+    recording : str, bytes or os.PathLike
+    output_dir : str, bytes or os.PathLike
+    suffix : str, default=".features.h5"
+
+    Returns
+    -------
+    path : str
+        OUTPUT_DIR/NAME + suffix, NAME being the file name less a .edf/.bdf/.rec extension.
+    """
     stem = os.path.basename(fs_path(recording, "recording"))
     base, ext = os.path.splitext(stem)
     if base and ext.lower() in (".edf", ".bdf", ".rec"):
