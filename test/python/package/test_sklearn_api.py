@@ -121,6 +121,12 @@ def test_get_params_clone_and_pickle_keep_memory(weights, windows, tmp_path):
     again = pickle.loads(pickle.dumps(t.fit(x[:2])))
     assert again.memory == str(tmp_path) and again.n_features_in_ == len(names)
     np.testing.assert_array_equal(again.transform(x[:2]), t.transform(x[:2]))
+    # scikit-learn's own checks of the parameters (the others need 2-D data: X here is windows).
+    from sklearn.utils import estimator_checks as checks
+
+    for check in (checks.check_no_attributes_set_in_init, checks.check_parameters_default_constructible,
+                  checks.check_get_params_invariance, checks.check_set_params):
+        check("EEGPTFeatures", eegpt.EEGPTFeatures(weights, channels=names, memory=str(tmp_path)))
 
 
 class Terminal(io.StringIO):
