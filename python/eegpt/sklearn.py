@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import _core
 from ._model import Model, refuse_complex
+from ._recordings import _mne_type, embed
 
 
 class EEGPTFeatures(TransformerMixin, BaseEstimator):
@@ -45,7 +46,7 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         if self.pooling not in ("mean", "flatten"):
             raise _core.Error("pooling must be 'mean' or 'flatten', not %r" % (self.pooling,))
-        if self.channels is None:
+        if self.channels is None and _mne_type(X) != "epochs":
             raise _core.Error("EEGPTFeatures needs channels: one dictionary name per channel of X")
         if int(self.batch) < 1:
             raise _core.Error("batch must be at least 1")
@@ -55,6 +56,13 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X):
         self.fit(X)
         model = self._model()
+        if _mne_type(X) == "epochs":
+            # Epochs: eegpt.embed's windows (its channels, volts to millivolts, resampling), one per epoch.
+            f = embed(X, model, batch=int(self.batch), progress=False).features
+            if len(f) != len(X):
+                raise _core.Error("EEGPTFeatures takes Epochs of one 4 s window each; these give %d windows for %d "
+                                  "epochs (use eegpt.embed)" % (len(f), len(X)))
+            return f.mean(axis=(1, 2)) if self.pooling == "mean" else f.reshape(len(f), -1)
         X = np.asarray(X)
         refuse_complex(X)
         X = X.astype(np.float32, copy=False)
