@@ -280,7 +280,7 @@ def _bad_annotation_mask(raw):
     reject_by_annotation), or None when there is none."""
     if not any(d.upper().startswith("BAD") for d in raw.annotations.description):
         return None
-    return np.isnan(raw.get_data(picks=[0], reject_by_annotation="NaN")[0])
+    return np.isnan(raw.get_data(picks=[0], reject_by_annotation="NaN", verbose="ERROR")[0])
 
 
 def _embed_raw(raw, model, head, reject_by_annotation, options):

@@ -204,3 +204,18 @@ def test_messages_use_python_names(model):
     with pytest.raises(eegpt.Error) as info:
         eegpt.embed(name, model, channels=["FP1", "FPZ"], progress=False)
     assert "fill_missing=True fills them with zeros" in str(info.value) and "--" not in str(info.value)
+
+
+def test_the_mne_example_of_the_docs_runs(tmp_path, monkeypatch):
+    import contextlib
+    import io
+    import re
+
+    text = open(os.path.join(lib.REPO, "docs", "python.md")).read()
+    code = re.search(r"```python\n(.*?)```", text[text.index("## MNE objects"):], re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.warns(UserWarning, match=r"info\['bads'\] not used: EEG Fp1-REF"):
+        exec(compile(code, "docs/python.md", "exec"), {})
+    expected = [line.split("  # ", 1)[1] for line in code.splitlines() if line.startswith("print(")]
+    assert len(expected) == 6 and out.getvalue().splitlines() == expected
