@@ -53,7 +53,7 @@ def test_encode_takes_mne_names(model):
     mne_names = [raw.ch_names[i] for i in m.index]
     assert "EEG T3" in mne_names
     np.testing.assert_array_equal(model.encode(x, mne_names), expected)
-    names = [n.replace("EEG ", "EEG ").replace("EEG Fp1", "EEG Fp1-REF").replace("EEG T3", "T3") for n in mne_names]
+    names = [{"EEG Fp1": "EEG Fp1-REF", "EEG T3": "T3"}.get(n, n) for n in mne_names]
     assert names[0] == "EEG Fp1-REF" and "T3" in names
     np.testing.assert_array_equal(model.encode(x, names), expected)
     with pytest.raises(eegpt.Error, match="unknown channel 'ECG ECG'"):
