@@ -69,6 +69,17 @@ RecordingOptions recording_options(double stride_s, int batch, const std::vector
     return o;
 }
 
+// Recording labels ("EEG Fp1-REF", "T3") as their dictionary names, mapped as the CLI maps a
+// recording's signals; a label that maps to none is kept, so that channel_ids_of names it.
+std::vector<std::string> dictionary_names(const std::vector<std::string>& labels) {
+    std::vector<std::string> names;
+    for (const auto& label : labels) {
+        std::string name = dictionary_name_of_label(label);
+        names.push_back(name.empty() ? label : name);
+    }
+    return names;
+}
+
 // A downstream model file (recordings/heads/head.h), loaded once.
 struct PyHead {
     Head head;
@@ -107,7 +118,7 @@ public:
         if (static_cast<int>(channels.size()) != n_channels)
             throw Error(std::to_string(channels.size()) + " channel names for " + std::to_string(n_channels) +
                         " channels of x");
-        const std::vector<int> ids = channel_ids_of(channels);
+        const std::vector<int> ids = channel_ids_of(dictionary_names(channels));
         // The checks `eegpt encode` makes on its input file (encoder/io/window_file.cpp), same words.
         for (size_t i = 0; i < ids.size(); ++i)
             for (size_t j = 0; j < i; ++j)
@@ -395,6 +406,27 @@ NB_MODULE(_core, m) {
         "features_dtype"_a);
     m.def("parse_montage", &parse_montage, "spec"_a);
     m.def("channel_dictionary", &channel_dictionary);
+    // The CLI's channel plan of a recording's labels (recordings/channel_map.h), each signal a
+    // voltage: the dictionary names and which label each comes from, the labels dropped and why.
+    m.def(
+        "map_channels",
+        [](const std::vector<std::string>& labels, const std::vector<std::string>& wanted, bool fill_missing_zeros) {
+            std::vector<SignalDescription> signals;
+            for (const auto& label : labels) signals.push_back({label, "mV"});
+            MontageOptions options;
+            options.channels = wanted;
+            options.fill_missing_zeros = fill_missing_zeros;
+            const ChannelPlan plan = plan_channels(signals, options);
+            nb::dict d;
+            d["names"] = plan.names;
+            d["signal"] = plan.signal;
+            d["dropped"] = plan.dropped;
+            d["dropped_reasons"] = plan.dropped_reasons;
+            d["filled"] = plan.filled;
+            d["warnings"] = plan.warnings;
+            return d;
+        },
+        "labels"_a, "channels"_a, "fill_missing_zeros"_a);
     m.def("named_config_names", &named_config_names);
     m.def(
         "write_synthetic_recording",

@@ -3,7 +3,8 @@
     import eegpt
     model = eegpt.Model("eegpt_large.h5")              # or eegpt.Model.random("large", seed=0)
     feats = model.encode(x, channels)                  # (batch, channels, samples) mV at 256 Hz
-    rec = eegpt.embed("recording.edf", model)          # or an mne.io.Raw
+    rec = eegpt.embed("recording.edf", model)          # or an mne.io.Raw, mne.Epochs
+    eegpt.map_channels(raw.ch_names).names             # the CLI's channel mapping
     rec.features, rec.window_start_s, rec.channels, rec.dropped, rec.metadata
     clf = eegpt.Classifier("tuab_head.h5", "tuab_encoder.h5")  # a downstream model (docs/downstream.md)
     clf.predict_proba(x)                               # the official forward; eegpt.classify(path, model, clf)
@@ -16,7 +17,7 @@ from . import _core, _errors
 from ._core import Error, __version__
 from ._model import Model
 from ._classifier import Classifier
-from ._recordings import Recording, classify, embed, output_name, read_features
+from ._recordings import ChannelMap, Recording, classify, embed, map_channels, output_name, read_features
 from ._many import embed_many
 
 
@@ -41,6 +42,7 @@ def write_demo_recording(path: _errors.PathArg = "eegpt_demo_recording.edf") -> 
     return path
 
 __all__ = ["Error", "Model", "Classifier", "Recording", "embed", "classify", "read_features", "embed_many", "output_name",
+           "map_channels", "ChannelMap",
            "EEGPTFeatures", "write_demo_recording", "__version__"]
 
 

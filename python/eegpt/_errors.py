@@ -2,6 +2,7 @@
 OSError (FileNotFoundError, PermissionError) when a named file cannot be read."""
 import errno
 import os
+import re
 from typing import Union
 
 from . import _core
@@ -41,16 +42,38 @@ def unreadable(path):
     return None
 
 
+# The engine's messages name the CLI's options where they say how to fix the input; in Python,
+# the arguments that do the same.
+_PYTHON_WORDS = [(re.compile(p), r) for p, r in (
+    (r"--stride (\S+) s", r"stride=\1 s"),
+    (r"--channels: ", "channels: "),
+    (r"--fill-missing zeros fills", "fill_missing=True fills"),
+    (r"--batch must", "batch must"),
+    (r"use --precision fp32", 'use precision="fp32"'),
+    (r"--force replaces", "force=True replaces"),
+)]
+
+
+def python_words(message):
+    """An engine message with the CLI's options as the Python arguments."""
+    for pattern, replacement in _PYTHON_WORDS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
 def engine_call(fn, *args, files=(), **kwargs):
     """fn(*args); an engine error about a file in `files` that cannot be read becomes an OSError
-    carrying the engine's message."""
+    carrying the engine's message; the CLI's options in a message become Python arguments."""
     try:
         return fn(*args, **kwargs)
     except _core.Error as e:
+        message = python_words(str(e))
         for path in files:
             err = unreadable(path)
             if err is not None:
-                raise _with_message(err, str(e)) from None
+                raise _with_message(err, message) from None
+        if message != str(e):
+            raise _core.Error(message) from None
         raise
 
 

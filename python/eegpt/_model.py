@@ -27,14 +27,53 @@ def refuse_complex(x):
                         "magnitude explicitly" % (x.dtype,))
 
 
+def channel_names(names, what):
+    """A list of channel names; TypeError for anything but a str ("FP1,CZ") or an iterable of str."""
+    if isinstance(names, str):
+        return names.split(",")
+    try:
+        names = list(names)
+    except TypeError:
+        raise TypeError("%s must be a list of channel names or a comma-separated str, not %s" % (
+            what, type(names).__name__)) from None
+    for n in names:
+        if not isinstance(n, str):
+            raise TypeError("%s must hold channel names (str), not %s" % (what, type(n).__name__))
+    return names
+
+
+def check_millivolts(x, what="x"):
+    """A warning when the amplitudes of x look like volts (as MNE gives them) or microvolts rather
+    than millivolts: a standard deviation under 1 uV or over 5 mV is not EEG in millivolts."""
+    try:
+        a = np.asarray(x).reshape(-1)
+    except Exception:  # not readable from the host (a CUDA tensor): nothing to check here
+        return
+    # 512 values spread over x tell the scale; float64 so that huge values do not overflow; a
+    # small sample keeps encode free of allocations the size of x.
+    a = a[::max(1, a.size // 512)][:512]
+    std = float(np.std(a, dtype=np.float64)) if a.size else 0.0
+    if not np.isfinite(std) or std == 0:
+        return
+    if std < 1e-3:
+        unit, factor = "volts", 1e3
+    elif std > 5:
+        unit, factor = "microvolts", 1e-3
+    else:
+        return
+    warnings.warn("%s looks like %s, not millivolts (standard deviation %.3g): multiply it by %g" % (
+        what, unit, std, factor), stacklevel=3)
+
+
 def windows_and_channels(x, channels, shape):
     """Windows as the engine reads them (any array with DLPack or the buffer protocol; NumPy
     arrays converted once to C-contiguous float32 unless they are already) and channel names as a
     list ("FP1,CZ" is two names). shape: how the 3 dimensions are called in the message."""
-    if isinstance(channels, str):
-        channels = channels.split(",")
-    channels = [str(c) for c in channels]
+    channels = channel_names(channels, "channels")
     if not (hasattr(x, "__dlpack__") or isinstance(x, np.ndarray)):
+        if isinstance(x, (str, bytes)) or not hasattr(x, "__len__") and not hasattr(x, "__array__"):
+            raise TypeError("x must be an array (batch, channels, samples): NumPy, a PyTorch CPU tensor or "
+                            "anything with DLPack or the buffer protocol, not %s" % type(x).__name__)
         x = np.asarray(x)
     refuse_complex(x)
     if getattr(x, "ndim", 3) != 3:
@@ -68,6 +107,9 @@ class Model:
         threads = _threads(threads)
         self._spec = ("file", os.path.abspath(path), str(device), str(precision), threads)
         self._core = engine_call(_core.Model.load, path, str(device), str(precision), threads, files=[path])
+        if not self._core.provenance.trained:
+            warnings.warn("weights '%s' are untrained (random-initialised, seed %d): their features mean nothing" % (
+                path, self._core.provenance.random_seed), stacklevel=2)
 
     @classmethod
     def random(cls, name: str = "large", seed: int = 0, device: str = "cpu", precision: str = "fp32",
@@ -138,10 +180,11 @@ class Model:
     threads = property(lambda self: self._core.threads, doc="CPU worker threads")
     isa = property(lambda self: self._core.isa, doc="CPU ISA level of the operations ('avx2', 'avx512')")
 
-    def encode(self, x: ArrayLike, channels: Union[Sequence[str], str]) -> np.ndarray:
+    def encode(self, x: ArrayLike, channels: Union[Sequence[str], str], sfreq: Optional[float] = None) -> np.ndarray:
         """Features of windows.
 
         The GIL is released while the engine computes; one Model encodes one call at a time.
+        Amplitudes that look like volts or microvolts warn.
 
         Parameters
         ----------
@@ -150,7 +193,10 @@ class Model:
             protocol (NumPy, PyTorch CPU tensors; read in place when C-contiguous float32, else
             converted once).
         channels : list of str or str
-            One dictionary name per channel ("FP1,CZ" is two names).
+            One name per channel ("FP1,CZ" is two names), mapped as the CLI maps a recording's
+            labels: "EEG Fp1-REF" and "T3" work, so raw.ch_names does; eegpt.map_channels says how.
+        sfreq : float, optional
+            The windows' rate, when known: other than 256 Hz is an error (eegpt.embed resamples).
 
         Returns
         -------
@@ -160,4 +206,8 @@ class Model:
             Conv2d patch embedding.
         """
         x, channels = windows_and_channels(x, channels, "(batch, channels, samples)")
+        if sfreq is not None and float(sfreq) != 256.0:
+            raise _core.Error("sfreq=%g: encode takes windows at 256 Hz; resample them, or pass the recording to "
+                              "eegpt.embed(x, model, sfreq=..., ch_names=...), which resamples" % float(sfreq))
+        check_millivolts(x)
         return engine_call(self._core.encode, x, channels)

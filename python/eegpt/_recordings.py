@@ -6,21 +6,24 @@ it, which is then read back: the Python results are the CLI's outputs, bit for b
 metadata.
 """
 import os
+import sys
 import tempfile
+import time
+import warnings
 from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
 import h5py
 import numpy as np
 
 from . import _core
-from ._errors import PathArg, engine_call, fs_path
+from ._errors import PathArg, engine_call, fs_path, whole_number
+from ._model import Model, channel_names, check_millivolts, refuse_complex
 from ._progress import ProgressArg, progress_callback
 
 if TYPE_CHECKING:
     import mne
 
     from ._classifier import Classifier
-    from ._model import Model
 
 # Datasets that become attributes of Recording; every other dataset and attribute is in metadata.
 _FIELDS = ("features", "window_start_s", "channels", "channel_ids", "channels_dropped", "channels_dropped_reason",
@@ -59,6 +62,7 @@ class Recording:
     dropped           [(source label, reason)] of the recording's signals not used
     filled            channels filled with zeros (fill_missing)
     warnings          repairs and oddities met while reading
+    epoch             for Epochs (and 3-D arrays): the index of the epoch each window is from
     logits, probabilities, predicted_class, class_names: classify only (else None); a sigmoid
                       head (one logit) has one probability column, of class_names[1]
     metadata          every other dataset and attribute of the output file (recording path, file
@@ -78,6 +82,7 @@ class Recording:
         self.probabilities = fields.get("probabilities")
         self.predicted_class = fields.get("predicted_class")
         self.class_names = fields.get("class_names")
+        self.epoch = None  # mne.Epochs or a 3-D array: the epoch each window is from
         self.metadata = metadata
 
     def __len__(self):
@@ -127,8 +132,14 @@ def _montage(channels):
     if channels is None:
         return []
     if not isinstance(channels, str):
-        channels = ",".join(channels)
-    return _core.parse_montage(channels)
+        channels = ",".join(channel_names(channels, "channels"))
+    return engine_call(_core.parse_montage, channels)
+
+
+def _number(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError("%s must be a number, not %r" % (what, value))
+    return float(value)
 
 
 def _filters(bandpass, notch):
@@ -137,29 +148,59 @@ def _filters(bandpass, notch):
         try:
             low, high = (float(v) for v in bandpass)
         except (TypeError, ValueError):
-            raise _core.Error("bandpass %r must be (LOW, HIGH) in Hz, e.g. (0.1, 75)" % (bandpass,)) from None
-    return low, high, float(notch or 0.0)
+            raise TypeError("bandpass must be (LOW, HIGH) in Hz, e.g. (0.1, 75), not %r" % (bandpass,)) from None
+    return low, high, 0.0 if notch is None else _number(notch, "notch")
+
+
+class ChannelMap:
+    """What eegpt.map_channels found: `names` (dictionary names, in the encoder's order), `index`
+    (the position in the given list each comes from; -1: filled with zeros), `labels` (the
+    given names at those positions; None: filled), `dropped`
+    [(name, reason)] of the names not used, `filled`, `warnings` (e.g. two names of one electrode)."""
+
+    def __init__(self, plan, labels):
+        self.names, self.index = plan["names"], plan["signal"]
+        self.labels = [labels[i] if i >= 0 else None for i in self.index]
+        self.dropped = list(zip(plan["dropped"], plan["dropped_reasons"]))
+        self.filled, self.warnings = plan["filled"], plan["warnings"]
+
+    def __repr__(self):
+        return "eegpt.ChannelMap(names=%r, dropped=%r)" % (self.names, self.dropped)
+
+
+def map_channels(names, channels=None, fill_missing=False):
+    """The channel mapping of `eegpt embed` applied to a list of names (e.g. mne's raw.ch_names):
+    "EEG Fp1-REF" -> "FP1", "T3" -> "T7"; bipolar derivations, non-EEG signals and names outside
+    the 62-name dictionary are dropped with the reason; of two names of one electrode the first is
+    used. channels: None (every name that maps), "standard19" or a list: the dictionary names
+    wanted, in that order (missing ones an eegpt.Error, or zeros with fill_missing=True). Returns a
+    ChannelMap; x[:, m.index] are the channels of names m.names (when nothing is filled)."""
+    labels = channel_names(names, "names")
+    return ChannelMap(engine_call(_core.map_channels, labels, _montage(channels), bool(fill_missing)), labels)
 
 
 def run_recording(model, recording, output, head=None, stride=None, channels=None, fill_missing=False,
                   average_reference=False, bandpass=None, bandpass_order=4, notch=None, notch_q=30.0, batch=32,
                   features_dtype="float32", save_features=True, progress=True, job=""):
-    """One recording (a path, or an mne.io.Raw) through the C++ pipeline into `output`; returns the
-    engine's summary."""
+    """One recording (a path, or a source of _memory_source) through the C++ pipeline into
+    `output`; returns the engine's summary."""
     files = []
-    if _is_mne_raw(recording):
-        recording = _raw_source(recording)
+    if isinstance(recording, tuple):
+        name = os.path.basename(recording[4])
     else:
         recording = fs_path(recording, "recording")
         files.append(recording)
+        name = os.path.basename(recording)
     low, high, notch_hz = _filters(bandpass, notch)
     head = "" if head is None else fs_path(head, "head")
-    progress = progress_callback(progress, os.path.basename(files[0]) if files else "mne.io.Raw")
-    stride = 0.0 if stride is None else float(stride)  # 0: the window length, or the head's stride
-    return engine_call(model._core.process, recording, os.fspath(output), stride, int(batch),
+    progress = progress_callback(progress, name)
+    stride = 0.0 if stride is None else _number(stride, "stride")  # 0: the window length, or the head's stride
+    batch = whole_number(batch, "batch", 1)
+    return engine_call(model._core.process, recording, os.fspath(output), stride, batch,
                        _montage(channels), bool(fill_missing), bool(average_reference), low, high,
-                       int(bandpass_order), notch_hz, float(notch_q), features_dtype, head, bool(save_features),
-                       progress or None, job, files=files + ([head] if head else []))
+                       whole_number(bandpass_order, "bandpass_order", 0), notch_hz, _number(notch_q, "notch_q"),
+                       str(features_dtype), head, bool(save_features), progress or None, job,
+                       files=files + ([head] if head else []))
 
 
 def _run_to_memory(model, recording, head, options):
@@ -169,36 +210,205 @@ def _run_to_memory(model, recording, head, options):
         return read_features(out)
 
 
-def _is_mne_raw(x):
-    return hasattr(x, "info") and hasattr(x, "get_data") and hasattr(x, "ch_names")
+def _mne_type(x):
+    """"raw" or "epochs" for MNE's objects, else None (MNE is imported only if the caller has)."""
+    mne = sys.modules.get("mne")
+    if mne is None:
+        return None
+    if isinstance(x, mne.io.BaseRaw):
+        return "raw"
+    if isinstance(x, mne.BaseEpochs):
+        return "epochs"
+    return None
 
 
-def _raw_source(raw):
-    """An mne.io.Raw as the engine's in-memory recording: its samples (float64, in volts for
-    channels whose unit is the volt; other channels get no unit and are dropped as the CLI drops
-    non-voltage signals), names and sampling rate. MNE reads the data once (get_data); from there
-    the channel mapping, resampling and filters are the C++ pipeline's."""
+def _memory_source(data, names, units, sfreq, description):
+    """The engine's in-memory recording: float64 (channels, samples) in `units`, names, rate."""
+    return (np.ascontiguousarray(data, dtype=np.float64), list(names), list(units), float(sfreq), description)
+
+
+def _mne_channels(inst):
+    """Picks of an MNE object's channels not in info['bads'], their units ("V" for voltages; other
+    channels get none and are dropped as the CLI drops non-voltage signals), and the bads, dropped
+    with a warning."""
     from mne.io.constants import FIFF
 
-    data = np.ascontiguousarray(raw.get_data(), dtype=np.float64)
-    units = ["V" if ch["unit"] == FIFF.FIFF_UNIT_V else "" for ch in raw.info["chs"]]
-    names = [f for f in (getattr(raw, "filenames", None) or []) if f]
-    description = str(names[0]) if names else "mne.io.Raw"
-    return (data, list(raw.ch_names), units, float(raw.info["sfreq"]), description)
+    bads = [c for c in inst.info["bads"] if c in inst.ch_names]
+    if bads:
+        warnings.warn("channels in info['bads'] not used: %s" % ", ".join(bads), stacklevel=4)
+    picks = [i for i, c in enumerate(inst.ch_names) if c not in bads]
+    units = ["V" if inst.info["chs"][i]["unit"] == FIFF.FIFF_UNIT_V else "" for i in picks]
+    return picks, [inst.ch_names[i] for i in picks], units, bads
 
 
-def embed(recording: Union[PathArg, "mne.io.BaseRaw"], model: "Model", stride: float = 4.0, channels: Union[Sequence[str], str, None] = None,
+def _raw_description(raw):
+    """The file a Raw was read from when it holds that whole file; else says which samples."""
+    files = [str(f) for f in (getattr(raw, "filenames", None) or []) if f]
+    if not files:
+        return "mne.io.Raw"
+    whole = None
+    if len(files) == 1 and raw.first_samp == 0:
+        try:
+            import mne
+            whole = mne.io.read_raw(files[0], preload=False, verbose="ERROR").n_times
+        except Exception:  # not readable again: describe the samples
+            whole = None
+    if whole == raw.n_times:
+        return files[0]
+    return "mne.io.Raw of %s, samples %d..%d" % (files[0], raw.first_samp, raw.last_samp)
+
+
+def _with_windows(rec, keep):
+    """rec with only the windows `keep` (bool per window); a classify result's recording-level
+    values are those of the windows kept, computed as the engine does."""
+    for name in ("features", "window_start_s", "logits", "probabilities", "predicted_class", "epoch"):
+        value = getattr(rec, name)
+        if value is not None:
+            setattr(rec, name, np.asarray(value)[keep])
+    rec.metadata["n_windows"] = len(rec)
+    if rec.probabilities is not None:
+        _recording_level(rec)
+    return rec
+
+
+def _recording_level(rec):
+    if len(rec) == 0:
+        raise _core.Error("no window left: every window overlaps a BAD_ annotation or is rejected")
+    p = np.asarray(rec.probabilities, dtype=np.float64)
+    mean = p.mean(axis=0)
+    fraction = np.bincount(np.asarray(rec.predicted_class), minlength=len(rec.class_names)) / len(rec)
+    best = (1 if mean[0] >= 0.5 else 0) if p.shape[1] == 1 else int(np.argmax(mean))
+    rec.metadata.update(recording_mean_probability=mean, recording_class_fraction=fraction,
+                        recording_predicted_class=rec.class_names[best])
+
+
+def _bad_annotation_mask(raw):
+    """True for each sample of raw inside a BAD_* annotation (MNE's own rule: get_data's
+    reject_by_annotation), or None when there is none."""
+    if not any(d.upper().startswith("BAD") for d in raw.annotations.description):
+        return None
+    return np.isnan(raw.get_data(picks=[0], reject_by_annotation="NaN", verbose="ERROR")[0])
+
+
+def _embed_raw(raw, model, head, reject_by_annotation, options):
+    picks, names, units, bads = _mne_channels(raw)
+    data = raw.get_data(picks=picks)
+    rec = _run_to_memory(model, _memory_source(data, names, units, raw.info["sfreq"], _raw_description(raw)),
+                         head, options)
+    rec.dropped += [(b, "in info['bads']") for b in bads]
+    rec.metadata["first_samp"] = int(raw.first_samp)
+    mask = _bad_annotation_mask(raw)
+    overlap = np.zeros(len(rec), bool)
+    if mask is not None:
+        sfreq, length = raw.info["sfreq"], rec.metadata["window_s"]
+        for i, t in enumerate(rec.window_start_s):
+            a = int(round(t * sfreq))
+            overlap[i] = mask[a:a + int(round(length * sfreq))].any()
+    rec.metadata["windows_overlapping_bad_s"] = rec.window_start_s[overlap]
+    rec.metadata["reject_by_annotation"] = int(bool(reject_by_annotation))
+    return _with_windows(rec, ~overlap) if reject_by_annotation and overlap.any() else rec
+
+
+def _embed_epochs(data, names, units, sfreq, starts, description, model, head, options):
+    """Each epoch (data: epochs, channels, samples) through the pipeline as a recording of its own
+    (resampled and filtered on its own, as MNE filters epochs); windows are stacked, timed from
+    `starts` (seconds of each epoch's first sample) and numbered in rec.epoch."""
+    progress, t0 = options.pop("progress"), time.monotonic()
+    recs = []
+    for i, epoch in enumerate(data):
+        rec = _run_to_memory(model, _memory_source(epoch, names, units, sfreq, description), head,
+                             dict(options, progress=False))
+        rec.window_start_s = rec.window_start_s + starts[i]
+        rec.epoch = np.full(len(rec), i)
+        recs.append(rec)
+        if callable(progress):
+            progress(i + 1, len(data), time.monotonic() - t0)
+    if not recs:
+        raise _core.Error("no epochs: the Epochs object is empty")
+    rec = recs[0]
+    for name in ("features", "window_start_s", "logits", "probabilities", "predicted_class", "epoch"):
+        if getattr(rec, name) is not None:
+            setattr(rec, name, np.concatenate([np.asarray(getattr(r, name)) for r in recs]))
+    rec.warnings = [w for r in recs for w in r.warnings]
+    rec.metadata["n_windows"] = len(rec)
+    if rec.probabilities is not None:
+        _recording_level(rec)
+    return rec
+
+
+def _model_of(model):
+    if isinstance(model, Model):
+        return model
+    try:
+        return Model(fs_path(model))
+    except TypeError:
+        raise TypeError("model must be an eegpt.Model or a weight file path (str, bytes or os.PathLike), not %s"
+                        % type(model).__name__) from None
+
+
+def _run(recording, model, head, sfreq, ch_names, reject_by_annotation, options):
+    """recording (a path, an mne.io.Raw, mne.Epochs, or a NumPy array with sfreq and ch_names)
+    through the pipeline."""
+    model = _model_of(model)
+    kind = _mne_type(recording)
+    if kind is not None and (sfreq is not None or ch_names is not None):
+        raise TypeError("sfreq= and ch_names= are for NumPy arrays; an MNE object has its own")
+    if kind == "raw":
+        return _embed_raw(recording, model, head, reject_by_annotation, options)
+    if kind == "epochs":
+        picks, names, units, bads = _mne_channels(recording)
+        data = recording.get_data(picks=picks)  # drops the bad epochs first: events below match
+        starts = recording.events[:, 0] / recording.info["sfreq"] + recording.tmin
+        rec = _embed_epochs(data, names, units, recording.info["sfreq"], starts, "mne.Epochs (%d epochs)" % len(data),
+                            model, head, options)
+        rec.dropped += [(b, "in info['bads']") for b in bads]
+        return rec
+    if isinstance(recording, np.ndarray) or hasattr(recording, "__array__") and not isinstance(recording, str):
+        if sfreq is None or ch_names is None:
+            raise TypeError("recording is an array: give sfreq= (its sampling rate, Hz) and ch_names= (one name per "
+                            "channel); arrays are in millivolts")
+        x = np.asarray(recording)
+        refuse_complex(x)
+        names = channel_names(ch_names, "ch_names")
+        sfreq = _number(sfreq, "sfreq")
+        check_millivolts(x, "recording")
+        if x.ndim == 2:
+            return _run_to_memory(model, _memory_source(x, names, ["mV"] * len(names), sfreq, "numpy array"), head,
+                                  options)
+        if x.ndim == 3:
+            starts = np.arange(len(x)) * (x.shape[2] / sfreq)
+            return _embed_epochs(x, names, ["mV"] * len(names), sfreq, starts, "numpy array (%d epochs)" % len(x),
+                                 model, head, options)
+        raise _core.Error("recording array must be (channels, samples) or (epochs, channels, samples), not of %d "
+                          "dimensions" % x.ndim)
+    if sfreq is not None or ch_names is not None:
+        raise TypeError("sfreq= and ch_names= are for NumPy arrays; a file has its own")
+    try:
+        fs_path(recording)
+    except TypeError:
+        raise TypeError("recording must be an EDF/BDF path (str, bytes or os.PathLike), an mne.io.Raw, mne.Epochs "
+                        "or a NumPy array (with sfreq= and ch_names=), not %s" % type(recording).__name__) from None
+    return _run_to_memory(model, recording, head, options)
+
+
+def embed(recording: Union[PathArg, "mne.io.BaseRaw", "mne.BaseEpochs", np.ndarray], model: Union["Model", PathArg],
+          stride: float = 4.0, channels: Union[Sequence[str], str, None] = None,
           fill_missing: bool = False, average_reference: bool = False,
           bandpass: Optional[Tuple[float, float]] = None, bandpass_order: int = 4, notch: Optional[float] = None,
           notch_q: float = 30.0, batch: int = 32, features_dtype: str = "float32",
-          progress: ProgressArg = True) -> Recording:
+          progress: ProgressArg = True, sfreq: Optional[float] = None, ch_names: Optional[Sequence[str]] = None,
+          reject_by_annotation: bool = True) -> Recording:
     """Features of a recording, as `eegpt embed` computes them.
 
     Parameters
     ----------
-    recording : path or mne.io.Raw
-        An EDF/BDF file, or an mne.io.Raw.
-    model : eegpt.Model
+    recording : path, mne.io.Raw, mne.Epochs or ndarray
+        An EDF/BDF file; an mne.io.Raw or mne.Epochs (volts, any rate: converted and resampled;
+        channels in info['bads'] left out with a warning and listed in `dropped`; each epoch is a
+        recording of its own); or a NumPy array (channels, samples) or (epochs, channels,
+        samples) in millivolts, with sfreq= and ch_names=.
+    model : eegpt.Model or path
+        A Model, or a weight file.
     stride : float, default=4.0
         Seconds between 4 s windows.
     channels : None, "standard19", "all" or list of str, default=None
@@ -219,23 +429,33 @@ def embed(recording: Union[PathArg, "mne.io.BaseRaw"], model: "Model", stride: f
     features_dtype : {"float32", "float16"}, default="float32"
     progress : bool or callable, default=True
         True: shown when stderr is a terminal (tqdm when installed); False: none; a callable
-        (windows_done, windows_total, elapsed_s) is called after every batch; an exception it
-        raises (or Ctrl-C) stops the recording.
+        (windows_done, windows_total, elapsed_s) is called after every batch (for Epochs: after
+        every epoch, counting epochs); an exception it raises (or Ctrl-C) stops the recording.
+    sfreq : float, optional
+        The array's sampling rate in Hz (arrays only).
+    ch_names : list of str, optional
+        One name per channel of the array, mapped as a recording's labels (arrays only).
+    reject_by_annotation : bool, default=True
+        A Raw's windows overlapping BAD_* annotations are removed (as MNE does); False keeps them.
+        Their starts are in metadata["windows_overlapping_bad_s"] either way.
 
     Returns
     -------
     recording : Recording
     """
-    return _run_to_memory(model, recording, None, dict(
+    return _run(recording, model, None, sfreq, ch_names, reject_by_annotation, dict(
         stride=stride, channels=channels, fill_missing=fill_missing, average_reference=average_reference,
         bandpass=bandpass, bandpass_order=bandpass_order, notch=notch, notch_q=notch_q, batch=batch,
         features_dtype=features_dtype, progress=progress))
 
 
-def classify(recording: Union[PathArg, "mne.io.BaseRaw"], model: "Model", head: Union[PathArg, "Classifier"], stride: Optional[float] = None, fill_missing: bool = False,
-             average_reference: bool = False, bandpass: Optional[Tuple[float, float]] = None,
-             bandpass_order: int = 4, notch: Optional[float] = None, notch_q: float = 30.0, batch: int = 32,
-             save_features: bool = False, progress: ProgressArg = True) -> Recording:
+def classify(recording: Union[PathArg, "mne.io.BaseRaw", "mne.BaseEpochs", np.ndarray],
+             model: Union["Model", PathArg], head: Union[PathArg, "Classifier"], stride: Optional[float] = None,
+             fill_missing: bool = False, average_reference: bool = False,
+             bandpass: Optional[Tuple[float, float]] = None, bandpass_order: int = 4, notch: Optional[float] = None,
+             notch_q: float = 30.0, batch: int = 32, save_features: bool = False, progress: ProgressArg = True,
+             sfreq: Optional[float] = None, ch_names: Optional[Sequence[str]] = None,
+             reject_by_annotation: bool = True) -> Recording:
     """Class probabilities of a recording with a head (docs/weight-format.md), as `eegpt classify`.
 
     The head fixes the input channels, the sample rate, the window length, the unit and the
@@ -243,8 +463,13 @@ def classify(recording: Union[PathArg, "mne.io.BaseRaw"], model: "Model", head: 
 
     Parameters
     ----------
-    recording : path or mne.io.Raw
-    model : eegpt.Model
+    recording : path, mne.io.Raw, mne.Epochs or ndarray
+        An EDF/BDF file; an mne.io.Raw or mne.Epochs (volts, any rate: converted and resampled;
+        channels in info['bads'] left out with a warning and listed in `dropped`; each epoch is a
+        recording of its own); or a NumPy array (channels, samples) or (epochs, channels,
+        samples) in millivolts, with sfreq= and ch_names=.
+    model : eegpt.Model or path
+        A Model, or a weight file.
     head : path or eegpt.Classifier
         A head file, or a Classifier (its head).
     stride : float or None, default=None
@@ -262,19 +487,26 @@ def classify(recording: Union[PathArg, "mne.io.BaseRaw"], model: "Model", head: 
         Also keep the features.
     progress : bool or callable, default=True
         As embed's.
+    sfreq : float, optional
+        The array's sampling rate in Hz (arrays only).
+    ch_names : list of str, optional
+        One name per channel of the array, mapped as a recording's labels (arrays only).
+    reject_by_annotation : bool, default=True
+        A Raw's windows overlapping BAD_* annotations are removed (as MNE does); False keeps them.
+        Their starts are in metadata["windows_overlapping_bad_s"] either way.
 
     Returns
     -------
     recording : Recording
         With logits, probabilities, predicted_class and class_names; the recording-level result
-        is in metadata (recording_mean_probability, recording_class_fraction,
-        recording_predicted_class).
+        (metadata: recording_mean_probability, recording_class_fraction, recording_predicted_class)
+        is of the windows kept.
     """
     if isinstance(head, _classifier_type()):
         head = head.head_path
     elif head is None:
         raise TypeError("classify needs a head: a head file path or an eegpt.Classifier, not None")
-    return _run_to_memory(model, recording, head, dict(
+    return _run(recording, model, head, sfreq, ch_names, reject_by_annotation, dict(
         stride=stride, fill_missing=fill_missing, average_reference=average_reference, bandpass=bandpass,
         bandpass_order=bandpass_order, notch=notch, notch_q=notch_q, batch=batch, save_features=save_features,
         progress=progress))

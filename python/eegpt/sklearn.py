@@ -26,6 +26,10 @@ from sklearn.utils.validation import check_is_fitted, check_memory
 from . import _core
 from ._errors import PathArg, engine_call, fs_path
 from ._model import Model, refuse_complex, windows_and_channels
+from ._recordings import _mne_type, embed
+
+# The window eegpt.embed cuts from Epochs: 4 s at the model's 256 Hz.
+_EPOCH_WINDOW_SAMPLES = 1024
 
 
 def _stored(key, features=None):
@@ -100,14 +104,22 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
         state.pop("_loaded", None)
         return state
 
-    def _check_params(self):
+    def _check_params(self, X):
         if self.pooling not in ("mean", "flatten"):
             raise _core.Error("pooling must be 'mean' or 'flatten', not %r" % (self.pooling,))
-        if self.channels is None:
+        if self.channels is None and _mne_type(X) != "epochs":
             raise _core.Error("EEGPTFeatures needs channels: one dictionary name per channel of X")
         if int(self.batch) < 1:
             raise _core.Error("batch must be at least 1")
         return self._model()
+
+    def _epochs_features(self, model, X):
+        # Epochs: eegpt.embed's windows (its channels, volts to millivolts, resampling), one per epoch.
+        f = embed(X, model, batch=int(self.batch), progress=False).features
+        if len(f) != len(X):
+            raise _core.Error("EEGPTFeatures takes Epochs of one 4 s window each; these give %d windows for %d "
+                              "epochs (use eegpt.embed)" % (len(f), len(X)))
+        return f.mean(axis=(1, 2)) if self.pooling == "mean" else f.reshape(len(f), -1)
 
     def _windows(self, X):
         X = np.asarray(X)
@@ -121,8 +133,9 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_windows, n_channels, n_samples)
-            Windows in millivolts at 256 Hz.
+        X : array-like of shape (n_windows, n_channels, n_samples), or mne.Epochs
+            Windows in millivolts at 256 Hz; or Epochs of one 4 s window each (through eegpt.embed:
+            their channel names, volts, any rate; not cached).
         y : None
             Ignored.
 
@@ -130,7 +143,10 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
         -------
         self : EEGPTFeatures
         """
-        self._check_params()
+        self._check_params(X)
+        if _mne_type(X) == "epochs":
+            self.n_features_in_, self.n_times_in_ = len(X.ch_names), _EPOCH_WINDOW_SAMPLES
+            return self
         X = self._windows(X)
         self.n_features_in_, self.n_times_in_ = X.shape[1], X.shape[2]
         return self
@@ -140,8 +156,9 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_windows, n_channels, n_samples)
-            Windows in millivolts at 256 Hz.
+        X : array-like of shape (n_windows, n_channels, n_samples), or mne.Epochs
+            Windows in millivolts at 256 Hz; or Epochs of one 4 s window each (through eegpt.embed:
+            their channel names, volts, any rate; not cached).
 
         Returns
         -------
@@ -149,7 +166,9 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
             float32; a pandas DataFrame with the columns of get_feature_names_out after
             ``set_output(transform="pandas")``.
         """
-        model = self._check_params()
+        model = self._check_params(X)
+        if _mne_type(X) == "epochs":  # not cached: the cache is keyed by windows in millivolts at 256 Hz
+            return self._epochs_features(model, X)
         X = self._windows(X)
         if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
             raise _core.Error("X has %d channels, but EEGPTFeatures was fitted on %d" % (X.shape[1],
