@@ -153,12 +153,32 @@ def _filters(bandpass, notch):
 
 
 class ChannelMap:
-    """What eegpt.map_channels found: `names` (dictionary names, in the encoder's order), `index`
-    (the position in the given list each comes from; -1: filled with zeros), `labels` (the
-    given names at those positions; None: filled), `dropped`
-    [(name, reason)] of the names not used, `filled`, `warnings` (e.g. two names of one electrode)."""
+    """What eegpt.map_channels found.
 
-    def __init__(self, plan, labels):
+    Parameters
+    ----------
+    plan : dict
+        The engine's channel plan (_core.map_channels).
+    labels : list of str
+        The names that were mapped, in their given order.
+
+    Attributes
+    ----------
+    names : list of str
+        Dictionary names, in the encoder's order.
+    index : list of int
+        The position in the given list each comes from; -1: filled with zeros.
+    labels : list of str or None
+        The given names at those positions; None: filled.
+    dropped : list of (str, str)
+        The names not used, with the reason.
+    filled : list of str
+        Dictionary names filled with zeros.
+    warnings : list of str
+        E.g. two names of one electrode.
+    """
+
+    def __init__(self, plan: Dict[str, Any], labels: Sequence[str]) -> None:
         self.names, self.index = plan["names"], plan["signal"]
         self.labels = [labels[i] if i >= 0 else None for i in self.index]
         self.dropped = list(zip(plan["dropped"], plan["dropped_reasons"]))
@@ -168,13 +188,28 @@ class ChannelMap:
         return "eegpt.ChannelMap(names=%r, dropped=%r)" % (self.names, self.dropped)
 
 
-def map_channels(names, channels=None, fill_missing=False):
-    """The channel mapping of `eegpt embed` applied to a list of names (e.g. mne's raw.ch_names):
+def map_channels(names: Union[Sequence[str], str], channels: Union[Sequence[str], str, None] = None,
+                 fill_missing: bool = False) -> ChannelMap:
+    """The channel mapping of `eegpt embed` applied to a list of names.
+
     "EEG Fp1-REF" -> "FP1", "T3" -> "T7"; bipolar derivations, non-EEG signals and names outside
     the 62-name dictionary are dropped with the reason; of two names of one electrode the first is
-    used. channels: None (every name that maps), "standard19" or a list: the dictionary names
-    wanted, in that order (missing ones an eegpt.Error, or zeros with fill_missing=True). Returns a
-    ChannelMap; x[:, m.index] are the channels of names m.names (when nothing is filled)."""
+    used.
+
+    Parameters
+    ----------
+    names : list of str or str
+        The names, e.g. MNE's raw.ch_names ("FP1,CZ" is two names).
+    channels : None, "standard19" or list of str, default=None
+        The dictionary names wanted, in that order; None: every name that maps.
+    fill_missing : bool, default=False
+        A wanted name that is missing is zeros (else an eegpt.Error).
+
+    Returns
+    -------
+    mapping : ChannelMap
+        x[:, m.index] are the channels of names m.names (when nothing is filled).
+    """
     labels = channel_names(names, "names")
     return ChannelMap(engine_call(_core.map_channels, labels, _montage(channels), bool(fill_missing)), labels)
 
