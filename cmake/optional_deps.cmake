@@ -7,6 +7,9 @@
 include_guard(GLOBAL)
 
 set(eegpt_cuda_why "")
+if(NOT EEGPT_WITH_CUDA MATCHES "^(AUTO|ON|OFF)$")  # pip passes it from EEGPT_PYTHON_CUDA (pyproject.toml)
+  message(FATAL_ERROR "eegpt: EEGPT_WITH_CUDA must be AUTO, ON or OFF, not '${EEGPT_WITH_CUDA}'")
+endif()
 if(EEGPT_WITH_CUDA STREQUAL "OFF")
   set(EEGPT_CUDA OFF)
   set(eegpt_cuda_why "EEGPT_WITH_CUDA=OFF")

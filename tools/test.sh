@@ -7,7 +7,7 @@
 #  3. the GPU machine's build in a dry run (tools/device_check.sh --dry-run): Catch2 3.4.0, cmake 4.4,
 #     CLI11 and EDFlib from .deps/ only, every target (CUDA for sm_90), the CPU tests on that build.
 #     Before it, on a machine without a GPU, the real device check must refuse with one clear line.
-#  4. the Python package (`pip install .` into a venv over Debian's numpy) and its pytest tests.
+#  4. the Python package (`pip install .` offline into a venv over Debian's numpy and h5py) and its pytest tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup/install_deps.sh
@@ -48,7 +48,7 @@ EEGPT_DEVICE_BUILD_DIR=$PWD/build-device/build bash tools/device_check.sh --dry-
 
 echo "== the Python package: pip install . into a venv over Debian's numpy (tools/setup/make_venv.sh), its tests"
 bash tools/setup/make_venv.sh .venv package
-# CPU only (no CUDA module) and no build isolation: the venv has the pinned build backend.
-SKBUILD_CMAKE_DEFINE="EEGPT_WITH_CUDA=OFF" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-    .venv/bin/python -m pip install -q --no-build-isolation .
+# Offline and without build isolation: the venv has the pinned build backend. CPU only (the CUDA
+# module is opt-in: EEGPT_PYTHON_CUDA). test_install.py repeats this in fresh venvs, and a wheel.
+CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" .venv/bin/python -m pip install -q --no-build-isolation --no-index .
 EEGPT_BIN="$PWD/build/eegpt" OMP_NUM_THREADS=2 .venv/bin/python -m pytest -q -p no:cacheprovider test/python/package

@@ -22,6 +22,7 @@
 #include "encoder/conventions.h"
 #include "encoder/encoder.h"
 #include "encoder/error.h"
+#include "encoder/io/hdf5.h"
 #include "recordings/channel_map.h"
 #include "recordings/heads/head.h"
 #include "recordings/io/sample_source.h"
@@ -291,6 +292,70 @@ private:
     std::mutex mutex_;
 };
 
+// An output of `eegpt embed` / `eegpt classify` (recording_job.cpp) as (attributes, datasets) of
+// Python values, for eegpt.read_features: the package reads its outputs with the engine's HDF5, so
+// it needs no h5py. An attribute is an int, a float, a str or a list of str; a dataset a list of
+// str or a NumPy array of its own type (float16, float32, float64, int32, int64).
+herr_t collect_name(hid_t, const char* name, const H5A_info_t*, void* names) {
+    static_cast<std::vector<std::string>*>(names)->push_back(name);
+    return 0;
+}
+
+nb::object read_numeric_dataset(hid_t file, const std::string& name, const std::vector<uint64_t>& shape) {
+    h5::Handle ds(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (ds.get() < 0) throw Error("cannot open dataset '" + name + "'");
+    h5::Handle type(H5Dget_type(ds), H5Tclose);
+    const H5T_class_t cls = H5Tget_class(type);
+    const size_t size = H5Tget_size(type);
+    hid_t memory = -1;  // float16 is read in the file's own (little-endian IEEE half) layout
+    if (cls == H5T_FLOAT)
+        memory = size == 2 ? type.get() : size == 4 ? H5T_NATIVE_FLOAT : size == 8 ? H5T_NATIVE_DOUBLE : -1;
+    if (cls == H5T_INTEGER && H5Tget_sign(type) == H5T_SGN_2)
+        memory = size == 4 ? H5T_NATIVE_INT32 : size == 8 ? H5T_NATIVE_INT64 : -1;
+    if (memory < 0) throw Error("dataset '" + name + "' has a type that eegpt does not write");
+    size_t count = 1;
+    for (uint64_t d : shape) count *= d;
+    auto* data = new uint8_t[std::max<size_t>(count * size, 1)];
+    nb::capsule owner(data, [](void* p) noexcept { delete[] static_cast<uint8_t*>(p); });
+    if (count > 0 && H5Dread(ds, memory, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        throw Error("cannot read dataset '" + name + "'");
+    const auto code = cls == H5T_FLOAT ? nb::dlpack::dtype_code::Float : nb::dlpack::dtype_code::Int;
+    const nb::dlpack::dtype dtype{static_cast<uint8_t>(code), static_cast<uint8_t>(size * 8), 1};
+    const std::vector<size_t> dims(shape.begin(), shape.end());
+    return nb::cast(nb::ndarray<nb::numpy>(data, dims.size(), dims.data(), owner, nullptr, dtype));
+}
+
+nb::tuple read_output(const std::string& path) {
+    h5::Handle file = h5::open_read(path);
+    std::vector<std::string> names;
+    hsize_t at = 0;
+    if (H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_INC, &at, collect_name, &names) < 0)
+        throw Error("cannot list the attributes of '" + path + "'");
+    nb::dict attrs, datasets;
+    for (const std::string& name : names) {
+        h5::Handle attr(H5Aopen(file, name.c_str(), H5P_DEFAULT), H5Aclose);
+        if (attr.get() < 0) throw Error("cannot open attribute '" + name + "' of '" + path + "'");
+        h5::Handle type(H5Aget_type(attr), H5Tclose), space(H5Aget_space(attr), H5Sclose);
+        const H5T_class_t cls = H5Tget_class(type);
+        if (cls == H5T_INTEGER)
+            attrs[name.c_str()] = h5::read_int_attr(file, name);
+        else if (cls == H5T_FLOAT)
+            attrs[name.c_str()] = h5::read_double_attr(file, name);
+        else if (cls == H5T_STRING && H5Sget_simple_extent_type(space) == H5S_SCALAR)
+            attrs[name.c_str()] = h5::read_string_attr(file, name);
+        else if (cls == H5T_STRING)
+            attrs[name.c_str()] = nb::cast(h5::read_string_array_attr(file, name));
+        else
+            throw Error("attribute '" + name + "' of '" + path + "' has a type that eegpt does not write");
+    }
+    for (const std::string& name : h5::member_names(file)) {
+        const h5::DatasetInfo info = h5::dataset_info(file, name);
+        datasets[name.c_str()] = info.kind == h5::Kind::string ? nb::cast(h5::read_strings(file, name))
+                                                                : read_numeric_dataset(file, name, info.shape);
+    }
+    return nb::make_tuple(attrs, datasets);
+}
+
 }  // namespace
 }  // namespace eegpt::python
 
@@ -388,6 +453,7 @@ NB_MODULE(_core, m) {
     m.def("recording_identity", &recording_identity, "path"_a);
     m.def("reuse_refusal", &reuse_refusal, "output"_a, "job"_a);
     m.def("replaceable_output", &replaceable_output, "path"_a);
+    m.def("read_output", &eegpt::python::read_output, "path"_a);
     // The job record of embed_many, built by the CLI's builder from the same options as process().
     m.def(
         "job_record",

@@ -12,7 +12,6 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union
 
-import h5py
 import numpy as np
 
 from . import _core
@@ -28,16 +27,6 @@ if TYPE_CHECKING:
 # Datasets that become attributes of Recording; every other dataset and attribute is in metadata.
 _FIELDS = ("features", "window_start_s", "channels", "channel_ids", "channels_dropped", "channels_dropped_reason",
            "channels_filled", "warnings", "logits", "probabilities", "predicted_class", "class_names")
-
-
-def _text(v):
-    if isinstance(v, bytes):
-        return v.decode("utf-8")
-    if isinstance(v, np.ndarray) and v.dtype.kind in "OS":
-        return [_text(x) for x in v.tolist()]
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
 
 
 class Recording:
@@ -109,22 +98,15 @@ def read_features(path: PathArg) -> Recording:
     recording : Recording
     """
     path = fs_path(path)
-    try:
-        f = h5py.File(path, "r")
-    except FileNotFoundError:
-        raise FileNotFoundError(2, "cannot read '%s': no such file" % path, path) from None
-    except OSError as e:
-        raise _core.Error("'%s' is not an HDF5 file (or it is truncated): %s" % (path, e)) from None
-    with f:
-        if "content" not in f.attrs:
-            raise _core.Error("'%s' is not an output of eegpt embed or classify (no 'content' attribute)" % path)
-        if f.attrs.get("complete") != 1:
-            raise _core.Error("'%s' is incomplete (its attribute 'complete' is not 1): the run that wrote it did "
-                              "not finish; compute it again" % path)
-        fields, metadata = {}, {k: _text(v) for k, v in f.attrs.items()}
-        for name, ds in f.items():
-            value = _text(ds[()])
-            (fields if name in _FIELDS else metadata)[name] = value
+    attrs, datasets = engine_call(_core.read_output, path, files=(path,))
+    if "content" not in attrs:
+        raise _core.Error("'%s' is not an output of eegpt embed or classify (no 'content' attribute)" % path)
+    if attrs.get("complete") != 1:
+        raise _core.Error("'%s' is incomplete (its attribute 'complete' is not 1): the run that wrote it did "
+                          "not finish; compute it again" % path)
+    fields, metadata = {}, attrs
+    for name, value in datasets.items():
+        (fields if name in _FIELDS else metadata)[name] = value
     return Recording(fields, metadata)
 
 

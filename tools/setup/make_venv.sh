@@ -4,8 +4,10 @@
 #
 #   package      the Python package (README "Python"; tools/test.sh makes .venv): what Debian 12 lacks,
 #                from PyPI at pinned versions: the build backend (scikit-build-core, nanobind) and Dask
-#                distributed. Debian's numpy is a pip constraint, so pip can never replace it. Reuses
-#                DIR's venv when there is one.
+#                distributed. Debian's numpy is a pip constraint, so pip can never replace it. The
+#                build backend's wheels are kept in DIR/build-wheels, so that another venv gets them
+#                offline (pip install --no-index --find-links DIR/build-wheels scikit-build-core
+#                nanobind; test/python/package/test_install.py does). Reuses DIR's venv when there is one.
 #   bench        pytest-benchmark, which test/python/test_bench_json.py reads the results file with (the
 #                CTest test "bench: pytest-benchmark venv" makes it in the build directory). Does
 #                nothing when DIR already has it.
@@ -48,7 +50,13 @@ case "$kind" in
         constraints=$(mktemp)
         trap 'rm -f "$constraints"' EXIT
         /usr/bin/python3 -c 'import numpy; print("numpy==" + numpy.__version__)' > "$constraints"
-        "${pip[@]}" -c "$constraints" scikit-build-core==1.1.2 nanobind==3.1.0 "dask[distributed]==2026.8.0"
+        backend=(scikit-build-core==1.1.2 nanobind==3.1.0)
+        if ! compgen -G "$dir/build-wheels/scikit_build_core-1.1.2-*.whl" >/dev/null ||
+           ! compgen -G "$dir/build-wheels/nanobind-3.1.0-*.whl" >/dev/null; then
+            "$dir/bin/python" -m pip download -q --disable-pip-version-check -d "$dir/build-wheels" "${backend[@]}"
+        fi
+        "${pip[@]}" --no-index --find-links "$dir/build-wheels" "${backend[@]}"
+        "${pip[@]}" -c "$constraints" "dask[distributed]==2026.8.0"
         ;;
     bench)
         if [ -x "$dir/bin/pytest-benchmark" ] && "$dir/bin/python" -c "import pytest_benchmark" 2>/dev/null; then
