@@ -27,3 +27,20 @@ def test_the_python_example_runs(page, heading, tmp_path, monkeypatch):
     assert printed[:len(expected)] == expected
     assert "at least 64 (one patch), got 50" in printed[-1]
     assert (tmp_path / "eegpt_demo_recording.edf").exists()
+
+
+def test_the_readme_mne_and_scikit_learn_example_runs(tmp_path, monkeypatch):
+    # The README's second Python block continues its first (path, model, numpy as np, eegpt).
+    text = open(os.path.join(lib.REPO, "README.md")).read()
+    section = text[text.index("## Python: `import eegpt`"):]
+    first, second = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        scope = {}
+        exec(compile(first.split("try:")[0], "README.md", "exec"), scope)
+        exec(compile(second, "README.md", "exec"), scope)
+    expected = [line.split("# ", 1)[1] for line in first.split("try:")[0].splitlines() + second.splitlines()
+                if line.startswith("print(")]
+    assert len(expected) >= 6 and out.getvalue().splitlines() == expected
+    assert any((tmp_path / "eegpt_cache").iterdir())  # the features cache was used
