@@ -14,10 +14,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import recordings_testlib as lib  # noqa: E402
-from test_reliability import one_line_error  # noqa: E402
+from test_reliability import REC, head, micro, one_line_error  # noqa: E402,F401 - head and micro are fixtures
 
-REC = "Subject00_2.edf"
-CONVERT_HEAD = os.path.join(lib.REPO, "tools", "convert_head.py")
 QUICK = 30  # seconds: each of these commands fails at once, or hangs (before the fix)
 
 
@@ -31,21 +29,6 @@ def run_quick(*args, **kwargs):
         return lib.run(*args, timeout=QUICK, preexec_fn=address_space(4 << 30), **kwargs)
     except subprocess.TimeoutExpired:
         pytest.fail("eegpt %s hangs (no answer in %d s)" % (" ".join(map(str, args)), QUICK))
-
-
-@pytest.fixture(scope="module")
-def micro(tmp_path_factory):
-    return lib.write_random_weights(tmp_path_factory.mktemp("w") / "micro.h5", embed_dim=16, embed_num=1, depth=1,
-                                    heads=2)
-
-
-@pytest.fixture(scope="module")
-def head(tmp_path_factory):
-    path = tmp_path_factory.mktemp("h") / "head.h5"
-    r = subprocess.run([sys.executable, CONVERT_HEAD, "--random", str(path), "--input-channels", "standard19",
-                        "--classes", "a,b", "--embed-num", "1", "--embed-dim", "16"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return path
 
 
 @pytest.fixture(scope="module")
