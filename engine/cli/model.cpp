@@ -74,6 +74,13 @@ LoadedModel load_model(const std::string& weights_path, const EncoderOptions& re
         *weights = load_weights(weights_path);
         for (const auto& w : weights->warnings)
             std::fprintf(stderr, "eegpt: warning: weights '%s': %s\n", weights_path.c_str(), w.c_str());
+        // A random-initialised file (tools/convert_ckpt.py --random-init) loads like a trained one, and its
+        // outputs look like features; the one warning says so, as Python's Model does.
+        if (!weights->provenance.trained)
+            std::fprintf(stderr,
+                         "eegpt: warning: weights '%s' are untrained (random-initialised, seed %lld): their "
+                         "features and predictions mean nothing\n",
+                         weights_path.c_str(), static_cast<long long>(weights->provenance.random_seed));
     }
     LoadedModel m;
     m.weights = weights;

@@ -108,8 +108,8 @@ class Model:
         self._spec = ("file", os.path.abspath(path), str(device), str(precision), threads)
         self._core = engine_call(_core.Model.load, path, str(device), str(precision), threads, files=[path])
         if not self._core.provenance.trained:
-            warnings.warn("weights '%s' are untrained (random-initialised, seed %d): their features mean nothing" % (
-                path, self._core.provenance.random_seed), stacklevel=2)
+            warnings.warn("weights '%s' are untrained (random-initialised, seed %d): their features and predictions "
+                          "mean nothing" % (path, self._core.provenance.random_seed), stacklevel=2)
 
     @classmethod
     def random(cls, name: str = "large", seed: int = 0, device: str = "cpu", precision: str = "fp32",

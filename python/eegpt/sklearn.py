@@ -11,7 +11,10 @@ random seed), never pickled as numbers.
 The cache (memory=, as in sklearn.pipeline.Pipeline) holds one entry per window, keyed by a hash of
 the window's bytes, shape and dtype, the weights (their digest, or the random configuration and
 seed), device, precision, channels and pooling: the folds of a cross-validation share their
-windows' features, so each window is encoded once however often it is seen.
+windows' features, so each window is encoded once however often it is seen. Epochs are cached the
+same way, per epoch, keyed by its samples as MNE holds them (volts, its own rate) and by what
+eegpt.embed reads besides (channel names, bads, rate). Cross-validation splits Epochs into a list
+of one-epoch Epochs (scikit-learn's indexing); fit and transform take such a list as the Epochs.
 """
 import hashlib
 import os
@@ -30,6 +33,16 @@ from ._recordings import _mne_type, embed
 
 # The window eegpt.embed cuts from Epochs: 4 s at the model's 256 Hz.
 _EPOCH_WINDOW_SAMPLES = 1024
+
+
+def _as_epochs(X):
+    """X itself, or one Epochs for a list of Epochs (what scikit-learn's indexing makes of Epochs in a
+    cross-validation split: one single-epoch Epochs per index)."""
+    if isinstance(X, (list, tuple)) and X and all(_mne_type(e) == "epochs" for e in X):
+        import mne
+
+        return mne.concatenate_epochs(list(X), add_offset=False, verbose="ERROR")
+    return X
 
 
 def _stored(key, features=None):
@@ -121,6 +134,20 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
                               "epochs (use eegpt.embed)" % (len(f), len(X)))
         return f.mean(axis=(1, 2)) if self.pooling == "mean" else f.reshape(len(f), -1)
 
+    def _cached_epochs_features(self, model, X, memory):
+        data = X.get_data()  # applies pending rejection first, as eegpt.embed does: indices below match
+        info = X.info
+        identity = repr((self._weights_identity(model), model.device, model.precision, list(X.ch_names),
+                         list(info["bads"]), float(info["sfreq"]), self.pooling, data.shape[1:], data.dtype.str,
+                         "epochs")).encode()
+        store = memory.cache(_stored, ignore=["features"])
+        keys = [hashlib.sha256(identity + e.tobytes()).hexdigest() for e in data]
+        todo = [i for i, k in enumerate(keys) if not store.check_call_in_cache(k)]
+        if todo:
+            for i, f in zip(todo, self._epochs_features(model, X[todo])):
+                store(keys[i], features=f)
+        return np.stack([store(k) for k in keys]) if keys else self._epochs_features(model, X)
+
     def _windows(self, X):
         X = np.asarray(X)
         refuse_complex(X)
@@ -134,8 +161,8 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_windows, n_channels, n_samples), or mne.Epochs
-            Windows in millivolts at 256 Hz; or Epochs of one 4 s window each (through eegpt.embed:
-            their channel names, volts, any rate; not cached).
+            Windows in millivolts at 256 Hz; or Epochs of one 4 s window each, or a list of Epochs
+            (through eegpt.embed: their channel names, volts, any rate).
         y : None
             Ignored.
 
@@ -143,6 +170,7 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
         -------
         self : EEGPTFeatures
         """
+        X = _as_epochs(X)
         self._check_params(X)
         if _mne_type(X) == "epochs":
             self.n_features_in_, self.n_times_in_ = len(X.ch_names), _EPOCH_WINDOW_SAMPLES
@@ -157,8 +185,8 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_windows, n_channels, n_samples), or mne.Epochs
-            Windows in millivolts at 256 Hz; or Epochs of one 4 s window each (through eegpt.embed:
-            their channel names, volts, any rate; not cached).
+            Windows in millivolts at 256 Hz; or Epochs of one 4 s window each, or a list of Epochs
+            (through eegpt.embed: their channel names, volts, any rate).
 
         Returns
         -------
@@ -166,15 +194,18 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
             float32; a pandas DataFrame with the columns of get_feature_names_out after
             ``set_output(transform="pandas")``.
         """
+        X = _as_epochs(X)
         model = self._check_params(X)
-        if _mne_type(X) == "epochs":  # not cached: the cache is keyed by windows in millivolts at 256 Hz
-            return self._epochs_features(model, X)
+        memory = self.memory
+        memory = check_memory(fs_path(memory, "memory") if isinstance(memory, (str, bytes, os.PathLike)) else memory)
+        if _mne_type(X) == "epochs":
+            if memory.location is None:
+                return self._epochs_features(model, X)
+            return self._cached_epochs_features(model, X, memory)
         X = self._windows(X)
         if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
             raise _core.Error("X has %d channels, but EEGPTFeatures was fitted on %d" % (X.shape[1],
                                                                                         self.n_features_in_))
-        memory = self.memory
-        memory = check_memory(fs_path(memory, "memory") if isinstance(memory, (str, bytes, os.PathLike)) else memory)
         if memory.location is None:
             return self._encode(model, X)
         store = memory.cache(_stored, ignore=["features"])
@@ -186,13 +217,16 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
                 store(keys[i], features=f)
         return np.stack([store(k) for k in keys]) if keys else self._encode(model, X)
 
+    @staticmethod
+    def _weights_identity(model):
+        spec = model._spec
+        return engine_call(_core.file_digest, spec[1], files=[spec[1]]) if spec[0] == "file" else repr(spec[1:3])
+
     def _identity(self, model, X):
         # What the features of a window depend on besides its samples.
-        spec = model._spec
-        weights = engine_call(_core.file_digest, spec[1], files=[spec[1]]) if spec[0] == "file" else repr(spec[1:3])
         _, channels = windows_and_channels(X[:0], self.channels, "")
-        return repr((weights, model.device, model.precision, channels, self.pooling, X.shape[1:],
-                     X.dtype.str)).encode()
+        return repr((self._weights_identity(model), model.device, model.precision, channels, self.pooling,
+                     X.shape[1:], X.dtype.str)).encode()
 
     def _encode(self, model, X):
         out = []

@@ -1,6 +1,7 @@
 """Helpers shared by the Python tests: running the engine CLI and the converter, writing input files,
 loading real EEG windows, comparing outputs."""
 import os
+import re
 import subprocess
 import sys
 from fractions import Fraction
@@ -74,10 +75,24 @@ def run_converter(*args, timeout=600):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
+# The one warning a random-initialised weight file gets when a command loads it (engine/cli/model.cpp);
+# the test fixtures are such files, so an error after loading follows it.
+UNTRAINED_WARNING = re.compile(r"eegpt: warning: weights '[^\n]*' are untrained \(random-initialised, seed \d+\): "
+                               r"their features and predictions mean nothing")
+
+
+def error_lines(stderr):
+    """stderr's non-empty lines, less one untrained-weights warning (a second one stays: it is a defect)."""
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    for i, ln in enumerate(lines):
+        if UNTRAINED_WARNING.fullmatch(ln):
+            return lines[:i] + lines[i + 1:]
+    return lines
+
+
 def one_line_error(stderr):
     """The contract for CLI errors: exactly one non-empty line on stderr, no traceback."""
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    return len(lines) == 1 and "Traceback" not in stderr
+    return len(error_lines(stderr)) == 1 and "Traceback" not in stderr
 
 
 # ------------------------------------------------------------------ real EEG

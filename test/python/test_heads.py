@@ -14,6 +14,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import head_steps  # noqa: E402
 import recordings_testlib as lib  # noqa: E402
+from eegpt_testlib import error_lines  # noqa: E402
 
 CONVERT_HEAD = os.path.join(lib.REPO, "tools", "convert_head.py")
 INPUTS = ["FP1", "FP2", "F3", "F4", "CZ"]
@@ -121,7 +122,7 @@ def test_random_heads_and_converter_errors(weights, checkpoint, tmp_path):
     r = lib.run("classify", lib.recording("Subject00_2.edf"), "--weights", weights, "--head", wide, "--output",
                 tmp_path / "w.h5")
     assert r.returncode == 1 and "2048" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    assert len(error_lines(r.stderr)) == 1
 
 
 def test_relu_and_gelu_layers_equal_pytorch(weights, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import recordings_testlib as lib  # noqa: E402
+from eegpt_testlib import error_lines  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def micro(tmp_path_factory):
 
 def one_line_error(r):
     assert r.returncode != 0
-    lines = r.stderr.strip().splitlines()
+    lines = error_lines(r.stderr)
     assert len(lines) == 1 and lines[0].startswith("eegpt: error: "), r.stderr
     return lines[0]
 
@@ -145,7 +146,7 @@ def test_progress_bar_only_on_a_terminal(micro, tmp_path):
     assert b"15/15 windows" in shown and b"windows/s" in shown and b"\r" in shown
     p = subprocess.run([lib.binary(), "embed", rec, "--weights", micro, "--output", tmp_path / "c.h5", "--quiet"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
-    assert p.returncode == 0 and p.stdout == b"" and p.stderr == b""
+    assert p.returncode == 0 and p.stdout == b"" and error_lines(p.stderr.decode()) == []
 
 
 def test_inspect_reports_the_mapping(tmp_path):

@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import recordings_testlib as lib  # noqa: E402
+from eegpt_testlib import error_lines, write_input  # noqa: E402
 
 REC = "Subject00_2.edf"  # 60 s, 21 signals at 500 Hz
 CONVERT_HEAD = os.path.join(lib.REPO, "tools", "convert_head.py")
@@ -37,7 +38,7 @@ def head(tmp_path_factory):
 
 def one_line_error(r):
     assert r.returncode == 1, "exit %d (expected 1); stderr:\n%s" % (r.returncode, r.stderr)
-    lines = r.stderr.strip().splitlines()
+    lines = error_lines(r.stderr)
     assert len(lines) == 1 and lines[0].startswith("eegpt: error: "), r.stderr
     return lines[0]
 
@@ -102,7 +103,7 @@ def test_a_write_failure_on_every_recording_of_a_list_reports_each_once(micro, t
                         "--output-dir", str(out)], capture_output=True, text=True, timeout=300,
                        preexec_fn=size_limited(20000))
     assert r.returncode == 1, r.stderr
-    lines = r.stderr.strip().splitlines()
+    lines = error_lines(r.stderr)
     assert len(lines) == 4 and lines[-1] == "eegpt: 3 of 3 recordings failed", r.stderr
     assert os.listdir(out) == []
 
@@ -230,8 +231,8 @@ def test_threads_are_clamped_to_the_cores_available(micro, tmp_path):
     cores = len(os.sched_getaffinity(0))
     r = lib.run_ok("embed", lib.recording(REC), "--weights", micro, "--output", tmp_path / "f.h5", "--threads", "1000",
                    "--quiet")
-    assert r.stderr.strip() == ("eegpt: warning: --threads 1000: only %d cores are available to this process; using %d"
-                                % (cores, cores))
+    assert error_lines(r.stderr) == ["eegpt: warning: --threads 1000: only %d cores are available to this process; using %d"
+                                     % (cores, cores)]
     with h5py.File(tmp_path / "f.h5", "r") as f:
         assert f.attrs["complete"] == 1
 
@@ -388,12 +389,30 @@ def test_a_corrupted_tensor_is_refused_by_name(tmp_path):
     assert snapshot(tmp_path) == before
 
 
+def test_untrained_weights_get_one_warning_and_trained_ones_none(micro, tmp_path):
+    x = tmp_path / "x.h5"
+    write_input(x, np.zeros((1, 2, 1024), np.float32), ["FP1", "FP2"])
+    for command in (["embed", lib.recording(REC), "--output", tmp_path / "e.h5", "--quiet"],
+                    ["encode", "--input", x, "--output", tmp_path / "x_out.h5"]):
+        r = lib.run_ok(*command, "--weights", micro)
+        lines = r.stderr.strip().splitlines()
+        assert lines == ["eegpt: warning: weights '%s' are untrained (random-initialised, seed 0): their features and "
+                         "predictions mean nothing" % micro], r.stderr
+    trained = tmp_path / "trained.h5"
+    shutil.copy(micro, trained)
+    with h5py.File(trained, "r+") as f:
+        f.attrs["trained"] = np.int64(1)
+        del f.attrs["random_seed"]
+    r = lib.run_ok("embed", lib.recording(REC), "--weights", trained, "--output", tmp_path / "t.h5", "--quiet")
+    assert r.stderr == ""
+
+
 def test_weights_without_checksums_load_with_a_warning(tmp_path):
     old = without_checksums(converted(tmp_path), tmp_path / "old.h5")
     r = lib.run_ok("embed", lib.recording(REC), "--weights", old, "--output", tmp_path / "f.h5", "--quiet")
-    assert r.stderr.strip() == ("eegpt: warning: weights '%s': no checksums (converted before they were written): a "
-                                "corrupted tensor cannot be detected; convert the checkpoint again with "
-                                "tools/convert_ckpt.py" % old)
+    assert error_lines(r.stderr) == ["eegpt: warning: weights '%s': no checksums (converted before they were written): "
+                                     "a corrupted tensor cannot be detected; convert the checkpoint again with "
+                                     "tools/convert_ckpt.py" % old]
     # one tensor without its checksum among checksummed ones: the file was altered
     w = converted(tmp_path, "mixed.h5")
     with h5py.File(w, "a") as f:

@@ -105,6 +105,43 @@ def test_bads_and_bad_annotations_change_the_output(model):
     assert kept.metadata["windows_overlapping_bad_s"].tolist() == [8.0]
 
 
+def test_epochs_in_a_cross_validation_are_encoded_once_with_the_cache(model, tmp_path, monkeypatch):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    raw = read_raw("Subject00_1.edf")
+    epochs = mne.make_fixed_length_epochs(raw.copy().crop(0, 80), duration=4.0, preload=True, verbose="ERROR")
+    n = len(epochs)
+    y = np.arange(n) % 2
+    plain = eegpt.EEGPTFeatures(model).fit_transform(epochs)
+    encoded = [0]
+    real_embed = eegpt.sklearn.embed
+
+    def counting(recording, *args, **kwargs):
+        encoded[0] += len(recording)
+        return real_embed(recording, *args, **kwargs)
+
+    monkeypatch.setattr(eegpt.sklearn, "embed", counting)
+    cached = make_pipeline(eegpt.EEGPTFeatures(model, memory=str(tmp_path)), LogisticRegression(max_iter=500))
+    scores = cross_val_score(cached, epochs, y, cv=5)  # each split a list of one-epoch Epochs
+    assert encoded[0] == n and np.all(np.isfinite(scores))
+    expected = cross_val_score(make_pipeline(eegpt.EEGPTFeatures(model), LogisticRegression(max_iter=500)),
+                               epochs, y, cv=5)
+    assert encoded[0] == 6 * n  # without the cache every fold encodes its train and test epochs
+    np.testing.assert_array_equal(scores, expected)
+    # The cache gives the features the Epochs give; changed samples are encoded again.
+    encoded[0] = 0
+    t = eegpt.EEGPTFeatures(model, memory=str(tmp_path))
+    np.testing.assert_array_equal(t.fit_transform(epochs), plain)
+    assert encoded[0] == 0
+    changed = epochs.copy()
+    changed._data[1, 0, 0] += 1e-6
+    again = t.transform(changed)
+    assert encoded[0] == 1 and not np.array_equal(again[1], plain[1])
+    np.testing.assert_array_equal(np.delete(again, 1, 0), np.delete(plain, 1, 0))
+
+
 def test_classify_takes_epochs_and_recomputes_the_recording_result(model, tmp_path):
     head = tmp_path / "head.h5"
     r = subprocess.run([sys.executable, os.path.join(lib.REPO, "tools", "convert_head.py"), "--random", head,

@@ -13,7 +13,7 @@ import pytest
 
 import eegpt
 from conftest import D, E, lib
-from eegpt_testlib import rel_err
+from eegpt_testlib import error_lines, rel_err
 
 NAMES = ["FP1", "FP2", "CZ", "O1", "O2"]
 
@@ -29,7 +29,7 @@ def cli_encode(weights, x, names, tmp_path):
         f.create_dataset("channels", data=np.array(names, dtype=object), dtype=h5py.string_dtype())
     r = lib.run("encode", "--weights", weights, "--input", inp, "--output", out)
     if r.returncode != 0:
-        return None, r.stderr.strip()
+        return None, "\n".join(error_lines(r.stderr))
     with h5py.File(out, "r") as f:
         return f["features"][()], ""
 
@@ -109,7 +109,7 @@ def test_files_raise_os_errors_with_the_cli_message(tmp_path, weights):
     r = lib.run("encode", "--weights", missing, "--input", missing, "--output", tmp_path / "o.h5")
     with pytest.raises(FileNotFoundError) as info:
         eegpt.Model(missing)
-    assert "eegpt: error: " + str(info.value) == r.stderr.strip()
+    assert ["eegpt: error: " + str(info.value)] == error_lines(r.stderr)
     not_hdf5 = tmp_path / "not.h5"
     not_hdf5.write_text("hello")
     with pytest.raises(eegpt.Error, match="not an HDF5 file"):

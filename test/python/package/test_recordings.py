@@ -10,6 +10,7 @@ import pytest
 import eegpt
 from eegpt._errors import python_words
 from conftest import D, E, lib
+from eegpt_testlib import error_lines
 
 CONVERT_HEAD = os.path.join(lib.REPO, "tools", "convert_head.py")
 
@@ -98,12 +99,13 @@ def test_bad_inputs_raise_the_cli_messages(model, weights, tmp_path):
             eegpt.embed(name, model, progress=False, **kwargs)
         assert isinstance(info.value, ValueError)
         # The CLI's line, its options named as the Python arguments (stride=, fill_missing=True).
-        assert python_words(r.stderr.strip()).endswith(str(info.value)), (kwargs, r.stderr, str(info.value))
+        assert python_words("\n".join(error_lines(r.stderr))).endswith(str(info.value)), (kwargs, r.stderr,
+                                                                                         str(info.value))
     missing = str(tmp_path / "missing.edf")
     r = lib.run("embed", missing, "--weights", weights, "--output", tmp_path / "x.h5", "--quiet")
     with pytest.raises(FileNotFoundError) as info:
         eegpt.embed(missing, model, progress=False)
-    assert r.stderr.strip() == "eegpt: error: " + str(info.value)
+    assert error_lines(r.stderr) == ["eegpt: error: " + str(info.value)]
     short = lib.write_edf(tmp_path / "short.edf", seconds=3)
     with pytest.raises(eegpt.Error, match="shorter than one 4 s window"):
         eegpt.embed(short, model, progress=False)
