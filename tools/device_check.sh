@@ -6,7 +6,20 @@
 #
 # A fresh build (Catch2 v3, CUDA for sm_90), then on the GPU: the CUDA tests (parity with the CPU
 # path, the eegpt binary with --device cuda), compute-sanitizer memcheck and racecheck on the kernel
-# tests and one encoder call, the bench's [gpu] cases and PyTorch on the same GPU. The parity table
+# tests and one encoder call, the bench's [gpu] cases and PyTorch on the same GPU, eager and
+# torch.compile (tools/bench/peer_bench_gpu.py: the GPU table's rows, attention through
+# scaled_dot_product_attention as the official model computes it); then the GPU machine's own CPU
+# (16 cores: its model and flags in cpu_info.log): the AVX-512 GEMM and AVX512_BF16 kernels against
+# their emulations and the cpu avx512 parity rows (both beside the CUDA tests: correctness only),
+# and, alone at the end, bench_eegpt's CPU cases with 16 threads (fp32, bf16, PyTorch on the CPU in
+# the same run) and the thread scaling at batch 1 and 32.
+#
+# Order and budget: one call of the device tool has 15 minutes of device time in all, start-up
+# included, so the script stops starting steps when its budget (EEGPT_DEVICE_BUDGET_S, default 540 s
+# on a GPU machine) is spent, in the order of what matters most: the build, correctness of the
+# backend, our speed, the peers, the CPU's speed. A step that could not start says so in its log and
+# in results.json. EEGPT_DEVICE_STEPS=name,name runs only those steps (the build always), for a rerun
+# of what failed or was cut. The parity table
 # (test_eegpt "[parity]", every row) includes windows of any length: T = 537 and 512 at patch
 # stride 32, 2000 and 7680 at 64 (the samples past the last whole patch ignored, and shown to be);
 # memcheck's kernel tests include the patch embedding on such windows (no read past the last patch).
@@ -52,7 +65,8 @@ mkdir -p "$out" && out=$(cd "$out" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${EEGPT_DEVICE_BUILD_DIR:-/tmp/eegpt-device-build}
 jobs=${EEGPT_DEVICE_JOBS:-$(nproc)}
-budget=${EEGPT_DEVICE_BUDGET_S:-$([ "$dry_run" -eq 1 ] && echo 3600 || echo 480)}
+budget=${EEGPT_DEVICE_BUDGET_S:-$([ "$dry_run" -eq 1 ] && echo 3600 || echo 540)}
+only=${EEGPT_DEVICE_STEPS:-}
 deadline=$(($(date +%s) + budget))
 rm -rf "$out/steps" "$out"/*.log "$out/results.json"  # a failure marker of an earlier run must not count
 mkdir -p "$out/steps"
@@ -73,6 +87,15 @@ not_run() {  # NAME REASON
 step() {
     local name=$1 limit=$2 rc start end seconds status
     shift 2
+    case "$name" in
+        gpu_info | cpu_info | configure | build) ;;
+        *)
+            if [ -n "$only" ] && [[ ",$only," != *",$name,"* ]]; then
+                not_run "$name" "not selected (EEGPT_DEVICE_STEPS=$only)"
+                return 0
+            fi
+            ;;
+    esac
     local left=$((deadline - $(date +%s)))
     if [ "$left" -lt 10 ]; then
         not_run "$name" "the ${budget}-second budget is spent"
@@ -163,6 +186,12 @@ export PATH=$PATH:/usr/local/cuda/bin
 # ---- build ----
 rm -rf "$build"
 [ "$dry_run" -eq 0 ] && step gpu_info 20 nvidia-smi
+# The CPU by name: family, model and the flags the CPU paths choose by (AMX too: the engine has no AMX
+# kernel yet, so the flags say whether one could run there).
+step cpu_info 10 sh -c 'lscpu; grep -m1 -E "^(cpu family|model)\s" /proc/cpuinfo; grep -m1 "^model\s" /proc/cpuinfo;
+    grep -m1 "^flags" /proc/cpuinfo | tr " " "\n" | grep -E "^(fma|avx2|avx512|avx_vnni|amx)" | sort | paste -sd" "'
+grep -m1 "Model name" "$out/cpu_info.log" | sed 's/^/device_check:   /'
+tail -1 "$out/cpu_info.log" | sed 's/^/device_check:   flags: /'
 step configure 90 "$cmake_bin" -S "$src" -B "$build" "${cmake_args[@]}"
 if [ "$dry_run" -eq 1 ]; then
     grep -E "eegpt:|Catch2" "$out/configure.log" | sed 's/^/device_check:   /'
@@ -178,7 +207,7 @@ else
 fi
 test_bin=$build/test_eegpt  # everything through make_encoder, incl. the parity table
 cuda_bin=$build/test_cuda   # the CUDA kernels, GEMMs and encoder called directly
-gpu_steps=(parity cuda_tests memcheck racecheck racecheck_call bench_gpu peers)
+gpu_steps=(parity cuda_tests memcheck racecheck racecheck_call bench_gpu peers cpu_kernels cpu_bench cpu_threads)
 if [ ! -x "$test_bin" ]; then
     for name in cpu_tests "${gpu_steps[@]}"; do not_run "$name" "the build produced no $test_bin"; done
     finish
@@ -191,7 +220,7 @@ if [ "$dry_run" -eq 1 ]; then
     if [ -x "$cuda_bin" ]; then
         step cuda_skips 60 sh -c '"$0" "[cuda]"; [ $? -eq 4 ]' "$cuda_bin"
     fi
-    for name in "${gpu_steps[@]}"; do not_run "$name" "dry run: needs a GPU"; done
+    for name in "${gpu_steps[@]}"; do not_run "$name" "dry run: needs the GPU machine"; done
     finish
 fi
 
@@ -205,6 +234,9 @@ sanitize=("$sanitizer" --error-exitcode 1 --report-api-errors no --print-limit 2
     step memcheck 200 "${sanitize[@]}" --tool memcheck "$cuda_bin" "[cuda][kernels],[cuda][gemm],[one-call]"
     step racecheck 60 "${sanitize[@]}" --tool racecheck "$cuda_bin" "[cuda][kernels]"
     step racecheck_call 90 "${sanitize[@]}" --tool racecheck "${ours[@]}" "$cuda_bin" "[one-call]" -c fp32
+    # The CPU kernels against their exact emulations on this CPU (AVX-512 GEMM, AVX512_BF16), and the
+    # ISA checks: correctness only, so they may share the machine with the CUDA tests.
+    step cpu_kernels 90 "$test_bin" "[gemm],[bf16],[isa]" --reporter console
 ) &
 sanitizers=$!
 step parity 240 "$test_bin" "[parity]" --reporter console --reporter "junit::out=$out/parity.junit.xml"
@@ -223,9 +255,22 @@ wait "$sanitizers"
 step bench_gpu 150 "$build/bench_eegpt" "[gpu]" --json "$out/bench_gpu.json"
 grep -E "gpu" "$out/bench_gpu.log" | grep -vE "^(\s*$|~|-)" | head -40 | sed 's/^/device_check:   /'
 if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
-    step peers 120 python3 "$src/tools/bench/peer_bench_gpu.py"
+    # The peer stops starting rows 20 s before its step's limit, so that its lines come back.
+    step peers 200 python3 "$src/tools/bench/peer_bench_gpu.py" --budget-s 180
     grep "^peer=" "$out/peers.log" | sed 's/^/device_check:   /'
 else
     not_run peers "python3 has no torch with CUDA here"
 fi
+# The CPU's speed, alone: 16 threads, fp32 and bf16, and PyTorch on the CPU in the same run (the
+# comparison case: PyTorch and ONNX Runtime, both installed there); then threads 1..16 at batch 1 and 8..64.
+cores=$(nproc)
+step cpu_bench 120 sh -c '"$0" "single window cpu 19ch 1024" --threads "$1" --benchmark-samples 10 --no-peers &&
+    "$0" "single window cpu 19ch 1024" --threads "$1" --benchmark-samples 10 --no-peers --precision bf16 &&
+    "$0" "comparison peers*" --threads "$1" --python python3' \
+    "$build/bench_eegpt" "$cores"
+# (Catch2 test specs split at commas: the batch case is named by its prefix.)
+step cpu_threads 120 sh -c 'for t in 1 2 4 8 "$1"; do "$0" "single window cpu 19ch 1024" --threads $t \
+    --benchmark-samples 5 --no-peers || exit; done
+    for t in 8 "$1"; do "$0" "batch cpu 8*" --threads $t --benchmark-samples 2 --no-peers || exit; done' \
+    "$build/bench_eegpt" "$cores"
 finish
