@@ -26,6 +26,13 @@ if(EEGPT_CUDA)
   add_dependencies(test_eegpt eegpt_cuda)  # the parity table's CUDA rows open it
 endif()
 catch_discover_tests(test_eegpt TEST_PREFIX "unit: " PROPERTIES LABELS "unit" SKIP_RETURN_CODE 4)
+if(EEGPT_BUILD_RECORDINGS)
+  target_sources(test_eegpt PRIVATE test/test_mne_filter.cpp)
+  # dsp_probe: MNE's filters and resampling on the command line for test/python/test_mne_dsp.py.
+  add_executable(dsp_probe test/dsp_probe.cpp)
+  target_link_libraries(dsp_probe PRIVATE eegpt_recordings eegpt_warnings)
+  add_dependencies(test_eegpt dsp_probe)
+endif()
 
 # The CUDA kernels, GEMMs and encoder called directly (also built against the CPU emulation of the
 # CUDA runtime by test/cuda_emulation).
