@@ -69,6 +69,21 @@ if(EEGPT_BUILD_RECORDINGS)
   endforeach()
 endif()
 
+# MNE's filters and resampling (dsp_probe) against MNE-Python 1.4.2 itself, from PyPI into a venv of the
+# build directory (tools/setup/make_venv.sh mne): taps, the real recordings filtered and resampled,
+# the mutation checks and the resampling's memory.
+if(EEGPT_BUILD_RECORDINGS)
+  add_test(NAME "mne: MNE 1.4.2 venv"
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tools/setup/make_venv.sh ${CMAKE_BINARY_DIR}/mne_venv mne)
+  set_tests_properties("mne: MNE 1.4.2 venv" PROPERTIES LABELS "python" TIMEOUT 600 FIXTURES_SETUP mne_venv)
+  add_test(NAME "python: mne_dsp"
+           COMMAND ${CMAKE_BINARY_DIR}/mne_venv/bin/python -m pytest -q -p no:cacheprovider
+                   ${CMAKE_SOURCE_DIR}/test/python/test_mne_dsp.py
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties("python: mne_dsp" PROPERTIES LABELS "python" TIMEOUT 900 FIXTURES_REQUIRED mne_venv
+    ENVIRONMENT "EEGPT_DSP_PROBE=$<TARGET_FILE:dsp_probe>;EEGPT_DATA_DIR=${EEGPT_DATA_DIR};OMP_NUM_THREADS=2")
+endif()
+
 # Every relative link of the README and docs/ resolves (no engine needed).
 add_test(NAME "python: docs_links"
          COMMAND ${EEGPT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/test/python/test_docs_links.py

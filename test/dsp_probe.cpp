@@ -10,8 +10,6 @@
 //   dsp_probe resample-memory FROM TO SECONDS          peak RSS of resampling one synthetic channel
 // --window hann and --pad zeros are the mutations the tests must detect; --push N feeds
 // StreamingFir N samples at a time (default: the whole channel).
-#include <sys/resource.h>
-
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -109,10 +107,14 @@ void filter_file(const std::vector<double>& taps, const Args& a, size_t first) {
     write_all(a.positional.at(first + 2), out);
 }
 
+// Peak resident memory of this process (VmHWM: getrusage's ru_maxrss would include the parent's
+// peak, which it keeps across exec).
 long peak_rss_kb() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_maxrss;
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+    throw Error("dsp_probe: no VmHWM in /proc/self/status");
 }
 
 int run(int argc, char** argv) {

@@ -44,31 +44,36 @@ std::vector<double> resample(const std::vector<double>& x, double from_hz, doubl
         throw Error("mne resample " + format_number(from_hz) + " Hz -> " + format_number(to_hz) + " Hz of " +
                     std::to_string(n) + " samples: MNE's padding arithmetic does not fit");
 
-    RealFft forward(old_len);
-    double* p = forward.real();
-    // _smart_pad reflect_limited: pad[t] = 2 x[0] - x[pad0 - t] (0 past x's end) at the start,
-    // pad[t] = 2 x[-1] - x[n - 2 - t] (0 past x's start) at the end.
-    for (int64_t t = 0; t < pad0; ++t) {
-        const int64_t k = pad0 - t;
-        p[t] = reflect && k <= n - 1 ? 2 * x[0] - x[static_cast<size_t>(k)] : 0.0;
+    // The two transforms never live together: the bins the inverse keeps are copied out and the
+    // forward transform freed first (a whole channel's FFT is the memory that matters here).
+    const int64_t new_bins = new_len / 2 + 1;
+    std::vector<std::complex<double>> kept(static_cast<size_t>(new_bins), std::complex<double>(0.0, 0.0));
+    {
+        RealFft forward(old_len);
+        double* p = forward.real();
+        // _smart_pad reflect_limited: pad[t] = 2 x[0] - x[pad0 - t] (0 past x's end) at the start,
+        // pad[t] = 2 x[-1] - x[n - 2 - t] (0 past x's start) at the end.
+        for (int64_t t = 0; t < pad0; ++t) {
+            const int64_t k = pad0 - t;
+            p[t] = reflect && k <= n - 1 ? 2 * x[0] - x[static_cast<size_t>(k)] : 0.0;
+        }
+        std::copy(x.begin(), x.end(), p + pad0);
+        for (int64_t t = 0; t < pad1; ++t) {
+            const int64_t j = n - 2 - t;
+            p[pad0 + n + t] = reflect && j >= 0 ? 2 * x.back() - x[static_cast<size_t>(j)] : 0.0;
+        }
+        forward.forward();
+        std::complex<double>* spectrum = forward.spectrum();
+        const bool shorter = new_len < old_len;
+        const int64_t use_len = shorter ? new_len : old_len;
+        if (use_len % 2 == 0) spectrum[use_len / 2] *= shorter ? 2.0 : 0.5;
+        const double window = 1.0 * (static_cast<double>(new_len) / static_cast<double>(old_len));  // boxcar
+        const int64_t common = std::min(forward.bins(), new_bins);
+        for (int64_t k = 0; k < common; ++k) kept[static_cast<size_t>(k)] = spectrum[k] * window;
     }
-    std::copy(x.begin(), x.end(), p + pad0);
-    for (int64_t t = 0; t < pad1; ++t) {
-        const int64_t j = n - 2 - t;
-        p[pad0 + n + t] = reflect && j >= 0 ? 2 * x.back() - x[static_cast<size_t>(j)] : 0.0;
-    }
-    forward.forward();
-    std::complex<double>* spectrum = forward.spectrum();
-    const bool shorter = new_len < old_len;
-    const int64_t use_len = shorter ? new_len : old_len;
-    if (use_len % 2 == 0) spectrum[use_len / 2] *= shorter ? 2.0 : 0.5;
-    const double window = 1.0 * (static_cast<double>(new_len) / static_cast<double>(old_len));
-
     RealFft inverse(new_len);
-    std::complex<double>* bins = inverse.spectrum();
-    const int64_t common = std::min(forward.bins(), inverse.bins());
-    for (int64_t k = 0; k < common; ++k) bins[k] = spectrum[k] * window;
-    std::fill(bins + common, bins + inverse.bins(), std::complex<double>(0.0, 0.0));
+    std::copy(kept.begin(), kept.end(), inverse.spectrum());
+    kept = std::vector<std::complex<double>>();
     inverse.inverse();
     const double* y = inverse.real();
     const double scale = 1.0 / static_cast<double>(new_len);
