@@ -15,7 +15,8 @@ add_executable(test_eegpt
 target_link_libraries(test_eegpt PRIVATE eegpt_encoder ${EEGPT_CATCH_MAIN})
 target_compile_definitions(test_eegpt PRIVATE EEGPT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 if(EEGPT_BUILD_RECORDINGS)
-  target_sources(test_eegpt PRIVATE test/test_edf.cpp test/test_preprocess.cpp test/test_pipeline.cpp)
+  target_sources(test_eegpt PRIVATE test/test_edf.cpp test/test_preprocess.cpp test/test_pipeline.cpp
+                 test/test_preparation.cpp)
   target_link_libraries(test_eegpt PRIVATE eegpt_recordings)
   # The recording tests also run the CLI (peak memory is measured on a child process).
   target_include_directories(test_eegpt PRIVATE ${EDFLIB_INCLUDE_DIR})
@@ -89,3 +90,14 @@ add_test(NAME "python: docs_links"
          COMMAND ${EEGPT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/test/python/test_docs_links.py
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties("python: docs_links" PROPERTIES LABELS "python")
+
+# The MNE preprocessing end to end against MNE 1.4.2 (the official makers' version), with the Python
+# of the MNE venv of the build directory (the fixture above; Debian's MNE is 1.3): test/python/test_mne_pipeline.py.
+if(EEGPT_BUILD_RECORDINGS)
+  add_test(NAME "python: mne_pipeline"
+           COMMAND ${CMAKE_BINARY_DIR}/mne_venv/bin/python -m pytest -q -p no:cacheprovider
+                   ${CMAKE_SOURCE_DIR}/test/python/test_mne_pipeline.py
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties("python: mne_pipeline" PROPERTIES LABELS "python" TIMEOUT 1200 FIXTURES_REQUIRED mne_venv
+    ENVIRONMENT "EEGPT_BIN=$<TARGET_FILE:eegpt>;EEGPT_DATA_DIR=${EEGPT_DATA_DIR};OMP_NUM_THREADS=2")
+endif()
