@@ -84,15 +84,21 @@ SignalStream::SignalStream(SampleSource& reader, const ChannelPlan& plan, const 
 }
 
 // The mne filters of channel r, in order; `last`: the end of the channel (flushes them).
+// Each stage reads the previous one's output in place (no copy of the input: for a whole channel
+// that is one copy of the channel fewer).
 void SignalStream::native_filter(size_t r, const double* x, size_t n, bool last, std::vector<double>& out) {
-    std::vector<double> in(x, x + n);
+    std::vector<double> done, next;
+    const double* in = x;
+    size_t count = n;
     for (auto& fir : firs_[r]) {
-        out.clear();
-        if (!in.empty()) fir->push(in.data(), static_cast<int64_t>(in.size()), out);
-        if (last) fir->finish(out);
-        in.swap(out);
+        next.clear();
+        if (count > 0) fir->push(in, static_cast<int64_t>(count), next);
+        if (last) fir->finish(next);
+        done.swap(next);
+        in = done.data();
+        count = done.size();
     }
-    out.swap(in);
+    out.swap(done);
 }
 
 void SignalStream::read_whole() {
@@ -115,6 +121,7 @@ void SignalStream::read_whole() {
             if (!firs_.empty()) {
                 native_filter(r, x.data(), x.size(), true, y);
                 x.swap(y);
+                std::vector<double>().swap(y);  // the unfiltered channel, before the FFT needs memory
             }
             const ResampleRatio& ratio = ratios_[static_cast<size_t>(k)];
             if (ratio.up != ratio.down) x = mne_resample(x, sig.rate_hz, static_cast<double>(rate_hz_));
