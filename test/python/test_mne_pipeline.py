@@ -93,7 +93,7 @@ def test_embed_with_mne_filters_and_fft_equals_mne_prepared_windows(weights, tmp
     assert attrs["bandpass_low_hz"] == 0.5 and attrs["bandpass_high_hz"] == 45.0
     assert attrs["bandpass_order"] == 0  # no Butterworth order
     assert "raw.resample" in attrs["resampling"] and "MNE" in attrs["filter"]
-    # the band-pass's look-ahead at 500 Hz: MNE's 'auto' length for a 0.5 Hz transition, 3.3 / 0.5 s
+    # the band-pass's look-ahead at 500 Hz: half MNE's 'auto' length for a 0.5 Hz transition, (3.3 / 0.5) / 2 s
     assert 3.0 < float(attrs["filter_context_s"]) < 3.5
     job = attrs["job"]
     assert "\nfilter_design=mne" in job and "\nresample_method=fft" in job
