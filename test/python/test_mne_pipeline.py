@@ -216,3 +216,33 @@ def test_eegpt_classify_with_the_tuab_head_equals_the_official_forward_on_make_t
         assert f.attrs["filter_design"] == "mne" and f.attrs["resample_method"] == "fft"
     assert got.shape == expected.shape == (6, 1)
     np.testing.assert_allclose(got, expected, rtol=TOL, atol=1e-7)
+
+
+def one_line_error(r):
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip() and "are untrained" not in ln]
+    assert len(lines) == 1 and lines[0].startswith("eegpt: error: "), r.stderr
+    return lines[0][len("eegpt: error: "):]
+
+
+def test_bad_choices_and_contradictions_are_one_line_errors(weights, tuab, tmp_path):
+    rec = lib.recording(REC)
+    out = ["--weights", weights, "--output", tmp_path / "x.h5"]
+    assert one_line_error(lib.run("embed", rec, *out, "--filter-design", "fir")).startswith(
+        "--filter-design 'fir': must be 'scipy'")
+    assert one_line_error(lib.run("preprocess", rec, "--output", tmp_path / "p.h5", "--resample-method", "sinc")).startswith(
+        "--resample-method 'sinc': must be 'poly'")
+    assert one_line_error(lib.run("embed", rec, *out, "--filter-design", "mne")) == (
+        "--filter-design mne: there is no filter to design; give --bandpass or --notch")
+    assert one_line_error(lib.run("embed", rec, *out, "--filter-design", "mne", "--bandpass", "0.5,45",
+                                  "--bandpass-order", "6")).startswith("--bandpass-order is the order of the Butterworth")
+    assert one_line_error(lib.run("embed", rec, *out, "--filter-design", "mne", "--notch", "50", "--notch-q",
+                                  "20")).startswith("--notch-q is the quality factor of the IIR notch")
+    # the head's design counts as well: its preparation is mne
+    r = lib.run("classify", tuab["edf"], "--weights", tuab["weights"], "--head", tuab["head"], "--output",
+                tmp_path / "c.h5", "--bandpass-order", "6")
+    assert "the head's mne filter design" in one_line_error(r)
+    # what MNE refuses at the recording's own rate (500 Hz: Nyquist 250) names the recording
+    msg = one_line_error(lib.run("embed", rec, *out, "--filter-design", "mne", "--bandpass", "0.5,300"))
+    assert msg.startswith("recording '%s': " % rec) and "300" in msg
+    assert not (tmp_path / "x.h5").exists()
