@@ -4,11 +4,13 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "catch_compat.h"
 #include "encoder/error.h"
 #include "recordings/preprocess/mne_filter.h"
 #include "recordings/preprocess/mne_resample.h"
+#include "recordings/preprocess/real_fft.h"
 
 using namespace eegpt;
 using Catch::Matchers::Contains;
@@ -187,4 +189,46 @@ TEST_CASE("mne filters and resampling refuse bad arguments with one line", "[mne
     CHECK(out.empty());
     const double one = 1.0;
     require_one_line_error([&] { fir.push(&one, 1, out); }, "after finish");
+}
+
+TEST_CASE("RealFft: plans made from many threads at once, each transform right", "[mne]") {
+    // FFTW's planner is not thread-safe: without the lock in real_fft.cpp, planning distinct
+    // lengths from many threads at once corrupts its tables.
+    std::vector<int> bad(16, 0);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 16; ++t)
+        threads.emplace_back([&bad, t] {
+            for (int k = 0; k < 40; ++k) {
+                const int64_t n = 64 + 16 * t + 256 * k + (k % 3);
+                RealFft fft(n);
+                for (int64_t i = 0; i < n; ++i) fft.real()[i] = (i == 1) ? 1.0 : 0.0;
+                fft.forward();
+                // The DFT of a unit impulse at 1 is e^{-2 pi i k / n}.
+                const std::complex<double> b = fft.spectrum()[1];
+                if (std::abs(b - std::polar(1.0, -2 * 3.141592653589793 / static_cast<double>(n))) > 1e-12) ++bad[t];
+                fft.inverse();
+                if (std::fabs(fft.real()[1] - static_cast<double>(n)) > 1e-9 * static_cast<double>(n)) ++bad[t];
+            }
+        });
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < 16; ++t) CHECK(bad[static_cast<size_t>(t)] == 0);
+}
+
+TEST_CASE("mne filters and resampling give the same results from several threads at once", "[mne]") {
+    const std::vector<double> x = noise(20000, 11);
+    const std::vector<std::vector<double>> taps = {mne_filter_taps(250, 1, 40), mne_filter_taps(250, 0.5, 45),
+                                                   mne_notch_taps(250, 50), mne_filter_taps(500, 0.1, 75)};
+    std::vector<std::vector<double>> serial, parallel(8);
+    for (int t = 0; t < 8; ++t)
+        serial.push_back(t % 2 ? mne_resample(x, 250, 200 + t) : stream(taps[static_cast<size_t>(t / 2)], x, 4096));
+    for (int round = 0; round < 3; ++round) {
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 8; ++t)
+            threads.emplace_back([&, t] {
+                parallel[static_cast<size_t>(t)] =
+                    t % 2 ? mne_resample(x, 250, 200 + t) : stream(taps[static_cast<size_t>(t / 2)], x, 4096);
+            });
+        for (auto& th : threads) th.join();
+        for (int t = 0; t < 8; ++t) REQUIRE(parallel[static_cast<size_t>(t)] == serial[static_cast<size_t>(t)]);
+    }
 }
