@@ -15,7 +15,8 @@ add_executable(test_eegpt
 target_link_libraries(test_eegpt PRIVATE eegpt_encoder ${EEGPT_CATCH_MAIN})
 target_compile_definitions(test_eegpt PRIVATE EEGPT_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 if(EEGPT_BUILD_RECORDINGS)
-  target_sources(test_eegpt PRIVATE test/test_edf.cpp test/test_preprocess.cpp test/test_pipeline.cpp)
+  target_sources(test_eegpt PRIVATE test/test_edf.cpp test/test_preprocess.cpp test/test_pipeline.cpp
+                 test/test_preparation.cpp)
   target_link_libraries(test_eegpt PRIVATE eegpt_recordings)
   # The recording tests also run the CLI (peak memory is measured on a child process).
   target_include_directories(test_eegpt PRIVATE ${EDFLIB_INCLUDE_DIR})
@@ -26,6 +27,13 @@ if(EEGPT_CUDA)
   add_dependencies(test_eegpt eegpt_cuda)  # the parity table's CUDA rows open it
 endif()
 catch_discover_tests(test_eegpt TEST_PREFIX "unit: " PROPERTIES LABELS "unit" SKIP_RETURN_CODE 4)
+if(EEGPT_BUILD_RECORDINGS)
+  target_sources(test_eegpt PRIVATE test/test_mne_filter.cpp)
+  # dsp_probe: MNE's filters and resampling on the command line for test/python/test_mne_dsp.py.
+  add_executable(dsp_probe test/dsp_probe.cpp)
+  target_link_libraries(dsp_probe PRIVATE eegpt_recordings eegpt_warnings)
+  add_dependencies(test_eegpt dsp_probe)
+endif()
 
 # The CUDA kernels, GEMMs and encoder called directly (also built against the CPU emulation of the
 # CUDA runtime by test/cuda_emulation).
@@ -62,8 +70,34 @@ if(EEGPT_BUILD_RECORDINGS)
   endforeach()
 endif()
 
+# MNE's filters and resampling (dsp_probe) against MNE-Python 1.4.2 itself, from PyPI into a venv of the
+# build directory (tools/setup/make_venv.sh mne): taps, the real recordings filtered and resampled,
+# the mutation checks and the resampling's memory.
+if(EEGPT_BUILD_RECORDINGS)
+  add_test(NAME "mne: MNE 1.4.2 venv"
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tools/setup/make_venv.sh ${CMAKE_BINARY_DIR}/mne_venv mne)
+  set_tests_properties("mne: MNE 1.4.2 venv" PROPERTIES LABELS "python" TIMEOUT 600 FIXTURES_SETUP mne_venv)
+  add_test(NAME "python: mne_dsp"
+           COMMAND ${CMAKE_BINARY_DIR}/mne_venv/bin/python -m pytest -q -p no:cacheprovider
+                   ${CMAKE_SOURCE_DIR}/test/python/test_mne_dsp.py
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties("python: mne_dsp" PROPERTIES LABELS "python" TIMEOUT 900 FIXTURES_REQUIRED mne_venv
+    ENVIRONMENT "EEGPT_DSP_PROBE=$<TARGET_FILE:dsp_probe>;EEGPT_DATA_DIR=${EEGPT_DATA_DIR};OMP_NUM_THREADS=2")
+endif()
+
 # Every relative link of the README and docs/ resolves (no engine needed).
 add_test(NAME "python: docs_links"
          COMMAND ${EEGPT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/test/python/test_docs_links.py
          WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties("python: docs_links" PROPERTIES LABELS "python")
+
+# The MNE preprocessing end to end against MNE 1.4.2 (the official makers' version), with the Python
+# of the MNE venv of the build directory (the fixture above; Debian's MNE is 1.3): test/python/test_mne_pipeline.py.
+if(EEGPT_BUILD_RECORDINGS)
+  add_test(NAME "python: mne_pipeline"
+           COMMAND ${CMAKE_BINARY_DIR}/mne_venv/bin/python -m pytest -q -p no:cacheprovider
+                   ${CMAKE_SOURCE_DIR}/test/python/test_mne_pipeline.py
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties("python: mne_pipeline" PROPERTIES LABELS "python" TIMEOUT 1200 FIXTURES_REQUIRED mne_venv
+    ENVIRONMENT "EEGPT_BIN=$<TARGET_FILE:eegpt>;EEGPT_DATA_DIR=${EEGPT_DATA_DIR};OMP_NUM_THREADS=2")
+endif()

@@ -502,3 +502,51 @@ TEST_CASE("peak memory does not grow with the recording's length", "[pipeline][m
     CHECK(rss_large < 400.0);
     CHECK(rss_2h < 400.0);
 }
+
+TEST_CASE("peak memory of the MNE filters stays bounded with polyphase resampling; fft keeps channels whole",
+          "[pipeline][memory][preparation]") {
+    // --filter-design mne streams (StreamingFir before the polyphase resampler): 20 minutes and 2
+    // hours of 19-channel EEG at 250 Hz must peak within 10% of each other, as the default path
+    // does. --resample-method fft holds every channel whole in float32 (2 hours at 256 Hz:
+    // 19 x 1,843,200 x 4 bytes = 134 MiB) plus one channel's work in float64: checked against
+    // those bounds. The printed figures are in bench/RESULTS.md.
+    TempPath short_edf("mne20min.edf"), long_edf("mne2h.edf"), tiny("mnetiny.h5"), out("mneo.h5");
+    ModelConfig micro;
+    micro.embed_dim = 16;
+    micro.depth = 1;
+    micro.num_heads = 2;
+    micro.embed_num = 1;
+    micro.mlp_hidden = 32;
+    save_weights(random_weights(micro, 0), tiny);
+    SyntheticRecordingSpec spec;
+    spec.rate_hz = 250;
+    spec.seconds = 20 * 60;
+    write_synthetic_recording(short_edf, spec);
+    spec.seconds = 2 * 3600;
+    write_synthetic_recording(long_edf, spec);
+    const std::string bin = EEGPT_BIN;
+    auto embed = [&](const std::string& edf, const char* method) {
+        return peak_rss_mib({bin, "embed", edf, "--weights", tiny, "--output", out, "--quiet", "--force",
+                             "--filter-design", "mne", "--bandpass", "0.1,75", "--notch", "50", "--resample-method", method});
+    };
+    auto preprocess = [&](const std::string& edf, const char* method) {
+        return peak_rss_mib({bin, "preprocess", edf, "--output", out, "--force", "--filter-design", "mne", "--bandpass",
+                             "0.1,75", "--notch", "50", "--resample-method", method});
+    };
+    const double embed_poly_20 = embed(short_edf, "poly"), embed_poly_2h = embed(long_edf, "poly");
+    const double embed_fft_20 = embed(short_edf, "fft"), embed_fft_2h = embed(long_edf, "fft");
+    const double pre_poly_20 = preprocess(short_edf, "poly"), pre_poly_2h = preprocess(long_edf, "poly");
+    const double pre_fft_20 = preprocess(short_edf, "fft"), pre_fft_2h = preprocess(long_edf, "fft");
+    std::printf("peak RSS (MiB), 19 channels at 250 Hz, --filter-design mne --bandpass 0.1,75 --notch 50, micro model:\n"
+                "  embed      poly: 20 min %.1f, 2 h %.1f; fft: 20 min %.1f, 2 h %.1f\n"
+                "  preprocess poly: 20 min %.1f, 2 h %.1f; fft: 20 min %.1f, 2 h %.1f\n",
+                embed_poly_20, embed_poly_2h, embed_fft_20, embed_fft_2h, pre_poly_20, pre_poly_2h, pre_fft_20, pre_fft_2h);
+    CHECK(std::fabs(embed_poly_2h - embed_poly_20) < 0.10 * embed_poly_20);
+    CHECK(std::fabs(pre_poly_2h - pre_poly_20) < 0.10 * pre_poly_20);
+    CHECK(embed_poly_2h < 400.0);
+    // fft: the channels whole in float32 (19 x 2 h x 256 Hz x 4 bytes) plus one channel's float64
+    // work at 250 Hz (input, filtered and FFT buffers: well under 8 copies of 14 MiB).
+    const double kept = 19.0 * 7200 * 256 * 4 / (1024.0 * 1024.0);
+    CHECK(embed_fft_2h - embed_poly_2h > 0.8 * kept);  // it does hold them (the test can see it)
+    CHECK(embed_fft_2h < embed_poly_2h + kept + 8 * 7200 * 250 * 8 / (1024.0 * 1024.0));
+}

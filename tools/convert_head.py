@@ -23,6 +23,11 @@ their script saved:
     tuev        the same with a depthwise (1, 55) 'same' conv and no second GELU; 6 classes
                                                                            23 x 1000 @ 200 Hz, uV/100
 
+tuab and tuev heads also carry the data preparation of the official dataset makers (make_TUAB.py,
+make_TUEV.py: MNE FIR band-pass 0.1-75 Hz, FIR notch 50 Hz, FFT resampling to 200 Hz, microvolts / 100)
+as the group /preparation, which `eegpt classify --head` applies by default; --no-preparation leaves
+it out.
+
 The encoder (`target_encoder.*`, fine-tuned for TUAB/TUEV) is converted from the same checkpoint by
 tools/convert_ckpt.py (`--patch-stride 32` for kaggleern and physiop300); here its tensors only give
 E and D, from which, with the recipe's window and patch stride, every head tensor's shape follows
@@ -70,8 +75,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eegpt_format import CHANNEL_INDEX, CHANNEL_NAMES, normalize_channel  # noqa: E402
 
-CONVERTER_VERSION = "convert_head 4"  # 2: Fletcher32 checksums; 3: format version 2 (steps), recipes;
-# 4: format version 3 (class names in a dataset)
+CONVERTER_VERSION = "convert_head 5"  # 2: Fletcher32 checksums; 3: format version 2 (steps), recipes;
+# 4: format version 3 (class names in a dataset); 5: the /preparation group (tuab, tuev)
 FORMAT_VERSION = 3
 MAX_CLASSES = 1 << 20  # the engine's bound
 PATCH = 64
@@ -113,10 +118,16 @@ RECIPES = {
     "sleepedf": dict(inputs=["Fpz-Cz", "Pz-Oz"], encoder=SLEEP_ENCODER, window=3000, rate=100.0, unit=0.001,
                      stride_s=30.0, patch_stride=64, interpolate=7680, classes="W N1 N2 N3 REM".split()),
     "tuab": dict(inputs=TUH23, encoder=TUH_ENCODER20, window=2000, rate=200.0, unit=0.1, stride_s=10.0,
-                 patch_stride=64, classes="normal abnormal".split()),
+                 patch_stride=64, classes="normal abnormal".split(), prepared=True),
     "tuev": dict(inputs=TUH23, encoder=TUH_ENCODER20, window=1000, rate=200.0, unit=0.1, stride_s=1.0,
-                 patch_stride=64, classes="SPSW GPED PLED EYEM ARTF BCKG".split()),
+                 patch_stride=64, classes="SPSW GPED PLED EYEM ARTF BCKG".split(), prepared=True),
 }
+# The data preparation of downstream_tueg/dataset_maker/make_TUAB.py and make_TUEV.py (MNE 1.4.2):
+# the 23 channels dropped to and reordered, raw.filter(l_freq=0.1, h_freq=75.0), raw.notch_filter(50.0),
+# raw.resample(200), data in microvolts (the training loop then divides by 100). Written as the
+# head's /preparation group, which `eegpt classify --head` applies by default.
+TUH_PREPARATION = dict(filter_design="mne", bandpass_low_hz=0.1, bandpass_high_hz=75.0, notch_hz=50.0,
+                       resample_method="fft")
 PROBE_HIDDEN = 16      # linear_probe1 outputs of the four linear-probe scripts
 SLEEP_WIDTH, SLEEP_FF, SLEEP_HEADS, SLEEP_LAYERS = 64, 256, 4, 4
 TUH_ENC = 20
@@ -388,9 +399,10 @@ def check_class_names(names, output):
         seen.add(n)
 
 
-def write_head(path, attrs, steps):
+def write_head(path, attrs, steps, preparation=None):
     """attrs: root attributes (without format, format_version, n_steps; class_names becomes the
-    dataset /class_names); steps: list of step()s."""
+    dataset /class_names); steps: list of step()s; preparation: the /preparation group's
+    attributes, or None for none."""
     if sum(s["op"] == "encoder" for s in steps) != 1:
         raise Fail("internal: exactly one encoder step")
     attrs = dict(attrs)
@@ -414,6 +426,15 @@ def write_head(path, attrs, steps):
                 else:
                     f.attrs[k] = str(v)
             f.attrs["n_steps"] = np.int64(len(steps))
+            if preparation is not None:
+                pg = f.create_group("preparation")
+                for k, v in preparation.items():
+                    if isinstance(v, (list, tuple)):
+                        pg.attrs.create(k, data=np.array([str(x) for x in v], dtype=object), dtype=h5py.string_dtype())
+                    elif isinstance(v, float):
+                        pg.attrs[k] = np.float64(v)
+                    else:
+                        pg.attrs[k] = str(v)
             g = f.create_group("steps")
             for i, s in enumerate(steps):
                 sg = g.create_group(str(i))
@@ -502,9 +523,15 @@ def from_recipe(args):
     t.finish(Tensors.IGNORED + (("norm.",) if args.recipe == "tuev" else ()))
     classes = class_names(args.classes, k, output, r["classes"])
     unit = parse_unit(args.input_unit) if args.input_unit else r["unit"]
+    if args.no_preparation and not r.get("prepared"):
+        raise Fail("--no-preparation: the %s recipe carries no data preparation (tuab and tuev do)" % args.recipe)
+    preparation = None
+    if r.get("prepared") and not args.no_preparation:
+        preparation = dict(name=args.recipe, channels=list(inputs), **TUH_PREPARATION,
+                           sample_rate_hz=float(r["rate"]), unit_mv=float(unit))
     write_head(args.output, root_attrs(args.recipe, classes, output, inputs, r["rate"], r["window"], unit,
                                           r["stride_s"], os.path.basename(args.checkpoint), sha256_of(args.checkpoint)),
-                  steps)
+                  steps, preparation)
 
 
 def stride_for(n, what):
@@ -668,6 +695,9 @@ def main(argv=None):
     p.add_argument("output", help="head file to write (.h5)")
     p.add_argument("--recipe", choices=sorted(RECIPES), help="one of the seven official downstream models")
     p.add_argument("--random", action="store_true", help="write a random head instead (tests)")
+    p.add_argument("--no-preparation", action="store_true",
+                   help="tuab, tuev: leave out the data preparation (MNE FIR 0.1-75 Hz, notch 50 Hz, FFT resampling to "
+                        "200 Hz) that `eegpt classify` would apply by default")
     p.add_argument("--input-channels", help="the model's input labels in order (a recipe has its own)")
     p.add_argument("--encoder-channels", help="no recipe: channels the encoder sees (after chan_conv); default: the inputs")
     p.add_argument("--classes", help="class names, comma-separated (sigmoid: 2, for p < 0.5 then p >= 0.5)")
@@ -683,6 +713,8 @@ def main(argv=None):
         args = p.parse_args(argv)
         if not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
             raise Fail("output directory does not exist: %s" % os.path.dirname(os.path.abspath(args.output)))
+        if args.no_preparation and not args.recipe:
+            raise Fail("--no-preparation goes with --recipe tuab or tuev")
         if args.random:
             if args.checkpoint is not None or args.recipe:
                 raise Fail("--random takes no checkpoint and no --recipe")

@@ -151,6 +151,8 @@ if [ "$dry_run" -eq 1 ]; then
     need "CLI11 headers in $deps/include/CLI (run tools/setup/fill_deps.sh)" test -f "$deps/include/CLI/CLI.hpp"
     need "EDFlib header $deps/include/edflib.h (run tools/setup/fill_deps.sh)" test -f "$deps/include/edflib.h"
     need "EDFlib library $deps/lib/libedf.a (run tools/setup/fill_deps.sh)" test -f "$deps/lib/libedf.a"
+    need "FFTW3 header $deps/include/fftw3.h (run tools/setup/fill_deps.sh)" test -f "$deps/include/fftw3.h"
+    need "FFTW3 library $deps/lib/libfftw3.a (run tools/setup/fill_deps.sh)" test -f "$deps/lib/libfftw3.a"
     need "Catch2 3.4.0 in $deps/catch2-3.4.0 (run tools/setup/fill_deps.sh)" \
         test -f "$deps/catch2-3.4.0/lib/cmake/Catch2/Catch2Config.cmake"
     need "cmake 4.4 in $deps/cmake-4.4 (run tools/setup/fill_deps.sh)" test -x "$cmake_bin"
@@ -168,6 +170,10 @@ else
     need "EDFlib library: carry .deps/lib (tools/setup/fill_deps.sh) or install EDFlib" \
         have_any "$deps/lib/libedf.a" /usr/lib/x86_64-linux-gnu/libedf.a /usr/lib/x86_64-linux-gnu/libedf.so \
         /usr/local/lib/libedf.a
+    need "FFTW3 header: carry .deps/include (tools/setup/fill_deps.sh) or install libfftw3-dev" \
+        have_any "$deps/include/fftw3.h" /usr/include/fftw3.h /usr/local/include/fftw3.h
+    need "FFTW3 static library: carry .deps/lib (tools/setup/fill_deps.sh) or install libfftw3-dev" \
+        have_any "$deps/lib/libfftw3.a" /usr/lib/x86_64-linux-gnu/libfftw3.a /usr/local/lib/libfftw3.a
     need "Catch2 v3 (a CMake package)" have_any /usr/lib/cmake/Catch2 /usr/lib/x86_64-linux-gnu/cmake/Catch2 \
         /usr/local/lib/cmake/Catch2 /usr/share/cmake/Catch2 "$deps/catch2-3.4.0/lib/cmake/Catch2"
     [ -d "$deps/catch2-3.4.0/lib/cmake/Catch2" ] && cmake_args+=("-DCMAKE_PREFIX_PATH=$deps/catch2-3.4.0")

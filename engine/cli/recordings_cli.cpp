@@ -109,7 +109,39 @@ void check_notch(double notch_hz, double notch_q) {
         throw Error("--notch-q " + format_number(notch_q) + ": must be a quality factor between 0 and 1000");
 }
 
-RecordingOptions recording_options(const RecordingArgs& a) {
+// The preprocessing the options ask for, resolved against the head's preparation (when `head`
+// has one): option > head > default, setting by setting (preparation.h).
+void resolve_preprocessing(const RecordingArgs& a, const Head* head, PreprocessOptions& pre) {
+    PreparationRequest r;
+    r.filter_design_given = !a.filter_design.empty();
+    if (r.filter_design_given) r.filter_design = parse_filter_design(a.filter_design, "--filter-design");
+    r.resample_method_given = !a.resample_method.empty();
+    if (r.resample_method_given) r.resample_method = parse_resample_method(a.resample_method, "--resample-method");
+    r.bandpass_given = a.bandpass_given || !a.bandpass.empty();
+    if (!a.bandpass.empty() && a.bandpass != "off") {
+        size_t comma = a.bandpass.find(',');
+        try {
+            if (comma == std::string::npos) throw std::invalid_argument("");
+            size_t used_low = 0, used_high = 0;
+            const std::string low = a.bandpass.substr(0, comma), high = a.bandpass.substr(comma + 1);
+            if (!plain_number(low) || !plain_number(high)) throw std::invalid_argument("");
+            r.bandpass_low_hz = std::stod(low, &used_low);
+            r.bandpass_high_hz = std::stod(high, &used_high);
+            if (used_low != low.size() || used_high != high.size()) throw std::invalid_argument("");
+        } catch (const std::exception&) {
+            throw Error("--bandpass '" + a.bandpass + "' must be LOW,HIGH in Hz (e.g. 0.1,75), or 'off'");
+        }
+    }
+    r.bandpass_order_given = a.bandpass_order_given;
+    r.bandpass_order = a.bandpass_order;
+    r.notch_given = a.notch_given;
+    r.notch_hz = a.notch_hz;
+    r.notch_q_given = a.notch_q_given;
+    r.notch_q = a.notch_q;
+    resolve_preparation(r, head && head->has_preparation ? &head->preparation : nullptr, pre);
+}
+
+RecordingOptions recording_options(const RecordingArgs& a, const Head* head = nullptr) {
     RecordingOptions o;
     if (a.batch < 1 || a.batch > kMaxBatch)
         throw Error("--batch " + std::to_string(a.batch) + ": must be between 1 and " + std::to_string(kMaxBatch) +
@@ -127,25 +159,7 @@ RecordingOptions recording_options(const RecordingArgs& a) {
         throw Error("--fill-missing '" + a.fill_missing + "': the only filling is 'zeros'");
     o.montage.fill_missing_zeros = a.fill_missing == "zeros";
     o.preprocess.average_reference = a.average_reference;
-    if (!a.bandpass.empty()) {
-        size_t comma = a.bandpass.find(',');
-        try {
-            if (comma == std::string::npos) throw std::invalid_argument("");
-            size_t used_low = 0, used_high = 0;
-            const std::string low = a.bandpass.substr(0, comma), high = a.bandpass.substr(comma + 1);
-            if (!plain_number(low) || !plain_number(high)) throw std::invalid_argument("");
-            o.preprocess.filters.bandpass_low_hz = std::stod(low, &used_low);
-            o.preprocess.filters.bandpass_high_hz = std::stod(high, &used_high);
-            if (used_low != low.size() || used_high != high.size()) throw std::invalid_argument("");
-        } catch (const std::exception&) {
-            throw Error("--bandpass '" + a.bandpass + "' must be LOW,HIGH in Hz (e.g. 0.1,75)");
-        }
-        o.preprocess.filters.bandpass_order = a.bandpass_order;
-        design_filters(o.preprocess.filters, kModelRateHz);  // reject bad numbers before any work
-    }
-    o.preprocess.filters.notch_hz = a.notch_hz;
-    o.preprocess.filters.notch_q = a.notch_q;
-    if (a.notch_hz > 0) design_filters(o.preprocess.filters, kModelRateHz);
+    resolve_preprocessing(a, head, o.preprocess);
     o.features_dtype = parse_features_dtype(a.features_dtype);
     if (!(a.stride_s >= 0)) stride_samples(a.stride_s, kModelRateHz);  // 0: the default; the rest is checked at the model's rate
     return o;
@@ -222,7 +236,7 @@ std::string describe_head(const std::string& path, const Head& h, const WindowGe
 }
 
 int run_many(const RecordingArgs& a, bool classify) {
-    const RecordingOptions options = [&] {
+    RecordingOptions options = [&] {
         RecordingOptions o = recording_options(a);
         o.save_features = !classify || a.save_features;
         return o;
@@ -233,6 +247,11 @@ int run_many(const RecordingArgs& a, bool classify) {
         head = std::make_unique<Head>(load_head(a.head));
         for (const auto& w : head->warnings)
             std::fprintf(stderr, "eegpt: warning: head '%s': %s\n", a.head.c_str(), w.c_str());
+    }
+    if (head && head->has_preparation) {
+        options = recording_options(a, head.get());
+        options.save_features = a.save_features;
+        if (!a.quiet) std::printf("%s\n", describe_head_preparation(head->preparation).c_str());
     }
     window_geometry(options, head.get());  // the stride at the model's rate, before any work
     const std::vector<std::string> inputs = expand_inputs(a.recordings);
@@ -441,11 +460,12 @@ int run_inspect(const RecordingArgs& a) {
 }
 
 int run_preprocess(const RecordingArgs& a) {
-    const RecordingOptions options = recording_options(a);
+    RecordingOptions options = recording_options(a);
     if (a.recordings.size() != 1) throw Error("preprocess takes one recording and --output");
     check_output_path(a.output, {{"the input recording", a.recordings[0]}, {"the head", a.head}}, a.force);
     std::unique_ptr<Head> head;
     if (!a.head.empty()) head = std::make_unique<Head>(load_head(a.head));
+    if (head && head->has_preparation) options = recording_options(a, head.get());
     for (const auto& w : write_preprocessed(a.recordings[0], a.output, options.montage, options.preprocess,
                                             EEGPT_VERSION, head.get()))
         std::fprintf(stderr, "eegpt: warning: %s: %s\n", a.recordings[0].c_str(), w.c_str());
@@ -457,10 +477,17 @@ void add_preprocess_options(CLI::App* cmd, RecordingArgs& a) {
                     "montage: 'standard19', 'all' (default: every signal that maps) or names, e.g. FP1,FP2,CZ");
     cmd->add_option("--fill-missing", a.fill_missing, "'zeros': a requested channel the recording lacks is all zeros");
     cmd->add_flag("--average-reference", a.average_reference, "subtract the mean of the recorded channels");
-    cmd->add_option("--bandpass", a.bandpass, "zero-phase Butterworth band-pass LOW,HIGH in Hz (default: off)");
-    cmd->add_option("--bandpass-order", a.bandpass_order, "band-pass order")->capture_default_str();
-    cmd->add_option("--notch", a.notch_hz, "zero-phase notch at this frequency in Hz (default: off)");
-    cmd->add_option("--notch-q", a.notch_q, "notch quality factor (0 to 1000)")->capture_default_str();
+    cmd->add_option("--bandpass", a.bandpass,
+                    "zero-phase band-pass LOW,HIGH in Hz, or 'off' (default: off, or the head's preparation)");
+    cmd->add_option("--bandpass-order", a.bandpass_order, "Butterworth order (--filter-design scipy)")->capture_default_str();
+    cmd->add_option("--notch", a.notch_hz, "zero-phase notch at this frequency in Hz, 0 for off (default: off, or the head's)");
+    cmd->add_option("--notch-q", a.notch_q, "notch quality factor, 0 to 1000 (--filter-design scipy)")->capture_default_str();
+    cmd->add_option("--filter-design", a.filter_design,
+                    "'scipy': Butterworth + iirnotch (sosfiltfilt) after resampling; 'mne': MNE 1.4.2's FIR filters "
+                    "(raw.filter, raw.notch_filter) at the recording's rate before resampling (default: scipy, or the head's)");
+    cmd->add_option("--resample-method", a.resample_method,
+                    "'poly': scipy's resample_poly, streamed; 'fft': MNE 1.4.2's raw.resample, each channel whole in "
+                    "memory (default: poly, or the head's)");
     cmd->add_option("--out-of-range", a.out_of_range,
                     "samples outside a signal's digital range: 'keep' them (as MNE does) or 'clip' them to it")
         ->capture_default_str();
@@ -551,6 +578,13 @@ void refuse_empty_paths(CLI::App& app) {
 }
 
 int RecordingCommands::run() {
+    for (CLI::App* cmd : {embed_, classify_, preprocess_})
+        if (cmd->parsed()) {
+            args_.bandpass_given = cmd->count("--bandpass") > 0;
+            args_.bandpass_order_given = cmd->count("--bandpass-order") > 0;
+            args_.notch_given = cmd->count("--notch") > 0;
+            args_.notch_q_given = cmd->count("--notch-q") > 0;
+        }
     if (embed_->parsed()) return run_many(args_, false);
     if (classify_->parsed()) return run_many(args_, true);
     if (inspect_->parsed()) return run_inspect(args_);

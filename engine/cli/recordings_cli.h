@@ -11,6 +11,9 @@ struct RecordingArgs {
     std::vector<std::string> recordings;  // paths and @list files
     std::string output_dir = ".", output, shard, weights, head, device = "cpu", precision = "fp32";
     std::string channels, fill_missing, bandpass, features_dtype = "float32", raw_output, out_of_range = "keep";
+    std::string filter_design, resample_method;  // "": not given (the head's preparation, else scipy / poly)
+    // Which preprocessing options were given on the command line (option > head > default).
+    bool bandpass_given = false, bandpass_order_given = false, notch_given = false, notch_q_given = false;
     double stride_s = 0, notch_hz = 0, notch_q = 30, seconds = 10;  // stride 0: the window length, or the head's
     int batch = 32, threads = 0, bandpass_order = 4;
     bool average_reference = false, quiet = false, force = false, no_overwrite = false, save_features = false,

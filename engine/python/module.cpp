@@ -51,20 +51,32 @@ constexpr int kInterruptBatch = 32;
 RecordingOptions recording_options(double stride_s, int batch, const std::vector<std::string>& channels,
                                    bool fill_missing_zeros, bool average_reference, double bandpass_low,
                                    double bandpass_high, int bandpass_order, double notch_hz, double notch_q,
-                                   const std::string& features_dtype, bool save_features) {
+                                   const std::string& filter_design, const std::string& resample_method,
+                                   const std::string& features_dtype, bool save_features, const Head* head = nullptr) {
     RecordingOptions o;
     o.stride_s = stride_s;
     o.batch = batch;
     o.montage.channels = channels;
     o.montage.fill_missing_zeros = fill_missing_zeros;
     o.preprocess.average_reference = average_reference;
-    FilterOptions& f = o.preprocess.filters;
-    f.bandpass_low_hz = bandpass_low;
-    f.bandpass_high_hz = bandpass_high;
-    f.bandpass_order = bandpass_order;
-    f.notch_hz = notch_hz;
-    f.notch_q = notch_q;
-    if (f.enabled()) design_filters(f, kModelRateHz);
+    // Python passes bandpass=None as (0, 0) and notch=None as a negative number (not given; 0 is
+    // "off"); bandpass_order and notch_q count as given when they differ from their defaults.
+    PreparationRequest r;
+    r.filter_design_given = !filter_design.empty();
+    if (r.filter_design_given) r.filter_design = parse_filter_design(filter_design, "filter_design");
+    r.resample_method_given = !resample_method.empty();
+    if (r.resample_method_given) r.resample_method = parse_resample_method(resample_method, "resample_method");
+    r.bandpass_given = bandpass_low != 0 || bandpass_high != 0;
+    r.bandpass_low_hz = bandpass_low;
+    r.bandpass_high_hz = bandpass_high;
+    r.bandpass_order_given = bandpass_order != 4;
+    r.bandpass_order = bandpass_order;
+    r.notch_given = notch_hz >= 0;
+    r.notch_hz = std::max(0.0, notch_hz);
+    r.notch_q_given = notch_q != 30;
+    r.notch_q = notch_q;
+    resolve_preparation(r, head && head->has_preparation ? &head->preparation : nullptr, o.preprocess,
+                        SettingNames::keywords());
     o.features_dtype = parse_features_dtype(features_dtype);
     o.save_features = save_features;
     return o;
@@ -165,12 +177,12 @@ public:
     nb::dict process(nb::object input, const std::string& output, double stride_s, int batch,
                      const std::vector<std::string>& channels, bool fill_missing_zeros, bool average_reference,
                      double bandpass_low, double bandpass_high, int bandpass_order, double notch_hz, double notch_q,
+                     const std::string& filter_design, const std::string& resample_method,
                      const std::string& features_dtype, const std::string& head_path, bool save_features,
                      nb::object progress, const std::string& job) {
         RecordingOptions o = recording_options(stride_s, batch, channels, fill_missing_zeros, average_reference,
                                                bandpass_low, bandpass_high, bandpass_order, notch_hz, notch_q,
-                                               features_dtype, save_features);
-        o.job = job;
+                                               filter_design, resample_method, features_dtype, save_features);
         std::unique_ptr<Head> head;
         if (!head_path.empty()) {
             head = std::make_unique<Head>(load_head(head_path));
@@ -179,7 +191,13 @@ public:
             } catch (const Error& e) {
                 throw Error("head '" + head_path + "' does not fit the model: " + e.what());
             }
+            // The head's preparation applies unless the keywords override it, as in the CLI.
+            if (head->has_preparation)
+                o = recording_options(stride_s, batch, channels, fill_missing_zeros, average_reference, bandpass_low,
+                                      bandpass_high, bandpass_order, notch_hz, notch_q, filter_design, resample_method,
+                                      features_dtype, save_features, head.get());
         }
+        o.job = job;
         window_geometry(o, head.get());  // the stride at the model's rate, before any work
         ModelContext context{EEGPT_VERSION, encoder_.get(), &weights_->provenance, head.get(), head_path};
         std::unique_ptr<SampleSource> memory;
@@ -438,7 +456,8 @@ NB_MODULE(_core, m) {
         .def("time_encode", &Model::time_encode, "x"_a, "channels"_a)
         .def("process", &Model::process, "input"_a, "output"_a, "stride_s"_a, "batch"_a, "channels"_a,
              "fill_missing_zeros"_a, "average_reference"_a, "bandpass_low"_a, "bandpass_high"_a, "bandpass_order"_a,
-             "notch_hz"_a, "notch_q"_a, "features_dtype"_a, "head_path"_a, "save_features"_a, "progress"_a.none(), "job"_a = "")
+             "notch_hz"_a, "notch_q"_a, "filter_design"_a, "resample_method"_a, "features_dtype"_a, "head_path"_a,
+             "save_features"_a, "progress"_a.none(), "job"_a = "")
         .def_prop_ro("config", &Model::config, nb::rv_policy::reference_internal)
         .def_prop_ro("provenance", &Model::provenance, nb::rv_policy::reference_internal)
         .def_prop_ro("device", &Model::device)
@@ -460,16 +479,16 @@ NB_MODULE(_core, m) {
         [](const std::string& weights, const std::string& device, const std::string& precision, double stride_s,
            const std::vector<std::string>& channels, bool fill_missing_zeros, bool average_reference,
            double bandpass_low, double bandpass_high, int bandpass_order, double notch_hz, double notch_q,
-           const std::string& features_dtype) {
+           const std::string& filter_design, const std::string& resample_method, const std::string& features_dtype) {
             const RecordingOptions o =
                 eegpt::python::recording_options(stride_s, 1, channels, fill_missing_zeros, average_reference,
                                                  bandpass_low, bandpass_high, bandpass_order, notch_hz, notch_q,
-                                                 features_dtype, true);
+                                                 filter_design, resample_method, features_dtype, true);
             return job_record(JobMaker{"embed", weights, "", device, precision, 0}, o);
         },
         "weights"_a, "device"_a, "precision"_a, "stride_s"_a, "channels"_a, "fill_missing_zeros"_a,
         "average_reference"_a, "bandpass_low"_a, "bandpass_high"_a, "bandpass_order"_a, "notch_hz"_a, "notch_q"_a,
-        "features_dtype"_a);
+        "filter_design"_a, "resample_method"_a, "features_dtype"_a);
     m.def("parse_montage", &parse_montage, "spec"_a);
     m.def("channel_dictionary", &channel_dictionary);
     // The CLI's channel plan of a recording's labels (recordings/channel_map.h), each signal a

@@ -19,7 +19,7 @@ from . import _core
 from ._errors import PathArg, engine_call, fs_path
 from ._model import Model
 from ._progress import ProgressArg, progress_callback
-from ._recordings import _filters, _montage, output_name, run_recording
+from ._recordings import FILTER_DESIGNS, RESAMPLE_METHODS, _choice, _filters, _montage, output_name, run_recording
 
 
 class Job:
@@ -64,7 +64,10 @@ def _job_record(spec, options):
     return _core.job_record(weights, spec[-3], spec[-2], float(options.get("stride") or 0.0),
                             _montage(options.get("channels")), bool(options.get("fill_missing")),
                             bool(options.get("average_reference")), low, high, int(options.get("bandpass_order", 4)),
-                            notch, float(options.get("notch_q", 30.0)), options.get("features_dtype", "float32"))
+                            notch, float(options.get("notch_q", 30.0)),
+                            _choice(options.get("filter_design"), "filter_design", FILTER_DESIGNS),
+                            _choice(options.get("resample_method"), "resample_method", RESAMPLE_METHODS),
+                            options.get("features_dtype", "float32"))
 
 
 def _embed_one(recording, output, spec, options, job="", progress=False):
@@ -114,7 +117,7 @@ def embed_many(recordings: Union[PathArg, Iterable[PathArg]], output_dir: PathAr
         (stride, filters, channels, weights, ...) share output_dir instead of replacing each other.
     **options
         As eegpt.embed's: stride, channels, fill_missing, average_reference, bandpass,
-        bandpass_order, notch, notch_q, batch, features_dtype.
+        bandpass_order, notch, notch_q, filter_design, resample_method, batch, features_dtype.
 
     Returns
     -------

@@ -124,14 +124,34 @@ def _number(value, what):
     return float(value)
 
 
+FILTER_DESIGNS = ("scipy", "mne")
+RESAMPLE_METHODS = ("poly", "fft")
+
+
 def _filters(bandpass, notch):
+    """(low, high, notch) for the engine: bandpass None is (0, 0), notch None is -1 (not given:
+    a head's preparation applies), 0 is off."""
     low = high = 0.0
     if bandpass is not None:
         try:
             low, high = (float(v) for v in bandpass)
         except (TypeError, ValueError):
             raise TypeError("bandpass must be (LOW, HIGH) in Hz, e.g. (0.1, 75), not %r" % (bandpass,)) from None
-    return low, high, 0.0 if notch is None else _number(notch, "notch")
+    if notch is None:
+        return low, high, -1.0
+    notch = _number(notch, "notch")
+    if not notch >= 0:
+        raise ValueError("notch must be a frequency in Hz (0 < F < 128), or 0 for off, not %r" % notch)
+    return low, high, notch
+
+
+def _choice(value, name, choices):
+    """A filter_design / resample_method keyword: None (the head's, else the default) or one of `choices`."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError("%s must be None or one of %s, not %r" % (name, ", ".join(repr(c) for c in choices), value))
+    return value
 
 
 class ChannelMap:
@@ -198,7 +218,8 @@ def map_channels(names: Union[Sequence[str], str], channels: Union[Sequence[str]
 
 def run_recording(model, recording, output, head=None, stride=None, channels=None, fill_missing=False,
                   average_reference=False, bandpass=None, bandpass_order=4, notch=None, notch_q=30.0, batch=32,
-                  features_dtype="float32", save_features=True, progress=True, job=""):
+                  features_dtype="float32", save_features=True, progress=True, job="", filter_design=None,
+                  resample_method=None):
     """One recording (a path, or a source of _memory_source) through the C++ pipeline into
     `output`; returns the engine's summary."""
     files = []
@@ -216,6 +237,8 @@ def run_recording(model, recording, output, head=None, stride=None, channels=Non
     return engine_call(model._core.process, recording, os.fspath(output), stride, batch,
                        _montage(channels), bool(fill_missing), bool(average_reference), low, high,
                        whole_number(bandpass_order, "bandpass_order", 0), notch_hz, _number(notch_q, "notch_q"),
+                       _choice(filter_design, "filter_design", FILTER_DESIGNS),
+                       _choice(resample_method, "resample_method", RESAMPLE_METHODS),
                        str(features_dtype), head, bool(save_features), progress or None, job,
                        files=files + ([head] if head else []))
 
@@ -414,7 +437,8 @@ def embed(recording: Union[PathArg, "mne.io.BaseRaw", "mne.BaseEpochs", np.ndarr
           bandpass: Optional[Tuple[float, float]] = None, bandpass_order: int = 4, notch: Optional[float] = None,
           notch_q: float = 30.0, batch: int = 32, features_dtype: str = "float32",
           progress: ProgressArg = True, sfreq: Optional[float] = None, ch_names: Optional[Sequence[str]] = None,
-          reject_by_annotation: bool = True) -> Recording:
+          reject_by_annotation: bool = True, filter_design: Optional[str] = None,
+          resample_method: Optional[str] = None) -> Recording:
     """Features of a recording, as `eegpt embed` computes them.
 
     Parameters
@@ -455,6 +479,17 @@ def embed(recording: Union[PathArg, "mne.io.BaseRaw", "mne.BaseEpochs", np.ndarr
     reject_by_annotation : bool, default=True
         A Raw's windows overlapping BAD_* annotations are removed (as MNE does); False keeps them.
         Their starts are in metadata["windows_overlapping_bad_s"] either way.
+    filter_design : {None, "scipy", "mne"}, default=None
+        "scipy": the band-pass and notch are Butterworth and iirnotch filters run forward and
+        backward (sosfiltfilt) after resampling; "mne": MNE 1.4.2's FIR filters (raw.filter,
+        raw.notch_filter with their defaults) at the recording's rate before resampling, as MNE
+        users and the official TUAB/TUEV makers apply them (bandpass LOW may then be 0: a low-pass;
+        bandpass_order and notch_q are scipy's and must stay at their defaults). None: a head's
+        preparation, else "scipy".
+    resample_method : {None, "poly", "fft"}, default=None
+        "poly": scipy's resample_poly, streamed in bounded memory; "fft": MNE 1.4.2's
+        raw.resample, which keeps every channel whole in memory. None: a head's preparation, else
+        "poly".
 
     Returns
     -------
@@ -463,7 +498,8 @@ def embed(recording: Union[PathArg, "mne.io.BaseRaw", "mne.BaseEpochs", np.ndarr
     return _run(recording, model, None, sfreq, ch_names, reject_by_annotation, dict(
         stride=stride, channels=channels, fill_missing=fill_missing, average_reference=average_reference,
         bandpass=bandpass, bandpass_order=bandpass_order, notch=notch, notch_q=notch_q, batch=batch,
-        features_dtype=features_dtype, progress=progress))
+        features_dtype=features_dtype, progress=progress, filter_design=filter_design,
+        resample_method=resample_method))
 
 
 def classify(recording: Union[PathArg, "mne.io.BaseRaw", "mne.BaseEpochs", np.ndarray],
@@ -472,7 +508,8 @@ def classify(recording: Union[PathArg, "mne.io.BaseRaw", "mne.BaseEpochs", np.nd
              bandpass: Optional[Tuple[float, float]] = None, bandpass_order: int = 4, notch: Optional[float] = None,
              notch_q: float = 30.0, batch: int = 32, save_features: bool = False, progress: ProgressArg = True,
              sfreq: Optional[float] = None, ch_names: Optional[Sequence[str]] = None,
-             reject_by_annotation: bool = True) -> Recording:
+             reject_by_annotation: bool = True, filter_design: Optional[str] = None,
+             resample_method: Optional[str] = None) -> Recording:
     """Class probabilities of a recording with a head (docs/weight-format.md), as `eegpt classify`.
 
     The head fixes the input channels, the sample rate, the window length, the unit and the
@@ -511,6 +548,11 @@ def classify(recording: Union[PathArg, "mne.io.BaseRaw", "mne.BaseEpochs", np.nd
     reject_by_annotation : bool, default=True
         A Raw's windows overlapping BAD_* annotations are removed (as MNE does); False keeps them.
         Their starts are in metadata["windows_overlapping_bad_s"] either way.
+    filter_design : {None, "scipy", "mne"}, default=None
+    resample_method : {None, "poly", "fft"}, default=None
+        As embed's. A head that carries a data preparation (tuab, tuev: MNE FIR 0.1-75 Hz, notch
+        50 Hz, FFT resampling to 200 Hz) applies it unless these and the filter keywords override
+        it, setting by setting.
 
     Returns
     -------
@@ -526,7 +568,7 @@ def classify(recording: Union[PathArg, "mne.io.BaseRaw", "mne.BaseEpochs", np.nd
     return _run(recording, model, head, sfreq, ch_names, reject_by_annotation, dict(
         stride=stride, fill_missing=fill_missing, average_reference=average_reference, bandpass=bandpass,
         bandpass_order=bandpass_order, notch=notch, notch_q=notch_q, batch=batch, save_features=save_features,
-        progress=progress))
+        progress=progress, filter_design=filter_design, resample_method=resample_method))
 
 
 def _classifier_type():

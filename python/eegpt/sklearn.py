@@ -71,6 +71,10 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
         ``sklearn.pipeline.Pipeline``'s ``memory``: a window already encoded with the same weights,
         device, precision, channels and pooling is read back instead of encoded again. None: no
         cache.
+    filter_design : {None, "scipy", "mne"}, default=None
+    resample_method : {None, "poly", "fft"}, default=None
+        For Epochs (which are resampled to 256 Hz): as eegpt.embed's, and part of the cache's key.
+        Windows arrays are encoded as given: these must stay None for them.
 
     Attributes
     ----------
@@ -93,12 +97,15 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, model: Union[Model, PathArg, None] = None, channels: Union[Sequence[str], str, None] = None,
-                 pooling: str = "mean", batch: int = 32, memory: Union[PathArg, joblib.Memory, None] = None) -> None:
+                 pooling: str = "mean", batch: int = 32, memory: Union[PathArg, joblib.Memory, None] = None,
+                 filter_design: Optional[str] = None, resample_method: Optional[str] = None) -> None:
         self.model = model
         self.channels = channels
         self.pooling = pooling
         self.batch = batch
         self.memory = memory
+        self.filter_design = filter_design
+        self.resample_method = resample_method
 
     def _model(self):
         if isinstance(self.model, Model):
@@ -124,11 +131,15 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
             raise _core.Error("EEGPTFeatures needs channels: one dictionary name per channel of X")
         if int(self.batch) < 1:
             raise _core.Error("batch must be at least 1")
+        if (self.filter_design is not None or self.resample_method is not None) and _mne_type(X) != "epochs":
+            raise _core.Error("filter_design and resample_method apply to Epochs, which EEGPTFeatures resamples; "
+                              "windows arrays are encoded as given")
         return self._model()
 
     def _epochs_features(self, model, X):
         # Epochs: eegpt.embed's windows (its channels, volts to millivolts, resampling), one per epoch.
-        f = embed(X, model, batch=int(self.batch), progress=False).features
+        f = embed(X, model, batch=int(self.batch), progress=False, filter_design=self.filter_design,
+                  resample_method=self.resample_method).features
         if len(f) != len(X):
             raise _core.Error("EEGPTFeatures takes Epochs of one 4 s window each; these give %d windows for %d "
                               "epochs (use eegpt.embed)" % (len(f), len(X)))
@@ -139,7 +150,7 @@ class EEGPTFeatures(TransformerMixin, BaseEstimator):
         info = X.info
         identity = repr((self._weights_identity(model), model.device, model.precision, list(X.ch_names),
                          list(info["bads"]), float(info["sfreq"]), self.pooling, data.shape[1:], data.dtype.str,
-                         "epochs")).encode()
+                         "epochs", self.filter_design, self.resample_method)).encode()
         store = memory.cache(_stored, ignore=["features"])
         keys = [hashlib.sha256(identity + e.tobytes()).hexdigest() for e in data]
         todo = [i for i, k in enumerate(keys) if not store.check_call_in_cache(k)]

@@ -4,7 +4,7 @@
 # on one extra each (cmake/optional_deps.cmake); EEGPT_OPTIONAL_PACKAGES=no leaves them out, which is
 # how tools/setup/fresh_machine.sh shows that nothing else depends on them.
 set -euo pipefail
-packages=(cmake g++ make libeigen3-dev libhdf5-dev catch2 libcli11-dev libedf-dev python3-venv
+packages=(cmake g++ make libeigen3-dev libhdf5-dev catch2 libcli11-dev libedf-dev libfftw3-dev python3-venv
           python3 python3-torch libopenblas0-pthread python3-h5py python3-numpy python3-scipy python3-pytest python3-mne python3-sklearn
           locales   # localedef: test_edf.cpp reads EDF files under a decimal-comma locale (de_DE.UTF-8)
           clang libclang-rt-14-dev)  # libFuzzer, ASan, UBSan: the fuzz targets replay their corpora (test/fuzz)

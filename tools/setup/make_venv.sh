@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes one of the project's Python virtual environments in DIR (relative to the current directory):
-#   tools/setup/make_venv.sh DIR package|bench|peers|braindecode [--torch2]
+#   tools/setup/make_venv.sh DIR package|bench|peers|braindecode|mne [--torch2]
 #
 #   package      the Python package (README "Python"; tools/test.sh makes .venv): what Debian 12 lacks,
 #                from PyPI at pinned versions: the build backend (scikit-build-core, nanobind) and Dask
@@ -15,24 +15,29 @@
 #                with --python DIR/bin/python; .peers is git-ignored): ONNX Runtime and onnx, with numpy
 #                kept below 2 in the venv (numpy 2 breaks Debian's torch, h5py and scipy). --torch2 adds
 #                PyTorch 2.x (it brings the CUDA libraries: several GB).
+#   mne          MNE-Python 1.4.2 from PyPI (the version of the official EEGPT data makers), which
+#                test/python/test_mne_dsp.py checks the engine's MNE filters and resampling against
+#                (the CTest test "mne: MNE 1.4.2 venv" makes it in the build directory). Debian's
+#                numpy is a pip constraint, and Debian's own MNE (1.3) stays as it is: the venv's
+#                1.4.2 shadows it. Does nothing when DIR already has 1.4.2.
 #   braindecode  braindecode itself, for tools/fixtures/make_braindecode_fixture.py and the live
 #                comparison (test/python/package/test_braindecode.py runs it when
 #                EEGPT_BRAINDECODE_PYTHON names DIR/bin/python; .braindecode is git-ignored).
 #
-# package, bench and peers are venvs over Debian's python3 and its packages (--system-site-packages:
+# package, bench, peers and mne are venvs over Debian's python3 and its packages (--system-site-packages:
 # numpy, scipy, h5py, mne, torch 1.13, scikit-learn). braindecode 1.8.1 needs PyTorch >= 2 and
 # MNE >= 1.11, newer than Debian's (torch 1.13, MNE 1.3), so its venv does not see the system
 # packages and takes numpy 2 from PyPI; PyTorch is pinned to torchaudio's newest release (2.11: a
 # newer torch refuses its CUDA build at import) and brings the CUDA libraries (several GB). No set
 # touches Debian's own packages: checked at the end.
 set -euo pipefail
-usage="usage: tools/setup/make_venv.sh DIR package|bench|peers|braindecode [--torch2 (peers only)]"
+usage="usage: tools/setup/make_venv.sh DIR package|bench|peers|braindecode|mne [--torch2 (peers only)]"
 [ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
 dir=$1
 kind=$2
 shift 2
 case "$kind" in
-    package | bench | peers | braindecode) ;;
+    package | bench | peers | braindecode | mne) ;;
     *) echo "make_venv: unknown set '$kind'; $usage" >&2; exit 2 ;;
 esac
 torch2=0
@@ -73,6 +78,20 @@ case "$kind" in
         [ "$torch2" -eq 1 ] && packages+=(torch)
         "${pip[@]}" "${packages[@]}"
         "$dir/bin/python" -c "import numpy, onnxruntime, torch; print('peers:', 'numpy', numpy.__version__, 'onnxruntime', onnxruntime.__version__, 'torch', torch.__version__)"
+        ;;
+    mne)
+        if "$dir/bin/python" -c "import mne, sys; sys.exit(mne.__version__ != '1.4.2')" 2>/dev/null; then
+            exit 0
+        fi
+        debian_mne=$(/usr/bin/python3 -c 'import mne; print(mne.__version__)')
+        /usr/bin/python3 -m venv --system-site-packages "$dir"
+        constraints=$(mktemp)
+        trap 'rm -f "$constraints"' EXIT
+        /usr/bin/python3 -c 'import numpy; print("numpy==" + numpy.__version__)' > "$constraints"
+        "${pip[@]}" -c "$constraints" "mne==1.4.2"
+        "$dir/bin/python" -c "import mne, numpy, scipy; assert mne.__version__ == '1.4.2', mne.__version__; print('mne venv: mne', mne.__version__, 'numpy', numpy.__version__, 'scipy', scipy.__version__)"
+        [ "$(/usr/bin/python3 -c 'import mne; print(mne.__version__)')" = "$debian_mne" ] ||
+            { echo "make_venv: Debian's MNE was replaced" >&2; exit 1; }
         ;;
     braindecode)
         /usr/bin/python3 -m venv "$dir"

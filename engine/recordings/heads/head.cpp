@@ -439,6 +439,78 @@ void write_step(hid_t g, const HeadStep& s) {
     }
 }
 
+// The names of an object's attributes (to refuse the ones a group must not have).
+std::vector<std::string> attribute_names(hid_t object) {
+    std::vector<std::string> names;
+    H5Aiterate2(
+        object, H5_INDEX_NAME, H5_ITER_INC, nullptr,
+        [](hid_t, const char* name, const H5A_info_t*, void* data) -> herr_t {
+            static_cast<std::vector<std::string>*>(data)->push_back(name);
+            return 0;
+        },
+        &names);
+    return names;
+}
+
+// The group /preparation (docs/weight-format.md), strictly: every attribute present and in range,
+// no other attribute and no member, the channels, rate and unit those of the head.
+HeadPreparation read_preparation(hid_t file, const Head& head) {
+    h5::Handle g = h5::open_group(file, "preparation");
+    const std::string where = "preparation";
+    if (!h5::member_names(g).empty()) throw Error(where + " holds objects; it has attributes only");
+    HeadPreparation p;
+    p.name = h5::read_string_attr(g, "name");
+    if (p.name.empty() || p.name.find_first_of("\r\n") != std::string::npos)
+        throw Error(where + ": name must be one non-empty line");
+    p.channels = h5::read_string_array_attr(g, "channels");
+    if (p.channels != head.input_labels)
+        throw Error(where + ": channels must be the head's input_labels, in order");
+    p.filter_design = parse_filter_design(h5::read_string_attr(g, "filter_design"), where + " filter_design");
+    p.bandpass_low_hz = h5::read_double_attr(g, "bandpass_low_hz");
+    p.bandpass_high_hz = h5::read_double_attr(g, "bandpass_high_hz");
+    const bool none = p.bandpass_low_hz == 0 && p.bandpass_high_hz == 0;
+    if (!none && !(p.bandpass_low_hz >= 0 && p.bandpass_high_hz > p.bandpass_low_hz && std::isfinite(p.bandpass_high_hz)))
+        throw Error(where + ": need 0 <= bandpass_low_hz < bandpass_high_hz (both 0: no band-pass)");
+    p.notch_hz = h5::read_double_attr(g, "notch_hz");
+    if (!(p.notch_hz >= 0 && std::isfinite(p.notch_hz))) throw Error(where + ": notch_hz must be >= 0 (0: no notch)");
+    std::set<std::string> allowed = {"name", "channels", "filter_design", "bandpass_low_hz", "bandpass_high_hz",
+                                     "notch_hz", "resample_method", "sample_rate_hz", "unit_mv"};
+    if (p.filter_design == FilterDesign::scipy) {
+        allowed.insert({"bandpass_order", "notch_q"});
+        const int64_t order = h5::read_int_attr(g, "bandpass_order");
+        if (order < 1 || order > 12) throw Error(where + ": bandpass_order must be 1..12");
+        p.bandpass_order = static_cast<int>(order);
+        p.notch_q = h5::read_double_attr(g, "notch_q");
+        if (!(p.notch_q > 0 && p.notch_q <= 1000)) throw Error(where + ": notch_q must be in (0, 1000]");
+    }
+    p.resample_method = parse_resample_method(h5::read_string_attr(g, "resample_method"), where + " resample_method");
+    p.sample_rate_hz = h5::read_double_attr(g, "sample_rate_hz");
+    if (p.sample_rate_hz != head.sample_rate_hz) throw Error(where + ": sample_rate_hz must be the head's sample_rate_hz");
+    p.unit_mv = h5::read_double_attr(g, "unit_mv");
+    if (p.unit_mv != head.input_unit_mv) throw Error(where + ": unit_mv must be the head's input_unit_mv");
+    for (const auto& name : attribute_names(g))
+        if (!allowed.count(name)) throw Error(where + ": unknown attribute '" + name + "'");
+    return p;
+}
+
+void write_preparation(hid_t file, const Head& head) {
+    const HeadPreparation& p = head.preparation;
+    h5::Handle g = h5::create_group(file, "preparation");
+    h5::write_attr(g, "name", p.name);
+    h5::write_attr(g, "channels", p.channels);
+    h5::write_attr(g, "filter_design", to_string(p.filter_design));
+    h5::write_attr(g, "bandpass_low_hz", p.bandpass_low_hz);
+    h5::write_attr(g, "bandpass_high_hz", p.bandpass_high_hz);
+    h5::write_attr(g, "notch_hz", p.notch_hz);
+    if (p.filter_design == FilterDesign::scipy) {
+        h5::write_attr(g, "bandpass_order", int64_t{p.bandpass_order});
+        h5::write_attr(g, "notch_q", p.notch_q);
+    }
+    h5::write_attr(g, "resample_method", to_string(p.resample_method));
+    h5::write_attr(g, "sample_rate_hz", p.sample_rate_hz);
+    h5::write_attr(g, "unit_mv", p.unit_mv);
+}
+
 }  // namespace
 
 std::string to_string(StepOp op) {
@@ -469,6 +541,11 @@ Head load_head(const std::string& path) {
             throw Error("unsupported format_version " + std::to_string(head.format_version) +
                         " (this engine reads versions 1 to 3)");
         head.source = h5::read_string_attr(file, "source");
+        if (h5::has_object(file, "preparation")) {
+            if (head.format_version != 3) throw Error("a /preparation group needs format_version 3");
+            head.preparation = read_preparation(file, head);
+            head.has_preparation = true;
+        }
         const auto encoders = std::count_if(head.steps.begin(), head.steps.end(),
                                             [](const HeadStep& s) { return s.op == StepOp::encoder; });
         if (encoders != 1) throw Error("a head has exactly one encoder step, this one has " + std::to_string(encoders));
@@ -506,6 +583,7 @@ void save_head(const Head& head, const std::string& path) {
         write_step(g, head.steps[i]);
     }
     steps.reset();
+    if (head.has_preparation) write_preparation(file, head);
     out.commit();
 }
 

@@ -12,6 +12,7 @@
 
 #include "encoder/encoder.h"
 #include "encoder/model/weights.h"
+#include "recordings/pipeline/preparation.h"
 
 namespace eegpt {
 
@@ -87,6 +88,10 @@ struct Head {
     double input_unit_mv = 1;  // one input unit in millivolts
     double stride_s = 4;       // classify's default stride
     std::vector<HeadStep> steps;
+    // The data preparation its training used (the group /preparation, version 3), when it has one:
+    // classify and preprocess apply it unless options override it (preparation.h).
+    bool has_preparation = false;
+    HeadPreparation preparation;
     std::string source, source_sha256, converter_version;
     std::vector<std::string> warnings;  // from loading, e.g. a file without checksums
 

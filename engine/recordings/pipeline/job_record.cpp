@@ -63,9 +63,12 @@ std::string job_record(const JobMaker& maker, const RecordingOptions& o) {
     add("fill_missing", o.montage.fill_missing_zeros ? "zeros" : "");
     add("average_reference", o.preprocess.average_reference ? "1" : "0");
     add("bandpass", bandpass ? number_text(f.bandpass_low_hz) + "," + number_text(f.bandpass_high_hz) : "");
-    add("bandpass_order", bandpass ? std::to_string(f.bandpass_order) : "");
+    const bool scipy = o.preprocess.filter_design == FilterDesign::scipy;  // the order and Q are scipy's
+    add("bandpass_order", bandpass && scipy ? std::to_string(f.bandpass_order) : "");
     add("notch_hz", number_text(f.notch_hz));
-    add("notch_q", f.notch_hz > 0 ? number_text(f.notch_q) : "");
+    add("notch_q", f.notch_hz > 0 && scipy ? number_text(f.notch_q) : "");
+    add("filter_design", to_string(o.preprocess.filter_design));
+    add("resample_method", to_string(o.preprocess.resample_method));
     add("out_of_range", o.preprocess.out_of_range == OutOfRange::clip ? "clip" : "keep");
     add("stride_s", number_text(stride));
     add("features_dtype", to_string(o.features_dtype));

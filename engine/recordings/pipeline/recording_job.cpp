@@ -40,19 +40,29 @@ void write_provenance(hid_t file, const SampleSource& reader, const ChannelPlan&
     h5::write_attr(file, "recording_duration_s", reader.duration_s());
     h5::write_attr(file, "sampling_rate_hz", static_cast<double>(rate_hz));
     h5::write_attr(file, "unit", std::string("mV"));
+    const bool fft = pre.resample_method == ResampleMethod::fft;
+    h5::write_attr(file, "resample_method", to_string(pre.resample_method));
     h5::write_attr(file, "resampling",
-                   std::string("polyphase FIR as scipy.signal.resample_poly: window ('kaiser', 5.0), "
-                               "half_len 10 x max(up, down), zero padding"));
+                   std::string(fft ? "FFT as MNE 1.4.2's raw.resample: npad 'auto', window 'boxcar', each channel whole"
+                                   : "polyphase FIR as scipy.signal.resample_poly: window ('kaiser', 5.0), "
+                                     "half_len 10 x max(up, down), zero padding"));
     h5::write_attr(file, "average_reference", int64_t{pre.average_reference ? 1 : 0});
     const FilterOptions& f = pre.filters;
     const bool bandpass = f.bandpass_high_hz > 0;
     h5::write_attr(file, "bandpass_low_hz", bandpass ? f.bandpass_low_hz : 0.0);
     h5::write_attr(file, "bandpass_high_hz", bandpass ? f.bandpass_high_hz : 0.0);
-    h5::write_attr(file, "bandpass_order", int64_t{bandpass ? f.bandpass_order : 0});
+    const bool mne = pre.filter_design == FilterDesign::mne;
+    h5::write_attr(file, "filter_design", to_string(pre.filter_design));
+    h5::write_attr(file, "bandpass_order", int64_t{bandpass && !mne ? f.bandpass_order : 0});
     h5::write_attr(file, "notch_hz", f.notch_hz);
-    h5::write_attr(file, "notch_q", f.notch_hz > 0 ? f.notch_q : 0.0);
-    h5::write_attr(file, "filter", std::string(f.enabled() ? "scipy.signal.sosfiltfilt of butter band-pass + iirnotch sections, in chunks" : "none"));
-    h5::write_attr(file, "filter_context_s", f.enabled() ? filter_context_seconds(f) : 0.0);
+    h5::write_attr(file, "notch_q", f.notch_hz > 0 && !mne ? f.notch_q : 0.0);
+    const char* filter = !f.enabled() ? "none"
+                         : mne ? "MNE 1.4.2's FIR filters (raw.filter: firwin, hamming, zero phase, reflect_limited "
+                                 "padding, overlap-add; then raw.notch_filter), at the source rate before resampling, "
+                                 "streamed exactly"
+                               : "scipy.signal.sosfiltfilt of butter band-pass + iirnotch sections, in chunks";
+    h5::write_attr(file, "filter", std::string(filter));
+    h5::write_attr(file, "filter_context_s", stream.filter_context_s());
     h5::write_strings(file, "recording_channels", plan.names);
     h5::write_strings(file, "source_labels", plan.labels);
     std::vector<double> rates;
