@@ -10,6 +10,7 @@ add_executable(test_eegpt
   test/test_model.cpp
   test/test_encoder.cpp
   test/test_bf16.cpp
+  test/test_int8.cpp
   test/test_gemm.cpp
   test/test_io.cpp)
 target_link_libraries(test_eegpt PRIVATE eegpt_encoder ${EEGPT_CATCH_MAIN})
