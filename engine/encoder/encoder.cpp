@@ -101,7 +101,7 @@ std::unique_ptr<Encoder> make_encoder(std::shared_ptr<const ModelWeights> weight
         return std::make_unique<CpuEncoder>(std::move(weights), options.threads, cpu::ops(isa), options.precision);
     }
     if (options.precision == Precision::int8)
-        throw Error("precision int8 is available on the cpu device only (use --device cpu, or fp32, tf32 or bf16)");
+        throw Error("precision int8 is available on the cpu device only (use --device cpu)");
     const CudaModule& module = CudaModule::get();
     if (!module.load_error().empty()) throw Error(module.load_error());
     return std::unique_ptr<Encoder>(module.make_encoder(*weights, options));
