@@ -84,3 +84,18 @@ def test_int8_is_never_the_default(tiny2_weights, tmp_path):
     lib.run_ok("encode", "--weights", tiny2_weights, "--input", inp, "--output", tmp_path / "o.h5")
     with h5py.File(tmp_path / "o.h5", "r") as f:
         assert f.attrs["precision"] == "fp32"
+
+
+def test_info_names_the_int8_kernel_of_each_level(tiny2_weights):
+    """`eegpt info` names the int8 kernel each ISA level would run here, and why VPDPBUSD is not
+    used where the CPU lacks it."""
+    out = lib.run_ok("info", tiny2_weights).stdout
+    lines = {ln.split(":")[0].strip(): ln.split(":", 1)[1].strip() for ln in out.splitlines() if "cpu int8" in ln}
+    assert set(lines) == {"cpu int8 avx2", "cpu int8 avx512"}, out
+    with open("/proc/cpuinfo") as f:
+        flags = f.read().split("flags")[1].split("\n")[0].split()
+    avx2 = lines["cpu int8 avx2"]
+    assert avx2.startswith("vpdpbusd ymm") if "avx_vnni" in flags else avx2.startswith("vpmaddwd (avx2); vpdpbusd: "), avx2
+    if "avx512f" in flags and "avx512bw" in flags:
+        avx512 = lines["cpu int8 avx512"]
+        assert avx512.startswith("vpdpbusd zmm") if "avx512_vnni" in flags else avx512.startswith("vpmaddwd"), avx512
