@@ -19,6 +19,7 @@
 #include "test_helpers.h"
 
 using namespace eegpt;
+using Catch::Matchers::Contains;
 using eegpt_test::randn;
 using eegpt_test::relative_error;
 
@@ -282,7 +283,7 @@ TEST_CASE("int8: make_encoder gives int8 on the cpu with the chosen kernel, and 
     CHECK((encoder->precision() == Precision::int8));
     CHECK(to_string(Precision::int8) == "int8");
     CHECK((parse_precision("int8") == Precision::int8));
-    REQUIRE_THROWS_WITH(make_encoder(w, {Device::cuda, Precision::int8, 0, ""}), Catch::Contains("cpu device only"));
+    REQUIRE_THROWS_WITH(make_encoder(w, {Device::cuda, Precision::int8, 0, ""}), Contains("cpu device only"));
 }
 
 TEST_CASE("int8: large model fidelity against fp32, whole and per layer", "[int8][fidelity]") {
