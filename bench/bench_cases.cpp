@@ -77,15 +77,22 @@ const Result* encode_case(const std::string& name, const std::string& category, 
     r.detail = detail;
     if (encoder.device() == eegpt::Device::cpu) {
         // The roofline: achieved GFLOP/s against the FMA ceiling measured on this machine.
+        // int8: GOPS (the same operation count) against the int8 kernel's instructions' peak.
         const double gflops = flops_per_window(encoder.config(), channels, samples) / (per_window * 1e6);
-        const bool bf16 = encoder.precision() == eegpt::Precision::bf16;
-        const double peak = bf16 ? cpu_bf16_peak_gflops() : cpu_fma_peak_gflops();
-        std::snprintf(detail, sizeof detail, ", %.0f GFLOP/s = %.0f%% of the measured %s %s peak (%.0f GFLOP/s)",
-                      gflops, 100.0 * gflops / peak, encoder.isa().c_str(), bf16 ? "bf16 dot-product" : "fp32 FMA",
-                      peak);
+        const eegpt::Precision p = encoder.precision();
+        const double peak = p == eegpt::Precision::bf16   ? cpu_bf16_peak_gflops()
+                            : p == eegpt::Precision::int8 ? cpu_int8_peak_gops()
+                                                          : cpu_fma_peak_gflops();
+        const std::string unit = p == eegpt::Precision::int8 ? "GOPS" : "GFLOP/s";
+        const std::string kind = p == eegpt::Precision::bf16   ? "bf16 dot-product"
+                                 : p == eegpt::Precision::int8 ? "int8 " + cpu_int8_kernel()
+                                                               : "fp32 FMA";
+        std::snprintf(detail, sizeof detail, ", %.0f %s = %.0f%% of the measured %s %s peak (%.0f %s)", gflops,
+                      unit.c_str(), 100.0 * gflops / peak, encoder.isa().c_str(), kind.c_str(), peak, unit.c_str());
         r.detail += detail;
         r.add("gflops", gflops);
-        r.add("fraction_of_fma_peak", gflops / peak);
+        r.add("fraction_of_fma_peak", gflops / peak);  // of the precision's peak: int8's for int8
+        r.add_text("precision", eegpt::to_string(p));
     }
     if (more) more(r);
     return &finish(r);
@@ -443,7 +450,7 @@ TEST_CASE("comparison cpu batch vs one-by-one", "[comparison][quick]") {
     finish(one);
 }
 
-TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[comparison][slow]") {
+TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime (fp32, quantize_dynamic int8) on cpu", "[comparison][slow]") {
     if (!options().peers) {
         report_skip("peers", "comparison", "--no-peers");
         return;
@@ -481,7 +488,7 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
             std::filesystem::remove_all(dir);
             return;
         }
-        r.detail = ", this engine (fp32) on the inputs given to the peers";
+        r.detail = ", this engine (" + eegpt::to_string(enc.precision()) + ") on the inputs given to the peers";
         ours.push_back(r);
         write_floats(xs, x);
         write_floats(os, out);
@@ -528,18 +535,33 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime on cpu", "[compa
         if (p.samples.empty()) continue;
         fill_order_statistics(p);
         const double mean = sum / static_cast<double>(p.samples.size()), ratio = mean / ours.at(i).stats.mean;
-        char text[320];
+        // Fidelity against the fp32 reference (PyTorch's), the peer's and ours, from the same run: what
+        // a quantized peer (onnxruntime-int8) is judged by beside --precision int8.
+        const bool int8_peer = peer.find("int8") != std::string::npos;
+        char text[640];
         std::snprintf(text, sizeof text,
                       "peer %s cpu %s x%d: mean %.1f ms (median %.1f, min %.1f, max %.1f; %d rounds, timed by "
-                      "tools/bench/peer_bench.py) = %.2fx ours (%.1f ms), %s %s fp32, 2 threads, max |diff| vs ours %s",
+                      "tools/bench/peer_bench.py) = %.2fx ours (%.1f ms, %s), %s %s %s, 2 threads, max |diff| vs ours "
+                      "%s; vs fp32: peer relative error %s, min window cosine %s; ours %s, %s",
                       peer.c_str(), shape(c.channels, c.samples).c_str(), c.batch, mean * 1e3, p.median * 1e3,
-                      p.min * 1e3, p.max * 1e3, p.rounds, ratio, ours[i].stats.mean * 1e3, peer.c_str(),
-                      kv["version"].c_str(), kv["max_abs_diff"].c_str());
+                      p.min * 1e3, p.max * 1e3, p.rounds, ratio, ours[i].stats.mean * 1e3,
+                      eegpt::to_string(enc.precision()).c_str(), peer.c_str(), kv["version"].c_str(),
+                      int8_peer ? "quantize_dynamic int8" : "fp32", kv["max_abs_diff"].c_str(),
+                      kv["rel_err_vs_fp32"].c_str(), kv["min_cosine_vs_fp32"].c_str(),
+                      kv["ours_rel_err_vs_fp32"].c_str(), kv["ours_min_cosine_vs_fp32"].c_str());
         std::cout << text << std::endl;
         ours[i].detail += std::string("; ") + text;
         ours[i].add("peer_" + peer + "_mean_ms", mean * 1e3);
         ours[i].add("peer_" + peer + "_ratio_to_ours", ratio);
         ours[i].add("peer_" + peer + "_max_abs_diff", std::atof(kv["max_abs_diff"].c_str()));
+        ours[i].add("peer_" + peer + "_rel_err_vs_fp32", std::atof(kv["rel_err_vs_fp32"].c_str()));
+        ours[i].add("peer_" + peer + "_min_cosine_vs_fp32", std::atof(kv["min_cosine_vs_fp32"].c_str()));
+        bool has = false;  // ours against fp32 is on every peer's line: recorded once per case
+        for (const auto& e : ours[i].extra) has = has || e.first == "rel_err_vs_fp32";
+        if (!has) {
+            ours[i].add("rel_err_vs_fp32", std::atof(kv["ours_rel_err_vs_fp32"].c_str()));
+            ours[i].add("min_cosine_vs_fp32", std::atof(kv["ours_min_cosine_vs_fp32"].c_str()));
+        }
         ours[i].add_text("peer_" + peer + "_version", kv["version"]);
     }
     for (Result& r : ours) finish(r);

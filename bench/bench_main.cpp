@@ -84,7 +84,7 @@ const char* kUsage =
     "  --data-dir DIR   the real recordings of the [recording] cases (default " EEGPT_BENCH_DATA_DIR
     ")\n"
     "  --model NAME     model configuration, random weights seed 0 (default large; targets are for large)\n"
-    "  --precision P    precision of the CPU cases: fp32 (default) or bf16 (needs AVX512_BF16)\n"
+    "  --precision P    precision of the CPU cases: fp32 (default), bf16 (needs AVX512_BF16) or int8\n"
     "  --threads N      CPU encoder threads (default 0: all cores)\n"
     "  --no-peers       do not run the PyTorch / ONNX Runtime peers in [comparison]\n"
     "  --python PATH    Python for the peers (default " EEGPT_BENCH_PYTHON
@@ -157,8 +157,8 @@ int main(int argc, char** argv) {
         return 2;
     }
     // The CPU cases' precision must be one this CPU runs: say so once, before any case.
-    if (o.cpu_precision != "fp32" && o.cpu_precision != "bf16") {
-        std::fprintf(stderr, "bench_eegpt: --precision must be fp32 or bf16, got '%s'\n", o.cpu_precision.c_str());
+    if (o.cpu_precision != "fp32" && o.cpu_precision != "bf16" && o.cpu_precision != "int8") {
+        std::fprintf(stderr, "bench_eegpt: --precision must be fp32, bf16 or int8, got '%s'\n", o.cpu_precision.c_str());
         return 2;
     }
     if (o.cpu_precision == "bf16") {

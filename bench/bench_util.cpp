@@ -294,12 +294,14 @@ std::string machine_summary() {
     char buf[1024];
     std::snprintf(buf, sizeof buf,
                   "system: %s, %d cores (cpu flags: %s), %.1f GiB; build: %s, %s, engine ISA %s, commit %s\n"
-                  "cpu peaks measured (register-only loops on every encoder thread): fp32 FMA %.0f GFLOP/s, bf16 %s\n"
+                  "cpu peaks measured (register-only loops on every encoder thread): fp32 FMA %.0f GFLOP/s, bf16 %s, "
+                  "int8 %.0f GOPS (%s)\n"
                   "gpu: %s\nmodel: %s (random weights, seed 0), cpu %s, cpu threads %d, benchmark samples %s%s",
                   m.cpu.c_str(), m.cores, m.cpu_flags.c_str(), m.memory_gb, m.compiler.c_str(), m.build_type.c_str(),
                   m.isa.c_str(), m.commit.c_str(), cpu_fma_peak_gflops(),
                   std::isfinite(cpu_bf16_peak_gflops()) ? (fmt(cpu_bf16_peak_gflops()) + " GFLOP/s").c_str()
                                                         : "none (no AVX512_BF16)",
+                  cpu_int8_peak_gops(), cpu_int8_kernel().c_str(),
                   m.gpu.present ? (m.gpu.name + ", " + fmt(m.gpu.memory_gb) + " GiB, CUDA " + m.gpu.cuda_runtime +
                                    ", cuBLAS " + m.gpu.cublas)
                                       .c_str()
@@ -337,6 +339,8 @@ void write_json(const std::string& path, const std::string& filter) {
       << "    \"isa_build\": " << jstr(m.isa) << ",\n"
       << "    \"cpu_fma_peak_gflops\": " << jnum(cpu_fma_peak_gflops()) << ",\n"
       << "    \"cpu_bf16_peak_gflops\": " << jnum(cpu_bf16_peak_gflops()) << ",\n"
+      << "    \"cpu_int8_peak_gops\": " << jnum(cpu_int8_peak_gops()) << ",\n"
+      << "    \"cpu_int8_kernel\": " << jstr(cpu_int8_kernel()) << ",\n"
       << "    \"memory_gb\": " << jnum(m.memory_gb) << ",\n"
       << "    \"os\": " << jstr(m.os) << ",\n"
       << "    \"gpu\": " << (m.gpu.present ? jstr(m.gpu.name) : "null") << ",\n"

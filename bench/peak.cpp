@@ -102,4 +102,118 @@ __attribute__((target("avx512f,avx512bf16"))) double bf16_peak_gflops(double sec
     return 64.0 * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
 }
 
+// The int8 peaks, in GOPS counting a multiply and an add per u8 x s8 product (as flops_per_window
+// counts the GEMMs): the loops of the int8 kernels (engine/encoder/cpu/int8.h) on registers.
+namespace {
+
+// The ymm loops are written in assembly: with 8 to 12 accumulators in an array, GCC 12 keeps
+// copying some to the stack inside the loop (checked in the disassembly), which measures stores.
+// Twelve named accumulators, each a chain of the kernel's instructions; 12 chains of latency 4-5
+// cover two ports.
+#define EEGPT_PEAK_12(step) step(0) step(1) step(2) step(3) step(4) step(5) step(6) step(7) step(8) step(9) step(10) step(11)
+// Named variables, not an array: an array element as an asm operand is stored back every time.
+#define EEGPT_PEAK_DECLARE(i) __m256i x##i = _mm256_set1_epi32(i);
+#define EEGPT_PEAK_OPERAND(i) [x##i] "+x"(x##i),
+#define EEGPT_PEAK_SUM(i) sum = _mm256_add_epi32(sum, x##i);
+
+// VPMADDWD + VPADDD on ymm, the AVX2 kernel's pair: 16 int16 products per VPMADDWD (the
+// accumulator is its own operand so that nothing can be hoisted; the values do not matter).
+__attribute__((target("avx2"))) double int8_maddwd_peak(double seconds) {
+    constexpr int kAcc = 12;
+    EEGPT_PEAK_12(EEGPT_PEAK_DECLARE)
+    int end_of_list = 0;  // an operand after the list's last comma, unused by the code
+    const __m256i a = _mm256_set1_epi32(0x00030001), b = _mm256_set1_epi32(0x0002FFFF);
+    long long iterations = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0;
+    do {
+        for (int n = 0; n < kInner; ++n) {
+#define EEGPT_MADDWD(i) "vpmaddwd %[a], %[x" #i "], %[x" #i "]\n\tvpaddd %[b], %[x" #i "], %[x" #i "]\n\t"
+            __asm__(EEGPT_PEAK_12(EEGPT_MADDWD) : EEGPT_PEAK_12(EEGPT_PEAK_OPERAND) [end] "+r"(end_of_list) : [a] "x"(a), [b] "x"(b));
+#undef EEGPT_MADDWD
+        }
+        iterations += kInner;
+        elapsed = seconds_since(start);
+    } while (elapsed < seconds);
+    __m256i sum = _mm256_setzero_si256();
+    EEGPT_PEAK_12(EEGPT_PEAK_SUM)
+    int v[8], total = 0;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(v), sum);
+    for (int t : v) total += t;
+    volatile int sink = total;
+    (void)sink;
+    return 2.0 * 16 * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
+}
+
+// VPDPBUSD on ymm (AVX-VNNI, VEX-encoded): 32 u8 x s8 products per instruction.
+__attribute__((target("avx2,avxvnni"))) double int8_avxvnni_peak(double seconds) {
+    constexpr int kAcc = 12;
+    EEGPT_PEAK_12(EEGPT_PEAK_DECLARE)
+    int end_of_list = 0;  // an operand after the list's last comma, unused by the code
+    const __m256i a = _mm256_set1_epi32(0x01020304), b = _mm256_set1_epi32(0x01FF01FF);
+    long long iterations = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0;
+    do {
+        for (int n = 0; n < kInner; ++n) {
+#define EEGPT_DPBUSD(i) "%{vex%} vpdpbusd %[b], %[a], %[x" #i "]\n\t"
+            __asm__(EEGPT_PEAK_12(EEGPT_DPBUSD) : EEGPT_PEAK_12(EEGPT_PEAK_OPERAND) [end] "+r"(end_of_list) : [a] "x"(a), [b] "x"(b));
+#undef EEGPT_DPBUSD
+        }
+        iterations += kInner;
+        elapsed = seconds_since(start);
+    } while (elapsed < seconds);
+    __m256i sum = _mm256_setzero_si256();
+    EEGPT_PEAK_12(EEGPT_PEAK_SUM)
+    int v[8], total = 0;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(v), sum);
+    for (int t : v) total += t;
+    volatile int sink = total;
+    (void)sink;
+    return 2.0 * 32 * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
+}
+#undef EEGPT_PEAK_DECLARE
+#undef EEGPT_PEAK_OPERAND
+#undef EEGPT_PEAK_SUM
+#undef EEGPT_PEAK_12
+
+// 12 accumulators, not 24: with 24, GCC 12 stores accumulators to the stack inside the loop (checked
+// in the disassembly), which measures stores; 12 chains still cover its latency (4-5 cycles) at up
+// to 2 per cycle.
+__attribute__((target("avx512f,avx512vnni"))) double int8_avx512vnni_peak(double seconds) {
+    constexpr int kAcc = 12;
+    __m512i acc[kAcc];
+    for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_set1_epi32(i);
+    const __m512i a = _mm512_set1_epi32(0x01020304), b = _mm512_set1_epi32(0x01FF01FF);
+    long long iterations = 0;
+    const auto start = std::chrono::steady_clock::now();
+    double elapsed = 0;
+    do {
+        for (int n = 0; n < kInner; ++n)
+#pragma GCC unroll 32
+            for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+        iterations += kInner;
+        elapsed = seconds_since(start);
+    } while (elapsed < seconds);
+    __m512i sum = acc[0];  // in registers, as above
+    for (int i = 1; i < kAcc; ++i) sum = _mm512_add_epi32(sum, acc[i]);
+    int v[16], total = 0;
+    _mm512_storeu_si512(v, sum);
+    for (int x : v) total += x;
+    volatile int sink = total;
+    (void)sink;
+    return 2.0 * 64 * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
+}
+
+}  // namespace
+
+PeakLoop int8_peak_loop(Int8PeakKind kind) {
+    switch (kind) {
+        case Int8PeakKind::avxvnni: return int8_avxvnni_peak;
+        case Int8PeakKind::avx512vnni: return int8_avx512vnni_peak;
+        case Int8PeakKind::maddwd: break;
+    }
+    return int8_maddwd_peak;
+}
+
 }  // namespace bench

@@ -104,6 +104,29 @@ double cpu_bf16_peak_gflops() {
     return peak;
 }
 
+double cpu_int8_peak_gops() {
+    static const double peak = [] {
+        try {
+            const eegpt::cpu::Isa isa = eegpt::cpu::default_isa();
+            Int8PeakKind kind = Int8PeakKind::maddwd;  // the kernel --precision int8 runs (cpu::int8_tile)
+            if (eegpt::cpu::int8_vnni_unavailable_reason(isa).empty())
+                kind = isa == eegpt::cpu::Isa::avx512 ? Int8PeakKind::avx512vnni : Int8PeakKind::avxvnni;
+            return all_threads(int8_peak_loop(kind));
+        } catch (const eegpt::Error&) {
+            return kNaN;
+        }
+    }();
+    return peak;
+}
+
+std::string cpu_int8_kernel() {
+    try {
+        return eegpt::cpu::int8_kernel_name(eegpt::cpu::ops(eegpt::cpu::default_isa()));
+    } catch (const eegpt::Error& e) {
+        return std::string("none (") + e.what() + ")";
+    }
+}
+
 std::vector<int> channel_ids(int channels) {
     if (channels == 19)
         return eegpt::channel_ids_of({eegpt::kStandard19Montage.begin(), eegpt::kStandard19Montage.end()});

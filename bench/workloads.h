@@ -27,6 +27,10 @@ double flops_per_window(const eegpt::ModelConfig& config, int channels, int samp
 double cpu_fma_peak_gflops();
 // The same for bf16 dot products (VDPBF16PS); NaN where the CPU has none.
 double cpu_bf16_peak_gflops();
+// The same for the int8 kernel --precision int8 runs here (GOPS: VPDPBUSD where the CPU has VNNI,
+// else VPMADDWD + VPADDD), and that kernel's name (cpu::int8_kernel_name).
+double cpu_int8_peak_gops();
+std::string cpu_int8_kernel();
 
 // Channel ids: 19 = the standard 10-20 montage; other counts = the first `channels` dictionary ids.
 std::vector<int> channel_ids(int channels);

@@ -56,6 +56,11 @@ add_test(NAME "bench-smoke"
          COMMAND sh -c "rm -f \"$1\" && \"$2\" '[quick]' --benchmark-samples 1 --model little --no-peers --json \"$1\" && \"$3\" -c 'import json, sys; b = json.load(open(sys.argv[1]))[\"benchmarks\"]; assert isinstance(b, list) and b' \"$1\""
                  bench-smoke ${EEGPT_BENCH_OUT}/bench_smoke.json $<TARGET_FILE:bench_eegpt> ${EEGPT_PYTHON})
 set_tests_properties("bench-smoke" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
+# The same with --precision int8: the int8 cases, their GOPS against the int8 peak, on any CPU.
+add_test(NAME "bench-smoke int8"
+         COMMAND sh -c "rm -f \"$1\" && \"$2\" '[quick]' --benchmark-samples 1 --model little --no-peers --precision int8 --json \"$1\" && \"$3\" -c 'import json, sys; r = json.load(open(sys.argv[1])); b = r[\"benchmarks\"]; assert isinstance(b, list) and b; assert r[\"machine_info\"][\"cpu_int8_peak_gops\"] > 0; i8 = [x for x in b if x[\"extra_info\"].get(\"precision\") == \"int8\"]; assert i8 and all(\"GOPS\" in x[\"extra_info\"][\"line\"] for x in i8), b' \"$1\""
+                 bench-smoke-int8 ${EEGPT_BENCH_OUT}/bench_smoke_int8.json $<TARGET_FILE:bench_eegpt> ${EEGPT_PYTHON})
+set_tests_properties("bench-smoke int8" PROPERTIES LABELS "bench-smoke" TIMEOUT 300)
 # The suite as documented (docs/benchmarks.md), on the small tiny1 model: Catch2 BENCHMARKs for every timed case,
 # --benchmark-samples, Catch2's reporters, the results file against the spec's fields and read by
 # pytest-benchmark (from PyPI, into a venv of the build directory), targets, the runner, baselines and

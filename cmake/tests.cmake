@@ -10,6 +10,7 @@ add_executable(test_eegpt
   test/test_model.cpp
   test/test_encoder.cpp
   test/test_bf16.cpp
+  test/test_int8.cpp
   test/test_gemm.cpp
   test/test_io.cpp)
 target_link_libraries(test_eegpt PRIVATE eegpt_encoder ${EEGPT_CATCH_MAIN})
@@ -61,7 +62,7 @@ set_tests_properties("install: find_package(eegpt) consumer" PROPERTIES LABELS "
 # MNE-Python and scipy, heads, and the benchmark regression rule on recorded results (no timing).
 if(EEGPT_BUILD_RECORDINGS)
   foreach(py_test parity converter random_init cli_errors edf_vs_mne embed_parity heads downstream recordings_cli reliability reliability_inputs reliability_outputs
-                  reliability_recordings reliability_heads bench_compare isa)
+                  reliability_recordings reliability_heads bench_compare isa int8)
     add_test(NAME "python: ${py_test}"
              COMMAND ${EEGPT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/test/python/test_${py_test}.py
              WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})

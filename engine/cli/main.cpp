@@ -132,6 +132,17 @@ int run_info(const std::string& path) {
         const std::string why = cpu::isa_unavailable_reason(isa);
         std::printf("  cpu %s: %s\n", cpu::to_string(isa).c_str(), why.empty() ? "available" : why.c_str());
     }
+    // --precision int8's kernel per level (docs/cpu.md: int8, with its measured fidelity).
+    for (cpu::Isa isa : {cpu::Isa::avx2, cpu::Isa::avx512}) {
+        if (!cpu::isa_unavailable_reason(isa).empty()) {
+            std::printf("  cpu int8 %s: unavailable (the %s operations cannot run here)\n", cpu::to_string(isa).c_str(),
+                        cpu::to_string(isa).c_str());
+            continue;
+        }
+        const std::string no_vnni = cpu::int8_vnni_unavailable_reason(isa);
+        std::printf("  cpu int8 %s: %s%s%s\n", cpu::to_string(isa).c_str(), cpu::int8_kernel_name(cpu::ops(isa)).c_str(),
+                    no_vnni.empty() ? "" : "; vpdpbusd: ", no_vnni.c_str());
+    }
     try {
         std::printf("  cpu operations used: %s\n", cpu::to_string(cpu::default_isa()).c_str());
     } catch (const Error& e) {
@@ -197,7 +208,7 @@ int main(int argc, char** argv) {
     encode_cmd->add_option("--input", encode.input, "input HDF5: x (B x C x T float32), channels (C names)")->required();
     encode_cmd->add_option("--output", encode.output, "output HDF5: features (B x N x E x D float32)")->required();
     encode_cmd->add_option("--device", encode.device, "cpu or cuda (the GPU)")->capture_default_str();
-    encode_cmd->add_option("--precision", encode.precision, "fp32, tf32 or bf16")->capture_default_str();
+    encode_cmd->add_option("--precision", encode.precision, "fp32, tf32, bf16 or int8 (cpu)")->capture_default_str();
     encode_cmd->add_option("--threads", encode.threads, "CPU threads (0: all cores; at most the cores available)");
     encode_cmd->add_option("--head", encode.head,
                            "a downstream model (head file): x holds its inputs (its input labels, window length and "

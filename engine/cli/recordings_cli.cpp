@@ -507,7 +507,7 @@ void add_job_options(CLI::App* cmd, RecordingArgs& a) {
     cmd->add_option("--batch", a.batch, "windows per encoder call (1 to 4096)")->capture_default_str();
     cmd->add_option("--features-dtype", a.features_dtype, "float32 or float16")->capture_default_str();
     cmd->add_option("--device", a.device, "cpu or cuda (the GPU)")->capture_default_str();
-    cmd->add_option("--precision", a.precision, "fp32, tf32 or bf16")->capture_default_str();
+    cmd->add_option("--precision", a.precision, "fp32, tf32, bf16 or int8 (cpu)")->capture_default_str();
     cmd->add_option("--threads", a.threads, "CPU threads (0: all cores; at most the cores available)");
     cmd->add_flag("--quiet", a.quiet, "no progress bar and no summary lines");
     cmd->add_flag("--force", a.force,

@@ -16,6 +16,7 @@ std::string to_string(Precision precision) {
         case Precision::fp32: return "fp32";
         case Precision::tf32: return "tf32";
         case Precision::bf16: return "bf16";
+        case Precision::int8: return "int8";
     }
     return "?";
 }
@@ -32,7 +33,8 @@ Precision parse_precision(const std::string& name) {
     if (name == "fp32") return Precision::fp32;
     if (name == "tf32") return Precision::tf32;
     if (name == "bf16") return Precision::bf16;
-    throw Error("unknown precision '" + name + "' (use fp32, tf32 or bf16)");
+    if (name == "int8") return Precision::int8;
+    throw Error("unknown precision '" + name + "' (use fp32, tf32, bf16 or int8)");
 }
 
 size_t Encoder::output_size(int batch, int samples) const {
@@ -98,6 +100,8 @@ std::unique_ptr<Encoder> make_encoder(std::shared_ptr<const ModelWeights> weight
         }
         return std::make_unique<CpuEncoder>(std::move(weights), options.threads, cpu::ops(isa), options.precision);
     }
+    if (options.precision == Precision::int8)
+        throw Error("precision int8 is available on the cpu device only (use --device cpu)");
     const CudaModule& module = CudaModule::get();
     if (!module.load_error().empty()) throw Error(module.load_error());
     return std::unique_ptr<Encoder>(module.make_encoder(*weights, options));

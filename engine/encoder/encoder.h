@@ -11,7 +11,8 @@
 namespace eegpt {
 
 enum class Device { cpu, cuda };
-enum class Precision { fp32, tf32, bf16 };
+// int8: the CPU's linear layers in int8 (engine/encoder/cpu/int8.h); never a default.
+enum class Precision { fp32, tf32, bf16, int8 };
 
 std::string to_string(Device device);
 std::string to_string(Precision precision);

@@ -25,7 +25,7 @@ class Classifier:
         The encoder, or the path of its weight file (e.g. the fine-tuned encoder converted from the
         same checkpoint).
     device : {"cpu", "cuda"}, default="cpu"
-    precision : {"fp32", "tf32", "bf16"}, default="fp32"
+    precision : {"fp32", "tf32", "bf16", "int8"}, default="fp32"
     threads : int, default=0
         As eegpt.Model's, when `model` is a path.
     """

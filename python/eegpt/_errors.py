@@ -50,6 +50,7 @@ _PYTHON_WORDS = [(re.compile(p), r) for p, r in (
     (r"--fill-missing zeros fills", "fill_missing=True fills"),
     (r"--batch must", "batch must"),
     (r"use --precision fp32", 'use precision="fp32"'),
+    (r"use --device cpu", 'use device="cpu"'),
     (r"--force replaces", "force=True replaces"),
 )]
 

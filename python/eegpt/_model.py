@@ -95,8 +95,8 @@ class Model:
     path : str, bytes or os.PathLike
         An HDF5 weight file of tools/convert_ckpt.py.
     device : {"cpu", "cuda"}, default="cpu"
-    precision : {"fp32", "tf32", "bf16"}, default="fp32"
-        "tf32": cuda only.
+    precision : {"fp32", "tf32", "bf16", "int8"}, default="fp32"
+        "tf32": cuda only; "int8": cpu only, the linear layers in int8 (docs/cpu.md), never a default.
     threads : int, default=0
         CPU worker threads (0: all cores; more than the cores available: the cores, with a
         warning, as the CLI).
@@ -124,7 +124,7 @@ class Model:
             The configuration, tiny1 .. large.
         seed : int, default=0
         device : {"cpu", "cuda"}, default="cpu"
-        precision : {"fp32", "tf32", "bf16"}, default="fp32"
+        precision : {"fp32", "tf32", "bf16", "int8"}, default="fp32"
         threads : int, default=0
             As Model's.
 
@@ -176,7 +176,7 @@ class Model:
                                            "source_prefix", "converter_version")}
 
     device = property(lambda self: self._core.device, doc="'cpu' or 'cuda'")
-    precision = property(lambda self: self._core.precision, doc="'fp32', 'tf32' or 'bf16'")
+    precision = property(lambda self: self._core.precision, doc="'fp32', 'tf32', 'bf16' or 'int8'")
     threads = property(lambda self: self._core.threads, doc="CPU worker threads")
     isa = property(lambda self: self._core.isa, doc="CPU ISA level of the operations ('avx2', 'avx512')")
 

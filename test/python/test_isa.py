@@ -15,7 +15,8 @@ import pytest
 ISA_NAMESPACE = "eegpt::cpu::avx2::"
 # What must run before the ISA is known: the check and the table lookup (cpu/ops.h).
 DISPATCHER = ["eegpt::cpu::to_string", "eegpt::cpu::parse_isa", "eegpt::cpu::isa_unavailable_reason",
-              "eegpt::cpu::bf16_unavailable_reason", "eegpt::cpu::default_isa", "eegpt::cpu::ops"]
+              "eegpt::cpu::bf16_unavailable_reason", "eegpt::cpu::default_isa", "eegpt::cpu::ops",
+              "eegpt::cpu::int8_vnni_unavailable_reason", "eegpt::cpu::int8_tile", "eegpt::cpu::int8_kernel_name"]
 
 
 def name_of(function):

@@ -62,6 +62,23 @@ std::string bf16_unavailable_reason(Isa isa) {
     return isa_unavailable_reason(isa);
 }
 
+std::string int8_vnni_unavailable_reason(Isa isa) {
+    if (isa == Isa::avx2 && !(cpu_has_avx2() && __builtin_cpu_supports("avxvnni")))
+        return "this CPU lacks AVX-VNNI (VPDPBUSD on ymm: Intel Alder Lake, AMD Zen 5 and later)";
+    if (isa == Isa::avx512 && !(cpu_has_avx512() && __builtin_cpu_supports("avx512vnni")))
+        return "this CPU lacks AVX512_VNNI (VPDPBUSD on zmm: Intel Cascade Lake, AMD Zen 4 and later)";
+    return isa_unavailable_reason(isa);
+}
+
+Int8TileKernel int8_tile(const Ops& ops) {
+    return int8_vnni_unavailable_reason(ops.isa).empty() ? ops.int8_vnni : ops.int8_maddwd;
+}
+
+std::string int8_kernel_name(const Ops& ops) {
+    if (!int8_vnni_unavailable_reason(ops.isa).empty()) return "vpmaddwd (" + to_string(ops.isa) + ")";
+    return ops.isa == Isa::avx2 ? "vpdpbusd ymm (avx-vnni)" : "vpdpbusd zmm (avx512-vnni)";
+}
+
 Isa default_isa() {
     if (const char* forced = std::getenv("EEGPT_CPU_ISA")) {
         const Isa isa = parse_isa(forced);

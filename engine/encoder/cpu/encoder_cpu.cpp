@@ -27,46 +27,62 @@ bool openmp_usable() {
 }  // namespace
 
 CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, const cpu::Ops& ops,
-                       Precision precision)
+                       Precision precision, cpu::Int8TileKernel int8_kernel, const LayerFilter& int8_layer)
     : ops_(ops),
-      bf16_(precision == Precision::bf16),
+      precision_(precision),
+      int8_kernel_(int8_kernel ? int8_kernel : cpu::int8_tile(ops)),
       storage_(std::move(weights)),
       w_(bind_encoder_weights(*storage_)),
       config_(w_.config),
       threads_(threads > 0 ? threads : omp_get_num_procs()) {
-    if (precision == Precision::tf32) throw Error("precision tf32 is not available on the cpu device (use fp32 or bf16)");
-    if (bf16_ && !ops_.bf16_tile)
+    if (precision == Precision::tf32)
+        throw Error("precision tf32 is not available on the cpu device (use fp32, bf16 or int8)");
+    if (precision == Precision::bf16 && !ops_.bf16_tile)
         throw Error("precision bf16 needs the " + cpu::to_string(ops_.isa) + " CPU operations' bf16 kernel");
     const int D = config_.embed_dim;
     for (const BlockWeights& b : w_.blocks) {
+        const int index = static_cast<int>(&b - w_.blocks.data());
+        auto int8 = [&](const char* layer) {
+            return precision == Precision::int8 && (!int8_layer || int8_layer(index, layer));
+        };
         PackedBlock layers;
         if (&b != &w_.blocks.back()) {
-            layers.qkv = pack_linear(b.qkv.weight, b.qkv.bias, 3 * D, D);
+            layers.qkv = pack_linear(b.qkv.weight, b.qkv.bias, 3 * D, D, int8("qkv"));
         } else {  // the last block multiplies queries (rows 0..D) and keys/values (rows D..3D) apart
-            layers.q = pack_linear(b.qkv.weight, b.qkv.bias, D, D);
+            layers.q = pack_linear(b.qkv.weight, b.qkv.bias, D, D, int8("qkv"));
             layers.kv = pack_linear(b.qkv.weight + static_cast<size_t>(D) * D, b.qkv.bias ? b.qkv.bias + D : nullptr,
-                                    2 * D, D);
+                                    2 * D, D, int8("qkv"));
         }
-        layers.proj = pack_linear(b.proj.weight, b.proj.bias, D, D);
-        layers.fc1 = pack_linear(b.fc1.weight, b.fc1.bias, b.fc1.out, D);
-        layers.fc2 = pack_linear(b.fc2.weight, b.fc2.bias, D, b.fc2.in);
+        layers.proj = pack_linear(b.proj.weight, b.proj.bias, D, D, int8("proj"));
+        layers.fc1 = pack_linear(b.fc1.weight, b.fc1.bias, b.fc1.out, D, int8("fc1"));
+        layers.fc2 = pack_linear(b.fc2.weight, b.fc2.bias, D, b.fc2.in, int8("fc2"));
         packed_.push_back(std::move(layers));
     }
     workspaces_.resize(static_cast<size_t>(threads_));
 }
 
-CpuEncoder::PackedLinear CpuEncoder::pack_linear(const float* weight, const float* bias, int out, int in) const {
-    PackedLinear layer{bias, {}, {}};
-    if (bf16_)
+CpuEncoder::PackedLinear CpuEncoder::pack_linear(const float* weight, const float* bias, int out, int in,
+                                                 bool int8) const {
+    PackedLinear layer;
+    layer.bias = bias;
+    if (int8) {
+        layer.precision = Precision::int8;
+        layer.int8 = cpu::pack_int8(weight, out, in);
+    } else if (precision_ == Precision::bf16) {
+        layer.precision = Precision::bf16;
         layer.bf16 = cpu::pack_bf16(weight, out, in);
-    else
+    } else {
         layer.fp32 = cpu::pack_weights(weight, out, in, ops_.gemm_nr);
+    }
     return layer;
 }
 
 void CpuEncoder::linear(const float* x, int x_stride, int rows, const PackedLinear& layer, float* y, int y_stride,
                         bool accumulate, Workspace& ws) const {
-    if (bf16_)
+    if (layer.precision == Precision::int8)
+        cpu::linear_int8(int8_kernel_, x, x_stride, rows, layer.int8, layer.bias, y, y_stride, accumulate,
+                         ws.int8_block.data());
+    else if (layer.precision == Precision::bf16)
         cpu::linear_bf16(ops_.bf16_tile, x, x_stride, rows, layer.bf16, layer.bias, y, y_stride, accumulate,
                          ws.bf16_block.data());
     else
@@ -92,11 +108,16 @@ void CpuEncoder::reserve(Workspace& ws, int seqs, int tokens) const {
     grow(ws.summary_queries, srows * D);
     grow(ws.summary_attended, srows * D);
     grow(ws.summary_hidden, srows * H);
-    if (bf16_) {
-        const size_t words = cpu::bf16_scratch_words(std::max(config_.embed_dim, config_.mlp_hidden));
+    const int widest = std::max(config_.embed_dim, config_.mlp_hidden);
+    if (precision_ == Precision::bf16) {
+        const size_t words = cpu::bf16_scratch_words(widest);
         if (ws.bf16_block.size() < words) ws.bf16_block.resize(words);
     } else {
-        grow(ws.gemm_block, ops_.gemm_scratch);
+        grow(ws.gemm_block, ops_.gemm_scratch);  // int8 too: layers int8_layer keeps in fp32
+    }
+    if (precision_ == Precision::int8) {
+        const size_t words = cpu::int8_scratch_words(widest);
+        if (ws.int8_block.size() < words) ws.int8_block.resize(words);
     }
 }
 

@@ -1,5 +1,5 @@
-// CPU backend: fp32 GEMMs on weights packed at load (cpu/gemm.h) or bf16 ones (cpu/bf16.h), both
-// cores busy.
+// CPU backend: fp32 GEMMs on weights packed at load (cpu/gemm.h), bf16 ones (cpu/bf16.h) or int8
+// ones (cpu/int8.h), both cores busy.
 //
 // Every EEGPT sequence (one time patch of one window: C channel tokens + E summary tokens) is
 // independent of every other, so threads split the sequences and each runs the whole encoder on
@@ -8,11 +8,13 @@
 // workspace (sized once per channel count, never per call) stays small whatever the batch.
 #pragma once
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <new>
 #include <vector>
 
 #include "encoder/cpu/bf16.h"
+#include "encoder/cpu/int8.h"
 #include "encoder/cpu/ops.h"
 #include "encoder/encoder.h"
 
@@ -23,11 +25,17 @@ public:
     // Keeps `weights` (shared, not copied) and works on the typed view bound from it, with the
     // operations of one ISA level (cpu/ops.h; kept by reference). bf16: the GEMM weights are packed
     // once (cpu/bf16.h) and multiplied with ops.bf16_tile, which must exist; everything else fp32.
-    CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, const cpu::Ops& ops, Precision precision);
+    // int8: the four linear layers of every block (qkv, proj, fc1, fc2) quantized once (cpu/int8.h)
+    // and multiplied with int8_kernel (cpu::int8_tile(ops) when null); everything else fp32.
+    // int8_layer(block, "qkv" | "proj" | "fc1" | "fc2"), when given, says which of those layers are
+    // int8 (the others stay fp32): what the per-layer fidelity figures are measured with.
+    using LayerFilter = std::function<bool(int block, const char* layer)>;
+    CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, const cpu::Ops& ops, Precision precision,
+               cpu::Int8TileKernel int8_kernel = nullptr, const LayerFilter& int8_layer = {});
     void encode(const float* x, int batch, int channels, int samples, const int* channel_ids, float* out) override;
     const ModelConfig& config() const override { return config_; }
     Device device() const override { return Device::cpu; }
-    Precision precision() const override { return bf16_ ? Precision::bf16 : Precision::fp32; }
+    Precision precision() const override { return precision_; }
     std::string isa() const override { return cpu::to_string(ops_.isa); }
     int threads() const { return threads_; }
 
@@ -64,6 +72,7 @@ private:
         Buffer scores;                     // one head's attention scores in one sequence
         Buffer gemm_block;                 // the fp32 GEMM's block of x in tiles (ops.gemm_scratch)
         std::vector<uint32_t> bf16_block;  // the bf16 GEMM's block of x as bf16 pairs (bf16_scratch_words)
+        std::vector<uint32_t> int8_block;  // the int8 GEMM's block of x as uint8 quads (int8_scratch_words)
     };
     struct Pass {  // one group of sequences handled together by one thread
         const float* x;
@@ -73,16 +82,19 @@ private:
     };
 
     // One linear layer: its weights packed once for the precision's kernel (cpu/gemm.h for fp32,
-    // cpu/bf16.h for bf16); the bias is a view into storage_.
+    // cpu/bf16.h for bf16, cpu/int8.h for int8, fp32 for an int8 layer int8_layer kept); the bias is
+    // a view into storage_.
     struct PackedLinear {
         const float* bias = nullptr;
+        Precision precision = Precision::fp32;
         cpu::PackedWeights fp32;
         cpu::Bf16Matrix bf16;
+        cpu::Int8Matrix int8;
     };
     struct PackedBlock {  // qkv in full blocks; q and kv (its rows, apart) in the last
         PackedLinear qkv, q, kv, proj, fc1, fc2;
     };
-    PackedLinear pack_linear(const float* weight, const float* bias, int out, int in) const;
+    PackedLinear pack_linear(const float* weight, const float* bias, int out, int in, bool int8) const;
     void linear(const float* x, int x_stride, int rows, const PackedLinear& layer, float* y, int y_stride,
                 bool accumulate, Workspace& ws) const;
     void run_pass(const Pass& pass, Workspace& ws) const;
@@ -93,7 +105,8 @@ private:
     int seqs_per_pass(int tokens) const;
 
     const cpu::Ops& ops_;
-    bool bf16_;
+    Precision precision_;
+    cpu::Int8TileKernel int8_kernel_;
     std::shared_ptr<const ModelWeights> storage_;  // what w_ points into
     EncoderWeights w_;
     std::vector<PackedBlock> packed_;

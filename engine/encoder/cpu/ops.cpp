@@ -184,6 +184,101 @@ constexpr Bf16TileKernel kBf16Tile = dpbf16_tile_avx512;
 constexpr Bf16TileKernel kBf16Tile = nullptr;  // no bf16 instructions at this level
 #endif
 
+
+// int8 tile kernels (cpu/int8.h): all quads of a tile of kInt8TileRows x kInt8TileCols int32 sums.
+static_assert(kInt8TileRows == 12 && kInt8TileCols == 32, "the sub-tiles below divide 12 x 32");
+
+// AVX2: in sub-tiles of 4 rows x 16 columns (8 accumulators, 4 weight and 2 activation registers of
+// 16). A quad word holds bytes k0..k3; its 16-bit halves are (k1:k0) and (k3:k2). Shifting each half
+// left then arithmetically right by 8 sign-extends k0 and k2 into 16-bit lanes; shifting right by 8
+// alone sign-extends k1 and k3. The activation quad masked with 0x00FF00FF is k0 and k2
+// zero-extended, shifted right by 8 first k1 and k3. VPMADDWD of the even (odd) pairs gives
+// u0 q0 + u2 q2 (u1 q1 + u3 q3) exactly in int32: |u q| <= 255 * 128 fits, the pair sum cannot
+// saturate (only -32768 * -32768 twice could), and VPADDD wraps like VPDPBUSD.
+void int8_tile_maddwd(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc) {
+    constexpr int kRows = 4, kCols = 16;
+    const __m256i mask = _mm256_set1_epi32(0x00FF00FF);
+    for (int r0 = 0; r0 < kInt8TileRows; r0 += kRows)
+        for (int c0 = 0; c0 < kInt8TileCols; c0 += kCols) {
+            __m256i c[kRows][2];
+            for (int r = 0; r < kRows; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
+            for (int p = 0; p < quads; ++p) {
+                const uint32_t* bp = b + static_cast<size_t>(p) * kInt8TileCols + c0;
+                const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
+                const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 8));
+                const __m256i even0 = _mm256_srai_epi16(_mm256_slli_epi16(w0, 8), 8), odd0 = _mm256_srai_epi16(w0, 8);
+                const __m256i even1 = _mm256_srai_epi16(_mm256_slli_epi16(w1, 8), 8), odd1 = _mm256_srai_epi16(w1, 8);
+                const uint32_t* ap = a + static_cast<size_t>(p) * kInt8TileRows + r0;
+                for (int r = 0; r < kRows; ++r) {
+                    const __m256i aw = _mm256_set1_epi32(static_cast<int>(ap[r]));
+                    const __m256i ae = _mm256_and_si256(aw, mask), ao = _mm256_and_si256(_mm256_srli_epi16(aw, 8), mask);
+                    c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(ae, even0));
+                    c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(ao, odd0));
+                    c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(ae, even1));
+                    c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(ao, odd1));
+                }
+            }
+            for (int r = 0; r < kRows; ++r) {
+                int32_t* o = acc + (r0 + r) * kInt8TileCols + c0;
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), c[r][0]);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 8), c[r][1]);
+            }
+        }
+}
+
+#if defined(__AVX512F__)
+// AVX512_VNNI: VPDPBUSD on zmm, the whole 12 x 32 tile in 24 registers; the instruction only in
+// this function, so the module runs on AVX-512 CPUs without VNNI (Skylake-SP) until it is chosen.
+__attribute__((target("avx512vnni"))) void int8_tile_vnni(const uint32_t* a, const uint32_t* b, int quads,
+                                                            int32_t* acc) {
+    __m512i c[kInt8TileRows][2];
+    for (int r = 0; r < kInt8TileRows; ++r) c[r][0] = c[r][1] = _mm512_setzero_si512();
+    for (int p = 0; p < quads; ++p) {
+        const __m512i b0 = _mm512_loadu_si512(b + static_cast<size_t>(p) * kInt8TileCols);
+        const __m512i b1 = _mm512_loadu_si512(b + static_cast<size_t>(p) * kInt8TileCols + 16);
+        const uint32_t* ap = a + static_cast<size_t>(p) * kInt8TileRows;
+        for (int r = 0; r < kInt8TileRows; ++r) {
+            const __m512i av = _mm512_set1_epi32(static_cast<int>(ap[r]));
+            c[r][0] = _mm512_dpbusd_epi32(c[r][0], av, b0);
+            c[r][1] = _mm512_dpbusd_epi32(c[r][1], av, b1);
+        }
+    }
+    for (int r = 0; r < kInt8TileRows; ++r) {
+        _mm512_storeu_si512(acc + r * kInt8TileCols, c[r][0]);
+        _mm512_storeu_si512(acc + r * kInt8TileCols + 16, c[r][1]);
+    }
+}
+#else
+// AVX-VNNI: VPDPBUSD on ymm (VEX; Intel Alder Lake and later, AMD Zen 5), in sub-tiles of 6 rows x
+// 16 columns (12 accumulators, 2 weight registers, 1 activation register of 16); compiled with its
+// own target so that the rest of the AVX2 build runs on CPUs without it.
+__attribute__((target("avxvnni"))) void int8_tile_vnni(const uint32_t* a, const uint32_t* b, int quads,
+                                                        int32_t* acc) {
+    constexpr int kRows = 6, kCols = 16;
+    for (int r0 = 0; r0 < kInt8TileRows; r0 += kRows)
+        for (int c0 = 0; c0 < kInt8TileCols; c0 += kCols) {
+            __m256i c[kRows][2];
+            for (int r = 0; r < kRows; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
+            for (int p = 0; p < quads; ++p) {
+                const uint32_t* bp = b + static_cast<size_t>(p) * kInt8TileCols + c0;
+                const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
+                const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 8));
+                const uint32_t* ap = a + static_cast<size_t>(p) * kInt8TileRows + r0;
+                for (int r = 0; r < kRows; ++r) {
+                    const __m256i av = _mm256_set1_epi32(static_cast<int>(ap[r]));
+                    c[r][0] = _mm256_dpbusd_avx_epi32(c[r][0], av, b0);
+                    c[r][1] = _mm256_dpbusd_avx_epi32(c[r][1], av, b1);
+                }
+            }
+            for (int r = 0; r < kRows; ++r) {
+                int32_t* o = acc + (r0 + r) * kInt8TileCols + c0;
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), c[r][0]);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 8), c[r][1]);
+            }
+        }
+}
+#endif
+
 }  // namespace
 
 const Ops& table() {
@@ -200,6 +295,8 @@ const Ops& table() {
         t.gather_rows = gather_rows;
         t.patch_embed = patch_embed;
         t.bf16_tile = kBf16Tile;
+        t.int8_maddwd = int8_tile_maddwd;
+        t.int8_vnni = int8_tile_vnni;
         return t;
     }();
     return kTable;

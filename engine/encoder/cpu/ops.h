@@ -16,6 +16,7 @@
 
 #include "encoder/cpu/bf16.h"
 #include "encoder/cpu/gemm.h"
+#include "encoder/cpu/int8.h"
 
 namespace eegpt::cpu {
 
@@ -84,6 +85,12 @@ struct Ops {
     // The bf16 tile kernel (cpu/bf16.h) with this level's instructions, or null: AVX512_BF16's
     // VDPBF16PS in the AVX-512 module (usable where bf16_unavailable_reason() is empty).
     Bf16TileKernel bf16_tile;
+    // The int8 tile kernels (cpu/int8.h) of this level: int8_maddwd (bytes widened to 16 bit,
+    // VPMADDWD; AVX2, every CPU of the level) and int8_vnni (VPDPBUSD: AVX-VNNI on ymm in the AVX2
+    // build, AVX512_VNNI on zmm in the AVX-512 module), usable where int8_vnni_unavailable_reason()
+    // is empty. int8_tile() picks one.
+    Int8TileKernel int8_maddwd;
+    Int8TileKernel int8_vnni;
 };
 
 // Empty when `isa` can run here (this CPU has the instructions, this build has the code); else why not.
@@ -95,5 +102,11 @@ Isa default_isa();
 const Ops& ops(Isa isa);
 // Empty when --precision bf16 can run here with the ops of `isa`; else why not (no AVX512_BF16).
 std::string bf16_unavailable_reason(Isa isa);
+// Empty when the VPDPBUSD int8 kernel of `isa` (AVX-VNNI for avx2, AVX512_VNNI for avx512) can run here.
+std::string int8_vnni_unavailable_reason(Isa isa);
+// The int8 tile kernel --precision int8 uses with `ops`: its VPDPBUSD one where the CPU has the
+// instructions, else its VPMADDWD one (every CPU that runs the level); and that kernel's name.
+Int8TileKernel int8_tile(const Ops& ops);
+std::string int8_kernel_name(const Ops& ops);
 
 }  // namespace eegpt::cpu

@@ -202,3 +202,23 @@ def test_encode_refuses_features_that_overflow(model):
     refuses them, never non-finite features."""
     with pytest.raises(eegpt.Error, match="the features of window 0 are not finite"):
         model.encode(np.full((1, 3, 128), 3e38, np.float32), ["FP1", "CZ", "O2"])
+
+
+def test_int8_precision_is_the_cli_int8_and_close_to_fp32(model, weights, tmp_path):
+    """precision="int8" (cpu only; docs/cpu.md): recorded on the model, the CLI's int8 features
+    exactly, within int8's bound of fp32; on cuda the engine's one line with Python's words."""
+    int8 = eegpt.Model(weights, precision="int8")
+    assert int8.precision == "int8" and model.precision == "fp32"
+    x = windows()
+    got = int8.encode(x, NAMES)
+    inp, out = tmp_path / "windows.h5", tmp_path / "features.h5"
+    with h5py.File(inp, "w") as f:
+        f["x"] = x
+        f.create_dataset("channels", data=np.array(NAMES, dtype=object), dtype=h5py.string_dtype())
+    lib.run_ok("encode", "--weights", weights, "--input", inp, "--output", out, "--precision", "int8")
+    with h5py.File(out, "r") as f:
+        np.testing.assert_array_equal(got, f["features"][()])
+    rel = rel_err(got, model.encode(x, NAMES))
+    assert 1e-4 < rel <= 4e-2, rel
+    with pytest.raises(eegpt.Error, match=r'cpu device only \(use device="cpu"\)'):
+        eegpt.Model(weights, device="cuda", precision="int8")

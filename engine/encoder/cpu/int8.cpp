@@ -1,0 +1,147 @@
+#include "encoder/cpu/int8.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace eegpt::cpu {
+namespace {
+
+// Round to nearest, ties to even, for |v| < 2^22: adding 1.5 * 2^23 leaves no fraction bits (the
+// default rounding mode does the rounding; without -ffast-math the compiler may not fold it away).
+// Plain code here runs on any x86-64, where nearbyintf is a library call per element.
+float round_even(float v) {
+    const float magic = 12582912.0f;
+    return (v + magic) - magic;
+}
+
+int clamp_int(int v, int lo, int hi) { return std::min(hi, std::max(lo, v)); }
+
+constexpr int kBlockRows = 8 * kInt8TileRows;  // 96 rows: with K = 2048, 192 KB of quads, in L2
+
+}  // namespace
+
+Int8Matrix pack_int8(const float* w, int out, int in) {
+    Int8Matrix m;
+    m.out = out;
+    m.in = in;
+    m.quads = (in + 3) / 4;
+    m.panels = (out + kInt8TileCols - 1) / kInt8TileCols;
+    const size_t cols = static_cast<size_t>(m.panels) * kInt8TileCols;
+    m.words.assign(cols * m.quads, 0u);
+    m.scale.assign(cols, 0.0f);
+    m.column_sum.assign(cols, 0);
+    for (int j = 0; j < out; ++j) {
+        const float* wj = w + static_cast<size_t>(j) * in;
+        float amax = 0.0f;
+        for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(wj[k]));
+        const float s = amax > 0.0f ? amax / 127.0f : 1.0f;  // an all-zero row: any scale, all q = 0
+        uint32_t* panel = m.words.data() + static_cast<size_t>(j / kInt8TileCols) * m.quads * kInt8TileCols;
+        int32_t sum = 0;
+        for (int k = 0; k < in; ++k) {
+            const int q = clamp_int(static_cast<int>(std::nearbyint(wj[k] / s)), -127, 127);
+            sum += q;
+            uint32_t& word = panel[static_cast<size_t>(k / 4) * kInt8TileCols + j % kInt8TileCols];
+            word |= static_cast<uint32_t>(static_cast<uint8_t>(static_cast<int8_t>(q))) << (8 * (k % 4));
+        }
+        m.scale[static_cast<size_t>(j)] = s;
+        m.column_sum[static_cast<size_t>(j)] = sum;
+    }
+    return m;
+}
+
+void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc) {
+    for (int r = 0; r < kInt8TileRows; ++r)
+        for (int j = 0; j < kInt8TileCols; ++j) {
+            uint32_t s = 0;  // unsigned: wraps modulo 2^32 as the instructions do, without undefined behaviour
+            for (int p = 0; p < quads; ++p) {
+                const uint32_t aw = a[static_cast<size_t>(p) * kInt8TileRows + r];
+                const uint32_t bw = b[static_cast<size_t>(p) * kInt8TileCols + j];
+                for (int i = 0; i < 4; ++i) {
+                    const int u = static_cast<int>((aw >> (8 * i)) & 0xFFu);
+                    const int q = static_cast<int8_t>(static_cast<uint8_t>(bw >> (8 * i)));
+                    s += static_cast<uint32_t>(u * q);
+                }
+            }
+            acc[r * kInt8TileCols + j] = static_cast<int32_t>(s);
+        }
+}
+
+void quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_point) {
+    float lo = 0.0f, hi = 0.0f;
+    bool finite = true;
+    for (int k = 0; k < in; ++k) {
+        lo = std::min(lo, x[k]);
+        hi = std::max(hi, x[k]);
+        finite = finite && std::isfinite(x[k]);
+    }
+    if (!finite || !std::isfinite(hi - lo)) {
+        std::fill(u, u + in, uint8_t{0});
+        scale = std::numeric_limits<float>::quiet_NaN();
+        zero_point = 0;
+        return;
+    }
+    scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;  // an all-zero row: any scale, all u = 0
+    const float inv = 1.0f / scale;
+    zero_point = clamp_int(static_cast<int>(round_even(-lo * inv)), 0, 255);
+    for (int k = 0; k < in; ++k)
+        u[k] = static_cast<uint8_t>(clamp_int(static_cast<int>(round_even(x[k] * inv)) + zero_point, 0, 255));
+}
+
+size_t int8_scratch_words(int in) {
+    const size_t quads = static_cast<size_t>(in + 3) / 4;
+    return static_cast<size_t>(kBlockRows) * quads + quads;  // the block, then one row's bytes
+}
+
+void linear_int8(Int8TileKernel kernel, const float* x, int x_stride, int rows, const Int8Matrix& w, const float* b,
+                 float* y, int y_stride, bool accumulate, uint32_t* scratch) {
+    alignas(64) int32_t acc[kInt8TileRows * kInt8TileCols];
+    float row_scale[kBlockRows];
+    int row_zero[kBlockRows];
+    uint32_t* row_words = scratch + static_cast<size_t>(kBlockRows) * w.quads;
+    uint8_t* row_bytes = reinterpret_cast<uint8_t*>(row_words);
+    for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
+        const int block_rows = std::min(kBlockRows, rows - r0);
+        const int tiles = (block_rows + kInt8TileRows - 1) / kInt8TileRows;
+        for (int t = 0; t < tiles; ++t) {  // this block's rows of x quantized, interleaved per tile
+            uint32_t* at = scratch + static_cast<size_t>(t) * w.quads * kInt8TileRows;
+            for (int r = 0; r < kInt8TileRows; ++r) {
+                const int row = t * kInt8TileRows + r;
+                if (row >= block_rows) {
+                    for (int p = 0; p < w.quads; ++p) at[static_cast<size_t>(p) * kInt8TileRows + r] = 0u;
+                    continue;
+                }
+                row_words[w.quads - 1] = 0u;  // the last quad's bytes past `in` stay zero
+                quantize_row(x + static_cast<size_t>(r0 + row) * x_stride, w.in, row_bytes, row_scale[row],
+                             row_zero[row]);
+                for (int p = 0; p < w.quads; ++p) at[static_cast<size_t>(p) * kInt8TileRows + r] = row_words[p];
+            }
+        }
+        for (int c = 0; c < w.panels; ++c) {
+            const int c0 = c * kInt8TileCols, cols = std::min(kInt8TileCols, w.out - c0);
+            const float* ws = w.scale.data() + c0;
+            const int32_t* wsum = w.column_sum.data() + c0;
+            for (int t = 0; t < tiles; ++t) {
+                kernel(scratch + static_cast<size_t>(t) * w.quads * kInt8TileRows, w.panel(c), w.quads, acc);
+                const int tile_rows = std::min(kInt8TileRows, block_rows - t * kInt8TileRows);
+                // The epilogue: zero point, dequantization, bias, residual; the same for every kernel.
+                for (int r = 0; r < tile_rows; ++r) {
+                    const int row = t * kInt8TileRows + r;
+                    const float xs = row_scale[row];
+                    const int z = row_zero[row];
+                    float* yr = y + static_cast<size_t>(r0 + row) * y_stride + c0;
+                    const int32_t* ar = acc + r * kInt8TileCols;
+                    for (int j = 0; j < cols; ++j) {
+                        const int32_t sum = ar[j] - z * wsum[j];
+                        float v = static_cast<float>(sum) * (xs * ws[j]);
+                        if (b) v += b[c0 + j];
+                        yr[j] = accumulate ? yr[j] + v : v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+}  // namespace eegpt::cpu

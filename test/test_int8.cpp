@@ -1,0 +1,320 @@
+// int8 on the CPU (engine/encoder/cpu/int8.h): the weight packing and the activation quantization,
+// the packing, blocking and epilogue of the GEMM through the exact scalar emulation of the integer
+// sums (on every machine), each real kernel (VPMADDWD for AVX2 and in the AVX-512 module, VPDPBUSD
+// with AVX-VNNI and with AVX512_VNNI) against that emulation bit for bit where the CPU has its
+// instructions (skipped with the reason elsewhere), why VPMADDUBSW would not be exact, and the whole
+// encoder in int8 against the float64 reference and, for the large model, against fp32 with the
+// error of each layer kind and of each block alone printed (the per-layer fidelity figures).
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+
+#include "catch_compat.h"
+#include "encoder/cpu/encoder_cpu.h"
+#include "encoder/cpu/int8.h"
+#include "encoder/cpu/ops.h"
+#include "parity.h"
+#include "reference_encoder.h"
+#include "test_helpers.h"
+
+using namespace eegpt;
+using Catch::Matchers::Contains;
+using eegpt_test::randn;
+using eegpt_test::relative_error;
+
+namespace {
+
+// What int8 must reach against fp32 (or float64), whole output and every window (docs/cpu.md).
+constexpr double kInt8Relative = 4e-2, kInt8MinCosine = 0.999;
+
+// The GEMM as int8.h defines it, one output at a time, from quantize_row and the packed weights'
+// bytes: the integer sum in int64, then the epilogue's formula.
+std::vector<float> direct_int8_linear(const std::vector<float>& x, int rows, int in, const cpu::Int8Matrix& w,
+                                      const std::vector<float>& b, bool bias, const std::vector<float>& y0,
+                                      bool accumulate) {
+    const int out = w.out;
+    std::vector<float> y(static_cast<size_t>(rows) * out);
+    std::vector<uint8_t> u(static_cast<size_t>(in));
+    for (int r = 0; r < rows; ++r) {
+        float xs;
+        int z;
+        cpu::quantize_row(x.data() + static_cast<size_t>(r) * in, in, u.data(), xs, z);
+        for (int j = 0; j < out; ++j) {
+            const uint32_t* panel = w.panel(j / cpu::kInt8TileCols);
+            int64_t sum = 0, wsum = 0;
+            for (int k = 0; k < in; ++k) {
+                const uint32_t word = panel[static_cast<size_t>(k / 4) * cpu::kInt8TileCols + j % cpu::kInt8TileCols];
+                const int q = static_cast<int8_t>(static_cast<uint8_t>(word >> (8 * (k % 4))));
+                sum += static_cast<int64_t>(u[static_cast<size_t>(k)]) * q;
+                wsum += q;
+            }
+            CHECK(wsum == w.column_sum[static_cast<size_t>(j)]);
+            float v = static_cast<float>(static_cast<int32_t>(sum - z * wsum)) * (xs * w.scale[static_cast<size_t>(j)]);
+            if (bias) v += b[static_cast<size_t>(j)];
+            const size_t i = static_cast<size_t>(r) * out + j;
+            y[i] = accumulate ? y0[i] + v : v;
+        }
+    }
+    return y;
+}
+
+// Random words: every byte value, so that the largest products (255 x -128, 255 x 127) occur.
+std::vector<uint32_t> random_words(size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::vector<uint32_t> v(n);
+    for (auto& w : v) w = rng();
+    return v;
+}
+
+// A kernel's tile sums against the emulation's for several quad counts, including the worst case
+// of every product at its largest (255 x -128 and 255 x 127), and through linear_int8's blocking.
+void check_kernel_against_emulation(cpu::Int8TileKernel kernel) {
+    for (int quads : {1, 3, 16, 128, 512}) {
+        INFO("quads " << quads);
+        const auto a = random_words(static_cast<size_t>(quads) * cpu::kInt8TileRows, 100 + static_cast<unsigned>(quads));
+        const auto b = random_words(static_cast<size_t>(quads) * cpu::kInt8TileCols, 200 + static_cast<unsigned>(quads));
+        std::vector<int32_t> got(cpu::kInt8TileRows * cpu::kInt8TileCols, -1), want(got.size(), -2);
+        kernel(a.data(), b.data(), quads, got.data());
+        cpu::int8_tile_emulated(a.data(), b.data(), quads, want.data());
+        CHECK(got == want);
+        for (uint32_t bw : {0x80808080u, 0x7F7F7F7Fu, 0x807F807Fu}) {
+            const std::vector<uint32_t> ones(static_cast<size_t>(quads) * cpu::kInt8TileRows, 0xFFFFFFFFu);
+            const std::vector<uint32_t> extreme(static_cast<size_t>(quads) * cpu::kInt8TileCols, bw);
+            kernel(ones.data(), extreme.data(), quads, got.data());
+            cpu::int8_tile_emulated(ones.data(), extreme.data(), quads, want.data());
+            CHECK(got == want);
+        }
+    }
+    for (int in : {4, 63, 512, 2048}) {
+        const int rows = 101, out = 100;
+        INFO("in " << in);
+        const auto x = randn(static_cast<size_t>(rows) * in, 50 + static_cast<unsigned>(in), 0.0f, 1.0f);
+        const auto w = randn(static_cast<size_t>(out) * in, 60 + static_cast<unsigned>(in), 0.0f, 0.05f);
+        const auto bias = randn(static_cast<size_t>(out), 70, 0.0f, 0.1f);
+        const cpu::Int8Matrix packed = cpu::pack_int8(w.data(), out, in);
+        std::vector<float> got(static_cast<size_t>(rows) * out, std::nanf("")), want(got.size(), std::nanf(""));
+        std::vector<uint32_t> scratch(cpu::int8_scratch_words(in));
+        cpu::linear_int8(kernel, x.data(), in, rows, packed, bias.data(), got.data(), out, false, scratch.data());
+        cpu::linear_int8(cpu::int8_tile_emulated, x.data(), in, rows, packed, bias.data(), want.data(), out, false,
+                         scratch.data());
+        CHECK(got == want);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("int8: weights quantized per output channel, symmetric, with their column sums", "[int8]") {
+    const int out = 37, in = 45;
+    auto w = randn(static_cast<size_t>(out) * in, 3, 0.0f, 0.05f);
+    for (int k = 0; k < in; ++k) w[static_cast<size_t>(5) * in + k] = 0.0f;  // an all-zero output
+    w[static_cast<size_t>(7) * in + 3] = -1.0f;                              // an outlier: its row's scale only
+    const cpu::Int8Matrix m = cpu::pack_int8(w.data(), out, in);
+    REQUIRE(m.quads == 12);
+    REQUIRE(m.panels == 2);
+    for (int j = 0; j < out; ++j) {
+        float amax = 0.0f;
+        for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(w[static_cast<size_t>(j) * in + k]));
+        const float s = m.scale[static_cast<size_t>(j)];
+        if (amax > 0.0f) CHECK(s == amax / 127.0f);
+        int sum = 0;
+        for (int k = 0; k < in; ++k) {
+            const uint32_t word = m.panel(j / 32)[static_cast<size_t>(k / 4) * 32 + j % 32];
+            const int q = static_cast<int8_t>(static_cast<uint8_t>(word >> (8 * (k % 4))));
+            CHECK(q >= -127);
+            CHECK(std::fabs(q * s - w[static_cast<size_t>(j) * in + k]) <= 0.5f * s * 1.0001f);
+            sum += q;
+        }
+        CHECK(sum == m.column_sum[static_cast<size_t>(j)]);
+    }
+    CHECK(m.column_sum[5] == 0);
+    // The padding past `in` (the last quad's fourth... bytes) and past `out` is zero.
+    for (int j = 0; j < 64; ++j) {
+        const uint32_t last = m.panel(j / 32)[static_cast<size_t>(11) * 32 + j % 32];
+        CHECK((last >> 8) == 0u);  // in = 45: byte 0 of quad 11 is k = 44, the rest padding
+        if (j >= out) CHECK(m.scale[static_cast<size_t>(j)] == 0.0f);
+    }
+}
+
+TEST_CASE("int8: activations quantized per row, asymmetric, zero exact, non-finite rows NaN", "[int8]") {
+    std::vector<uint8_t> u(8);
+    float scale;
+    int z;
+    const float row[8] = {-0.17f, 0.0f, 2.0f, 1.0f, -0.05f, 0.5f, 1.99f, 0.0f};
+    cpu::quantize_row(row, 8, u.data(), scale, z);
+    CHECK(scale == (2.0f + 0.17f) / 255.0f);
+    CHECK(u[0] == 0);
+    CHECK(u[2] == 255);
+    CHECK(static_cast<int>(u[1]) == z);  // zero is exactly representable
+    CHECK(static_cast<int>(u[7]) == z);
+    for (int k = 0; k < 8; ++k) CHECK(std::fabs((u[static_cast<size_t>(k)] - z) * scale - row[k]) <= 0.5001f * scale);
+    const float positive[3] = {0.5f, 1.0f, 0.25f};  // the range still reaches down to 0
+    cpu::quantize_row(positive, 3, u.data(), scale, z);
+    CHECK(z == 0);
+    CHECK(u[1] == 255);
+    const float zeros[3] = {0.0f, 0.0f, 0.0f};
+    cpu::quantize_row(zeros, 3, u.data(), scale, z);
+    CHECK((u[0] == 0 && u[1] == 0 && u[2] == 0 && z == 0 && scale == 1.0f));
+    const float bad[3] = {1.0f, std::nanf(""), 2.0f};
+    cpu::quantize_row(bad, 3, u.data(), scale, z);
+    CHECK(std::isnan(scale));
+    const float huge[2] = {-3e38f, 3e38f};  // finite, but the range overflows
+    cpu::quantize_row(huge, 2, u.data(), scale, z);
+    CHECK(std::isnan(scale));
+}
+
+TEST_CASE("int8: packing, blocking and the emulated integer sums give the defined result exactly", "[int8]") {
+    struct Case {
+        int rows, in, out;
+        bool bias, accumulate;
+    };
+    // Input counts not a multiple of 4 (a padded quad), outputs not a multiple of 32, rows not a
+    // multiple of the tile (12) nor of the block (96).
+    const Case cases[] = {{1, 4, 1, false, false},   {5, 64, 40, true, false},   {7, 33, 70, true, true},
+                          {4, 512, 96, true, false}, {9, 2048, 33, false, true}, {13, 42, 65, true, false},
+                          {100, 66, 45, true, true}, {193, 17, 32, false, false}};
+    unsigned seed = 10;
+    for (const Case& c : cases) {
+        INFO("rows " << c.rows << " in " << c.in << " out " << c.out);
+        const auto x = randn(static_cast<size_t>(c.rows) * c.in, ++seed, 0.0f, 1.0f);
+        const auto w = randn(static_cast<size_t>(c.out) * c.in, ++seed, 0.0f, 0.05f);
+        const auto b = randn(static_cast<size_t>(c.out), ++seed, 0.0f, 0.1f);
+        const auto y0 = randn(static_cast<size_t>(c.rows) * c.out, ++seed, 0.0f, 1.0f);
+        const cpu::Int8Matrix packed = cpu::pack_int8(w.data(), c.out, c.in);
+        std::vector<float> got = y0;
+        std::vector<uint32_t> scratch(cpu::int8_scratch_words(c.in), 0xDEADBEEFu);  // garbage: must not matter
+        cpu::linear_int8(cpu::int8_tile_emulated, x.data(), c.in, c.rows, packed, c.bias ? b.data() : nullptr,
+                         got.data(), c.out, c.accumulate, scratch.data());
+        CHECK(got == direct_int8_linear(x, c.rows, c.in, packed, b, c.bias, y0, c.accumulate));
+        // And it is the product it should be: 8-bit inputs, exact sums.
+        std::vector<float> fp32 = y0;
+        cpu::avx2::linear(x.data(), c.in, c.rows, c.in, w.data(), c.bias ? b.data() : nullptr, c.out, fp32.data(),
+                          c.out, c.accumulate);
+        CHECK(relative_error(got, fp32) <= 3e-2);
+        CHECK(relative_error(got, fp32) > 1e-5);  // really quantized
+    }
+}
+
+TEST_CASE("int8: VPMADDUBSW's saturation would clip what the widened VPMADDWD sums exactly", "[int8]") {
+    // One quad at the extremes: activations 255, weights 127. VPMADDUBSW adds two u8 x s8 products
+    // into a signed 16-bit lane with saturation: 255 * 127 * 2 = 64770 becomes 32767.
+    auto vpmaddubsw_pair = [](int u0, int q0, int u1, int q1) { return std::min(32767, std::max(-32768, u0 * q0 + u1 * q1)); };
+    CHECK(vpmaddubsw_pair(255, 127, 255, 127) == 32767);
+    std::vector<uint32_t> a(cpu::kInt8TileRows, 0xFFFFFFFFu), b(cpu::kInt8TileCols, 0x7F7F7F7Fu);
+    std::vector<int32_t> acc(cpu::kInt8TileRows * cpu::kInt8TileCols);
+    cpu::int8_tile_emulated(a.data(), b.data(), 1, acc.data());
+    CHECK(acc[0] == 4 * 255 * 127);
+    cpu::ops(cpu::Isa::avx2).int8_maddwd(a.data(), b.data(), 1, acc.data());
+    CHECK(acc[0] == 4 * 255 * 127);
+    CHECK(acc[0] != 2 * vpmaddubsw_pair(255, 127, 255, 127));
+}
+
+TEST_CASE("int8: the AVX2 VPMADDWD kernel equals the emulation bit for bit", "[int8]") {
+    const std::string why = cpu::isa_unavailable_reason(cpu::Isa::avx2);
+    if (!why.empty()) EEGPT_SKIP(why);
+    check_kernel_against_emulation(cpu::ops(cpu::Isa::avx2).int8_maddwd);
+}
+
+TEST_CASE("int8: the AVX-VNNI VPDPBUSD (ymm) kernel equals the emulation bit for bit", "[int8]") {
+    const std::string why = cpu::int8_vnni_unavailable_reason(cpu::Isa::avx2);
+    if (!why.empty()) EEGPT_SKIP(why);
+    check_kernel_against_emulation(cpu::ops(cpu::Isa::avx2).int8_vnni);
+}
+
+TEST_CASE("int8: the AVX-512 module's VPMADDWD kernel equals the emulation bit for bit", "[int8]") {
+    const std::string why = cpu::isa_unavailable_reason(cpu::Isa::avx512);
+    if (!why.empty()) EEGPT_SKIP(why);
+    check_kernel_against_emulation(cpu::ops(cpu::Isa::avx512).int8_maddwd);
+}
+
+TEST_CASE("int8: the AVX512_VNNI VPDPBUSD (zmm) kernel equals the emulation bit for bit", "[int8]") {
+    const std::string why = cpu::int8_vnni_unavailable_reason(cpu::Isa::avx512);
+    if (!why.empty()) EEGPT_SKIP(why);
+    check_kernel_against_emulation(cpu::ops(cpu::Isa::avx512).int8_vnni);
+}
+
+TEST_CASE("int8: the chosen kernel is the level's VPDPBUSD one exactly where the CPU has it", "[int8]") {
+    for (cpu::Isa isa : {cpu::Isa::avx2, cpu::Isa::avx512}) {
+        if (!cpu::isa_unavailable_reason(isa).empty()) continue;
+        const cpu::Ops& ops = cpu::ops(isa);
+        const bool vnni = cpu::int8_vnni_unavailable_reason(isa).empty();
+        CHECK(cpu::int8_tile(ops) == (vnni ? ops.int8_vnni : ops.int8_maddwd));
+        CHECK(cpu::int8_kernel_name(ops).find(vnni ? "vpdpbusd" : "vpmaddwd") != std::string::npos);
+    }
+}
+
+TEST_CASE("int8: the CPU encoder in int8 (emulated sums) matches the float64 reference", "[int8][encoder]") {
+    ModelConfig head64 = named_config("tiny2");
+    head64.embed_dim = 128;
+    head64.num_heads = 2;
+    head64.mlp_hidden = 512;
+    struct Case {
+        ModelConfig config;
+        int batch, channels, samples;
+    };
+    const Case cases[] = {{named_config("tiny2"), 3, 19, 512}, {head64, 2, 7, 256}, {named_config("tiny3"), 1, 58, 128}};
+    for (const Case& c : cases) {
+        INFO("dim " << c.config.embed_dim << " channels " << c.channels << " batch " << c.batch);
+        auto weights = std::make_shared<const ModelWeights>(random_weights(c.config, 5));
+        CpuEncoder encoder(weights, 0, cpu::ops(cpu::Isa::avx2), Precision::int8, cpu::int8_tile_emulated);
+        CHECK((encoder.precision() == Precision::int8));
+        const auto x = randn(static_cast<size_t>(c.batch) * c.channels * c.samples, 80, 0.0f, 0.05f);
+        const auto ids = eegpt_test::first_ids(c.channels, 4);
+        const auto got = eegpt_test::encode_with(encoder, x, c.batch, c.channels, c.samples, ids);
+        const auto expected =
+            eegpt_test::reference_encode(bind_encoder_weights(*weights), x, c.batch, c.channels, c.samples, ids);
+        const double rel = relative_error(got, expected), cosine = eegpt_test::min_window_cosine(got, expected, c.batch);
+        std::printf("int8 emulated: dim %d, %d channels, batch %d: relative error %.3g, min window cosine %.6f\n",
+                    c.config.embed_dim, c.channels, c.batch, rel, cosine);
+        CHECK(rel <= kInt8Relative);
+        CHECK(cosine >= kInt8MinCosine);
+        CHECK(rel > 1e-4);  // the GEMM inputs really are quantized
+        // Quantization is per row: a window's features do not depend on the batch it is in.
+        const size_t per = got.size() / static_cast<size_t>(c.batch);
+        const std::vector<float> last(x.end() - static_cast<long>(x.size() / c.batch), x.end());
+        const auto alone = eegpt_test::encode_with(encoder, last, 1, c.channels, c.samples, ids);
+        CHECK(alone == std::vector<float>(got.end() - static_cast<long>(per), got.end()));
+    }
+}
+
+TEST_CASE("int8: make_encoder gives int8 on the cpu with the chosen kernel, and refuses it on cuda", "[int8][encoder]") {
+    auto w = random_weights(named_config("tiny1"), 0);
+    auto encoder = make_encoder(w, {Device::cpu, Precision::int8, 1, "avx2"});
+    CHECK((encoder->precision() == Precision::int8));
+    CHECK(to_string(Precision::int8) == "int8");
+    CHECK((parse_precision("int8") == Precision::int8));
+    REQUIRE_THROWS_WITH(make_encoder(w, {Device::cuda, Precision::int8, 0, ""}), Contains("cpu device only"));
+}
+
+TEST_CASE("int8: large model fidelity against fp32, whole and per layer", "[int8][fidelity]") {
+    // Per layer: the error when only that layer kind (in every block), or only that block (all four
+    // kinds), is int8 and everything else fp32; which layer would spoil the result if any did.
+    auto weights = std::make_shared<const ModelWeights>(random_weights(named_config("large"), 0));
+    const cpu::Ops& ops = cpu::ops(cpu::default_isa());
+    CpuEncoder fp32(weights, 0, ops, Precision::fp32);
+    const int T = 1024, B = 2;
+    for (int C : {19, 58}) {
+        const auto x = randn(static_cast<size_t>(B) * C * T, 900 + static_cast<unsigned>(C), 0.0f, 0.05f);
+        const auto ids = eegpt_test::first_ids(C, 3);
+        const auto expected = eegpt_test::encode_with(fp32, x, B, C, T, ids);
+        auto measure = [&](const std::string& what, const CpuEncoder::LayerFilter& filter) {
+            CpuEncoder int8(weights, 0, ops, Precision::int8, nullptr, filter);
+            const auto got = eegpt_test::encode_with(int8, x, B, C, T, ids);
+            const double rel = relative_error(got, expected), cosine = eegpt_test::min_window_cosine(got, expected, B);
+            std::printf("int8 large, %d channels, %s int8: relative error %.3g, min window cosine %.6f\n", C,
+                        what.c_str(), rel, cosine);
+            return std::make_pair(rel, cosine);
+        };
+        const auto all = measure("all layers", {});
+        CHECK(all.first <= kInt8Relative);
+        CHECK(all.second >= kInt8MinCosine);
+        for (const char* kind : {"qkv", "proj", "fc1", "fc2"}) {
+            const auto one = measure(std::string("only ") + kind,
+                                     [kind](int, const char* layer) { return std::strcmp(layer, kind) == 0; });
+            CHECK(one.first < all.first);  // each kind adds part of the error, none all of it
+            CHECK(one.first > 0.0);
+        }
+        for (int block = 0; block < named_config("large").depth; ++block)
+            measure("only block " + std::to_string(block), [block](int b, const char*) { return b == block; });
+    }
+}
