@@ -75,8 +75,8 @@ RecordingOptions recording_options(double stride_s, int batch, const std::vector
     r.notch_hz = std::max(0.0, notch_hz);
     r.notch_q_given = notch_q != 30;
     r.notch_q = notch_q;
-    resolve_preparation(r, head && head->has_preparation ? &head->preparation : nullptr, o.preprocess,
-                        SettingNames::keywords());
+    // The CLI's words: eegpt._errors.python_words turns them into the keywords, as for every message.
+    resolve_preparation(r, head && head->has_preparation ? &head->preparation : nullptr, o.preprocess);
     o.features_dtype = parse_features_dtype(features_dtype);
     o.save_features = save_features;
     return o;

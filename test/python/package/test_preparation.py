@@ -48,16 +48,14 @@ def test_unknown_choices_are_value_errors(kwargs, message, model):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(filter_design="mne"), "filter_design='mne': there is no filter to design; give bandpass or notch"),
-    (dict(filter_design="mne", bandpass=(0.5, 45), bandpass_order=6),
-     "bandpass_order is the order of the Butterworth band-pass of filter_design='scipy'; filter_design='mne' takes "
-     "its FIR length from the band edges, as MNE does"),
-    (dict(bandpass=(40, 1)), "bandpass=(40, 1): need 0 <= LOW < HIGH, in Hz"),
+    (dict(filter_design="mne"), "there is no filter to design"),
+    (dict(filter_design="mne", bandpass=(0.5, 45), bandpass_order=6), "is the order of the Butterworth band-pass"),
+    (dict(bandpass=(40, 1)), "need 0 <= LOW < HIGH, in Hz"),
 ])
-def test_contradictions_are_refused_in_python_words(kwargs, message, model):
+def test_contradictions_are_refused_in_one_line(kwargs, message, model):
     with pytest.raises(eegpt.Error) as e:
         eegpt.embed(lib.recording(REC), model, progress=False, **kwargs)
-    assert str(e.value) == message
+    assert message in str(e.value) and "\n" not in str(e.value)
 
 
 def test_embed_many_puts_both_choices_in_the_job_record(model, tmp_path):

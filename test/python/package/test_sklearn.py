@@ -49,7 +49,8 @@ def test_features_are_the_pooled_encoder_output(model, weights, labelled_windows
 def test_get_params_clone_and_pickle(weights, labelled_windows):
     x, names, y = labelled_windows
     t = eegpt.EEGPTFeatures(eegpt.Model(weights), channels=names, pooling="flatten", batch=8)
-    assert set(t.get_params()) == {"model", "channels", "pooling", "batch", "memory"}
+    assert set(t.get_params()) == {"model", "channels", "pooling", "batch", "memory", "filter_design",
+                                 "resample_method"}
     c = clone(t)
     assert c.model is not t.model and c.model.path == weights and c.get_params()["batch"] == 8
     pipe = make_pipeline(eegpt.EEGPTFeatures(weights, channels=names), LogisticRegression(max_iter=500)).fit(x, y)

@@ -115,7 +115,8 @@ def test_the_cache_key_is_the_window_and_the_model(weights, windows, encoded, tm
 def test_get_params_clone_and_pickle_keep_memory(weights, windows, tmp_path):
     x, names, _ = windows
     t = eegpt.EEGPTFeatures(weights, channels=names, memory=str(tmp_path))
-    assert set(t.get_params()) == {"model", "channels", "pooling", "batch", "memory"}
+    assert set(t.get_params()) == {"model", "channels", "pooling", "batch", "memory", "filter_design",
+                                 "resample_method"}
     c = clone(t)
     assert c.get_params() == t.get_params()
     again = pickle.loads(pickle.dumps(t.fit(x[:2])))
