@@ -211,7 +211,7 @@ def test_numeric_options_are_validated_with_a_human_message(micro, tmp_path):
         (["--threads", "-1"], "--threads -1"),
         (["--stride", "nan"], "--stride"),
         (["--bandpass", "1,40x"], "LOW,HIGH"),
-        (["--bandpass", "nan,40"], "band-pass low edge"),
+        (["--bandpass", "nan,40"], "--bandpass nan,40: need 0 <= LOW < HIGH"),
         (["--out-of-range", "drop"], "--out-of-range 'drop'"),
         (["--bandpass-order", "0"], "--bandpass-order 0: must be between 1 and 12"),
     ]
