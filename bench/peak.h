@@ -13,9 +13,9 @@ using PeakLoop = double (*)(double seconds);
 PeakLoop fma_peak_loop(eegpt::cpu::Isa isa);
 // AVX512_BF16's VDPBF16PS; run it only where eegpt::cpu::bf16_unavailable_reason(Isa::avx512) is empty.
 double bf16_peak_gflops(double seconds);
-// The int8 kernels' instructions (GOPS, 2 per u8 x s8 product): VPMADDWD + VPADDD on ymm (AVX2),
+// The int8 kernels' instructions (GOPS, 2 per u8 x s8 product): VPMADDUBSW + VPMADDWD + VPADDD on ymm (AVX2),
 // VPDPBUSD on ymm (AVX-VNNI) or on zmm (AVX512_VNNI); run one only where the CPU has it.
-enum class Int8PeakKind { maddwd, avxvnni, avx512vnni };
+enum class Int8PeakKind { maddubs, avxvnni, avx512vnni };
 PeakLoop int8_peak_loop(Int8PeakKind kind);
 
 }  // namespace bench

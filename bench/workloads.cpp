@@ -108,7 +108,7 @@ double cpu_int8_peak_gops() {
     static const double peak = [] {
         try {
             const eegpt::cpu::Isa isa = eegpt::cpu::default_isa();
-            Int8PeakKind kind = Int8PeakKind::maddwd;  // the kernel --precision int8 runs (cpu::int8_tile)
+            Int8PeakKind kind = Int8PeakKind::maddubs;  // the kernel --precision int8 runs (cpu::int8_tile)
             if (eegpt::cpu::int8_vnni_unavailable_reason(isa).empty())
                 kind = isa == eegpt::cpu::Isa::avx512 ? Int8PeakKind::avx512vnni : Int8PeakKind::avxvnni;
             return all_threads(int8_peak_loop(kind));

@@ -28,7 +28,7 @@ double cpu_fma_peak_gflops();
 // The same for bf16 dot products (VDPBF16PS); NaN where the CPU has none.
 double cpu_bf16_peak_gflops();
 // The same for the int8 kernel --precision int8 runs here (GOPS: VPDPBUSD where the CPU has VNNI,
-// else VPMADDWD + VPADDD), and that kernel's name (cpu::int8_kernel_name).
+// else VPMADDUBSW + VPMADDWD + VPADDD), and that kernel's name (cpu::int8_kernel_name).
 double cpu_int8_peak_gops();
 std::string cpu_int8_kernel();
 

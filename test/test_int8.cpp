@@ -67,21 +67,44 @@ std::vector<uint32_t> random_words(size_t n, unsigned seed) {
     return v;
 }
 
-// A kernel's tile sums against the emulation's for several quad counts, including the worst case
-// of every product at its largest (255 x -128 and 255 x 127), and through linear_int8's blocking.
-void check_kernel_against_emulation(cpu::Int8TileKernel kernel) {
+// Random words for the weights of a kernel with range Q: every byte value for Q = 127, every one
+// in [-63, 63] for Q = 63 (what pack_int8 makes for that kernel).
+std::vector<uint32_t> random_weight_words(size_t n, unsigned seed, int max_q) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> q(-max_q, max_q);
+    std::vector<uint32_t> v(n);
+    for (auto& w : v) {
+        w = rng();
+        if (max_q < 127)
+            for (int i = 0; i < 4; ++i)
+                w = (w & ~(0xFFu << (8 * i))) | (static_cast<uint32_t>(static_cast<uint8_t>(q(rng))) << (8 * i));
+    }
+    return v;
+}
+
+// The weight quads at the ends of a kernel's range: all -Q, all Q, and both.
+std::vector<uint32_t> extreme_weight_words(int max_q) {
+    const uint32_t lo = static_cast<uint8_t>(-max_q), hi = static_cast<uint32_t>(max_q);
+    return {lo * 0x01010101u, hi * 0x01010101u, lo | hi << 8 | lo << 16 | hi << 24};
+}
+
+// A kernel's tile sums against the emulation's for several quad counts, with random activation
+// bytes and weights over the kernel's range, including the worst case of every product at its
+// largest (255 x -Q and 255 x Q), and through linear_int8's blocking.
+void check_kernel_against_emulation(const cpu::Int8Kernel& kernel) {
     for (int quads : {1, 3, 16, 128, 512}) {
         INFO("quads " << quads);
         const auto a = random_words(static_cast<size_t>(quads) * cpu::kInt8TileRows, 100 + static_cast<unsigned>(quads));
-        const auto b = random_words(static_cast<size_t>(quads) * cpu::kInt8TileCols, 200 + static_cast<unsigned>(quads));
+        const auto b = random_weight_words(static_cast<size_t>(quads) * cpu::kInt8TileCols,
+                                           200 + static_cast<unsigned>(quads), kernel.max_q);
         std::vector<int32_t> got(cpu::kInt8TileRows * cpu::kInt8TileCols, -1), want(got.size(), -2);
-        kernel(a.data(), b.data(), quads, got.data());
+        kernel.tile(a.data(), b.data(), quads, got.data());
         cpu::int8_tile_emulated(a.data(), b.data(), quads, want.data());
         CHECK(got == want);
-        for (uint32_t bw : {0x80808080u, 0x7F7F7F7Fu, 0x807F807Fu}) {
+        for (uint32_t bw : extreme_weight_words(kernel.max_q)) {
             const std::vector<uint32_t> ones(static_cast<size_t>(quads) * cpu::kInt8TileRows, 0xFFFFFFFFu);
             const std::vector<uint32_t> extreme(static_cast<size_t>(quads) * cpu::kInt8TileCols, bw);
-            kernel(ones.data(), extreme.data(), quads, got.data());
+            kernel.tile(ones.data(), extreme.data(), quads, got.data());
             cpu::int8_tile_emulated(ones.data(), extreme.data(), quads, want.data());
             CHECK(got == want);
         }
@@ -92,12 +115,12 @@ void check_kernel_against_emulation(cpu::Int8TileKernel kernel) {
         const auto x = randn(static_cast<size_t>(rows) * in, 50 + static_cast<unsigned>(in), 0.0f, 1.0f);
         const auto w = randn(static_cast<size_t>(out) * in, 60 + static_cast<unsigned>(in), 0.0f, 0.05f);
         const auto bias = randn(static_cast<size_t>(out), 70, 0.0f, 0.1f);
-        const cpu::Int8Matrix packed = cpu::pack_int8(w.data(), out, in);
+        const cpu::Int8Matrix packed = cpu::pack_int8(w.data(), out, in, kernel.max_q);
         std::vector<float> got(static_cast<size_t>(rows) * out, std::nanf("")), want(got.size(), std::nanf(""));
         std::vector<uint32_t> scratch(cpu::int8_scratch_words(in));
         cpu::linear_int8(kernel, x.data(), in, rows, packed, bias.data(), got.data(), out, false, scratch.data());
-        cpu::linear_int8(cpu::int8_tile_emulated, x.data(), in, rows, packed, bias.data(), want.data(), out, false,
-                         scratch.data());
+        cpu::linear_int8(cpu::int8_emulated(kernel.max_q), x.data(), in, rows, packed, bias.data(), want.data(), out,
+                         false, scratch.data());
         CHECK(got == want);
     }
 }
@@ -109,31 +132,46 @@ TEST_CASE("int8: weights quantized per output channel, symmetric, with their col
     auto w = randn(static_cast<size_t>(out) * in, 3, 0.0f, 0.05f);
     for (int k = 0; k < in; ++k) w[static_cast<size_t>(5) * in + k] = 0.0f;  // an all-zero output
     w[static_cast<size_t>(7) * in + 3] = -1.0f;                              // an outlier: its row's scale only
-    const cpu::Int8Matrix m = cpu::pack_int8(w.data(), out, in);
-    REQUIRE(m.quads == 12);
-    REQUIRE(m.panels == 2);
-    for (int j = 0; j < out; ++j) {
-        float amax = 0.0f;
-        for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(w[static_cast<size_t>(j) * in + k]));
-        const float s = m.scale[static_cast<size_t>(j)];
-        if (amax > 0.0f) CHECK(s == amax / 127.0f);
-        int sum = 0;
-        for (int k = 0; k < in; ++k) {
-            const uint32_t word = m.panel(j / 32)[static_cast<size_t>(k / 4) * 32 + j % 32];
-            const int q = static_cast<int8_t>(static_cast<uint8_t>(word >> (8 * (k % 4))));
-            CHECK(q >= -127);
-            CHECK(std::fabs(q * s - w[static_cast<size_t>(j) * in + k]) <= 0.5f * s * 1.0001f);
-            sum += q;
+    for (int max_q : {127, 63}) {
+        INFO("Q " << max_q);
+        const cpu::Int8Matrix m = cpu::pack_int8(w.data(), out, in, max_q);
+        REQUIRE(m.quads == 12);
+        REQUIRE(m.panels == 2);
+        CHECK(m.max_q == max_q);
+        int largest = 0;
+        for (int j = 0; j < out; ++j) {
+            float amax = 0.0f;
+            for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(w[static_cast<size_t>(j) * in + k]));
+            const float s = m.scale[static_cast<size_t>(j)];
+            if (amax > 0.0f) CHECK(s == amax / static_cast<float>(max_q));
+            int sum = 0;
+            for (int k = 0; k < in; ++k) {
+                const uint32_t word = m.panel(j / 32)[static_cast<size_t>(k / 4) * 32 + j % 32];
+                const int q = static_cast<int8_t>(static_cast<uint8_t>(word >> (8 * (k % 4))));
+                CHECK(std::abs(q) <= max_q);
+                largest = std::max(largest, std::abs(q));
+                CHECK(std::fabs(q * s - w[static_cast<size_t>(j) * in + k]) <= 0.5f * s * 1.0001f);
+                sum += q;
+            }
+            CHECK(sum == m.column_sum[static_cast<size_t>(j)]);
         }
-        CHECK(sum == m.column_sum[static_cast<size_t>(j)]);
+        CHECK(largest == max_q);  // each row's largest weight is +-Q
+        CHECK(m.column_sum[5] == 0);
+        // The padding past `in` (the last quad's fourth... bytes) and past `out` is zero.
+        for (int j = 0; j < 64; ++j) {
+            const uint32_t last = m.panel(j / 32)[static_cast<size_t>(11) * 32 + j % 32];
+            CHECK((last >> 8) == 0u);  // in = 45: byte 0 of quad 11 is k = 44, the rest padding
+            if (j >= out) CHECK(m.scale[static_cast<size_t>(j)] == 0.0f);
+        }
     }
-    CHECK(m.column_sum[5] == 0);
-    // The padding past `in` (the last quad's fourth... bytes) and past `out` is zero.
-    for (int j = 0; j < 64; ++j) {
-        const uint32_t last = m.panel(j / 32)[static_cast<size_t>(11) * 32 + j % 32];
-        CHECK((last >> 8) == 0u);  // in = 45: byte 0 of quad 11 is k = 44, the rest padding
-        if (j >= out) CHECK(m.scale[static_cast<size_t>(j)] == 0.0f);
-    }
+    REQUIRE_THROWS_WITH(cpu::pack_int8(w.data(), out, in, 100), Contains("[-127, 127] or [-63, 63]"));
+    // A kernel refuses weights packed for another range.
+    const cpu::Int8Matrix m = cpu::pack_int8(w.data(), out, in, 127);
+    std::vector<float> x(static_cast<size_t>(in), 1.0f), y(static_cast<size_t>(out));
+    std::vector<uint32_t> scratch(cpu::int8_scratch_words(in));
+    REQUIRE_THROWS_WITH(cpu::linear_int8(cpu::int8_emulated(63), x.data(), in, 1, m, nullptr, y.data(), out, false,
+                                         scratch.data()),
+                        Contains("packed for another kernel's range"));
 }
 
 TEST_CASE("int8: activations quantized per row, asymmetric, zero exact, non-finite rows NaN", "[int8]") {
@@ -161,6 +199,33 @@ TEST_CASE("int8: activations quantized per row, asymmetric, zero exact, non-fini
     const float huge[2] = {-3e38f, 3e38f};  // finite, but the range overflows
     cpu::quantize_row(huge, 2, u.data(), scale, z);
     CHECK(std::isnan(scale));
+    // Rows long enough for the vector loop (8 at a time) and its scalar tail: every byte is the
+    // formula's, computed here one value at a time.
+    for (int in : {8, 37, 512, 1001}) {
+        INFO("in " << in);
+        const auto x = randn(static_cast<size_t>(in), 40 + static_cast<unsigned>(in), 0.3f, 1.0f);
+        std::vector<uint8_t> q(static_cast<size_t>(in));
+        cpu::quantize_row(x.data(), in, q.data(), scale, z);
+        float lo = 0.0f, hi = 0.0f;
+        for (float v : x) lo = std::min(lo, v), hi = std::max(hi, v);
+        CHECK(scale == (hi - lo) / 255.0f);
+        const float inv = 1.0f / scale;
+        CHECK(z == static_cast<int>(std::nearbyint(-lo * inv)));
+        int mismatches = 0;
+        for (int k = 0; k < in; ++k) {
+            const int want = std::min(255, std::max(0, static_cast<int>(std::nearbyint(x[static_cast<size_t>(k)] * inv)) + z));
+            mismatches += q[static_cast<size_t>(k)] != want;
+        }
+        CHECK(mismatches == 0);
+        for (int at : {0, 5, in - 1}) {  // one value not finite, in the vector part or the tail
+            for (float bad_value : {std::nanf(""), INFINITY, -INFINITY}) {
+                auto y = x;
+                y[static_cast<size_t>(at)] = bad_value;
+                cpu::quantize_row(y.data(), in, q.data(), scale, z);
+                CHECK(std::isnan(scale));
+            }
+        }
+    }
 }
 
 TEST_CASE("int8: packing, blocking and the emulated integer sums give the defined result exactly", "[int8]") {
@@ -180,39 +245,50 @@ TEST_CASE("int8: packing, blocking and the emulated integer sums give the define
         const auto w = randn(static_cast<size_t>(c.out) * c.in, ++seed, 0.0f, 0.05f);
         const auto b = randn(static_cast<size_t>(c.out), ++seed, 0.0f, 0.1f);
         const auto y0 = randn(static_cast<size_t>(c.rows) * c.out, ++seed, 0.0f, 1.0f);
-        const cpu::Int8Matrix packed = cpu::pack_int8(w.data(), c.out, c.in);
-        std::vector<float> got = y0;
-        std::vector<uint32_t> scratch(cpu::int8_scratch_words(c.in), 0xDEADBEEFu);  // garbage: must not matter
-        cpu::linear_int8(cpu::int8_tile_emulated, x.data(), c.in, c.rows, packed, c.bias ? b.data() : nullptr,
-                         got.data(), c.out, c.accumulate, scratch.data());
-        CHECK(got == direct_int8_linear(x, c.rows, c.in, packed, b, c.bias, y0, c.accumulate));
-        // And it is the product it should be: 8-bit inputs, exact sums.
         std::vector<float> fp32 = y0;
         cpu::avx2::linear(x.data(), c.in, c.rows, c.in, w.data(), c.bias ? b.data() : nullptr, c.out, fp32.data(),
                           c.out, c.accumulate);
-        CHECK(relative_error(got, fp32) <= 3e-2);
-        CHECK(relative_error(got, fp32) > 1e-5);  // really quantized
+        for (int max_q : {127, 63}) {
+            INFO("Q " << max_q);
+            const cpu::Int8Matrix packed = cpu::pack_int8(w.data(), c.out, c.in, max_q);
+            std::vector<float> got = y0;
+            std::vector<uint32_t> scratch(cpu::int8_scratch_words(c.in), 0xDEADBEEFu);  // garbage: must not matter
+            cpu::linear_int8(cpu::int8_emulated(max_q), x.data(), c.in, c.rows, packed, c.bias ? b.data() : nullptr,
+                             got.data(), c.out, c.accumulate, scratch.data());
+            CHECK(got == direct_int8_linear(x, c.rows, c.in, packed, b, c.bias, y0, c.accumulate));
+            // And it is the product it should be: 8-bit activations, 8- or 7-bit weights, exact sums.
+            CHECK(relative_error(got, fp32) <= 3e-2);
+            CHECK(relative_error(got, fp32) > 1e-5);  // really quantized
+        }
     }
 }
 
-TEST_CASE("int8: VPMADDUBSW's saturation would clip what the widened VPMADDWD sums exactly", "[int8]") {
-    // One quad at the extremes: activations 255, weights 127. VPMADDUBSW adds two u8 x s8 products
-    // into a signed 16-bit lane with saturation: 255 * 127 * 2 = 64770 becomes 32767.
+TEST_CASE("int8: VPMADDUBSW saturates with 8-bit weights and is exact with the 7-bit ones it gets", "[int8]") {
+    // VPMADDUBSW adds two u8 x s8 products into a signed 16-bit lane with saturation: with 8-bit
+    // weights 255 * 127 * 2 = 64770 becomes 32767; with 7-bit ones 255 * 63 * 2 = 32130 fits.
     auto vpmaddubsw_pair = [](int u0, int q0, int u1, int q1) { return std::min(32767, std::max(-32768, u0 * q0 + u1 * q1)); };
     CHECK(vpmaddubsw_pair(255, 127, 255, 127) == 32767);
+    CHECK(vpmaddubsw_pair(255, 63, 255, 63) == 2 * 255 * 63);
+    CHECK(vpmaddubsw_pair(255, -63, 255, -63) == -2 * 255 * 63);
+    const cpu::Int8Kernel maddubs = cpu::ops(cpu::Isa::avx2).int8_maddubs;
+    REQUIRE(maddubs.max_q == 63);
     std::vector<uint32_t> a(cpu::kInt8TileRows, 0xFFFFFFFFu), b(cpu::kInt8TileCols, 0x7F7F7F7Fu);
     std::vector<int32_t> acc(cpu::kInt8TileRows * cpu::kInt8TileCols);
     cpu::int8_tile_emulated(a.data(), b.data(), 1, acc.data());
     CHECK(acc[0] == 4 * 255 * 127);
-    cpu::ops(cpu::Isa::avx2).int8_maddwd(a.data(), b.data(), 1, acc.data());
-    CHECK(acc[0] == 4 * 255 * 127);
-    CHECK(acc[0] != 2 * vpmaddubsw_pair(255, 127, 255, 127));
+    maddubs.tile(a.data(), b.data(), 1, acc.data());  // outside its range: the instruction's clipping
+    CHECK(acc[0] == 2 * vpmaddubsw_pair(255, 127, 255, 127));
+    std::fill(b.begin(), b.end(), 0x3F3F3F3Fu);  // its range's largest weights
+    maddubs.tile(a.data(), b.data(), 1, acc.data());
+    CHECK(acc[0] == 4 * 255 * 63);
+    // The VPDPBUSD kernels take the 8-bit range, the VPMADDUBSW ones the 7-bit range.
+    CHECK(cpu::ops(cpu::Isa::avx2).int8_vnni.max_q == 127);
 }
 
-TEST_CASE("int8: the AVX2 VPMADDWD kernel equals the emulation bit for bit", "[int8]") {
+TEST_CASE("int8: the AVX2 VPMADDUBSW kernel equals the emulation bit for bit", "[int8]") {
     const std::string why = cpu::isa_unavailable_reason(cpu::Isa::avx2);
     if (!why.empty()) EEGPT_SKIP(why);
-    check_kernel_against_emulation(cpu::ops(cpu::Isa::avx2).int8_maddwd);
+    check_kernel_against_emulation(cpu::ops(cpu::Isa::avx2).int8_maddubs);
 }
 
 TEST_CASE("int8: the AVX-VNNI VPDPBUSD (ymm) kernel equals the emulation bit for bit", "[int8]") {
@@ -221,10 +297,10 @@ TEST_CASE("int8: the AVX-VNNI VPDPBUSD (ymm) kernel equals the emulation bit for
     check_kernel_against_emulation(cpu::ops(cpu::Isa::avx2).int8_vnni);
 }
 
-TEST_CASE("int8: the AVX-512 module's VPMADDWD kernel equals the emulation bit for bit", "[int8]") {
+TEST_CASE("int8: the AVX-512 module's VPMADDUBSW kernel equals the emulation bit for bit", "[int8]") {
     const std::string why = cpu::isa_unavailable_reason(cpu::Isa::avx512);
     if (!why.empty()) EEGPT_SKIP(why);
-    check_kernel_against_emulation(cpu::ops(cpu::Isa::avx512).int8_maddwd);
+    check_kernel_against_emulation(cpu::ops(cpu::Isa::avx512).int8_maddubs);
 }
 
 TEST_CASE("int8: the AVX512_VNNI VPDPBUSD (zmm) kernel equals the emulation bit for bit", "[int8]") {
@@ -238,8 +314,9 @@ TEST_CASE("int8: the chosen kernel is the level's VPDPBUSD one exactly where the
         if (!cpu::isa_unavailable_reason(isa).empty()) continue;
         const cpu::Ops& ops = cpu::ops(isa);
         const bool vnni = cpu::int8_vnni_unavailable_reason(isa).empty();
-        CHECK(cpu::int8_tile(ops) == (vnni ? ops.int8_vnni : ops.int8_maddwd));
-        CHECK(cpu::int8_kernel_name(ops).find(vnni ? "vpdpbusd" : "vpmaddwd") != std::string::npos);
+        CHECK(cpu::int8_tile(ops).tile == (vnni ? ops.int8_vnni : ops.int8_maddubs).tile);
+        CHECK(cpu::int8_tile(ops).max_q == (vnni ? 127 : 63));
+        CHECK(cpu::int8_kernel_name(ops).find(vnni ? "8-bit weights" : "vpmaddubsw (" + cpu::to_string(isa) + "), 7-bit weights") != std::string::npos);
     }
 }
 
@@ -256,24 +333,27 @@ TEST_CASE("int8: the CPU encoder in int8 (emulated sums) matches the float64 ref
     for (const Case& c : cases) {
         INFO("dim " << c.config.embed_dim << " channels " << c.channels << " batch " << c.batch);
         auto weights = std::make_shared<const ModelWeights>(random_weights(c.config, 5));
-        CpuEncoder encoder(weights, 0, cpu::ops(cpu::Isa::avx2), Precision::int8, cpu::int8_tile_emulated);
-        CHECK((encoder.precision() == Precision::int8));
-        const auto x = randn(static_cast<size_t>(c.batch) * c.channels * c.samples, 80, 0.0f, 0.05f);
-        const auto ids = eegpt_test::first_ids(c.channels, 4);
-        const auto got = eegpt_test::encode_with(encoder, x, c.batch, c.channels, c.samples, ids);
-        const auto expected =
-            eegpt_test::reference_encode(bind_encoder_weights(*weights), x, c.batch, c.channels, c.samples, ids);
-        const double rel = relative_error(got, expected), cosine = eegpt_test::min_window_cosine(got, expected, c.batch);
-        std::printf("int8 emulated: dim %d, %d channels, batch %d: relative error %.3g, min window cosine %.6f\n",
-                    c.config.embed_dim, c.channels, c.batch, rel, cosine);
-        CHECK(rel <= kInt8Relative);
-        CHECK(cosine >= kInt8MinCosine);
-        CHECK(rel > 1e-4);  // the GEMM inputs really are quantized
-        // Quantization is per row: a window's features do not depend on the batch it is in.
-        const size_t per = got.size() / static_cast<size_t>(c.batch);
-        const std::vector<float> last(x.end() - static_cast<long>(x.size() / c.batch), x.end());
-        const auto alone = eegpt_test::encode_with(encoder, last, 1, c.channels, c.samples, ids);
-        CHECK(alone == std::vector<float>(got.end() - static_cast<long>(per), got.end()));
+        for (int max_q : {127, 63}) {
+            INFO("Q " << max_q);
+            CpuEncoder encoder(weights, 0, cpu::ops(cpu::Isa::avx2), Precision::int8, cpu::int8_emulated(max_q));
+            CHECK((encoder.precision() == Precision::int8));
+            const auto x = randn(static_cast<size_t>(c.batch) * c.channels * c.samples, 80, 0.0f, 0.05f);
+            const auto ids = eegpt_test::first_ids(c.channels, 4);
+            const auto got = eegpt_test::encode_with(encoder, x, c.batch, c.channels, c.samples, ids);
+            const auto expected =
+                eegpt_test::reference_encode(bind_encoder_weights(*weights), x, c.batch, c.channels, c.samples, ids);
+            const double rel = relative_error(got, expected), cosine = eegpt_test::min_window_cosine(got, expected, c.batch);
+            std::printf("int8 emulated, Q %d: dim %d, %d channels, batch %d: relative error %.3g, min window cosine %.6f\n",
+                        max_q, c.config.embed_dim, c.channels, c.batch, rel, cosine);
+            CHECK(rel <= kInt8Relative);
+            CHECK(cosine >= kInt8MinCosine);
+            CHECK(rel > 1e-4);  // the GEMM inputs really are quantized
+            // Quantization is per row: a window's features do not depend on the batch it is in.
+            const size_t per = got.size() / static_cast<size_t>(c.batch);
+            const std::vector<float> last(x.end() - static_cast<long>(x.size() / c.batch), x.end());
+            const auto alone = eegpt_test::encode_with(encoder, last, 1, c.channels, c.samples, ids);
+            CHECK(alone == std::vector<float>(got.end() - static_cast<long>(per), got.end()));
+        }
     }
 }
 
@@ -288,33 +368,38 @@ TEST_CASE("int8: make_encoder gives int8 on the cpu with the chosen kernel, and 
 
 TEST_CASE("int8: large model fidelity against fp32, whole and per layer", "[int8][fidelity]") {
     // Per layer: the error when only that layer kind (in every block), or only that block (all four
-    // kinds), is int8 and everything else fp32; which layer would spoil the result if any did.
+    // kinds), is int8 and everything else fp32; which layer would spoil the result if any did. For
+    // both weight ranges, whichever kernel this CPU runs: 8-bit (VPDPBUSD) and 7-bit (VPMADDUBSW);
+    // the emulation stands in where the CPU lacks VNNI (equal to it bit for bit, tested above).
     auto weights = std::make_shared<const ModelWeights>(random_weights(named_config("large"), 0));
     const cpu::Ops& ops = cpu::ops(cpu::default_isa());
     CpuEncoder fp32(weights, 0, ops, Precision::fp32);
     const int T = 1024, B = 2;
-    for (int C : {19, 58}) {
-        const auto x = randn(static_cast<size_t>(B) * C * T, 900 + static_cast<unsigned>(C), 0.0f, 0.05f);
-        const auto ids = eegpt_test::first_ids(C, 3);
-        const auto expected = eegpt_test::encode_with(fp32, x, B, C, T, ids);
-        auto measure = [&](const std::string& what, const CpuEncoder::LayerFilter& filter) {
-            CpuEncoder int8(weights, 0, ops, Precision::int8, nullptr, filter);
-            const auto got = eegpt_test::encode_with(int8, x, B, C, T, ids);
-            const double rel = relative_error(got, expected), cosine = eegpt_test::min_window_cosine(got, expected, B);
-            std::printf("int8 large, %d channels, %s int8: relative error %.3g, min window cosine %.6f\n", C,
-                        what.c_str(), rel, cosine);
-            return std::make_pair(rel, cosine);
-        };
-        const auto all = measure("all layers", {});
-        CHECK(all.first <= kInt8Relative);
-        CHECK(all.second >= kInt8MinCosine);
-        for (const char* kind : {"qkv", "proj", "fc1", "fc2"}) {
-            const auto one = measure(std::string("only ") + kind,
-                                     [kind](int, const char* layer) { return std::strcmp(layer, kind) == 0; });
-            CHECK(one.first < all.first);  // each kind adds part of the error, none all of it
-            CHECK(one.first > 0.0);
+    const cpu::Int8Kernel eight = cpu::int8_vnni_unavailable_reason(ops.isa).empty() ? ops.int8_vnni : cpu::int8_emulated(127);
+    for (const auto& [bits, kernel] : {std::pair{8, eight}, std::pair{7, ops.int8_maddubs}}) {
+        for (int C : {19, 58}) {
+            const auto x = randn(static_cast<size_t>(B) * C * T, 900 + static_cast<unsigned>(C), 0.0f, 0.05f);
+            const auto ids = eegpt_test::first_ids(C, 3);
+            const auto expected = eegpt_test::encode_with(fp32, x, B, C, T, ids);
+            auto measure = [&, kernel = kernel, bits = bits](const std::string& what, const CpuEncoder::LayerFilter& filter) {
+                CpuEncoder int8(weights, 0, ops, Precision::int8, kernel, filter);
+                const auto got = eegpt_test::encode_with(int8, x, B, C, T, ids);
+                const double rel = relative_error(got, expected), cosine = eegpt_test::min_window_cosine(got, expected, B);
+                std::printf("int8 large, %d-bit weights, %d channels, %s int8: relative error %.3g, min window cosine %.6f\n",
+                            bits, C, what.c_str(), rel, cosine);
+                return std::make_pair(rel, cosine);
+            };
+            const auto all = measure("all layers", {});
+            CHECK(all.first <= kInt8Relative);
+            CHECK(all.second >= kInt8MinCosine);
+            for (const char* kind : {"qkv", "proj", "fc1", "fc2"}) {
+                const auto one = measure(std::string("only ") + kind,
+                                         [kind](int, const char* layer) { return std::strcmp(layer, kind) == 0; });
+                CHECK(one.first < all.first);  // each kind adds part of the error, none all of it
+                CHECK(one.first > 0.0);
+            }
+            for (int block = 0; block < named_config("large").depth; ++block)
+                measure("only block " + std::to_string(block), [block](int b, const char*) { return b == block; });
         }
-        for (int block = 0; block < named_config("large").depth; ++block)
-            measure("only block " + std::to_string(block), [block](int b, const char*) { return b == block; });
     }
 }

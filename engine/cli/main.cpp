@@ -80,6 +80,7 @@ int run_encode_head(const EncodeArgs& args) {
     h5::write_attr(file, "device", to_string(model.encoder->device()));
     h5::write_attr(file, "precision", to_string(model.encoder->precision()));
     if (!model.encoder->isa().empty()) h5::write_attr(file, "cpu_isa", model.encoder->isa());
+    if (!model.encoder->int8_kernel().empty()) h5::write_attr(file, "int8_kernel", model.encoder->int8_kernel());
     h5::write_attr(file, "weights_source_checkpoint", model.weights->provenance.source_checkpoint);
     h5::write_attr(file, "weights_source_sha256", model.weights->provenance.source_sha256);
     h5::write_attr(file, "weights_trained", int64_t{model.weights->provenance.trained ? 1 : 0});
@@ -105,7 +106,7 @@ int run_encode(const EncodeArgs& args) {
                           features.data());
     check_features_finite(features.data(), features.size(), model.encoder->output_size(1, input.samples));
     FeatureFileInfo info{EEGPT_VERSION, to_string(model.encoder->device()), to_string(model.encoder->precision()),
-                         model.encoder->isa(), &model.weights->provenance};
+                         model.encoder->isa(), &model.weights->provenance, model.encoder->int8_kernel()};
     write_feature_file(args.output, features, input.batch, config.patches(input.samples), config.embed_num,
                        config.embed_dim, input.channel_ids, info);
     return 0;

@@ -41,6 +41,8 @@ public:
     virtual Precision precision() const = 0;
     // The CPU ISA level of the operations ("avx2", "avx512"); empty for other devices.
     virtual std::string isa() const { return ""; }
+    // The int8 kernel and its weights' range (CPU, --precision int8: cpu::int8_kernel_name), else empty.
+    virtual std::string int8_kernel() const { return ""; }
     size_t output_size(int batch, int samples) const;
 };
 

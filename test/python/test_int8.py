@@ -35,37 +35,60 @@ def check_fidelity(what, int8, fp32):
     assert rel > 1e-4, "%s: int8 equals fp32 (%.3g): is it really quantized?" % (what, rel)
 
 
-def encode(weights, inp, out, precision):
-    lib.run_ok("encode", "--weights", weights, "--input", inp, "--output", out, "--precision", precision)
+# Both int8 kernels this CPU has: the one chosen here, and the AVX2 level's (EEGPT_CPU_ISA=avx2: the
+# 7-bit VPMADDUBSW kernel unless the CPU has AVX-VNNI); the output names the kernel that ran.
+KERNELS = {"chosen": {}, "avx2": {"EEGPT_CPU_ISA": "avx2"}}
+
+
+def kernel_of(weights, level):
+    """The kernel `eegpt info` says the level (or the level used here, "chosen") runs for int8."""
+    out = lib.run_ok("info", weights).stdout
+    lines = {ln.split(":")[0].strip(): ln.split(":", 1)[1].strip() for ln in out.splitlines() if "cpu int8" in ln}
+    chosen = [ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.strip().startswith("cpu operations used")][0]
+    return lines["cpu int8 %s" % (chosen if level == "chosen" else level)].split(";")[0]
+
+
+def encode(weights, inp, out, precision, env=None):
+    lib.run_ok("encode", "--weights", weights, "--input", inp, "--output", out, "--precision", precision,
+               env=dict(os.environ, **(env or {})))
     with h5py.File(out, "r") as f:
         assert f.attrs["precision"] == precision
-        return f["features"][()]
+        if precision == "int8":
+            return f["features"][()], f.attrs["int8_kernel"]
+        assert "int8_kernel" not in f.attrs
+        return f["features"][()], None
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("channels", [19, 58])
-def test_int8_random_windows(channels, large_weights, tmp_path):
+def test_int8_random_windows(channels, kernel, large_weights, tmp_path):
     rng = np.random.default_rng(channels)
     x = (rng.standard_normal((6, channels, 1024)) * 0.05).astype(np.float32)  # ~50 uV in millivolts
     inp = tmp_path / "in.h5"
     write_input(inp, x, fmt.CHANNEL_NAMES[:channels])
-    fp32 = encode(large_weights, inp, tmp_path / "fp32.h5", "fp32")
-    int8 = encode(large_weights, inp, tmp_path / "int8.h5", "int8")
-    check_fidelity("large, random windows, %d channels" % channels, int8, fp32)
+    fp32, _ = encode(large_weights, inp, tmp_path / "fp32.h5", "fp32")
+    int8, ran = encode(large_weights, inp, tmp_path / "int8.h5", "int8", KERNELS[kernel])
+    assert ran == kernel_of(large_weights, kernel)
+    check_fidelity("large, %s, random windows, %d channels" % (ran, channels), int8, fp32)
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("name", lib.RECORDINGS)
-def test_int8_real_recordings(name, large_weights, tmp_path):
+def test_int8_real_recordings(name, kernel, large_weights, tmp_path):
     features = {}
     for precision in ("fp32", "int8"):
         out = tmp_path / ("%s.h5" % precision)
         lib.run_ok("embed", lib.recording(name), "--weights", large_weights, "--output", out, "--precision", precision,
-                   "--quiet")
+                   "--quiet", env=dict(os.environ, **(KERNELS[kernel] if precision == "int8" else {})))
         with h5py.File(out, "r") as f:
             assert f.attrs["precision"] == precision
             assert "precision=%s" % precision in f.attrs["job"]
             features[precision] = f["features"][()]
             channels = len(f["channels"])
-    check_fidelity("large, %s (%d channels)" % (name, channels), features["int8"], features["fp32"])
+            if precision == "int8":
+                ran = f.attrs["int8_kernel"]
+                assert ran == kernel_of(large_weights, kernel)
+    check_fidelity("large, %s, %s (%d channels)" % (ran, name, channels), features["int8"], features["fp32"])
 
 
 def test_int8_on_cuda_is_one_clear_line(tiny2_weights, tmp_path):
@@ -95,7 +118,8 @@ def test_info_names_the_int8_kernel_of_each_level(tiny2_weights):
     with open("/proc/cpuinfo") as f:
         flags = f.read().split("flags")[1].split("\n")[0].split()
     avx2 = lines["cpu int8 avx2"]
-    assert avx2.startswith("vpdpbusd ymm") if "avx_vnni" in flags else avx2.startswith("vpmaddwd (avx2); vpdpbusd: "), avx2
+    assert avx2.startswith("vpdpbusd ymm") if "avx_vnni" in flags else avx2.startswith(
+        "vpmaddubsw (avx2), 7-bit weights; vpdpbusd: "), avx2
     if "avx512f" in flags and "avx512bw" in flags:
         avx512 = lines["cpu int8 avx512"]
-        assert avx512.startswith("vpdpbusd zmm") if "avx512_vnni" in flags else avx512.startswith("vpmaddwd"), avx512
+        assert avx512.startswith("vpdpbusd zmm") if "avx512_vnni" in flags else avx512.startswith("vpmaddubsw"), avx512

@@ -70,13 +70,13 @@ std::string int8_vnni_unavailable_reason(Isa isa) {
     return isa_unavailable_reason(isa);
 }
 
-Int8TileKernel int8_tile(const Ops& ops) {
-    return int8_vnni_unavailable_reason(ops.isa).empty() ? ops.int8_vnni : ops.int8_maddwd;
+Int8Kernel int8_tile(const Ops& ops) {
+    return int8_vnni_unavailable_reason(ops.isa).empty() ? ops.int8_vnni : ops.int8_maddubs;
 }
 
 std::string int8_kernel_name(const Ops& ops) {
-    if (!int8_vnni_unavailable_reason(ops.isa).empty()) return "vpmaddwd (" + to_string(ops.isa) + ")";
-    return ops.isa == Isa::avx2 ? "vpdpbusd ymm (avx-vnni)" : "vpdpbusd zmm (avx512-vnni)";
+    if (!int8_vnni_unavailable_reason(ops.isa).empty()) return "vpmaddubsw (" + to_string(ops.isa) + "), 7-bit weights";
+    return ops.isa == Isa::avx2 ? "vpdpbusd ymm (avx-vnni), 8-bit weights" : "vpdpbusd zmm (avx512-vnni), 8-bit weights";
 }
 
 Isa default_isa() {

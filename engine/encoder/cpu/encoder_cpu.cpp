@@ -27,10 +27,10 @@ bool openmp_usable() {
 }  // namespace
 
 CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, const cpu::Ops& ops,
-                       Precision precision, cpu::Int8TileKernel int8_kernel, const LayerFilter& int8_layer)
+                       Precision precision, cpu::Int8Kernel int8_kernel, const LayerFilter& int8_layer)
     : ops_(ops),
       precision_(precision),
-      int8_kernel_(int8_kernel ? int8_kernel : cpu::int8_tile(ops)),
+      int8_kernel_(int8_kernel.tile ? int8_kernel : cpu::int8_tile(ops)),
       storage_(std::move(weights)),
       w_(bind_encoder_weights(*storage_)),
       config_(w_.config),
@@ -67,7 +67,7 @@ CpuEncoder::PackedLinear CpuEncoder::pack_linear(const float* weight, const floa
     layer.bias = bias;
     if (int8) {
         layer.precision = Precision::int8;
-        layer.int8 = cpu::pack_int8(weight, out, in);
+        layer.int8 = cpu::pack_int8(weight, out, in, int8_kernel_.max_q);
     } else if (precision_ == Precision::bf16) {
         layer.precision = Precision::bf16;
         layer.bf16 = cpu::pack_bf16(weight, out, in);
@@ -119,6 +119,13 @@ void CpuEncoder::reserve(Workspace& ws, int seqs, int tokens) const {
         const size_t words = cpu::int8_scratch_words(widest);
         if (ws.int8_block.size() < words) ws.int8_block.resize(words);
     }
+}
+
+std::string CpuEncoder::int8_kernel() const {
+    if (precision_ != Precision::int8) return "";
+    if (int8_kernel_.tile != cpu::int8_tile(ops_).tile)  // one given by the caller (tests: the emulation)
+        return "given, " + std::to_string(int8_kernel_.max_q == 63 ? 7 : 8) + "-bit weights";
+    return cpu::int8_kernel_name(ops_);
 }
 
 void CpuEncoder::encode(const float* x, int batch, int channels, int samples, const int* channel_ids, float* out) {

@@ -26,17 +26,18 @@ public:
     // operations of one ISA level (cpu/ops.h; kept by reference). bf16: the GEMM weights are packed
     // once (cpu/bf16.h) and multiplied with ops.bf16_tile, which must exist; everything else fp32.
     // int8: the four linear layers of every block (qkv, proj, fc1, fc2) quantized once (cpu/int8.h)
-    // and multiplied with int8_kernel (cpu::int8_tile(ops) when null); everything else fp32.
+    // and multiplied with int8_kernel (cpu::int8_tile(ops) when its tile is null); everything else fp32.
     // int8_layer(block, "qkv" | "proj" | "fc1" | "fc2"), when given, says which of those layers are
     // int8 (the others stay fp32): what the per-layer fidelity figures are measured with.
     using LayerFilter = std::function<bool(int block, const char* layer)>;
     CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads, const cpu::Ops& ops, Precision precision,
-               cpu::Int8TileKernel int8_kernel = nullptr, const LayerFilter& int8_layer = {});
+               cpu::Int8Kernel int8_kernel = {}, const LayerFilter& int8_layer = {});
     void encode(const float* x, int batch, int channels, int samples, const int* channel_ids, float* out) override;
     const ModelConfig& config() const override { return config_; }
     Device device() const override { return Device::cpu; }
     Precision precision() const override { return precision_; }
     std::string isa() const override { return cpu::to_string(ops_.isa); }
+    std::string int8_kernel() const override;
     int threads() const { return threads_; }
 
     static constexpr int kRowsPerPass = 1024;
@@ -72,7 +73,7 @@ private:
         Buffer scores;                     // one head's attention scores in one sequence
         Buffer gemm_block;                 // the fp32 GEMM's block of x in tiles (ops.gemm_scratch)
         std::vector<uint32_t> bf16_block;  // the bf16 GEMM's block of x as bf16 pairs (bf16_scratch_words)
-        std::vector<uint32_t> int8_block;  // the int8 GEMM's block of x as uint8 quads (int8_scratch_words)
+        std::vector<uint32_t> int8_block;  // the int8 GEMM's block of x, quantized (int8_scratch_words)
     };
     struct Pass {  // one group of sequences handled together by one thread
         const float* x;
@@ -106,7 +107,7 @@ private:
 
     const cpu::Ops& ops_;
     Precision precision_;
-    cpu::Int8TileKernel int8_kernel_;
+    cpu::Int8Kernel int8_kernel_;
     std::shared_ptr<const ModelWeights> storage_;  // what w_ points into
     EncoderWeights w_;
     std::vector<PackedBlock> packed_;

@@ -1,9 +1,13 @@
 #include "encoder/cpu/int8.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+
+#include "encoder/error.h"
 
 namespace eegpt::cpu {
 namespace {
@@ -22,8 +26,10 @@ constexpr int kBlockRows = 8 * kInt8TileRows;  // 96 rows: with K = 2048, 192 KB
 
 }  // namespace
 
-Int8Matrix pack_int8(const float* w, int out, int in) {
+Int8Matrix pack_int8(const float* w, int out, int in, int max_q) {
+    if (max_q != 127 && max_q != 63) throw Error("internal error: int8 weights are packed over [-127, 127] or [-63, 63]");
     Int8Matrix m;
+    m.max_q = max_q;
     m.out = out;
     m.in = in;
     m.quads = (in + 3) / 4;
@@ -36,11 +42,11 @@ Int8Matrix pack_int8(const float* w, int out, int in) {
         const float* wj = w + static_cast<size_t>(j) * in;
         float amax = 0.0f;
         for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(wj[k]));
-        const float s = amax > 0.0f ? amax / 127.0f : 1.0f;  // an all-zero row: any scale, all q = 0
+        const float s = amax > 0.0f ? amax / static_cast<float>(max_q) : 1.0f;  // an all-zero row: any scale, all q = 0
         uint32_t* panel = m.words.data() + static_cast<size_t>(j / kInt8TileCols) * m.quads * kInt8TileCols;
         int32_t sum = 0;
         for (int k = 0; k < in; ++k) {
-            const int q = clamp_int(static_cast<int>(std::nearbyint(wj[k] / s)), -127, 127);
+            const int q = clamp_int(static_cast<int>(std::nearbyint(wj[k] / s)), -max_q, max_q);
             sum += q;
             uint32_t& word = panel[static_cast<size_t>(k / 4) * kInt8TileCols + j % kInt8TileCols];
             word |= static_cast<uint32_t>(static_cast<uint8_t>(static_cast<int8_t>(q))) << (8 * (k % 4));
@@ -68,10 +74,33 @@ void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int32_t
         }
 }
 
-void quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_point) {
+// quantize_row and the epilogue are written with AVX2 (without FMA: nothing is contracted, each
+// lane does the scalar formula's operations in its order, so any tail done in scalar code gives
+// the same bits): int8 runs only on the CPU levels, all of which have AVX2 (cpu/ops.h), and the
+// code outside their modules must not assume more.
+__attribute__((target("avx2"))) void quantize_row(const float* x, int in, uint8_t* u, float& scale,
+                                                   int& zero_point) {
+    __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= in; k += 8) {
+        const __m256 v = _mm256_loadu_ps(x + k);
+        vlo = _mm256_min_ps(vlo, v);
+        vhi = _mm256_max_ps(vhi, v);
+        const __m256 d = _mm256_sub_ps(v, v);  // NaN exactly where v is not finite
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
+    }
+    alignas(32) float lanes[3][8];
+    _mm256_store_ps(lanes[0], vlo);
+    _mm256_store_ps(lanes[1], vhi);
+    _mm256_store_ps(lanes[2], bad);
     float lo = 0.0f, hi = 0.0f;
     bool finite = true;
-    for (int k = 0; k < in; ++k) {
+    for (int i = 0; i < 8; ++i) {
+        lo = std::min(lo, lanes[0][i]);
+        hi = std::max(hi, lanes[1][i]);
+        finite = finite && lanes[2][i] == 0.0f;
+    }
+    for (; k < in; ++k) {
         lo = std::min(lo, x[k]);
         hi = std::max(hi, x[k]);
         finite = finite && std::isfinite(x[k]);
@@ -85,36 +114,74 @@ void quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_po
     scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;  // an all-zero row: any scale, all u = 0
     const float inv = 1.0f / scale;
     zero_point = clamp_int(static_cast<int>(round_even(-lo * inv)), 0, 255);
-    for (int k = 0; k < in; ++k)
+    const __m256 vinv = _mm256_set1_ps(inv), magic = _mm256_set1_ps(12582912.0f);
+    const __m256i vz = _mm256_set1_epi32(zero_point), v0 = _mm256_setzero_si256(), v255 = _mm256_set1_epi32(255);
+    k = 0;
+    for (; k + 8 <= in; k += 8) {
+        const __m256 r = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv), magic), magic);
+        // r is an integer: the conversion is exact in any rounding mode.
+        const __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(r), vz), v0), v255);
+        const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(w16, w16));
+    }
+    for (; k < in; ++k)
         u[k] = static_cast<uint8_t>(clamp_int(static_cast<int>(round_even(x[k] * inv)) + zero_point, 0, 255));
 }
+
+namespace {
+
+// The epilogue for one row of a tile: y[j] = (acc[j] - z colsum_j) t s_j (+ b_j) (+ y[j]), j < cols.
+__attribute__((target("avx2"))) void dequantize_row(const int32_t* acc, int cols, int z, float xs, const float* ws,
+                                                     const int32_t* wsum, const float* b, float* y, bool accumulate) {
+    int j = 0;
+    const __m256i vz = _mm256_set1_epi32(z);
+    const __m256 vxs = _mm256_set1_ps(xs);
+    for (; j + 8 <= cols; j += 8) {
+        const __m256i sum = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + j)),
+                                             _mm256_mullo_epi32(vz, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wsum + j))));
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(vxs, _mm256_loadu_ps(ws + j)));
+        if (b) v = _mm256_add_ps(v, _mm256_loadu_ps(b + j));
+        if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(y + j), v);
+        _mm256_storeu_ps(y + j, v);
+    }
+    for (; j < cols; ++j) {
+        const int32_t sum = acc[j] - z * wsum[j];
+        float v = static_cast<float>(sum) * (xs * ws[j]);
+        if (b) v += b[j];
+        y[j] = accumulate ? y[j] + v : v;
+    }
+}
+
+}  // namespace
 
 size_t int8_scratch_words(int in) {
     const size_t quads = static_cast<size_t>(in + 3) / 4;
     return static_cast<size_t>(kBlockRows) * quads + quads;  // the block, then one row's bytes
 }
 
-void linear_int8(Int8TileKernel kernel, const float* x, int x_stride, int rows, const Int8Matrix& w, const float* b,
-                 float* y, int y_stride, bool accumulate, uint32_t* scratch) {
+void linear_int8(const Int8Kernel& kernel, const float* x, int x_stride, int rows, const Int8Matrix& w,
+                 const float* b, float* y, int y_stride, bool accumulate, uint32_t* scratch) {
+    if (kernel.max_q != w.max_q) throw Error("internal error: int8 weights packed for another kernel's range");
     alignas(64) int32_t acc[kInt8TileRows * kInt8TileCols];
     float row_scale[kBlockRows];
     int row_zero[kBlockRows];
+    const int tile_words = w.quads * kInt8TileRows;
     uint32_t* row_words = scratch + static_cast<size_t>(kBlockRows) * w.quads;
     uint8_t* row_bytes = reinterpret_cast<uint8_t*>(row_words);
     for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
         const int block_rows = std::min(kBlockRows, rows - r0);
         const int tiles = (block_rows + kInt8TileRows - 1) / kInt8TileRows;
         for (int t = 0; t < tiles; ++t) {  // this block's rows of x quantized, interleaved per tile
-            uint32_t* at = scratch + static_cast<size_t>(t) * w.quads * kInt8TileRows;
+            uint32_t* at = scratch + static_cast<size_t>(t) * tile_words;
             for (int r = 0; r < kInt8TileRows; ++r) {
                 const int row = t * kInt8TileRows + r;
-                if (row >= block_rows) {
-                    for (int p = 0; p < w.quads; ++p) at[static_cast<size_t>(p) * kInt8TileRows + r] = 0u;
-                    continue;
+                if (row < block_rows) {
+                    row_words[w.quads - 1] = 0u;  // the last quad's bytes past `in` stay zero
+                    quantize_row(x + static_cast<size_t>(r0 + row) * x_stride, w.in, row_bytes, row_scale[row],
+                                 row_zero[row]);
+                } else {
+                    std::fill(row_words, row_words + w.quads, 0u);
                 }
-                row_words[w.quads - 1] = 0u;  // the last quad's bytes past `in` stay zero
-                quantize_row(x + static_cast<size_t>(r0 + row) * x_stride, w.in, row_bytes, row_scale[row],
-                             row_zero[row]);
                 for (int p = 0; p < w.quads; ++p) at[static_cast<size_t>(p) * kInt8TileRows + r] = row_words[p];
             }
         }
@@ -123,21 +190,13 @@ void linear_int8(Int8TileKernel kernel, const float* x, int x_stride, int rows, 
             const float* ws = w.scale.data() + c0;
             const int32_t* wsum = w.column_sum.data() + c0;
             for (int t = 0; t < tiles; ++t) {
-                kernel(scratch + static_cast<size_t>(t) * w.quads * kInt8TileRows, w.panel(c), w.quads, acc);
+                kernel.tile(scratch + static_cast<size_t>(t) * tile_words, w.panel(c), w.quads, acc);
                 const int tile_rows = std::min(kInt8TileRows, block_rows - t * kInt8TileRows);
                 // The epilogue: zero point, dequantization, bias, residual; the same for every kernel.
                 for (int r = 0; r < tile_rows; ++r) {
                     const int row = t * kInt8TileRows + r;
-                    const float xs = row_scale[row];
-                    const int z = row_zero[row];
-                    float* yr = y + static_cast<size_t>(r0 + row) * y_stride + c0;
-                    const int32_t* ar = acc + r * kInt8TileCols;
-                    for (int j = 0; j < cols; ++j) {
-                        const int32_t sum = ar[j] - z * wsum[j];
-                        float v = static_cast<float>(sum) * (xs * ws[j]);
-                        if (b) v += b[c0 + j];
-                        yr[j] = accumulate ? yr[j] + v : v;
-                    }
+                    dequantize_row(acc + r * kInt8TileCols, cols, row_zero[row], row_scale[row], ws, wsum,
+                                   b ? b + c0 : nullptr, y + static_cast<size_t>(r0 + row) * y_stride + c0, accumulate);
                 }
             }
         }

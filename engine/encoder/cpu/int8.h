@@ -2,15 +2,16 @@
 // int8 and x quantized per row at run time to uint8, the products summed exactly in int32.
 //
 // Quantization:
-//  - Weights, once at load (pack_int8): symmetric per output channel j, s_j = max_k |W[j][k]| / 127,
-//    q_jk = round(W[j][k] / s_j) in [-127, 127].
+//  - Weights, once at load (pack_int8): symmetric per output channel j over the kernel's range
+//    [-Q, Q] (Q = 127 for VPDPBUSD, 63 for VPMADDUBSW, below), s_j = max_k |W[j][k]| / Q,
+//    q_jk = round(W[j][k] / s_j).
 //  - Activations, per row (token) r at run time: asymmetric uint8 over [min(x_r, 0), max(x_r, 0)],
 //    t_r = (max - min) / 255, zero point z_r = round(-min / t_r), u_rk = clamp(round(x_rk / t_r) + z_r,
 //    0, 255). Including 0 in the range keeps zero exact (GELU's outputs, zero padding).
 //  - y_rj = t_r s_j (sum_k u_rk q_jk - z_r sum_k q_jk) + b_j: the integer sum is exact (|sum| <=
 //    K * 255 * 127, below 2^31 for K up to 66,000), the zero point corrected with the per-column sums
 //    of q precomputed at load, and the dequantization, bias and residual done in one epilogue shared
-//    by every kernel (here, plain code), so that kernels can differ only in the integer sums.
+//    by every kernel (here), so that kernels with the same Q differ in nothing, not one bit.
 //
 // Layout and blocking (as cpu/bf16.h): W's quads (4 consecutive input features of one output, one
 // 32-bit word, low byte first) in panels of kInt8TileCols outputs (quad p of column j at p *
@@ -18,12 +19,15 @@
 // interleaved rows (quad p of row r at p * kInt8TileRows + r, zero rows after the last). For every
 // panel and tile, a tile kernel sums all quads into kInt8TileRows x kInt8TileCols int32 (from zero):
 //  - int8_tile_emulated: the exact scalar emulation, on any CPU (what the tests compare against);
-//  - AVX2 (cpu/ops.cpp): bytes widened to 16 bit (u8 zero-, s8 sign-extended), VPMADDWD, VPADDD.
-//    Not VPMADDUBSW: it adds two u8 x s8 products into a signed 16-bit lane with saturation, and
-//    255 * 127 * 2 = 64,770 > 32,767, so it would clip exactly the large activations that matter.
-//    Widened, every product fits 16 x 16 -> 32 bits and no step saturates;
+//  - AVX2 (cpu/ops.cpp): VPMADDUBSW, VPMADDWD by ones, VPADDD, with Q = 63. VPMADDUBSW adds two
+//    u8 x s8 products into a signed 16-bit lane with saturation: with 8-bit weights 255 * 127 * 2 =
+//    64,770 > 32,767 would be clipped, silently and exactly for the large activations that matter.
+//    With 7-bit weights the pair is at most 255 * 63 * 2 = 32,130 and nothing saturates, so the sums
+//    are exact, as ONNX Runtime's reduce_range does it. Widening the bytes to 16 bits and VPMADDWD
+//    (exact at Q = 127) was measured 25% slower in the kernel (docs/cpu.md), for 0.7 points of
+//    relative error; AVX2-only CPUs are the ones int8 is for;
 //  - AVX512_VNNI (VPDPBUSD on zmm, the AVX-512 module) and AVX-VNNI (VPDPBUSD on ymm, VEX, the AVX2
-//    build): u8 x s8 quads summed into int32 without saturation (not VPDPBUSDS).
+//    build), Q = 127: u8 x s8 quads summed into int32 without saturation (not VPDPBUSDS).
 // Integer sums are exact in any order, so each kernel must equal the emulation bit for bit: the
 // real-instruction tests check that where the CPU has the instructions (test/test_int8.cpp).
 #pragma once
@@ -38,19 +42,27 @@ constexpr int kInt8TileRows = 12, kInt8TileCols = 32;
 
 struct Int8Matrix {
     int out = 0, in = 0, quads = 0, panels = 0;  // panels: out / kInt8TileCols, rounded up
+    int max_q = 127;                             // Q: every |q| <= Q
     std::vector<uint32_t> words;                 // panels x quads x kInt8TileCols
     std::vector<float> scale;                    // s_j, panels x kInt8TileCols (0 past out)
     std::vector<int32_t> column_sum;             // sum_k q_jk, panels x kInt8TileCols
     const uint32_t* panel(int c) const { return words.data() + static_cast<size_t>(c) * quads * kInt8TileCols; }
 };
-// W is row-major out x in (PyTorch's layout).
-Int8Matrix pack_int8(const float* w, int out, int in);
+// W is row-major out x in (PyTorch's layout); max_q is Q, 127 or 63.
+Int8Matrix pack_int8(const float* w, int out, int in, int max_q);
 
 // acc (kInt8TileRows x kInt8TileCols int32, row-major) = a (quads x kInt8TileRows words, uint8
 // quads of interleaved rows) times b (quads x kInt8TileCols words, int8 quads): for each output, the
 // sum over all quads of the four byte products (modulo 2^32, as VPDPBUSD; never reached in use).
-using Int8TileKernel = void (*)(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc);
+// A kernel with Q = 63 gives that sum for weight bytes in [-63, 63], what pack_int8 makes.
+using Int8TileFunction = void (*)(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc);
+struct Int8Kernel {
+    Int8TileFunction tile = nullptr;
+    int max_q = 127;  // the Q its weights must be packed with
+};
 void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc);
+// The emulation as a kernel for weights packed with max_q.
+inline Int8Kernel int8_emulated(int max_q) { return {int8_tile_emulated, max_q}; }
 
 // One row's activation quantization (above): u[k] for k < in (in bytes), its scale and zero point.
 // A row with a value that is not finite gets scale NaN, so that its outputs are NaN as in fp32.
@@ -59,9 +71,10 @@ void quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_po
 // Words of scratch linear_int8 needs for `in` input features: one block of x as uint8 quads.
 size_t int8_scratch_words(int in);
 
-// y[rows x w.out] = x W^T + b as above, or y += that when accumulate; b may be null; scratch holds
-// int8_scratch_words(w.in) words (the caller's, so that nothing is allocated inside its threads).
-void linear_int8(Int8TileKernel kernel, const float* x, int x_stride, int rows, const Int8Matrix& w, const float* b,
-                 float* y, int y_stride, bool accumulate, uint32_t* scratch);
+// y[rows x w.out] = x W^T + b as above, or y += that when accumulate; b may be null; w packed with
+// the kernel's Q; scratch holds int8_scratch_words(w.in) words (the caller's, so that nothing is
+// allocated inside its threads).
+void linear_int8(const Int8Kernel& kernel, const float* x, int x_stride, int rows, const Int8Matrix& w,
+                 const float* b, float* y, int y_stride, bool accumulate, uint32_t* scratch);
 
 }  // namespace eegpt::cpu

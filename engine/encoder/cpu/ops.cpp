@@ -156,10 +156,12 @@ namespace {
 #if defined(__AVX512F__)
 // VDPBF16PS on a tile of kBf16TileRows x 32 outputs (two registers per row): the instruction only
 // in this function, so the module runs on AVX-512 CPUs without AVX512_BF16 until bf16 is asked for.
+// The loops over registers are unrolled by pragma, as the int8 kernels' below (the reason is there).
 __attribute__((target("avx512bf16"))) void dpbf16_tile_avx512(const uint32_t* a, const uint32_t* b, int pairs,
                                                                float* acc) {
     static_assert(kBf16TileCols == 32, "two 16-lane registers per row");
     __m512 c[kBf16TileRows][2];
+#pragma GCC unroll 16
     for (int r = 0; r < kBf16TileRows; ++r) {
         c[r][0] = _mm512_loadu_ps(acc + r * kBf16TileCols);
         c[r][1] = _mm512_loadu_ps(acc + r * kBf16TileCols + 16);
@@ -168,12 +170,14 @@ __attribute__((target("avx512bf16"))) void dpbf16_tile_avx512(const uint32_t* a,
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + static_cast<size_t>(p) * kBf16TileCols);
         const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + static_cast<size_t>(p) * kBf16TileCols + 16);
         const uint32_t* ap = a + static_cast<size_t>(p) * kBf16TileRows;
+#pragma GCC unroll 16
         for (int r = 0; r < kBf16TileRows; ++r) {
             const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[r]));
             c[r][0] = _mm512_dpbf16_ps(c[r][0], b0, av);
             c[r][1] = _mm512_dpbf16_ps(c[r][1], b1, av);
         }
     }
+#pragma GCC unroll 16
     for (int r = 0; r < kBf16TileRows; ++r) {
         _mm512_storeu_ps(acc + r * kBf16TileCols, c[r][0]);
         _mm512_storeu_ps(acc + r * kBf16TileCols + 16, c[r][1]);
@@ -186,38 +190,38 @@ constexpr Bf16TileKernel kBf16Tile = nullptr;  // no bf16 instructions at this l
 
 
 // int8 tile kernels (cpu/int8.h): all quads of a tile of kInt8TileRows x kInt8TileCols int32 sums.
+// Every loop over registers is unrolled by pragma: otherwise GCC 12 keeps part of the accumulator
+// array on the stack and copies registers inside the loop (checked in the disassembly), which
+// halves the speed.
 static_assert(kInt8TileRows == 12 && kInt8TileCols == 32, "the sub-tiles below divide 12 x 32");
 
-// AVX2: in sub-tiles of 4 rows x 16 columns (8 accumulators, 4 weight and 2 activation registers of
-// 16). A quad word holds bytes k0..k3; its 16-bit halves are (k1:k0) and (k3:k2). Shifting each half
-// left then arithmetically right by 8 sign-extends k0 and k2 into 16-bit lanes; shifting right by 8
-// alone sign-extends k1 and k3. The activation quad masked with 0x00FF00FF is k0 and k2
-// zero-extended, shifted right by 8 first k1 and k3. VPMADDWD of the even (odd) pairs gives
-// u0 q0 + u2 q2 (u1 q1 + u3 q3) exactly in int32: |u q| <= 255 * 128 fits, the pair sum cannot
-// saturate (only -32768 * -32768 twice could), and VPADDD wraps like VPDPBUSD.
-void int8_tile_maddwd(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc) {
+// AVX2, for weights in [-63, 63] (Q = 63, cpu/int8.h): VPMADDUBSW multiplies the activation bytes
+// (unsigned) by the weight bytes (signed) and adds adjacent pairs into 16 bits, |u0 q0 + u1 q1| <=
+// 255 * 63 * 2 = 32,130, so it never saturates; VPMADDWD by ones adds those pairs into int32 and
+// VPADDD accumulates (wrapping like VPDPBUSD). Sub-tiles of 4 rows x 16 columns: 8 accumulators, 2
+// weight registers, the ones, an activation broadcast and the products, of 16 registers (6 rows
+// spill).
+void int8_tile_maddubs(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc) {
     constexpr int kRows = 4, kCols = 16;
-    const __m256i mask = _mm256_set1_epi32(0x00FF00FF);
+    const __m256i ones = _mm256_set1_epi16(1);
     for (int r0 = 0; r0 < kInt8TileRows; r0 += kRows)
         for (int c0 = 0; c0 < kInt8TileCols; c0 += kCols) {
             __m256i c[kRows][2];
+#pragma GCC unroll 16
             for (int r = 0; r < kRows; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
             for (int p = 0; p < quads; ++p) {
                 const uint32_t* bp = b + static_cast<size_t>(p) * kInt8TileCols + c0;
                 const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
                 const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 8));
-                const __m256i even0 = _mm256_srai_epi16(_mm256_slli_epi16(w0, 8), 8), odd0 = _mm256_srai_epi16(w0, 8);
-                const __m256i even1 = _mm256_srai_epi16(_mm256_slli_epi16(w1, 8), 8), odd1 = _mm256_srai_epi16(w1, 8);
                 const uint32_t* ap = a + static_cast<size_t>(p) * kInt8TileRows + r0;
+#pragma GCC unroll 16
                 for (int r = 0; r < kRows; ++r) {
-                    const __m256i aw = _mm256_set1_epi32(static_cast<int>(ap[r]));
-                    const __m256i ae = _mm256_and_si256(aw, mask), ao = _mm256_and_si256(_mm256_srli_epi16(aw, 8), mask);
-                    c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(ae, even0));
-                    c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(ao, odd0));
-                    c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(ae, even1));
-                    c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(ao, odd1));
+                    const __m256i av = _mm256_set1_epi32(static_cast<int>(ap[r]));
+                    c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones));
+                    c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones));
                 }
             }
+#pragma GCC unroll 16
             for (int r = 0; r < kRows; ++r) {
                 int32_t* o = acc + (r0 + r) * kInt8TileCols + c0;
                 _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), c[r][0]);
@@ -232,17 +236,20 @@ void int8_tile_maddwd(const uint32_t* a, const uint32_t* b, int quads, int32_t* 
 __attribute__((target("avx512vnni"))) void int8_tile_vnni(const uint32_t* a, const uint32_t* b, int quads,
                                                             int32_t* acc) {
     __m512i c[kInt8TileRows][2];
+#pragma GCC unroll 16
     for (int r = 0; r < kInt8TileRows; ++r) c[r][0] = c[r][1] = _mm512_setzero_si512();
     for (int p = 0; p < quads; ++p) {
         const __m512i b0 = _mm512_loadu_si512(b + static_cast<size_t>(p) * kInt8TileCols);
         const __m512i b1 = _mm512_loadu_si512(b + static_cast<size_t>(p) * kInt8TileCols + 16);
         const uint32_t* ap = a + static_cast<size_t>(p) * kInt8TileRows;
+#pragma GCC unroll 16
         for (int r = 0; r < kInt8TileRows; ++r) {
             const __m512i av = _mm512_set1_epi32(static_cast<int>(ap[r]));
             c[r][0] = _mm512_dpbusd_epi32(c[r][0], av, b0);
             c[r][1] = _mm512_dpbusd_epi32(c[r][1], av, b1);
         }
     }
+#pragma GCC unroll 16
     for (int r = 0; r < kInt8TileRows; ++r) {
         _mm512_storeu_si512(acc + r * kInt8TileCols, c[r][0]);
         _mm512_storeu_si512(acc + r * kInt8TileCols + 16, c[r][1]);
@@ -258,18 +265,21 @@ __attribute__((target("avxvnni"))) void int8_tile_vnni(const uint32_t* a, const 
     for (int r0 = 0; r0 < kInt8TileRows; r0 += kRows)
         for (int c0 = 0; c0 < kInt8TileCols; c0 += kCols) {
             __m256i c[kRows][2];
+#pragma GCC unroll 16
             for (int r = 0; r < kRows; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
             for (int p = 0; p < quads; ++p) {
                 const uint32_t* bp = b + static_cast<size_t>(p) * kInt8TileCols + c0;
                 const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
                 const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 8));
                 const uint32_t* ap = a + static_cast<size_t>(p) * kInt8TileRows + r0;
+#pragma GCC unroll 16
                 for (int r = 0; r < kRows; ++r) {
                     const __m256i av = _mm256_set1_epi32(static_cast<int>(ap[r]));
                     c[r][0] = _mm256_dpbusd_avx_epi32(c[r][0], av, b0);
                     c[r][1] = _mm256_dpbusd_avx_epi32(c[r][1], av, b1);
                 }
             }
+#pragma GCC unroll 16
             for (int r = 0; r < kRows; ++r) {
                 int32_t* o = acc + (r0 + r) * kInt8TileCols + c0;
                 _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), c[r][0]);
@@ -295,8 +305,8 @@ const Ops& table() {
         t.gather_rows = gather_rows;
         t.patch_embed = patch_embed;
         t.bf16_tile = kBf16Tile;
-        t.int8_maddwd = int8_tile_maddwd;
-        t.int8_vnni = int8_tile_vnni;
+        t.int8_maddubs = {int8_tile_maddubs, 63};
+        t.int8_vnni = {int8_tile_vnni, 127};
         return t;
     }();
     return kTable;

@@ -85,12 +85,12 @@ struct Ops {
     // The bf16 tile kernel (cpu/bf16.h) with this level's instructions, or null: AVX512_BF16's
     // VDPBF16PS in the AVX-512 module (usable where bf16_unavailable_reason() is empty).
     Bf16TileKernel bf16_tile;
-    // The int8 tile kernels (cpu/int8.h) of this level: int8_maddwd (bytes widened to 16 bit,
-    // VPMADDWD; AVX2, every CPU of the level) and int8_vnni (VPDPBUSD: AVX-VNNI on ymm in the AVX2
-    // build, AVX512_VNNI on zmm in the AVX-512 module), usable where int8_vnni_unavailable_reason()
-    // is empty. int8_tile() picks one.
-    Int8TileKernel int8_maddwd;
-    Int8TileKernel int8_vnni;
+    // The int8 tile kernels (cpu/int8.h) of this level: int8_maddubs (VPMADDUBSW, weights in
+    // [-63, 63]; AVX2, every CPU of the level) and int8_vnni (VPDPBUSD, weights in [-127, 127]:
+    // AVX-VNNI on ymm in the AVX2 build, AVX512_VNNI on zmm in the AVX-512 module), usable where
+    // int8_vnni_unavailable_reason() is empty. int8_tile() picks one.
+    Int8Kernel int8_maddubs;
+    Int8Kernel int8_vnni;
 };
 
 // Empty when `isa` can run here (this CPU has the instructions, this build has the code); else why not.
@@ -105,8 +105,8 @@ std::string bf16_unavailable_reason(Isa isa);
 // Empty when the VPDPBUSD int8 kernel of `isa` (AVX-VNNI for avx2, AVX512_VNNI for avx512) can run here.
 std::string int8_vnni_unavailable_reason(Isa isa);
 // The int8 tile kernel --precision int8 uses with `ops`: its VPDPBUSD one where the CPU has the
-// instructions, else its VPMADDWD one (every CPU that runs the level); and that kernel's name.
-Int8TileKernel int8_tile(const Ops& ops);
+// instructions, else its VPMADDUBSW one (every CPU that runs the level); and that kernel's name.
+Int8Kernel int8_tile(const Ops& ops);
 std::string int8_kernel_name(const Ops& ops);
 
 }  // namespace eegpt::cpu

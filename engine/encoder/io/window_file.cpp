@@ -67,6 +67,7 @@ void write_feature_file(const std::string& path, const std::vector<float>& featu
     h5::write_attr(file, "device", info.device);
     h5::write_attr(file, "precision", info.precision);
     if (!info.isa.empty()) h5::write_attr(file, "cpu_isa", info.isa);
+    if (!info.int8_kernel.empty()) h5::write_attr(file, "int8_kernel", info.int8_kernel);
     if (info.weights) {
         h5::write_attr(file, "weights_source_checkpoint", info.weights->source_checkpoint);
         h5::write_attr(file, "weights_source_sha256", info.weights->source_sha256);

@@ -22,6 +22,7 @@ WindowBatch read_window_file(const std::string& path, bool dictionary_channels =
 struct FeatureFileInfo {
     std::string engine_version, device, precision, isa;  // isa: the CPU ISA level, empty for other devices
     const Provenance* weights = nullptr;
+    std::string int8_kernel;  // Encoder::int8_kernel(), empty unless int8
 };
 
 // Writes `features` (batch x N x E x D), `channel_ids`, `channels` and provenance attributes

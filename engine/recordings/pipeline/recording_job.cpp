@@ -109,6 +109,7 @@ void write_weights_provenance(hid_t file, const ModelContext& model) {
     h5::write_attr(file, "device", to_string(e.device()));
     h5::write_attr(file, "precision", to_string(e.precision()));
     if (!e.isa().empty()) h5::write_attr(file, "cpu_isa", e.isa());
+    if (!e.int8_kernel().empty()) h5::write_attr(file, "int8_kernel", e.int8_kernel());
     const Provenance& p = *model.weights;
     h5::write_attr(file, "weights_source_checkpoint", p.source_checkpoint);
     h5::write_attr(file, "weights_source_sha256", p.source_sha256);
