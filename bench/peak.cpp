@@ -14,6 +14,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The int8 loops' results, summed into a volatile, so that the compiler must compute them.
+void keep(const int* lanes, int n) {
+    int total = 0;
+    for (int i = 0; i < n; ++i) total += lanes[i];
+    volatile int sink = total;
+    (void)sink;
+}
+
 // Enough independent accumulators to cover the FMA latency on two ports (up to 5 cycles x 2), few
 // enough to stay in registers with the two constants (16 vector registers with AVX2, 32 with AVX-512):
 // the loop over them fully unrolled, or they live in memory and the loop measures loads and stores.
@@ -143,11 +151,9 @@ __attribute__((target("avx2"))) double int8_maddubs_peak(double seconds) {
     } while (elapsed < seconds);
     __m256i sum = _mm256_setzero_si256();
     EEGPT_PEAK_12(EEGPT_PEAK_SUM)
-    int v[8], total = 0;
+    int v[8];
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(v), sum);
-    for (int t : v) total += t;
-    volatile int sink = total;
-    (void)sink;
+    keep(v, 8);
     return 2.0 * 32 * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
 }
 
@@ -171,11 +177,9 @@ __attribute__((target("avx2,avxvnni"))) double int8_avxvnni_peak(double seconds)
     } while (elapsed < seconds);
     __m256i sum = _mm256_setzero_si256();
     EEGPT_PEAK_12(EEGPT_PEAK_SUM)
-    int v[8], total = 0;
+    int v[8];
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(v), sum);
-    for (int t : v) total += t;
-    volatile int sink = total;
-    (void)sink;
+    keep(v, 8);
     return 2.0 * 32 * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
 }
 #undef EEGPT_PEAK_DECLARE
@@ -203,11 +207,9 @@ __attribute__((target("avx512f,avx512vnni"))) double int8_avx512vnni_peak(double
     } while (elapsed < seconds);
     __m512i sum = acc[0];  // in registers, as above
     for (int i = 1; i < kAcc; ++i) sum = _mm512_add_epi32(sum, acc[i]);
-    int v[16], total = 0;
+    int v[16];
     _mm512_storeu_si512(v, sum);
-    for (int x : v) total += x;
-    volatile int sink = total;
-    (void)sink;
+    keep(v, 16);
     return 2.0 * 64 * kAcc * static_cast<double>(iterations) / elapsed / 1e9;
 }
 
