@@ -50,8 +50,8 @@ std::vector<float> direct_int8_linear(const std::vector<float>& x, int rows, int
                 wsum += q;
             }
             CHECK(wsum == w.column_sum[static_cast<size_t>(j)]);
-            float v = static_cast<float>(static_cast<int32_t>(sum - z * wsum)) * (xs * w.scale[static_cast<size_t>(j)]);
-            if (bias) v += b[static_cast<size_t>(j)];
+            const float v = std::fma(static_cast<float>(static_cast<int32_t>(sum - z * wsum)),
+                                     xs * w.scale[static_cast<size_t>(j)], bias ? b[static_cast<size_t>(j)] : 0.0f);
             const size_t i = static_cast<size_t>(r) * out + j;
             y[i] = accumulate ? y0[i] + v : v;
         }
@@ -199,8 +199,8 @@ TEST_CASE("int8: activations quantized per row, asymmetric, zero exact, non-fini
     const float huge[2] = {-3e38f, 3e38f};  // finite, but the range overflows
     cpu::quantize_row(huge, 2, u.data(), scale, z);
     CHECK(std::isnan(scale));
-    // Rows long enough for the vector loop (8 at a time) and its scalar tail: every byte is the
-    // formula's, computed here one value at a time.
+    // Every byte is the definition's: round(x inv) from the exact product (in double, where the
+    // product of two floats is exact), ties to even, plus z, clamped.
     for (int in : {8, 37, 512, 1001}) {
         INFO("in " << in);
         const auto x = randn(static_cast<size_t>(in), 40 + static_cast<unsigned>(in), 0.3f, 1.0f);
@@ -210,21 +210,63 @@ TEST_CASE("int8: activations quantized per row, asymmetric, zero exact, non-fini
         for (float v : x) lo = std::min(lo, v), hi = std::max(hi, v);
         CHECK(scale == (hi - lo) / 255.0f);
         const float inv = 1.0f / scale;
-        CHECK(z == static_cast<int>(std::nearbyint(-lo * inv)));
+        CHECK(z == static_cast<int>(std::nearbyint(-static_cast<double>(lo) * inv)));
         int mismatches = 0;
         for (int k = 0; k < in; ++k) {
-            const int want = std::min(255, std::max(0, static_cast<int>(std::nearbyint(x[static_cast<size_t>(k)] * inv)) + z));
+            const double exact = static_cast<double>(x[static_cast<size_t>(k)]) * inv;
+            const int want = std::min(255, std::max(0, static_cast<int>(std::nearbyint(exact)) + z));
             mismatches += q[static_cast<size_t>(k)] != want;
         }
         CHECK(mismatches == 0);
-        for (int at : {0, 5, in - 1}) {  // one value not finite, in the vector part or the tail
-            for (float bad_value : {std::nanf(""), INFINITY, -INFINITY}) {
-                auto y = x;
-                y[static_cast<size_t>(at)] = bad_value;
-                cpu::quantize_row(y.data(), in, q.data(), scale, z);
-                CHECK(std::isnan(scale));
+    }
+}
+
+TEST_CASE("int8: each CPU level's quantization and epilogue equal the definitions bit for bit", "[int8]") {
+    for (cpu::Isa isa : {cpu::Isa::avx2, cpu::Isa::avx512}) {
+        if (!cpu::isa_unavailable_reason(isa).empty()) continue;
+        const cpu::Int8Kernel level = cpu::ops(isa).int8_maddubs;
+        INFO("level " << cpu::to_string(isa));
+        // Rows long enough for the vector loop (8 at a time) and its scalar tail, values near the
+        // rounding ties too (multiples of half a step), and rows with one value not finite.
+        for (int in : {3, 8, 37, 512, 1001}) {
+            INFO("in " << in);
+            auto x = randn(static_cast<size_t>(in), 70 + static_cast<unsigned>(in), 0.2f, 1.0f);
+            for (int k = 0; k < in; k += 5) x[static_cast<size_t>(k)] = 0.5f * std::round(x[static_cast<size_t>(k)] * 40.0f) / 40.0f;
+            std::vector<uint8_t> want(static_cast<size_t>(in)), got(want.size(), 7);
+            float ws = 0, gs = 0;
+            int wz = -1, gz = -2;
+            cpu::quantize_row(x.data(), in, want.data(), ws, wz);
+            level.quantize(x.data(), in, got.data(), gs, gz);
+            CHECK(got == want);
+            CHECK(gs == ws);
+            CHECK(gz == wz);
+            for (int at : {0, in / 2, in - 1}) {
+                for (float bad_value : {std::nanf(""), INFINITY, -INFINITY}) {
+                    auto y = x;
+                    y[static_cast<size_t>(at)] = bad_value;
+                    level.quantize(y.data(), in, got.data(), gs, gz);
+                    CHECK(std::isnan(gs));
+                }
             }
         }
+        // The epilogue over every width of a panel's last columns, with and without bias and residual.
+        std::mt19937 rng(5);
+        std::uniform_int_distribution<int32_t> sums(-4000000, 4000000), colsums(-30000, 30000);
+        std::vector<int32_t> acc(32), wsum(32);
+        for (auto& v : acc) v = sums(rng);
+        for (auto& v : wsum) v = colsums(rng);
+        const auto scales = randn(32, 8, 0.01f, 0.001f), bias = randn(32, 9), y0 = randn(32, 10);
+        for (int cols : {1, 7, 8, 9, 16, 31, 32})
+            for (bool with_bias : {false, true})
+                for (bool accumulate : {false, true}) {
+                    INFO("cols " << cols << " bias " << with_bias << " accumulate " << accumulate);
+                    std::vector<float> want = y0, got = y0;
+                    cpu::dequantize_row(acc.data(), cols, 17, 0.0123f, scales.data(), wsum.data(),
+                                        with_bias ? bias.data() : nullptr, want.data(), accumulate);
+                    level.dequantize(acc.data(), cols, 17, 0.0123f, scales.data(), wsum.data(),
+                                     with_bias ? bias.data() : nullptr, got.data(), accumulate);
+                    CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+                }
     }
 }
 

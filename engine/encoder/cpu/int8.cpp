@@ -1,7 +1,5 @@
 #include "encoder/cpu/int8.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,12 +10,13 @@
 namespace eegpt::cpu {
 namespace {
 
-// Round to nearest, ties to even, for |v| < 2^22: adding 1.5 * 2^23 leaves no fraction bits (the
-// default rounding mode does the rounding; without -ffast-math the compiler may not fold it away).
-// Plain code here runs on any x86-64, where nearbyintf is a library call per element.
-float round_even(float v) {
+// a * b rounded to the nearest integer, ties to even, for |a b| < 2^22: the exact product plus
+// 1.5 * 2^23 in one fused operation leaves no fraction bits (the default rounding mode does the
+// rounding), and subtracting it back is exact. Fused, so that every CPU level's vector code (with
+// FMA) gives the same bits, whether or not its compiler would contract a separate multiply and add.
+float round_product(float a, float b) {
     const float magic = 12582912.0f;
-    return (v + magic) - magic;
+    return std::fma(a, b, magic) - magic;
 }
 
 int clamp_int(int v, int lo, int hi) { return std::min(hi, std::max(lo, v)); }
@@ -74,33 +73,10 @@ void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int32_t
         }
 }
 
-// quantize_row and the epilogue are written with AVX2 (without FMA: nothing is contracted, each
-// lane does the scalar formula's operations in its order, so any tail done in scalar code gives
-// the same bits): int8 runs only on the CPU levels, all of which have AVX2 (cpu/ops.h), and the
-// code outside their modules must not assume more.
-__attribute__((target("avx2"))) void quantize_row(const float* x, int in, uint8_t* u, float& scale,
-                                                   int& zero_point) {
-    __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
-    int k = 0;
-    for (; k + 8 <= in; k += 8) {
-        const __m256 v = _mm256_loadu_ps(x + k);
-        vlo = _mm256_min_ps(vlo, v);
-        vhi = _mm256_max_ps(vhi, v);
-        const __m256 d = _mm256_sub_ps(v, v);  // NaN exactly where v is not finite
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
-    }
-    alignas(32) float lanes[3][8];
-    _mm256_store_ps(lanes[0], vlo);
-    _mm256_store_ps(lanes[1], vhi);
-    _mm256_store_ps(lanes[2], bad);
+void quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_point) {
     float lo = 0.0f, hi = 0.0f;
     bool finite = true;
-    for (int i = 0; i < 8; ++i) {
-        lo = std::min(lo, lanes[0][i]);
-        hi = std::max(hi, lanes[1][i]);
-        finite = finite && lanes[2][i] == 0.0f;
-    }
-    for (; k < in; ++k) {
+    for (int k = 0; k < in; ++k) {
         lo = std::min(lo, x[k]);
         hi = std::max(hi, x[k]);
         finite = finite && std::isfinite(x[k]);
@@ -113,46 +89,18 @@ __attribute__((target("avx2"))) void quantize_row(const float* x, int in, uint8_
     }
     scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;  // an all-zero row: any scale, all u = 0
     const float inv = 1.0f / scale;
-    zero_point = clamp_int(static_cast<int>(round_even(-lo * inv)), 0, 255);
-    const __m256 vinv = _mm256_set1_ps(inv), magic = _mm256_set1_ps(12582912.0f);
-    const __m256i vz = _mm256_set1_epi32(zero_point), v0 = _mm256_setzero_si256(), v255 = _mm256_set1_epi32(255);
-    k = 0;
-    for (; k + 8 <= in; k += 8) {
-        const __m256 r = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv), magic), magic);
-        // r is an integer: the conversion is exact in any rounding mode.
-        const __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(r), vz), v0), v255);
-        const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(w16, w16));
-    }
-    for (; k < in; ++k)
-        u[k] = static_cast<uint8_t>(clamp_int(static_cast<int>(round_even(x[k] * inv)) + zero_point, 0, 255));
+    zero_point = clamp_int(static_cast<int>(round_product(-lo, inv)), 0, 255);
+    for (int k = 0; k < in; ++k)
+        u[k] = static_cast<uint8_t>(clamp_int(static_cast<int>(round_product(x[k], inv)) + zero_point, 0, 255));
 }
 
-namespace {
-
-// The epilogue for one row of a tile: y[j] = (acc[j] - z colsum_j) t s_j (+ b_j) (+ y[j]), j < cols.
-__attribute__((target("avx2"))) void dequantize_row(const int32_t* acc, int cols, int z, float xs, const float* ws,
-                                                     const int32_t* wsum, const float* b, float* y, bool accumulate) {
-    int j = 0;
-    const __m256i vz = _mm256_set1_epi32(z);
-    const __m256 vxs = _mm256_set1_ps(xs);
-    for (; j + 8 <= cols; j += 8) {
-        const __m256i sum = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + j)),
-                                             _mm256_mullo_epi32(vz, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wsum + j))));
-        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(vxs, _mm256_loadu_ps(ws + j)));
-        if (b) v = _mm256_add_ps(v, _mm256_loadu_ps(b + j));
-        if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(y + j), v);
-        _mm256_storeu_ps(y + j, v);
-    }
-    for (; j < cols; ++j) {
-        const int32_t sum = acc[j] - z * wsum[j];
-        float v = static_cast<float>(sum) * (xs * ws[j]);
-        if (b) v += b[j];
+void dequantize_row(const int32_t* acc, int cols, int z, float xs, const float* ws, const int32_t* wsum,
+                    const float* b, float* y, bool accumulate) {
+    for (int j = 0; j < cols; ++j) {
+        const float v = std::fma(static_cast<float>(acc[j] - z * wsum[j]), xs * ws[j], b ? b[j] : 0.0f);
         y[j] = accumulate ? y[j] + v : v;
     }
 }
-
-}  // namespace
 
 size_t int8_scratch_words(int in) {
     const size_t quads = static_cast<size_t>(in + 3) / 4;
@@ -177,8 +125,8 @@ void linear_int8(const Int8Kernel& kernel, const float* x, int x_stride, int row
                 const int row = t * kInt8TileRows + r;
                 if (row < block_rows) {
                     row_words[w.quads - 1] = 0u;  // the last quad's bytes past `in` stay zero
-                    quantize_row(x + static_cast<size_t>(r0 + row) * x_stride, w.in, row_bytes, row_scale[row],
-                                 row_zero[row]);
+                    kernel.quantize(x + static_cast<size_t>(r0 + row) * x_stride, w.in, row_bytes, row_scale[row],
+                                    row_zero[row]);
                 } else {
                     std::fill(row_words, row_words + w.quads, 0u);
                 }
@@ -195,7 +143,7 @@ void linear_int8(const Int8Kernel& kernel, const float* x, int x_stride, int row
                 // The epilogue: zero point, dequantization, bias, residual; the same for every kernel.
                 for (int r = 0; r < tile_rows; ++r) {
                     const int row = t * kInt8TileRows + r;
-                    dequantize_row(acc + r * kInt8TileCols, cols, row_zero[row], row_scale[row], ws, wsum,
+                    kernel.dequantize(acc + r * kInt8TileCols, cols, row_zero[row], row_scale[row], ws, wsum,
                                    b ? b + c0 : nullptr, y + static_cast<size_t>(r0 + row) * y_stride + c0, accumulate);
                 }
             }

@@ -6,12 +6,14 @@
 //    [-Q, Q] (Q = 127 for VPDPBUSD, 63 for VPMADDUBSW, below), s_j = max_k |W[j][k]| / Q,
 //    q_jk = round(W[j][k] / s_j).
 //  - Activations, per row (token) r at run time: asymmetric uint8 over [min(x_r, 0), max(x_r, 0)],
-//    t_r = (max - min) / 255, zero point z_r = round(-min / t_r), u_rk = clamp(round(x_rk / t_r) + z_r,
-//    0, 255). Including 0 in the range keeps zero exact (GELU's outputs, zero padding).
+//    t_r = (max - min) / 255, zero point z_r = round(-min (1 / t_r)), u_rk = clamp(round(x_rk (1 / t_r))
+//    + z_r, 0, 255), each rounding from the exact product. Including 0 in the range keeps zero exact
+//    (GELU's outputs, zero padding).
 //  - y_rj = t_r s_j (sum_k u_rk q_jk - z_r sum_k q_jk) + b_j: the integer sum is exact (|sum| <=
 //    K * 255 * 127, below 2^31 for K up to 66,000), the zero point corrected with the per-column sums
 //    of q precomputed at load, and the dequantization, bias and residual done in one epilogue shared
-//    by every kernel (here), so that kernels with the same Q differ in nothing, not one bit.
+//    by every kernel (defined here, in vectors per level), so that kernels with the same Q differ in
+//    nothing, not one bit.
 //
 // Layout and blocking (as cpu/bf16.h): W's quads (4 consecutive input features of one output, one
 // 32-bit word, low byte first) in panels of kInt8TileCols outputs (quad p of column j at p *
@@ -56,17 +58,28 @@ Int8Matrix pack_int8(const float* w, int out, int in, int max_q);
 // sum over all quads of the four byte products (modulo 2^32, as VPDPBUSD; never reached in use).
 // A kernel with Q = 63 gives that sum for weight bytes in [-63, 63], what pack_int8 makes.
 using Int8TileFunction = void (*)(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc);
+void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc);
+
+// One row's activation quantization (above): u[k] for k < in (in bytes), its scale and zero point,
+// with u = clamp(round(x inv) + z) rounded from the exact product (fused, ties to even). A row with
+// a value that is not finite gets scale NaN, so that its outputs are NaN as in fp32. This is the
+// definition, in plain code; each CPU level has it in vectors (cpu/ops.cpp), equal bit for bit.
+void quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_point);
+// The epilogue for one row of a tile, j < cols: v = fma(acc[j] - z colsum_j, t s_j, b_j or 0),
+// y[j] = v or y[j] + v. The definition, as quantize_row's.
+void dequantize_row(const int32_t* acc, int cols, int z, float xs, const float* ws, const int32_t* wsum,
+                    const float* b, float* y, bool accumulate);
+
+// An int8 kernel: its tile function, the Q its weights must be packed with, and the quantization
+// and epilogue of its CPU level (its vector code, or the definitions above for the emulation).
 struct Int8Kernel {
     Int8TileFunction tile = nullptr;
-    int max_q = 127;  // the Q its weights must be packed with
+    int max_q = 127;
+    decltype(&quantize_row) quantize = quantize_row;
+    decltype(&dequantize_row) dequantize = dequantize_row;
 };
-void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc);
-// The emulation as a kernel for weights packed with max_q.
-inline Int8Kernel int8_emulated(int max_q) { return {int8_tile_emulated, max_q}; }
-
-// One row's activation quantization (above): u[k] for k < in (in bytes), its scale and zero point.
-// A row with a value that is not finite gets scale NaN, so that its outputs are NaN as in fp32.
-void quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_point);
+// The emulation as a kernel for weights packed with max_q, in plain code throughout.
+inline Int8Kernel int8_emulated(int max_q) { return {int8_tile_emulated, max_q, quantize_row, dequantize_row}; }
 
 // Words of scratch linear_int8 needs for `in` input features: one block of x as uint8 quads.
 size_t int8_scratch_words(int in);

@@ -7,6 +7,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <unsupported/Eigen/SpecialFunctions>
 
@@ -230,6 +231,77 @@ void int8_tile_maddubs(const uint32_t* a, const uint32_t* b, int quads, int32_t*
         }
 }
 
+// int8's activation quantization and epilogue (cpu/int8.h's quantize_row and dequantize_row) in
+// this level's vectors, 8 lanes at a time: the same operations in the same order as the plain
+// definitions, the roundings fused as theirs are, so equal to them bit for bit (tested).
+void int8_quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_point) {
+    __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= in; k += 8) {
+        const __m256 v = _mm256_loadu_ps(x + k);
+        vlo = _mm256_min_ps(vlo, v);
+        vhi = _mm256_max_ps(vhi, v);
+        const __m256 d = _mm256_sub_ps(v, v);  // NaN exactly where v is not finite
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
+    }
+    alignas(32) float lanes[3][8];
+    _mm256_store_ps(lanes[0], vlo);
+    _mm256_store_ps(lanes[1], vhi);
+    _mm256_store_ps(lanes[2], bad);
+    float lo = 0.0f, hi = 0.0f;
+    bool finite = true;
+    for (int i = 0; i < 8; ++i) {
+        lo = std::min(lo, lanes[0][i]);
+        hi = std::max(hi, lanes[1][i]);
+        finite = finite && lanes[2][i] == 0.0f;
+    }
+    for (; k < in; ++k) {
+        lo = std::min(lo, x[k]);
+        hi = std::max(hi, x[k]);
+        finite = finite && std::isfinite(x[k]);
+    }
+    if (!finite || !std::isfinite(hi - lo)) {
+        std::fill(u, u + in, uint8_t{0});
+        scale = std::numeric_limits<float>::quiet_NaN();
+        zero_point = 0;
+        return;
+    }
+    scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+    const float inv = 1.0f / scale, magic = 12582912.0f;  // round_product's constant (cpu/int8.cpp)
+    auto clamp_byte = [](int v) { return std::min(255, std::max(0, v)); };
+    zero_point = clamp_byte(static_cast<int>(std::fma(-lo, inv, magic) - magic));
+    const __m256 vinv = _mm256_set1_ps(inv), vmagic = _mm256_set1_ps(magic);
+    const __m256i vz = _mm256_set1_epi32(zero_point), v0 = _mm256_setzero_si256(), v255 = _mm256_set1_epi32(255);
+    for (k = 0; k + 8 <= in; k += 8) {
+        const __m256 r = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_loadu_ps(x + k), vinv, vmagic), vmagic);
+        // r is an integer: the conversion is exact in any rounding mode.
+        const __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(r), vz), v0), v255);
+        const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(w16, w16));
+    }
+    for (; k < in; ++k)
+        u[k] = static_cast<uint8_t>(clamp_byte(static_cast<int>(std::fma(x[k], inv, magic) - magic) + zero_point));
+}
+
+void int8_dequantize_row(const int32_t* acc, int cols, int z, float xs, const float* ws, const int32_t* wsum,
+                         const float* b, float* y, bool accumulate) {
+    const __m256i vz = _mm256_set1_epi32(z);
+    const __m256 vxs = _mm256_set1_ps(xs);
+    int j = 0;
+    for (; j + 8 <= cols; j += 8) {
+        const __m256i sum = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + j)),
+                                             _mm256_mullo_epi32(vz, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wsum + j))));
+        __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(vxs, _mm256_loadu_ps(ws + j)),
+                                   b ? _mm256_loadu_ps(b + j) : _mm256_setzero_ps());
+        if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(y + j), v);
+        _mm256_storeu_ps(y + j, v);
+    }
+    for (; j < cols; ++j) {
+        const float v = std::fma(static_cast<float>(acc[j] - z * wsum[j]), xs * ws[j], b ? b[j] : 0.0f);
+        y[j] = accumulate ? y[j] + v : v;
+    }
+}
+
 #if defined(__AVX512F__)
 // AVX512_VNNI: VPDPBUSD on zmm, the whole 12 x 32 tile in 24 registers; the instruction only in
 // this function, so the module runs on AVX-512 CPUs without VNNI (Skylake-SP) until it is chosen.
@@ -305,8 +377,8 @@ const Ops& table() {
         t.gather_rows = gather_rows;
         t.patch_embed = patch_embed;
         t.bf16_tile = kBf16Tile;
-        t.int8_maddubs = {int8_tile_maddubs, 63};
-        t.int8_vnni = {int8_tile_vnni, 127};
+        t.int8_maddubs = {int8_tile_maddubs, 63, int8_quantize_row, int8_dequantize_row};
+        t.int8_vnni = {int8_tile_vnni, 127, int8_quantize_row, int8_dequantize_row};
         return t;
     }();
     return kTable;
