@@ -144,7 +144,8 @@ void linear_int8(const Int8Kernel& kernel, const float* x, int x_stride, int row
                 for (int r = 0; r < tile_rows; ++r) {
                     const int row = t * kInt8TileRows + r;
                     kernel.dequantize(acc + r * kInt8TileCols, cols, row_zero[row], row_scale[row], ws, wsum,
-                                   b ? b + c0 : nullptr, y + static_cast<size_t>(r0 + row) * y_stride + c0, accumulate);
+                                      b ? b + c0 : nullptr, y + static_cast<size_t>(r0 + row) * y_stride + c0,
+                                      accumulate);
                 }
             }
         }
