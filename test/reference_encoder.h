@@ -2,9 +2,14 @@
 // pass of docs/architecture.md, no last-block saving, no batching tricks. Slow; use small configs.
 #pragma once
 #include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "encoder/model/weights.h"
+#include "parity.h"
+#include "test_helpers.h"
 
 namespace eegpt_test {
 
@@ -100,6 +105,45 @@ double relative_error(const A& a, const B& b) {
         den += std::pow(static_cast<double>(b[i]), 2);
     }
     return std::sqrt(num / den);
+}
+
+// The small models the reduced-precision CPU paths (bf16, int8) are checked on against
+// reference_encode through their emulated kernels: 19, 7 and 58 channels, embed_dim 64 and 128.
+struct SmallModelCase {
+    eegpt::ModelConfig config;
+    int batch, channels, samples;
+};
+inline std::vector<SmallModelCase> small_model_cases() {
+    eegpt::ModelConfig head64 = eegpt::named_config("tiny2");
+    head64.embed_dim = 128;
+    head64.num_heads = 2;
+    head64.mlp_hidden = 512;
+    return {{eegpt::named_config("tiny2"), 3, 19, 512}, {head64, 2, 7, 256}, {eegpt::named_config("tiny3"), 1, 58, 128}};
+}
+inline std::shared_ptr<const eegpt::ModelWeights> small_model_weights(const SmallModelCase& c) {
+    return std::make_shared<const eegpt::ModelWeights>(eegpt::random_weights(c.config, 5));
+}
+
+// One case's random windows through `encoder` (built on `weights`) and through reference_encode:
+// the windows and ids, the encoder's output, its relative error and smallest window cosine, printed
+// after `label`.
+struct ReferenceRun {
+    std::vector<float> x, got;
+    std::vector<int> ids;
+    double relative, min_cosine;
+};
+inline ReferenceRun run_against_reference(eegpt::Encoder& encoder, const eegpt::ModelWeights& weights,
+                                          const SmallModelCase& c, const std::string& label) {
+    ReferenceRun run;
+    run.x = randn(static_cast<size_t>(c.batch) * c.channels * c.samples, 80, 0.0f, 0.05f);
+    run.ids = first_ids(c.channels, 4);
+    run.got = encode_with(encoder, run.x, c.batch, c.channels, c.samples, run.ids);
+    const auto expected = reference_encode(bind_encoder_weights(weights), run.x, c.batch, c.channels, c.samples, run.ids);
+    run.relative = relative_error(run.got, expected);
+    run.min_cosine = min_window_cosine(run.got, expected, c.batch);
+    std::printf("%s: dim %d, %d channels, batch %d: relative error %.3g, min window cosine %.6f\n", label.c_str(),
+                c.config.embed_dim, c.channels, c.batch, run.relative, run.min_cosine);
+    return run;
 }
 
 }  // namespace eegpt_test

@@ -133,30 +133,14 @@ TEST_CASE("bf16: the CPU encoder in bf16 (emulated VDPBF16PS) matches the float6
         return ops;
     }();
     const auto& bound = eegpt_test::bound_for(Precision::bf16);
-    ModelConfig head64 = named_config("tiny2");
-    head64.embed_dim = 128;
-    head64.num_heads = 2;
-    head64.mlp_hidden = 512;
-    struct Case {
-        ModelConfig config;
-        int batch, channels, samples;
-    };
-    const Case cases[] = {{named_config("tiny2"), 3, 19, 512}, {head64, 2, 7, 256}, {named_config("tiny3"), 1, 58, 128}};
-    for (const Case& c : cases) {
+    for (const auto& c : eegpt_test::small_model_cases()) {
         INFO("dim " << c.config.embed_dim << " channels " << c.channels << " batch " << c.batch);
-        auto weights = std::make_shared<const ModelWeights>(random_weights(c.config, 5));
+        const auto weights = eegpt_test::small_model_weights(c);
         CpuEncoder encoder(weights, 0, emulated, Precision::bf16);
         CHECK((encoder.precision() == Precision::bf16));
-        const auto x = randn(static_cast<size_t>(c.batch) * c.channels * c.samples, 80, 0.0f, 0.05f);
-        const auto ids = eegpt_test::first_ids(c.channels, 4);
-        const auto got = eegpt_test::encode_with(encoder, x, c.batch, c.channels, c.samples, ids);
-        const auto expected =
-            eegpt_test::reference_encode(bind_encoder_weights(*weights), x, c.batch, c.channels, c.samples, ids);
-        const double rel = relative_error(got, expected), cosine = eegpt_test::min_window_cosine(got, expected, c.batch);
-        std::printf("bf16 emulated: dim %d, %d channels, batch %d: relative error %.3g, min window cosine %.6f\n",
-                    c.config.embed_dim, c.channels, c.batch, rel, cosine);
-        CHECK(rel <= bound.relative);
-        CHECK(cosine >= bound.min_cosine);
-        CHECK(rel > 1e-5);  // the GEMM inputs really are rounded to bf16
+        const auto run = eegpt_test::run_against_reference(encoder, *weights, c, "bf16 emulated");
+        CHECK(run.relative <= bound.relative);
+        CHECK(run.min_cosine >= bound.min_cosine);
+        CHECK(run.relative > 1e-5);  // the GEMM inputs really are rounded to bf16
     }
 }

@@ -363,38 +363,23 @@ TEST_CASE("int8: the chosen kernel is the level's VPDPBUSD one exactly where the
 }
 
 TEST_CASE("int8: the CPU encoder in int8 (emulated sums) matches the float64 reference", "[int8][encoder]") {
-    ModelConfig head64 = named_config("tiny2");
-    head64.embed_dim = 128;
-    head64.num_heads = 2;
-    head64.mlp_hidden = 512;
-    struct Case {
-        ModelConfig config;
-        int batch, channels, samples;
-    };
-    const Case cases[] = {{named_config("tiny2"), 3, 19, 512}, {head64, 2, 7, 256}, {named_config("tiny3"), 1, 58, 128}};
-    for (const Case& c : cases) {
+    for (const auto& c : eegpt_test::small_model_cases()) {
         INFO("dim " << c.config.embed_dim << " channels " << c.channels << " batch " << c.batch);
-        auto weights = std::make_shared<const ModelWeights>(random_weights(c.config, 5));
+        const auto weights = eegpt_test::small_model_weights(c);
         for (int max_q : {127, 63}) {
             INFO("Q " << max_q);
             CpuEncoder encoder(weights, 0, cpu::ops(cpu::Isa::avx2), Precision::int8, cpu::int8_emulated(max_q));
             CHECK((encoder.precision() == Precision::int8));
-            const auto x = randn(static_cast<size_t>(c.batch) * c.channels * c.samples, 80, 0.0f, 0.05f);
-            const auto ids = eegpt_test::first_ids(c.channels, 4);
-            const auto got = eegpt_test::encode_with(encoder, x, c.batch, c.channels, c.samples, ids);
-            const auto expected =
-                eegpt_test::reference_encode(bind_encoder_weights(*weights), x, c.batch, c.channels, c.samples, ids);
-            const double rel = relative_error(got, expected), cosine = eegpt_test::min_window_cosine(got, expected, c.batch);
-            std::printf("int8 emulated, Q %d: dim %d, %d channels, batch %d: relative error %.3g, min window cosine %.6f\n",
-                        max_q, c.config.embed_dim, c.channels, c.batch, rel, cosine);
-            CHECK(rel <= kInt8Relative);
-            CHECK(cosine >= kInt8MinCosine);
-            CHECK(rel > 1e-4);  // the GEMM inputs really are quantized
+            const auto run =
+                eegpt_test::run_against_reference(encoder, *weights, c, "int8 emulated, Q " + std::to_string(max_q));
+            CHECK(run.relative <= kInt8Relative);
+            CHECK(run.min_cosine >= kInt8MinCosine);
+            CHECK(run.relative > 1e-4);  // the GEMM inputs really are quantized
             // Quantization is per row: a window's features do not depend on the batch it is in.
-            const size_t per = got.size() / static_cast<size_t>(c.batch);
-            const std::vector<float> last(x.end() - static_cast<long>(x.size() / c.batch), x.end());
-            const auto alone = eegpt_test::encode_with(encoder, last, 1, c.channels, c.samples, ids);
-            CHECK(alone == std::vector<float>(got.end() - static_cast<long>(per), got.end()));
+            const size_t per = run.got.size() / static_cast<size_t>(c.batch);
+            const std::vector<float> last(run.x.end() - static_cast<long>(run.x.size() / c.batch), run.x.end());
+            const auto alone = eegpt_test::encode_with(encoder, last, 1, c.channels, c.samples, run.ids);
+            CHECK(alone == std::vector<float>(run.got.end() - static_cast<long>(per), run.got.end()));
         }
     }
 }

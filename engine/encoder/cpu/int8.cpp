@@ -1,5 +1,7 @@
 #include "encoder/cpu/int8.h"
 
+#include "encoder/cpu/int8_row.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,15 +11,6 @@
 
 namespace eegpt::cpu {
 namespace {
-
-// a * b rounded to the nearest integer, ties to even, for |a b| < 2^22: the exact product plus
-// 1.5 * 2^23 in one fused operation leaves no fraction bits (the default rounding mode does the
-// rounding), and subtracting it back is exact. Fused, so that every CPU level's vector code (with
-// FMA) gives the same bits, whether or not its compiler would contract a separate multiply and add.
-float round_product(float a, float b) {
-    const float magic = 12582912.0f;
-    return std::fma(a, b, magic) - magic;
-}
 
 int clamp_int(int v, int lo, int hi) { return std::min(hi, std::max(lo, v)); }
 
@@ -74,30 +67,17 @@ void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int32_t
 }
 
 void quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_point) {
-    float lo = 0.0f, hi = 0.0f;
+    float lo = 0.0f, hi = 0.0f, inv = 0.0f;
     bool finite = true;
-    for (int k = 0; k < in; ++k) {
-        lo = std::min(lo, x[k]);
-        hi = std::max(hi, x[k]);
-        finite = finite && std::isfinite(x[k]);
-    }
-    if (!finite || !std::isfinite(hi - lo)) {
-        std::fill(u, u + in, uint8_t{0});
-        scale = std::numeric_limits<float>::quiet_NaN();
-        zero_point = 0;
-        return;
-    }
-    scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;  // an all-zero row: any scale, all u = 0
-    const float inv = 1.0f / scale;
-    zero_point = clamp_int(static_cast<int>(round_product(-lo, inv)), 0, 255);
-    for (int k = 0; k < in; ++k)
-        u[k] = static_cast<uint8_t>(clamp_int(static_cast<int>(round_product(x[k], inv)) + zero_point, 0, 255));
+    int8_row::extend_range(x, in, lo, hi, finite);
+    if (!int8_row::parameters(lo, hi, finite, in, u, scale, zero_point, inv)) return;
+    for (int k = 0; k < in; ++k) u[k] = int8_row::quantize(x[k], inv, zero_point);
 }
 
 void dequantize_row(const int32_t* acc, int cols, int z, float xs, const float* ws, const int32_t* wsum,
                     const float* b, float* y, bool accumulate) {
     for (int j = 0; j < cols; ++j) {
-        const float v = std::fma(static_cast<float>(acc[j] - z * wsum[j]), xs * ws[j], b ? b[j] : 0.0f);
+        const float v = int8_row::dequantize(acc[j], z, wsum[j], xs, ws[j], b ? b[j] : 0.0f);
         y[j] = accumulate ? y[j] + v : v;
     }
 }

@@ -1,13 +1,13 @@
 #include "encoder/cpu/ops.h"
 
 #include "encoder/cpu/gemm_kernel.h"
+#include "encoder/cpu/int8_row.h"
 
 #include <immintrin.h>
 
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <stdexcept>
 #include <unsupported/Eigen/SpecialFunctions>
 
@@ -244,33 +244,18 @@ void int8_quantize_row(const float* x, int in, uint8_t* u, float& scale, int& ze
         const __m256 d = _mm256_sub_ps(v, v);  // NaN exactly where v is not finite
         bad = _mm256_or_ps(bad, _mm256_cmp_ps(d, d, _CMP_UNORD_Q));
     }
-    alignas(32) float lanes[3][8];
+    // The lanes' minima and maxima folded into the row's range; `bad` keeps what MINPS and MAXPS
+    // can drop (a NaN operand gives the other one).
+    alignas(32) float lanes[2][8];
     _mm256_store_ps(lanes[0], vlo);
     _mm256_store_ps(lanes[1], vhi);
-    _mm256_store_ps(lanes[2], bad);
-    float lo = 0.0f, hi = 0.0f;
-    bool finite = true;
-    for (int i = 0; i < 8; ++i) {
-        lo = std::min(lo, lanes[0][i]);
-        hi = std::max(hi, lanes[1][i]);
-        finite = finite && lanes[2][i] == 0.0f;
-    }
-    for (; k < in; ++k) {
-        lo = std::min(lo, x[k]);
-        hi = std::max(hi, x[k]);
-        finite = finite && std::isfinite(x[k]);
-    }
-    if (!finite || !std::isfinite(hi - lo)) {
-        std::fill(u, u + in, uint8_t{0});
-        scale = std::numeric_limits<float>::quiet_NaN();
-        zero_point = 0;
-        return;
-    }
-    scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
-    const float inv = 1.0f / scale, magic = 12582912.0f;  // round_product's constant (cpu/int8.cpp)
-    auto clamp_byte = [](int v) { return std::min(255, std::max(0, v)); };
-    zero_point = clamp_byte(static_cast<int>(std::fma(-lo, inv, magic) - magic));
-    const __m256 vinv = _mm256_set1_ps(inv), vmagic = _mm256_set1_ps(magic);
+    float lo = 0.0f, hi = 0.0f, inv = 0.0f;
+    bool finite = _mm256_movemask_ps(bad) == 0;
+    int8_row::extend_range(lanes[0], 8, lo, hi, finite);
+    int8_row::extend_range(lanes[1], 8, lo, hi, finite);
+    int8_row::extend_range(x + k, in - k, lo, hi, finite);
+    if (!int8_row::parameters(lo, hi, finite, in, u, scale, zero_point, inv)) return;
+    const __m256 vinv = _mm256_set1_ps(inv), vmagic = _mm256_set1_ps(int8_row::kRoundMagic);
     const __m256i vz = _mm256_set1_epi32(zero_point), v0 = _mm256_setzero_si256(), v255 = _mm256_set1_epi32(255);
     for (k = 0; k + 8 <= in; k += 8) {
         const __m256 r = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_loadu_ps(x + k), vinv, vmagic), vmagic);
@@ -279,8 +264,7 @@ void int8_quantize_row(const float* x, int in, uint8_t* u, float& scale, int& ze
         const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
         _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(w16, w16));
     }
-    for (; k < in; ++k)
-        u[k] = static_cast<uint8_t>(clamp_byte(static_cast<int>(std::fma(x[k], inv, magic) - magic) + zero_point));
+    for (; k < in; ++k) u[k] = int8_row::quantize(x[k], inv, zero_point);
 }
 
 void int8_dequantize_row(const int32_t* acc, int cols, int z, float xs, const float* ws, const int32_t* wsum,
@@ -297,7 +281,7 @@ void int8_dequantize_row(const int32_t* acc, int cols, int z, float xs, const fl
         _mm256_storeu_ps(y + j, v);
     }
     for (; j < cols; ++j) {
-        const float v = std::fma(static_cast<float>(acc[j] - z * wsum[j]), xs * ws[j], b ? b[j] : 0.0f);
+        const float v = int8_row::dequantize(acc[j], z, wsum[j], xs, ws[j], b ? b[j] : 0.0f);
         y[j] = accumulate ? y[j] + v : v;
     }
 }
