@@ -1,10 +1,12 @@
 // int8 on the CPU (engine/encoder/cpu/int8.h): the weight packing and the activation quantization,
 // the packing, blocking and epilogue of the GEMM through the exact scalar emulation of the integer
-// sums (on every machine), each real kernel (VPMADDWD for AVX2 and in the AVX-512 module, VPDPBUSD
-// with AVX-VNNI and with AVX512_VNNI) against that emulation bit for bit where the CPU has its
-// instructions (skipped with the reason elsewhere), why VPMADDUBSW would not be exact, and the whole
+// sums (on every machine), each real kernel (VPMADDUBSW for AVX2 and in the AVX-512 module, VPDPBUSD
+// with AVX-VNNI and with AVX512_VNNI) against that emulation bit for bit, whole and part-full tiles,
+// where the CPU has its instructions (skipped with the reason elsewhere), why VPMADDUBSW needs 7-bit
+// weights to be exact, each level's quantization and epilogue against their definitions, and the whole
 // encoder in int8 against the float64 reference and, for the large model, against fp32 with the
 // error of each layer kind and of each block alone printed (the per-layer fidelity figures).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +30,19 @@ namespace {
 // What int8 must reach against fp32 (or float64), whole output and every window (docs/cpu.md).
 constexpr double kInt8Relative = 4e-2, kInt8MinCosine = 0.999;
 
+// A row's bytes as `quantize` writes them (its quads at stride 1), with the last quad's padding
+// past `in` checked zero.
+std::vector<uint8_t> quantized_bytes(decltype(&cpu::quantize_row) quantize, const float* x, int in, float& scale,
+                                     int& zero_point) {
+    std::vector<uint32_t> quads(static_cast<size_t>(in + 3) / 4, 0xA5A5A5A5u);
+    quantize(x, in, quads.data(), 1, scale, zero_point);
+    std::vector<uint8_t> u(quads.size() * 4);
+    for (size_t k = 0; k < u.size(); ++k) u[k] = static_cast<uint8_t>(quads[k / 4] >> (8 * (k % 4)));
+    for (size_t k = static_cast<size_t>(in); k < u.size(); ++k) CHECK(u[k] == 0);
+    u.resize(static_cast<size_t>(in));
+    return u;
+}
+
 // The GEMM as int8.h defines it, one output at a time, from quantize_row and the packed weights'
 // bytes: the integer sum in int64, then the epilogue's formula.
 std::vector<float> direct_int8_linear(const std::vector<float>& x, int rows, int in, const cpu::Int8Matrix& w,
@@ -35,11 +50,10 @@ std::vector<float> direct_int8_linear(const std::vector<float>& x, int rows, int
                                       bool accumulate) {
     const int out = w.out;
     std::vector<float> y(static_cast<size_t>(rows) * out);
-    std::vector<uint8_t> u(static_cast<size_t>(in));
     for (int r = 0; r < rows; ++r) {
         float xs;
         int z;
-        cpu::quantize_row(x.data() + static_cast<size_t>(r) * in, in, u.data(), xs, z);
+        const auto u = quantized_bytes(cpu::quantize_row, x.data() + static_cast<size_t>(r) * in, in, xs, z);
         for (int j = 0; j < out; ++j) {
             const uint32_t* panel = w.panel(j / cpu::kInt8TileCols);
             int64_t sum = 0, wsum = 0;
@@ -98,14 +112,22 @@ void check_kernel_against_emulation(const cpu::Int8Kernel& kernel) {
         const auto b = random_weight_words(static_cast<size_t>(quads) * cpu::kInt8TileCols,
                                            200 + static_cast<unsigned>(quads), kernel.max_q);
         std::vector<int32_t> got(cpu::kInt8TileRows * cpu::kInt8TileCols, -1), want(got.size(), -2);
-        kernel.tile(a.data(), b.data(), quads, got.data());
-        cpu::int8_tile_emulated(a.data(), b.data(), quads, want.data());
+        kernel.tile(a.data(), b.data(), quads, cpu::kInt8TileRows, got.data());
+        cpu::int8_tile_emulated(a.data(), b.data(), quads, cpu::kInt8TileRows, want.data());
         CHECK(got == want);
+        // Part-full tiles: every row count, the first rows compared (the rest are not defined).
+        for (int rows = 1; rows < cpu::kInt8TileRows; ++rows) {
+            INFO("rows " << rows);
+            std::fill(got.begin(), got.end(), -1);
+            kernel.tile(a.data(), b.data(), quads, rows, got.data());
+            const size_t n = static_cast<size_t>(rows) * cpu::kInt8TileCols;
+            CHECK(std::equal(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(n), want.begin()));
+        }
         for (uint32_t bw : extreme_weight_words(kernel.max_q)) {
             const std::vector<uint32_t> ones(static_cast<size_t>(quads) * cpu::kInt8TileRows, 0xFFFFFFFFu);
             const std::vector<uint32_t> extreme(static_cast<size_t>(quads) * cpu::kInt8TileCols, bw);
-            kernel.tile(ones.data(), extreme.data(), quads, got.data());
-            cpu::int8_tile_emulated(ones.data(), extreme.data(), quads, want.data());
+            kernel.tile(ones.data(), extreme.data(), quads, cpu::kInt8TileRows, got.data());
+            cpu::int8_tile_emulated(ones.data(), extreme.data(), quads, cpu::kInt8TileRows, want.data());
             CHECK(got == want);
         }
     }
@@ -175,11 +197,11 @@ TEST_CASE("int8: weights quantized per output channel, symmetric, with their col
 }
 
 TEST_CASE("int8: activations quantized per row, asymmetric, zero exact, non-finite rows NaN", "[int8]") {
-    std::vector<uint8_t> u(8);
+    std::vector<uint8_t> u;
     float scale;
     int z;
     const float row[8] = {-0.17f, 0.0f, 2.0f, 1.0f, -0.05f, 0.5f, 1.99f, 0.0f};
-    cpu::quantize_row(row, 8, u.data(), scale, z);
+    u = quantized_bytes(cpu::quantize_row, row, 8, scale, z);
     CHECK(scale == (2.0f + 0.17f) / 255.0f);
     CHECK(u[0] == 0);
     CHECK(u[2] == 255);
@@ -187,25 +209,25 @@ TEST_CASE("int8: activations quantized per row, asymmetric, zero exact, non-fini
     CHECK(static_cast<int>(u[7]) == z);
     for (int k = 0; k < 8; ++k) CHECK(std::fabs((u[static_cast<size_t>(k)] - z) * scale - row[k]) <= 0.5001f * scale);
     const float positive[3] = {0.5f, 1.0f, 0.25f};  // the range still reaches down to 0
-    cpu::quantize_row(positive, 3, u.data(), scale, z);
+    u = quantized_bytes(cpu::quantize_row, positive, 3, scale, z);
     CHECK(z == 0);
     CHECK(u[1] == 255);
     const float zeros[3] = {0.0f, 0.0f, 0.0f};
-    cpu::quantize_row(zeros, 3, u.data(), scale, z);
+    u = quantized_bytes(cpu::quantize_row, zeros, 3, scale, z);
     CHECK((u[0] == 0 && u[1] == 0 && u[2] == 0 && z == 0 && scale == 1.0f));
     const float bad[3] = {1.0f, std::nanf(""), 2.0f};
-    cpu::quantize_row(bad, 3, u.data(), scale, z);
+    u = quantized_bytes(cpu::quantize_row, bad, 3, scale, z);
     CHECK(std::isnan(scale));
+    CHECK((u[0] == 0 && u[1] == 0 && u[2] == 0));
     const float huge[2] = {-3e38f, 3e38f};  // finite, but the range overflows
-    cpu::quantize_row(huge, 2, u.data(), scale, z);
+    u = quantized_bytes(cpu::quantize_row, huge, 2, scale, z);
     CHECK(std::isnan(scale));
     // Every byte is the definition's: round(x inv) from the exact product (in double, where the
     // product of two floats is exact), ties to even, plus z, clamped.
     for (int in : {8, 37, 512, 1001}) {
         INFO("in " << in);
         const auto x = randn(static_cast<size_t>(in), 40 + static_cast<unsigned>(in), 0.3f, 1.0f);
-        std::vector<uint8_t> q(static_cast<size_t>(in));
-        cpu::quantize_row(x.data(), in, q.data(), scale, z);
+        const auto q = quantized_bytes(cpu::quantize_row, x.data(), in, scale, z);
         float lo = 0.0f, hi = 0.0f;
         for (float v : x) lo = std::min(lo, v), hi = std::max(hi, v);
         CHECK(scale == (hi - lo) / 255.0f);
@@ -232,41 +254,68 @@ TEST_CASE("int8: each CPU level's quantization and epilogue equal the definition
             INFO("in " << in);
             auto x = randn(static_cast<size_t>(in), 70 + static_cast<unsigned>(in), 0.2f, 1.0f);
             for (int k = 0; k < in; k += 5) x[static_cast<size_t>(k)] = 0.5f * std::round(x[static_cast<size_t>(k)] * 40.0f) / 40.0f;
-            std::vector<uint8_t> want(static_cast<size_t>(in)), got(want.size(), 7);
             float ws = 0, gs = 0;
             int wz = -1, gz = -2;
-            cpu::quantize_row(x.data(), in, want.data(), ws, wz);
-            level.quantize(x.data(), in, got.data(), gs, gz);
-            CHECK(got == want);
+            const auto want = quantized_bytes(cpu::quantize_row, x.data(), in, ws, wz);
+            CHECK(quantized_bytes(level.quantize, x.data(), in, gs, gz) == want);
             CHECK(gs == ws);
             CHECK(gz == wz);
+            // Into a tile's interleaved rows: quad p at p * kInt8TileRows, the words between untouched.
+            const int count = (in + 3) / 4;
+            std::vector<uint32_t> tile(static_cast<size_t>(count) * cpu::kInt8TileRows, 0x5A5A5A5Au), defined = tile;
+            level.quantize(x.data(), in, tile.data() + 5, cpu::kInt8TileRows, gs, gz);
+            cpu::quantize_row(x.data(), in, defined.data() + 5, cpu::kInt8TileRows, ws, wz);
+            CHECK(tile == defined);
+            int other_words_changed = 0;
+            for (size_t i = 0; i < tile.size(); ++i)
+                if (i % cpu::kInt8TileRows != 5) other_words_changed += tile[i] != 0x5A5A5A5Au;
+            CHECK(other_words_changed == 0);
             for (int at : {0, in / 2, in - 1}) {
                 for (float bad_value : {std::nanf(""), INFINITY, -INFINITY}) {
                     auto y = x;
                     y[static_cast<size_t>(at)] = bad_value;
-                    level.quantize(y.data(), in, got.data(), gs, gz);
+                    const auto bytes = quantized_bytes(level.quantize, y.data(), in, gs, gz);
                     CHECK(std::isnan(gs));
+                    CHECK(std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; }));
                 }
             }
         }
-        // The epilogue over every width of a panel's last columns, with and without bias and residual.
+        // The epilogue over every width of a panel's last columns and every height of a block's last
+        // tile, with and without bias and residual, into rows a stride apart (columns past the
+        // tile's must stay as they were).
         std::mt19937 rng(5);
-        std::uniform_int_distribution<int32_t> sums(-4000000, 4000000), colsums(-30000, 30000);
-        std::vector<int32_t> acc(32), wsum(32);
+        std::uniform_int_distribution<int32_t> sums(-4000000, 4000000), colsums(-30000, 30000), zeros(0, 255);
+        std::vector<int32_t> acc(cpu::kInt8TileRows * cpu::kInt8TileCols), wsum(cpu::kInt8TileCols);
+        std::vector<int> z(cpu::kInt8TileRows);
         for (auto& v : acc) v = sums(rng);
         for (auto& v : wsum) v = colsums(rng);
-        const auto scales = randn(32, 8, 0.01f, 0.001f), bias = randn(32, 9), y0 = randn(32, 10);
-        for (int cols : {1, 7, 8, 9, 16, 31, 32})
-            for (bool with_bias : {false, true})
-                for (bool accumulate : {false, true}) {
-                    INFO("cols " << cols << " bias " << with_bias << " accumulate " << accumulate);
-                    std::vector<float> want = y0, got = y0;
-                    cpu::dequantize_row(acc.data(), cols, 17, 0.0123f, scales.data(), wsum.data(),
-                                        with_bias ? bias.data() : nullptr, want.data(), accumulate);
-                    level.dequantize(acc.data(), cols, 17, 0.0123f, scales.data(), wsum.data(),
-                                     with_bias ? bias.data() : nullptr, got.data(), accumulate);
-                    CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
-                }
+        for (auto& v : z) v = zeros(rng);
+        const auto scales = randn(cpu::kInt8TileCols, 8, 0.01f, 0.001f), bias = randn(cpu::kInt8TileCols, 9);
+        const auto row_scales = randn(cpu::kInt8TileRows, 11, 0.02f, 0.005f);
+        constexpr int kStride = cpu::kInt8TileCols + 5;
+        const auto y0 = randn(static_cast<size_t>(cpu::kInt8TileRows) * kStride, 10);
+        for (int rows : {1, 5, cpu::kInt8TileRows})
+            for (int cols : {1, 7, 8, 9, 16, 31, 32})
+                for (bool with_bias : {false, true})
+                    for (bool accumulate : {false, true}) {
+                        INFO("rows " << rows << " cols " << cols << " bias " << with_bias << " accumulate " << accumulate);
+                        std::vector<float> want = y0, got = y0;
+                        cpu::dequantize_tile(acc.data(), rows, cols, z.data(), row_scales.data(), scales.data(),
+                                             wsum.data(), with_bias ? bias.data() : nullptr, want.data(), kStride,
+                                             accumulate);
+                        level.dequantize(acc.data(), rows, cols, z.data(), row_scales.data(), scales.data(), wsum.data(),
+                                         with_bias ? bias.data() : nullptr, got.data(), kStride, accumulate);
+                        CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+                        int untouched_changed = 0, written = 0;
+                        for (int r = 0; r < cpu::kInt8TileRows; ++r)
+                            for (int j = 0; j < kStride; ++j) {
+                                const size_t i = static_cast<size_t>(r) * kStride + j;
+                                if (r < rows && j < cols) written += got[i] != y0[i];
+                                else untouched_changed += std::memcmp(&got[i], &y0[i], sizeof(float)) != 0;
+                            }
+                        CHECK(untouched_changed == 0);
+                        CHECK(written == rows * cols);
+                    }
     }
 }
 
@@ -316,12 +365,12 @@ TEST_CASE("int8: VPMADDUBSW saturates with 8-bit weights and is exact with the 7
     REQUIRE(maddubs.max_q == 63);
     std::vector<uint32_t> a(cpu::kInt8TileRows, 0xFFFFFFFFu), b(cpu::kInt8TileCols, 0x7F7F7F7Fu);
     std::vector<int32_t> acc(cpu::kInt8TileRows * cpu::kInt8TileCols);
-    cpu::int8_tile_emulated(a.data(), b.data(), 1, acc.data());
+    cpu::int8_tile_emulated(a.data(), b.data(), 1, cpu::kInt8TileRows, acc.data());
     CHECK(acc[0] == 4 * 255 * 127);
-    maddubs.tile(a.data(), b.data(), 1, acc.data());  // outside its range: the instruction's clipping
+    maddubs.tile(a.data(), b.data(), 1, cpu::kInt8TileRows, acc.data());  // outside its range: the instruction's clipping
     CHECK(acc[0] == 2 * vpmaddubsw_pair(255, 127, 255, 127));
     std::fill(b.begin(), b.end(), 0x3F3F3F3Fu);  // its range's largest weights
-    maddubs.tile(a.data(), b.data(), 1, acc.data());
+    maddubs.tile(a.data(), b.data(), 1, cpu::kInt8TileRows, acc.data());
     CHECK(acc[0] == 4 * 255 * 63);
     // The VPDPBUSD kernels take the 8-bit range, the VPMADDUBSW ones the 7-bit range.
     CHECK(cpu::ops(cpu::Isa::avx2).int8_vnni.max_q == 127);

@@ -89,7 +89,9 @@ void CpuEncoder::linear(const float* x, int x_stride, int rows, const PackedLine
         ops_.linear_packed(x, x_stride, rows, layer.fp32, layer.bias, y, y_stride, accumulate, ws.gemm_block.data());
 }
 
-int CpuEncoder::seqs_per_pass(int tokens) const { return std::max(1, kRowsPerPass / tokens); }
+int CpuEncoder::seqs_per_pass(int tokens) const {
+    return std::max(1, (precision_ == Precision::int8 ? kInt8RowsPerPass : kRowsPerPass) / tokens);
+}
 
 void CpuEncoder::reserve(Workspace& ws, int seqs, int tokens) const {
     const size_t D = config_.embed_dim, H = config_.mlp_hidden, E = config_.embed_num;

@@ -57,18 +57,27 @@ Int8Matrix pack_int8(const float* w, int out, int in, int max_q);
 // quads of interleaved rows) times b (quads x kInt8TileCols words, int8 quads): for each output, the
 // sum over all quads of the four byte products (modulo 2^32, as VPDPBUSD; never reached in use).
 // A kernel with Q = 63 gives that sum for weight bytes in [-63, 63], what pack_int8 makes.
-using Int8TileFunction = void (*)(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc);
-void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc);
+// Only acc's first `rows` rows (1 to kInt8TileRows) must be computed: a block's last tile is often
+// part full (a window's 8 sequences of 23 tokens are 184 rows, 15 tiles and 4 rows), and the
+// kernels work in groups of rows (4 or 6), so they skip the groups past `rows`; the rows after
+// `rows` they leave or fill with sums of a's (zero) rows, and nothing reads them.
+using Int8TileFunction = void (*)(const uint32_t* a, const uint32_t* b, int quads, int rows, int32_t* acc);
+void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int rows, int32_t* acc);
 
-// One row's activation quantization (above): u[k] for k < in (in bytes), its scale and zero point,
-// with u = clamp(round(x inv) + z) rounded from the exact product (fused, ties to even). A row with
-// a value that is not finite gets scale NaN, so that its outputs are NaN as in fp32. This is the
-// definition, in plain code; each CPU level has it in vectors (cpu/ops.cpp), equal bit for bit.
-void quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_point);
-// The epilogue for one row of a tile, j < cols: v = fma(acc[j] - z colsum_j, t s_j, b_j or 0),
-// y[j] = v or y[j] + v. The definition, as quantize_row's.
-void dequantize_row(const int32_t* acc, int cols, int z, float xs, const float* ws, const int32_t* wsum,
-                    const float* b, float* y, bool accumulate);
+// One row's activation quantization (above): u[k] for k < in, its scale and zero point, with u =
+// clamp(round(x inv) + z) rounded from the exact product (fused, ties to even). The bytes go out
+// in quads (four, low byte first; the last quad's bytes past `in` zero), quad p at quads[p *
+// quad_stride]: linear_int8 writes them straight into a tile's interleaved rows (stride
+// kInt8TileRows). A row with a value that is not finite gets scale NaN, so that its outputs are NaN
+// as in fp32, and zero bytes. This is the definition, in plain code; each CPU level has it in
+// vectors (cpu/ops.cpp), equal bit for bit.
+void quantize_row(const float* x, int in, uint32_t* quads, int quad_stride, float& scale, int& zero_point);
+// The epilogue for one tile (acc: kInt8TileRows x kInt8TileCols, row-major), rows r < rows and
+// columns j < cols: v = fma(acc[r][j] - z_r colsum_j, t_r s_j, b_j or 0), y[r y_stride + j] = v
+// or y[r y_stride + j] + v. The definition, as quantize_row's. A whole tile per call, so that the
+// vector versions load a panel's scales, column sums and bias once for its rows.
+void dequantize_tile(const int32_t* acc, int rows, int cols, const int* z, const float* xs, const float* ws,
+                     const int32_t* wsum, const float* b, float* y, int y_stride, bool accumulate);
 
 // An int8 kernel: its tile function, the Q its weights must be packed with, and the quantization
 // and epilogue of its CPU level (its vector code, or the definitions above for the emulation).
@@ -76,10 +85,10 @@ struct Int8Kernel {
     Int8TileFunction tile = nullptr;
     int max_q = 127;
     decltype(&quantize_row) quantize = quantize_row;
-    decltype(&dequantize_row) dequantize = dequantize_row;
+    decltype(&dequantize_tile) dequantize = dequantize_tile;
 };
 // The emulation as a kernel for weights packed with max_q, in plain code throughout.
-inline Int8Kernel int8_emulated(int max_q) { return {int8_tile_emulated, max_q, quantize_row, dequantize_row}; }
+inline Int8Kernel int8_emulated(int max_q) { return {int8_tile_emulated, max_q, quantize_row, dequantize_tile}; }
 
 // Words of scratch linear_int8 needs for `in` input features: one block of x as uint8 quads.
 size_t int8_scratch_words(int in);

@@ -30,12 +30,10 @@ static inline void extend_range(const float* x, int n, float& lo, float& hi, boo
 }
 
 // A row's scale, zero point and 1 / scale from its range [lo, hi] (lo <= 0 <= hi). False for a row
-// with a value that is not finite, or whose range overflows: then u[0, in) is zero, the scale NaN
-// (its outputs NaN, as in fp32) and the zero point 0.
-static inline bool parameters(float lo, float hi, bool finite, int in, uint8_t* u, float& scale, int& zero_point,
-                              float& inv) {
+// with a value that is not finite, or whose range overflows: then the scale is NaN (its outputs
+// NaN, as in fp32), the zero point 0, and its bytes are to be zero.
+static inline bool parameters(float lo, float hi, bool finite, float& scale, int& zero_point, float& inv) {
     if (!finite || !std::isfinite(hi - lo)) {
-        std::fill(u, u + in, uint8_t{0});
         scale = std::numeric_limits<float>::quiet_NaN();
         zero_point = 0;
         return false;
@@ -48,6 +46,18 @@ static inline bool parameters(float lo, float hi, bool finite, int in, uint8_t* 
 
 static inline uint8_t quantize(float x, float inv, int zero_point) {
     return static_cast<uint8_t>(clamp_byte(static_cast<int>(round_product(x, inv)) + zero_point));
+}
+
+// The quad of x[0, n) (n <= 4; the bytes past n zero), low byte first.
+static inline uint32_t quad(const float* x, int n, float inv, int zero_point) {
+    uint32_t word = 0;
+    for (int i = 0; i < n; ++i) word |= static_cast<uint32_t>(quantize(x[i], inv, zero_point)) << (8 * i);
+    return word;
+}
+
+// Quads p >= first of a row that gets no bytes (not finite): zero.
+static inline void zero_quads(uint32_t* quads, int first, int count, int stride) {
+    for (int p = first; p < count; ++p) quads[static_cast<size_t>(p) * stride] = 0u;
 }
 
 // One output of the epilogue before the residual: fma(acc - z colsum, t s, b).

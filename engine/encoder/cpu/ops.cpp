@@ -202,10 +202,10 @@ static_assert(kInt8TileRows == 12 && kInt8TileCols == 32, "the sub-tiles below d
 // VPADDD accumulates (wrapping like VPDPBUSD). Sub-tiles of 4 rows x 16 columns: 8 accumulators, 2
 // weight registers, the ones, an activation broadcast and the products, of 16 registers (6 rows
 // spill).
-void int8_tile_maddubs(const uint32_t* a, const uint32_t* b, int quads, int32_t* acc) {
+void int8_tile_maddubs(const uint32_t* a, const uint32_t* b, int quads, int rows, int32_t* acc) {
     constexpr int kRows = 4, kCols = 16;
     const __m256i ones = _mm256_set1_epi16(1);
-    for (int r0 = 0; r0 < kInt8TileRows; r0 += kRows)
+    for (int r0 = 0; r0 < rows; r0 += kRows)
         for (int c0 = 0; c0 < kInt8TileCols; c0 += kCols) {
             __m256i c[kRows][2];
 #pragma GCC unroll 16
@@ -231,10 +231,10 @@ void int8_tile_maddubs(const uint32_t* a, const uint32_t* b, int quads, int32_t*
         }
 }
 
-// int8's activation quantization and epilogue (cpu/int8.h's quantize_row and dequantize_row) in
+// int8's activation quantization and epilogue (cpu/int8.h's quantize_row and dequantize_tile) in
 // this level's vectors, 8 lanes at a time: the same operations in the same order as the plain
 // definitions, the roundings fused as theirs are, so equal to them bit for bit (tested).
-void int8_quantize_row(const float* x, int in, uint8_t* u, float& scale, int& zero_point) {
+void int8_quantize_row(const float* x, int in, uint32_t* quads, int quad_stride, float& scale, int& zero_point) {
     __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
     int k = 0;
     for (; k + 8 <= in; k += 8) {
@@ -251,74 +251,101 @@ void int8_quantize_row(const float* x, int in, uint8_t* u, float& scale, int& ze
     _mm256_store_ps(lanes[1], vhi);
     float lo = 0.0f, hi = 0.0f, inv = 0.0f;
     bool finite = _mm256_movemask_ps(bad) == 0;
+    const int count = (in + 3) / 4;
     int8_row::extend_range(lanes[0], 8, lo, hi, finite);
     int8_row::extend_range(lanes[1], 8, lo, hi, finite);
     int8_row::extend_range(x + k, in - k, lo, hi, finite);
-    if (!int8_row::parameters(lo, hi, finite, in, u, scale, zero_point, inv)) return;
+    if (!int8_row::parameters(lo, hi, finite, scale, zero_point, inv)) {
+        int8_row::zero_quads(quads, 0, count, quad_stride);
+        return;
+    }
     const __m256 vinv = _mm256_set1_ps(inv), vmagic = _mm256_set1_ps(int8_row::kRoundMagic);
     const __m256i vz = _mm256_set1_epi32(zero_point), v0 = _mm256_setzero_si256(), v255 = _mm256_set1_epi32(255);
-    for (k = 0; k + 8 <= in; k += 8) {
+    for (k = 0; k + 8 <= in; k += 8) {  // 8 values: two quads
         const __m256 r = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_loadu_ps(x + k), vinv, vmagic), vmagic);
         // r is an integer: the conversion is exact in any rounding mode.
         const __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(r), vz), v0), v255);
         const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-        _mm_storel_epi64(reinterpret_cast<__m128i*>(u + k), _mm_packus_epi16(w16, w16));
+        const __m128i bytes = _mm_packus_epi16(w16, w16);
+        uint32_t* at = quads + static_cast<size_t>(k / 4) * quad_stride;
+        at[0] = static_cast<uint32_t>(_mm_cvtsi128_si32(bytes));
+        at[quad_stride] = static_cast<uint32_t>(_mm_extract_epi32(bytes, 1));
     }
-    for (; k < in; ++k) u[k] = int8_row::quantize(x[k], inv, zero_point);
+    for (int p = k / 4; p < count; ++p)
+        quads[static_cast<size_t>(p) * quad_stride] = int8_row::quad(x + 4 * p, std::min(4, in - 4 * p), inv, zero_point);
 }
 
-void int8_dequantize_row(const int32_t* acc, int cols, int z, float xs, const float* ws, const int32_t* wsum,
-                         const float* b, float* y, bool accumulate) {
-    const __m256i vz = _mm256_set1_epi32(z);
-    const __m256 vxs = _mm256_set1_ps(xs);
-    int j = 0;
-    for (; j + 8 <= cols; j += 8) {
-        const __m256i sum = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + j)),
-                                             _mm256_mullo_epi32(vz, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wsum + j))));
-        __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(vxs, _mm256_loadu_ps(ws + j)),
-                                   b ? _mm256_loadu_ps(b + j) : _mm256_setzero_ps());
-        if (accumulate) v = _mm256_add_ps(_mm256_loadu_ps(y + j), v);
-        _mm256_storeu_ps(y + j, v);
+void int8_dequantize_tile(const int32_t* acc, int rows, int cols, const int* z, const float* xs, const float* ws,
+                          const int32_t* wsum, const float* b, float* y, int y_stride, bool accumulate) {
+    constexpr int kVectors = kInt8TileCols / 8;
+    const int full = cols / 8;  // whole vectors of this panel's columns; the rest one at a time
+    __m256 vws[kVectors], vb[kVectors];
+    __m256i vsum[kVectors];
+    for (int v = 0; v < full; ++v) {
+        vws[v] = _mm256_loadu_ps(ws + 8 * v);
+        vsum[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wsum + 8 * v));
+        vb[v] = b ? _mm256_loadu_ps(b + 8 * v) : _mm256_setzero_ps();
     }
-    for (; j < cols; ++j) {
-        const float v = int8_row::dequantize(acc[j], z, wsum[j], xs, ws[j], b ? b[j] : 0.0f);
-        y[j] = accumulate ? y[j] + v : v;
+    for (int r = 0; r < rows; ++r) {
+        const int32_t* ar = acc + r * kInt8TileCols;
+        float* yr = y + static_cast<size_t>(r) * y_stride;
+        const __m256i vz = _mm256_set1_epi32(z[r]);
+        const __m256 vxs = _mm256_set1_ps(xs[r]);
+        for (int v = 0; v < full; ++v) {
+            const __m256i sum = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ar + 8 * v)),
+                                                 _mm256_mullo_epi32(vz, vsum[v]));
+            __m256 o = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(vxs, vws[v]), vb[v]);
+            if (accumulate) o = _mm256_add_ps(_mm256_loadu_ps(yr + 8 * v), o);
+            _mm256_storeu_ps(yr + 8 * v, o);
+        }
+        for (int j = 8 * full; j < cols; ++j) {
+            const float o = int8_row::dequantize(ar[j], z[r], wsum[j], xs[r], ws[j], b ? b[j] : 0.0f);
+            yr[j] = accumulate ? yr[j] + o : o;
+        }
     }
 }
 
 #if defined(__AVX512F__)
-// AVX512_VNNI: VPDPBUSD on zmm, the whole 12 x 32 tile in 24 registers; the instruction only in
-// this function, so the module runs on AVX-512 CPUs without VNNI (Skylake-SP) until it is chosen.
-__attribute__((target("avx512vnni"))) void int8_tile_vnni(const uint32_t* a, const uint32_t* b, int quads,
-                                                            int32_t* acc) {
-    __m512i c[kInt8TileRows][2];
+// AVX512_VNNI: VPDPBUSD on zmm, the whole 12 x 32 tile in 24 registers (its first 4 or 8 rows
+// for a part-full tile: one copy of the loop per group count); the instruction only in these
+// functions, so the module runs on AVX-512 CPUs without VNNI (Skylake-SP) until it is chosen.
+template <int kRows>
+__attribute__((target("avx512vnni"))) void int8_tile_vnni_rows(const uint32_t* a, const uint32_t* b, int quads,
+                                                                 int32_t* acc) {
+    __m512i c[kRows][2];
 #pragma GCC unroll 16
-    for (int r = 0; r < kInt8TileRows; ++r) c[r][0] = c[r][1] = _mm512_setzero_si512();
+    for (int r = 0; r < kRows; ++r) c[r][0] = c[r][1] = _mm512_setzero_si512();
     for (int p = 0; p < quads; ++p) {
         const __m512i b0 = _mm512_loadu_si512(b + static_cast<size_t>(p) * kInt8TileCols);
         const __m512i b1 = _mm512_loadu_si512(b + static_cast<size_t>(p) * kInt8TileCols + 16);
         const uint32_t* ap = a + static_cast<size_t>(p) * kInt8TileRows;
 #pragma GCC unroll 16
-        for (int r = 0; r < kInt8TileRows; ++r) {
+        for (int r = 0; r < kRows; ++r) {
             const __m512i av = _mm512_set1_epi32(static_cast<int>(ap[r]));
             c[r][0] = _mm512_dpbusd_epi32(c[r][0], av, b0);
             c[r][1] = _mm512_dpbusd_epi32(c[r][1], av, b1);
         }
     }
 #pragma GCC unroll 16
-    for (int r = 0; r < kInt8TileRows; ++r) {
+    for (int r = 0; r < kRows; ++r) {
         _mm512_storeu_si512(acc + r * kInt8TileCols, c[r][0]);
         _mm512_storeu_si512(acc + r * kInt8TileCols + 16, c[r][1]);
     }
+}
+
+void int8_tile_vnni(const uint32_t* a, const uint32_t* b, int quads, int rows, int32_t* acc) {
+    if (rows <= 4) int8_tile_vnni_rows<4>(a, b, quads, acc);
+    else if (rows <= 8) int8_tile_vnni_rows<8>(a, b, quads, acc);
+    else int8_tile_vnni_rows<12>(a, b, quads, acc);
 }
 #else
 // AVX-VNNI: VPDPBUSD on ymm (VEX; Intel Alder Lake and later, AMD Zen 5), in sub-tiles of 6 rows x
 // 16 columns (12 accumulators, 2 weight registers, 1 activation register of 16); compiled with its
 // own target so that the rest of the AVX2 build runs on CPUs without it.
-__attribute__((target("avxvnni"))) void int8_tile_vnni(const uint32_t* a, const uint32_t* b, int quads,
+__attribute__((target("avxvnni"))) void int8_tile_vnni(const uint32_t* a, const uint32_t* b, int quads, int rows,
                                                         int32_t* acc) {
     constexpr int kRows = 6, kCols = 16;
-    for (int r0 = 0; r0 < kInt8TileRows; r0 += kRows)
+    for (int r0 = 0; r0 < rows; r0 += kRows)
         for (int c0 = 0; c0 < kInt8TileCols; c0 += kCols) {
             __m256i c[kRows][2];
 #pragma GCC unroll 16
@@ -361,8 +388,8 @@ const Ops& table() {
         t.gather_rows = gather_rows;
         t.patch_embed = patch_embed;
         t.bf16_tile = kBf16Tile;
-        t.int8_maddubs = {int8_tile_maddubs, 63, int8_quantize_row, int8_dequantize_row};
-        t.int8_vnni = {int8_tile_vnni, 127, int8_quantize_row, int8_dequantize_row};
+        t.int8_maddubs = {int8_tile_maddubs, 63, int8_quantize_row, int8_dequantize_tile};
+        t.int8_vnni = {int8_tile_vnni, 127, int8_quantize_row, int8_dequantize_tile};
         return t;
     }();
     return kTable;
