@@ -5,8 +5,8 @@
 // independent of every other, so threads split the sequences and each runs the whole encoder on
 // its share with single-threaded GEMMs: no synchronisation between layers, no oversubscription.
 // A thread works through its share in passes of at most ~kRowsPerPass tokens (int8:
-// kInt8RowsPerPass) so that the
-// workspace (sized once per channel count, never per call) stays small whatever the batch.
+// kInt8RowsPerPass) so that the workspace (sized once per channel count, never per call) stays
+// small whatever the batch.
 #pragma once
 #include <cstdlib>
 #include <functional>

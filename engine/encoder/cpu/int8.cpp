@@ -69,14 +69,12 @@ void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int row
 void quantize_row(const float* x, int in, uint32_t* quads, int quad_stride, float& scale, int& zero_point) {
     float lo = 0.0f, hi = 0.0f, inv = 0.0f;
     bool finite = true;
-    const int count = (in + 3) / 4;
     int8_row::extend_range(x, in, lo, hi, finite);
     if (!int8_row::parameters(lo, hi, finite, scale, zero_point, inv)) {
-        int8_row::zero_quads(quads, 0, count, quad_stride);
+        int8_row::zero_quads(quads, (in + 3) / 4, quad_stride);
         return;
     }
-    for (int p = 0; p < count; ++p)
-        quads[static_cast<size_t>(p) * quad_stride] = int8_row::quad(x + 4 * p, std::min(4, in - 4 * p), inv, zero_point);
+    int8_row::store_quads(x, in, 0, quads, quad_stride, inv, zero_point);
 }
 
 void dequantize_tile(const int32_t* acc, int rows, int cols, const int* z, const float* xs, const float* ws,
@@ -109,7 +107,7 @@ void linear_int8(const Int8Kernel& kernel, const float* x, int x_stride, int row
                 kernel.quantize(x + static_cast<size_t>(r0 + row) * x_stride, w.in, quads, kInt8TileRows,
                                 row_scale[row], row_zero[row]);
             else
-                int8_row::zero_quads(quads, 0, w.quads, kInt8TileRows);  // the last tile's rows past the block
+                int8_row::zero_quads(quads, w.quads, kInt8TileRows);  // the last tile's rows past the block
         }
         for (int c = 0; c < w.panels; ++c) {
             const int c0 = c * kInt8TileCols, cols = std::min(kInt8TileCols, w.out - c0);

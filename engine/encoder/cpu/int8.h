@@ -59,8 +59,9 @@ Int8Matrix pack_int8(const float* w, int out, int in, int max_q);
 // A kernel with Q = 63 gives that sum for weight bytes in [-63, 63], what pack_int8 makes.
 // Only acc's first `rows` rows (1 to kInt8TileRows) must be computed: a block's last tile is often
 // part full (a window's 8 sequences of 23 tokens are 184 rows, 15 tiles and 4 rows), and the
-// kernels work in groups of rows (4 or 6), so they skip the groups past `rows`; the rows after
-// `rows` they leave or fill with sums of a's (zero) rows, and nothing reads them.
+// kernels work in groups of rows (4 or 6), so they skip the groups past `rows`; acc's rows after
+// `rows` they leave as they were or fill with the sums of a's rows there (zero rows in
+// linear_int8), and nothing reads them.
 using Int8TileFunction = void (*)(const uint32_t* a, const uint32_t* b, int quads, int rows, int32_t* acc);
 void int8_tile_emulated(const uint32_t* a, const uint32_t* b, int quads, int rows, int32_t* acc);
 

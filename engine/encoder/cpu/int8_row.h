@@ -48,16 +48,23 @@ static inline uint8_t quantize(float x, float inv, int zero_point) {
     return static_cast<uint8_t>(clamp_byte(static_cast<int>(round_product(x, inv)) + zero_point));
 }
 
-// The quad of x[0, n) (n <= 4; the bytes past n zero), low byte first.
-static inline uint32_t quad(const float* x, int n, float inv, int zero_point) {
-    uint32_t word = 0;
-    for (int i = 0; i < n; ++i) word |= static_cast<uint32_t>(quantize(x[i], inv, zero_point)) << (8 * i);
-    return word;
+// Quads first .. ceil(in / 4) - 1 of a row x[0, in) (the last one's bytes past `in` zero, low byte
+// first), quad p at quads[p * stride]: the whole row for the plain definition, the vector loop's
+// tail for the vector versions.
+static inline void store_quads(const float* x, int in, int first, uint32_t* quads, int stride, float inv,
+                               int zero_point) {
+    for (int p = first; 4 * p < in; ++p) {
+        uint32_t word = 0;
+        for (int i = 0; i < 4 && 4 * p + i < in; ++i)
+            word |= static_cast<uint32_t>(quantize(x[4 * p + i], inv, zero_point)) << (8 * i);
+        quads[static_cast<size_t>(p) * stride] = word;
+    }
 }
 
-// Quads p >= first of a row that gets no bytes (not finite): zero.
-static inline void zero_quads(uint32_t* quads, int first, int count, int stride) {
-    for (int p = first; p < count; ++p) quads[static_cast<size_t>(p) * stride] = 0u;
+// `count` quads of zero bytes at quads[p * stride]: a row that is not finite, a tile's rows past
+// its block.
+static inline void zero_quads(uint32_t* quads, int count, int stride) {
+    for (int p = 0; p < count; ++p) quads[static_cast<size_t>(p) * stride] = 0u;
 }
 
 // One output of the epilogue before the residual: fma(acc - z colsum, t s, b).

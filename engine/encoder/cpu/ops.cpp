@@ -251,12 +251,11 @@ void int8_quantize_row(const float* x, int in, uint32_t* quads, int quad_stride,
     _mm256_store_ps(lanes[1], vhi);
     float lo = 0.0f, hi = 0.0f, inv = 0.0f;
     bool finite = _mm256_movemask_ps(bad) == 0;
-    const int count = (in + 3) / 4;
     int8_row::extend_range(lanes[0], 8, lo, hi, finite);
     int8_row::extend_range(lanes[1], 8, lo, hi, finite);
     int8_row::extend_range(x + k, in - k, lo, hi, finite);
     if (!int8_row::parameters(lo, hi, finite, scale, zero_point, inv)) {
-        int8_row::zero_quads(quads, 0, count, quad_stride);
+        int8_row::zero_quads(quads, (in + 3) / 4, quad_stride);
         return;
     }
     const __m256 vinv = _mm256_set1_ps(inv), vmagic = _mm256_set1_ps(int8_row::kRoundMagic);
@@ -271,8 +270,7 @@ void int8_quantize_row(const float* x, int in, uint32_t* quads, int quad_stride,
         at[0] = static_cast<uint32_t>(_mm_cvtsi128_si32(bytes));
         at[quad_stride] = static_cast<uint32_t>(_mm_extract_epi32(bytes, 1));
     }
-    for (int p = k / 4; p < count; ++p)
-        quads[static_cast<size_t>(p) * quad_stride] = int8_row::quad(x + 4 * p, std::min(4, in - 4 * p), inv, zero_point);
+    int8_row::store_quads(x, in, k / 4, quads, quad_stride, inv, zero_point);
 }
 
 void int8_dequantize_tile(const int32_t* acc, int rows, int cols, const int* z, const float* xs, const float* ws,
