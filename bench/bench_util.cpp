@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_commit.h"  // generated at build time: cmake/commit_stamp.cmake
 #include "gpu.h"
 #include "workloads.h"
 
@@ -256,6 +257,7 @@ std::string utc_now() {
 
 struct Machine {
     std::string cpu, cpu_flags, isa, os, compiler, build_type, commit, date, node, system, release, arch;
+    int dirty = -1;  // tracked files differ from the commit at build time: 1, 0, or -1 unknown
     int cores = 0;
     double memory_gb = 0;
     GpuInfo gpu;
@@ -280,6 +282,7 @@ const Machine& machine() {
         m.compiler = compiler();
         m.build_type = EEGPT_BENCH_BUILD_TYPE;
         m.commit = EEGPT_BENCH_GIT_COMMIT;
+        m.dirty = EEGPT_BENCH_GIT_DIRTY;
         m.date = utc_now();
         m.gpu = gpu_info();
         return m;
@@ -298,7 +301,8 @@ std::string machine_summary() {
                   "int8 %.0f GOPS (%s)\n"
                   "gpu: %s\nmodel: %s (random weights, seed 0), cpu %s, cpu threads %d, benchmark samples %s%s",
                   m.cpu.c_str(), m.cores, m.cpu_flags.c_str(), m.memory_gb, m.compiler.c_str(), m.build_type.c_str(),
-                  m.isa.c_str(), m.commit.c_str(), cpu_fma_peak_gflops(),
+                  m.isa.c_str(), (m.commit + (m.dirty == 1 ? " with uncommitted changes" : "")).c_str(),
+                  cpu_fma_peak_gflops(),
                   std::isfinite(cpu_bf16_peak_gflops()) ? (fmt(cpu_bf16_peak_gflops()) + " GFLOP/s").c_str()
                                                         : "none (no AVX512_BF16)",
                   cpu_int8_peak_gops(), cpu_int8_kernel().c_str(),
@@ -350,7 +354,8 @@ void write_json(const std::string& path, const std::string& filter) {
       << "    \"cublas\": " << (m.gpu.cublas.empty() ? "null" : jstr(m.gpu.cublas)) << ",\n"
       << "    \"compiler\": " << jstr(m.compiler) << ",\n"
       << "    \"build_type\": " << jstr(m.build_type) << "\n  },\n"
-      << "  \"commit_info\": {\"id\": " << jstr(m.commit) << ", \"project\": \"eegpt\", \"dirty\": null},\n"
+      << "  \"commit_info\": {\"id\": " << jstr(m.commit) << ", \"project\": \"eegpt\", \"dirty\": "
+      << (m.dirty < 0 ? "null" : m.dirty ? "true" : "false") << "},\n"
       << "  \"datetime\": " << jstr(m.date) << ",\n"
       << "  \"version\": " << jstr(std::string("eegpt bench_eegpt, ") + EEGPT_BENCH_CATCH_VERSION) << ",\n"
       << "  \"config\": {\n"

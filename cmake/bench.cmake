@@ -6,19 +6,22 @@ if(NOT EEGPT_BUILD_RECORDINGS)
   return()
 endif()
 enable_testing()
-execute_process(COMMAND git rev-parse --short=12 HEAD WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
-                OUTPUT_VARIABLE EEGPT_GIT_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-if(NOT EEGPT_GIT_COMMIT)
-  set(EEGPT_GIT_COMMIT unknown)
-endif()
+# The commit the results name is taken at every build, not at configure time (cmake/commit_stamp.cmake).
+set(EEGPT_COMMIT_STAMP_DIR ${CMAKE_BINARY_DIR}/generated)
+add_custom_target(eegpt_commit_stamp
+  COMMAND ${CMAKE_COMMAND} -DSOURCE_DIR=${CMAKE_SOURCE_DIR} -DOUT=${EEGPT_COMMIT_STAMP_DIR}/bench_commit.h
+          -P ${CMAKE_SOURCE_DIR}/cmake/commit_stamp.cmake
+  BYPRODUCTS ${EEGPT_COMMIT_STAMP_DIR}/bench_commit.h
+  COMMENT "" VERBATIM)
 add_executable(bench_eegpt bench/bench_main.cpp bench/bench_cases.cpp bench/bench_util.cpp bench/workloads.cpp
                bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp bench/peak.cpp)
 target_link_libraries(bench_eegpt PRIVATE eegpt_encoder eegpt_recordings Catch2::Catch2 eegpt_warnings)
-set(EEGPT_BENCH_DEFINITIONS EEGPT_BENCH_GIT_COMMIT="${EEGPT_GIT_COMMIT}"
-  EEGPT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" EEGPT_BENCH_PYTHON="${EEGPT_PYTHON}"
+set(EEGPT_BENCH_DEFINITIONS EEGPT_BENCH_BUILD_TYPE="${CMAKE_BUILD_TYPE}" EEGPT_BENCH_PYTHON="${EEGPT_PYTHON}"
   EEGPT_BENCH_SOURCE_DIR="${CMAKE_SOURCE_DIR}" EEGPT_BENCH_CATCH_VERSION="Catch2 ${Catch2_VERSION}"
   EEGPT_BENCH_DATA_DIR="${EEGPT_DATA_DIR}")
 target_compile_definitions(bench_eegpt PRIVATE ${EEGPT_BENCH_DEFINITIONS})
+target_include_directories(bench_eegpt PRIVATE ${EEGPT_COMMIT_STAMP_DIR})
+add_dependencies(bench_eegpt eegpt_commit_stamp)
 if(EEGPT_CUDA)
   # Device name, memory and copy timings; encoding on the GPU goes through make_encoder (the module).
   add_dependencies(bench_eegpt eegpt_cuda)
@@ -32,6 +35,8 @@ add_executable(test_bench_report ${EEGPT_CATCH_MAIN_SRC} test/test_bench_report.
                bench/workloads.cpp bench/synthetic.cpp bench/gpu.cpp bench/isa.cpp bench/peak.cpp)
 target_link_libraries(test_bench_report PRIVATE eegpt_encoder eegpt_recordings ${EEGPT_CATCH_MAIN})
 target_compile_definitions(test_bench_report PRIVATE ${EEGPT_BENCH_DEFINITIONS})
+target_include_directories(test_bench_report PRIVATE ${EEGPT_COMMIT_STAMP_DIR})
+add_dependencies(test_bench_report eegpt_commit_stamp)
 add_test(NAME "unit: bench report statuses" COMMAND test_bench_report)
 set_tests_properties("unit: bench report statuses" PROPERTIES LABELS "unit")
 

@@ -135,6 +135,7 @@ def test_results_file_has_the_spec_and_pytest_benchmark_fields(two_quick_runs):
         assert key in doc
     assert isinstance(doc["benchmarks"], list) and len(doc["benchmarks"]) == 9
     assert doc["machine_info"]["cores"] >= 1 and doc["commit_info"]["id"]
+    assert doc["commit_info"]["dirty"] in (True, False, None)
     for b in doc["benchmarks"]:
         for key in SPEC_FIELDS + ("group", "fullname", "params", "stats", "extra_info"):
             assert key in b, (b["name"], key)
@@ -297,3 +298,41 @@ def test_make_benchmark(tmp_path):
 def test_ctest_lists_the_benchmark_tests():
     p = subprocess.run(["ctest", "--test-dir", BUILD, "-N", "-L", "benchmark"], capture_output=True, text=True)
     assert "benchmark: single-window quick" in p.stdout and "benchmark: recording" in p.stdout
+
+
+# ---- the commit the results name
+
+def test_commit_stamp_names_the_tree_at_build_time(tmp_path):
+    """cmake/commit_stamp.cmake (run at every build) names the commit the sources are at and whether
+    tracked files differ from it, rewrites its header only when that changes, and says unknown
+    outside a checkout: results never name the commit an older configure saw."""
+    script = os.path.join(ROOT, "cmake", "commit_stamp.cmake")
+    src, out = tmp_path / "src", tmp_path / "bench_commit.h"
+    src.mkdir()
+
+    def stamp():
+        subprocess.run(["cmake", f"-DSOURCE_DIR={src}", f"-DOUT={out}", "-P", script], check=True, timeout=60)
+        text = out.read_text()
+        commit = re.search(r'#define EEGPT_BENCH_GIT_COMMIT "([^"]*)"', text).group(1)
+        dirty = int(re.search(r"#define EEGPT_BENCH_GIT_DIRTY (-?\d+)", text).group(1))
+        return commit, dirty
+
+    assert stamp() == ("unknown", -1)
+    git = ["git", "-C", str(src), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    (src / "a.txt").write_text("one\n")
+    subprocess.run(git + ["add", "a.txt"], check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "one"], check=True)
+    head = lambda: subprocess.run(git + ["rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+    first = head()
+    assert stamp() == (first, 0)
+    mtime = out.stat().st_mtime_ns
+    os.utime(out, ns=(mtime - 10**9, mtime - 10**9))
+    assert stamp() == (first, 0) and out.stat().st_mtime_ns == mtime - 10**9  # unchanged: not rewritten
+    (src / "untracked.txt").write_text("x\n")
+    assert stamp() == (first, 0)  # untracked files do not make the tree dirty
+    (src / "a.txt").write_text("two\n")
+    assert stamp() == (first, 1)
+    subprocess.run(git + ["commit", "-q", "-am", "two"], check=True)
+    assert head() != first and stamp() == (head(), 0)

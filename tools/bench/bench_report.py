@@ -119,7 +119,9 @@ def report(doc, plot_name=None):
              "| memory | %.1f GiB |" % m["memory_gb"],
              "| GPU | %s |" % gpu,
              "| build | %s, %s, engine ISA %s, commit %s; %s |" % (
-                 m["compiler"], m["build_type"], m["isa_build"], doc["commit_info"]["id"], doc.get("version", "")),
+                 m["compiler"], m["build_type"], m["isa_build"],
+                 doc["commit_info"]["id"] + (" with uncommitted changes" if doc["commit_info"].get("dirty") else ""),
+                 doc.get("version", "")),
              "| run | %s; model %s; cpu %s, threads %s; filter `%s`; samples %s |" % (
                  doc["datetime"], cfg.get("model", "?"), cfg.get("cpu_precision", "?"), cfg.get("cpu_threads", "?"),
                  cfg.get("filter", ""), cfg.get("benchmark_samples") or "per-case defaults"),
