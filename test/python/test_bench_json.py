@@ -11,6 +11,7 @@ bench, a CTest fixture) and EEGPT_BENCH_BUILD_DIR (the build directory: the eegp
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -302,22 +303,31 @@ def test_ctest_lists_the_benchmark_tests():
 
 # ---- the commit the results name
 
+def commit_stamp(src, out):
+    """Runs cmake/commit_stamp.cmake as the build does; returns the header's commit and dirty flag."""
+    script = os.path.join(ROOT, "cmake", "commit_stamp.cmake")
+    subprocess.run(["cmake", f"-DSOURCE_DIR={src}", f"-DOUT={out}", "-P", script], check=True, timeout=60)
+    text = out.read_text()
+    commit = re.search(r'#define EEGPT_BENCH_GIT_COMMIT "([^"]*)"', text).group(1)
+    dirty = int(re.search(r"#define EEGPT_BENCH_GIT_DIRTY (-?\d+)", text).group(1))
+    return commit, dirty
+
+
+def test_commit_stamp_outside_a_checkout_is_unknown(tmp_path):
+    """A source tree that is not a git checkout (or a machine without git) builds, and its results
+    say the commit is unknown (dirty null) rather than naming one."""
+    (tmp_path / "src").mkdir()
+    assert commit_stamp(tmp_path / "src", tmp_path / "bench_commit.h") == ("unknown", -1)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed (the build then names no commit)")
 def test_commit_stamp_names_the_tree_at_build_time(tmp_path):
     """cmake/commit_stamp.cmake (run at every build) names the commit the sources are at and whether
-    tracked files differ from it, rewrites its header only when that changes, and says unknown
-    outside a checkout: results never name the commit an older configure saw."""
-    script = os.path.join(ROOT, "cmake", "commit_stamp.cmake")
+    tracked files differ from it, and rewrites its header only when that changes: results never name
+    the commit an older configure saw."""
     src, out = tmp_path / "src", tmp_path / "bench_commit.h"
     src.mkdir()
-
-    def stamp():
-        subprocess.run(["cmake", f"-DSOURCE_DIR={src}", f"-DOUT={out}", "-P", script], check=True, timeout=60)
-        text = out.read_text()
-        commit = re.search(r'#define EEGPT_BENCH_GIT_COMMIT "([^"]*)"', text).group(1)
-        dirty = int(re.search(r"#define EEGPT_BENCH_GIT_DIRTY (-?\d+)", text).group(1))
-        return commit, dirty
-
-    assert stamp() == ("unknown", -1)
+    stamp = lambda: commit_stamp(src, out)
     git = ["git", "-C", str(src), "-c", "user.name=t", "-c", "user.email=t@example.org"]
     subprocess.run(git + ["init", "-q"], check=True)
     (src / "a.txt").write_text("one\n")
