@@ -62,7 +62,7 @@ set_tests_properties("install: find_package(eegpt) consumer" PROPERTIES LABELS "
 # MNE-Python and scipy, heads, and the benchmark regression rule on recorded results (no timing).
 if(EEGPT_BUILD_RECORDINGS)
   foreach(py_test parity converter random_init cli_errors edf_vs_mne embed_parity heads downstream recordings_cli reliability reliability_inputs reliability_outputs
-                  reliability_recordings reliability_heads bench_compare isa int8)
+                  reliability_recordings reliability_heads bench_compare isa int8 peer_bench)
     add_test(NAME "python: ${py_test}"
              COMMAND ${EEGPT_PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_SOURCE_DIR}/test/python/test_${py_test}.py
              WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})

@@ -346,3 +346,38 @@ def test_commit_stamp_names_the_tree_at_build_time(tmp_path):
     assert stamp() == (first, 1)
     subprocess.run(git + ["commit", "-q", "-am", "two"], check=True)
     assert head() != first and stamp() == (head(), 0)
+
+
+# ---- the peers run at the engine's ISA level
+
+FAKE_PEERS = """#!/bin/sh
+# Stands in for the peers' python: records its command line, answers as peer_bench.py does.
+echo "$@" >> "$0.args"
+for c in 0 1; do
+  echo "peer=onnxruntime-int8 case=$c version=9.9 level=L max_abs_diff=0.1 rel_err_vs_fp32=0.02 min_cosine_vs_fp32=0.9997 ours_rel_err_vs_fp32=0.02 ours_min_cosine_vs_fp32=0.9997 samples_ms=5,6"
+done
+"""
+
+
+@pytest.mark.parametrize("forced", [True, False])
+def test_comparison_asks_the_peers_for_the_engines_isa_level(tmp_path, forced):
+    """With EEGPT_CPU_ISA=avx2 the comparison asks peer_bench.py for the peers' AVX2 code (--isa
+    avx2), and records what the peers say they ran; at the engine's own level it does not ask."""
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_PEERS)
+    fake.chmod(0o755)
+    env = dict(os.environ)
+    env.pop("EEGPT_CPU_ISA", None)
+    if forced:
+        env["EEGPT_CPU_ISA"] = "avx2"
+    path = tmp_path / "peers.json"
+    p = subprocess.run([BIN, "comparison peers*", *MODEL, "--benchmark-samples", "1", "--python", str(fake),
+                        "--json", str(path)], capture_output=True, text=True, timeout=900, env=env)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    args = (tmp_path / "python.args").read_text()
+    assert "peer_bench.py" in args
+    ours = [b for b in json.loads(path.read_text())["benchmarks"] if b["name"].startswith("peer ours")]
+    assert len(ours) == 2 and all(b["extra_info"]["peer_onnxruntime-int8_cpu_code"] == "L" for b in ours)
+    engine_level = re.search(r"engine ISA (\w+)", p.stdout).group(1)
+    assert engine_level == ("avx2" if forced else engine_level)
+    assert ("--isa avx2" in args) == (engine_level == "avx2")
