@@ -224,4 +224,13 @@ PeakLoop int8_peak_loop(Int8PeakKind kind) {
     return int8_maddubs_peak;
 }
 
+double best_rate(PeakLoop loop, double seconds, int slices) {
+    double best = 0;
+    for (int i = 0; i < slices; ++i) {
+        const double rate = loop(seconds / slices);
+        if (rate > best) best = rate;
+    }
+    return best;
+}
+
 }  // namespace bench

@@ -18,4 +18,10 @@ double bf16_peak_gflops(double seconds);
 enum class Int8PeakKind { maddubs, avxvnni, avx512vnni };
 PeakLoop int8_peak_loop(Int8PeakKind kind);
 
+// The ceiling of `loop` on the calling thread: the best rate of `slices` back-to-back runs that take
+// `seconds` in all. A disturbance (another process, the hypervisor taking the core, an interrupt)
+// only ever lowers a run's rate, so the best short run is the machine's, where one long run would
+// average the disturbance into the ceiling and make a kernel read above 100% of it.
+double best_rate(PeakLoop loop, double seconds, int slices = 10);
+
 }  // namespace bench

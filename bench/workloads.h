@@ -22,8 +22,8 @@ eegpt::Encoder* gpu_encoder(std::string& why);
 // (docs/architecture.md, "FLOPs"): GEMMs, attention and the patch embedding, with the last-block saving.
 double flops_per_window(const eegpt::ModelConfig& config, int channels, int samples);
 // The measured fp32 FMA ceiling of this machine for the CPU operations in use: the register-only loop
-// of fma_peak_loop (peak.h) on every encoder thread at once (measured once, GFLOP/s); NaN when
-// the CPU backend cannot run here.
+// of fma_peak_loop (peak.h) on every encoder thread at once (measured once, each thread's best short
+// run: best_rate; GFLOP/s); NaN when the CPU backend cannot run here.
 double cpu_fma_peak_gflops();
 // The same for bf16 dot products (VDPBF16PS); NaN where the CPU has none.
 double cpu_bf16_peak_gflops();
