@@ -6,6 +6,8 @@
 #include <immintrin.h>
 
 #include <chrono>
+#include <thread>
+#include <vector>
 
 namespace bench {
 namespace {
@@ -231,6 +233,17 @@ double best_rate(PeakLoop loop, double seconds, int slices) {
         if (rate > best) best = rate;
     }
     return best;
+}
+
+double all_threads_rate(PeakLoop loop, int threads, double seconds) {
+    std::vector<double> per_thread(static_cast<size_t>(threads));
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] { per_thread[static_cast<size_t>(t)] = best_rate(loop, seconds); });
+    for (auto& w : workers) w.join();
+    double total = 0;
+    for (double rate : per_thread) total += rate;
+    return total;
 }
 
 }  // namespace bench

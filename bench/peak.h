@@ -23,5 +23,7 @@ PeakLoop int8_peak_loop(Int8PeakKind kind);
 // only ever lowers a run's rate, so the best short run is the machine's, where one long run would
 // average the disturbance into the ceiling and make a kernel read above 100% of it.
 double best_rate(PeakLoop loop, double seconds, int slices = 10);
+// The ceiling of `loop` on `threads` threads at once (each its best_rate over `seconds`): their sum.
+double all_threads_rate(PeakLoop loop, int threads, double seconds);
 
 }  // namespace bench

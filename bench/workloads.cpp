@@ -70,18 +70,10 @@ double flops_per_window(const eegpt::ModelConfig& c, int channels, int samples) 
 
 namespace {
 
-// Runs a per-thread peak loop on every encoder thread at once, each its best short run (best_rate);
-// the sum in GFLOP/s.
-double all_threads(double (*per_thread_peak)(double)) {
+// A peak loop on every encoder thread at once (all_threads_rate), in GFLOP/s.
+double all_threads(PeakLoop per_thread_peak) {
     const int threads = options().threads > 0 ? options().threads : static_cast<int>(std::thread::hardware_concurrency());
-    std::vector<double> per_thread(static_cast<size_t>(threads));
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t)
-        workers.emplace_back([&, t] { per_thread[static_cast<size_t>(t)] = best_rate(per_thread_peak, 0.3); });
-    for (auto& w : workers) w.join();
-    double total = 0;
-    for (double g : per_thread) total += g;
-    return total;
+    return all_threads_rate(per_thread_peak, threads, 0.3);
 }
 
 }  // namespace

@@ -44,6 +44,8 @@ TEST_CASE("bench peak: the ceiling is the best of short runs, not their average"
     g_asked.clear();
     CHECK(bench::best_rate(disturbed_loop, 0.2, 4) == 7);
     CHECK(g_asked.size() == 4);
+    // On several threads at once: the sum of each thread's ceiling.
+    CHECK(bench::all_threads_rate([](double) { return 5.0; }, 3, 0.03) == 15);
 }
 
 TEST_CASE("bench report: a figure that was not measured is NOT MEASURED, never PASS", "[bench]") {

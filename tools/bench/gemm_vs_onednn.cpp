@@ -48,13 +48,6 @@ Timing time_rounds(int rounds, F&& f) {
     return {t.front(), t[t.size() / 2]};
 }
 
-double all_threads_peak(double (*peak)(double), int threads) {
-    double total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-    total += bench::best_rate(peak, 0.2);
-    return total;
-}
-
 void print(const char* who, const char* precision, int m, int k, int n, Timing t, double peak, const std::string& impl) {
     const double flops = 2.0 * m * k * n;
     std::printf("%-7s %-4s M %5d K %4d N %4d: best %8.3f ms, median %8.3f ms, %6.1f GFLOP/s = %3.0f%% of peak  %s\n",
@@ -84,8 +77,8 @@ int main(int argc, char** argv) {
     const cpu::Isa isa = cpu::default_isa();
     const cpu::Ops& ops = cpu::ops(isa);
     const bool bf16 = cpu::bf16_unavailable_reason(isa).empty();
-    const double fp32_peak = all_threads_peak(bench::fma_peak_loop(isa), threads);
-    const double bf16_peak = bf16 ? all_threads_peak(bench::bf16_peak_gflops, threads) : 0.0;
+    const double fp32_peak = bench::all_threads_rate(bench::fma_peak_loop(isa), threads, 0.2);
+    const double bf16_peak = bf16 ? bench::all_threads_rate(bench::bf16_peak_gflops, threads, 0.2) : 0.0;
     std::printf("bench_gemm: ISA %s, %d threads, peaks fp32 %.0f GFLOP/s, bf16 %s; oneDNN %d.%d.%d\n",
                 cpu::to_string(isa).c_str(), threads, fp32_peak,
                 bf16 ? (std::to_string(static_cast<int>(bf16_peak)) + " GFLOP/s").c_str()
