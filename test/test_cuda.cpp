@@ -268,7 +268,7 @@ namespace {
 std::vector<float> attention_reference(const std::vector<float>& q, int q_stride, int num_q, const std::vector<float>& kv,
                                        size_t k_off, size_t v_off, int kv_stride, int S, int seqs, int heads, int hd,
                                        int out_stride) {
-    std::vector<float> out(static_cast<size_t>(seqs) * num_q * out_stride, 0.0f), scores(static_cast<size_t>(num_q) * S);
+    std::vector<float> out(static_cast<size_t>(seqs) * num_q * out_stride, 0.0f), scores(cpu::attention_scratch_floats(num_q, S, hd));
     cpu::avx2::attention(q.data(), q_stride, num_q, kv.data() + k_off, kv.data() + v_off, kv_stride, S, seqs, heads, hd,
                    out.data(), out_stride, scores.data());
     return out;

@@ -373,7 +373,7 @@ void check_isa_ops(cpu::Isa isa) {
             run(nn, [&](float* y) { ref.bias_gelu(xn.data(), g.data(), y, nn, dim); }), "bias_gelu");
     const int D = heads * hd;
     auto qkv = random_input(static_cast<size_t>(seqs) * S * 3 * D, 27);
-    std::vector<float> scores(static_cast<size_t>(S) * S);
+    std::vector<float> scores(cpu::attention_scratch_floats(S, S, hd));
     const size_t na = static_cast<size_t>(seqs) * S * D;
     auto attend = [&](const cpu::Ops& o) {
         return run(na, [&](float* y) {
@@ -403,3 +403,83 @@ void check_isa_ops(cpu::Isa isa) {
 }  // namespace
 
 TEST_CASE("cpu ISA: the AVX-512 operations match the AVX2 ones", "[encoder][isa]") { check_isa_ops(cpu::Isa::avx512); }
+
+namespace {
+
+// attention() of `isa` against the definition in double precision, for shapes around its blocking:
+// keys padded to whole vectors (seq_len 1, 5, 8, 9, 23, 24, 66), query rows in groups of 4 and 3
+// with remainders, head dims that are and are not multiples of 8 and 32, scores all far below 0
+// (the keys' padding must not set the max); strided q, k, v and out
+// as the encoder lays them out, outputs poisoned with NaN. fp32 sums of at most 66 terms of
+// values of order 1: 1e-6 relative is several times their rounding error and far below any slip
+// (a wrong key, a missed row or a lost padding lane is an error of order 1 / seq_len).
+void check_attention(cpu::Isa isa) {
+    const std::string why = cpu::isa_unavailable_reason(isa);
+    if (!why.empty()) EEGPT_SKIP(cpu::to_string(isa) << ": " << why);
+    const cpu::Ops& ops = cpu::ops(isa);
+    struct Shape {
+        int seq_len, num_q, heads, head_dim;
+        bool shifted = false;
+    };
+    const Shape shapes[] = {{23, 23, 8, 64}, {23, 4, 8, 64}, {24, 24, 2, 32}, {66, 66, 2, 64}, {66, 4, 1, 16},
+                            {5, 5, 3, 12},   {9, 7, 2, 40},  {8, 8, 1, 8},    {1, 1, 2, 4},   {23, 23, 4, 16},
+                            {23, 23, 2, 64, true}};
+    for (const Shape& c : shapes) {
+        INFO("seq_len " << c.seq_len << ", num_q " << c.num_q << ", heads " << c.heads << ", head_dim " << c.head_dim);
+        const int seqs = 3, D = c.heads * c.head_dim, q_stride = D + 3, kv_stride = 2 * D + 5, out_stride = D + 1;
+        // Scores with a spread of about 3: a softmax far from uniform.
+        auto q = eegpt_test::randn(static_cast<size_t>(seqs) * c.num_q * q_stride, 41, 0.0f, 1.0f);
+        auto kv = eegpt_test::randn(static_cast<size_t>(seqs) * c.seq_len * kv_stride, 42, 0.0f, 3.0f);
+        if (c.shifted) {
+            // Scores -1024 + x_j, x_j in steps of 1/8, exact in fp32 (so the reference is fair),
+            // and all below exp's range once scaled unless the max they are shifted by is a key's.
+            for (int r = 0; r < seqs * c.num_q; ++r)
+                for (int d = 0; d < D; ++d) q[static_cast<size_t>(r) * q_stride + d] = d % c.head_dim < 2 ? 1.0f : 0.0f;
+            for (int r = 0; r < seqs * c.seq_len; ++r)
+                for (int d = 0; d < D; ++d) {
+                    float& x = kv[static_cast<size_t>(r) * kv_stride + d];
+                    x = d % c.head_dim == 0 ? -1024.0f : d % c.head_dim == 1 ? std::round(8.0f * x / 3.0f) / 8.0f : 0.0f;
+                }
+        }
+        std::vector<float> out(static_cast<size_t>(seqs) * c.num_q * out_stride, std::nanf(""));
+        std::vector<float> scratch(cpu::attention_scratch_floats(c.num_q, c.seq_len, c.head_dim), std::nanf(""));
+        ops.attention(q.data(), q_stride, c.num_q, kv.data(), kv.data() + D, kv_stride, c.seq_len, seqs, c.heads,
+                      c.head_dim, out.data(), out_stride, scratch.data());
+        std::vector<double> want;
+        std::vector<float> got;
+        for (int s = 0; s < seqs; ++s)
+            for (int h = 0; h < c.heads; ++h)
+                for (int i = 0; i < c.num_q; ++i) {
+                    const float* qi = q.data() + (static_cast<size_t>(s) * c.num_q + i) * q_stride + h * c.head_dim;
+                    std::vector<double> p(static_cast<size_t>(c.seq_len));
+                    double mx = -1e300, sum = 0;
+                    for (int j = 0; j < c.seq_len; ++j) {
+                        const float* kj = kv.data() + (static_cast<size_t>(s) * c.seq_len + j) * kv_stride + h * c.head_dim;
+                        double dot = 0;
+                        for (int d = 0; d < c.head_dim; ++d) dot += static_cast<double>(qi[d]) * kj[d];
+                        p[static_cast<size_t>(j)] = dot / std::sqrt(static_cast<double>(c.head_dim));
+                        mx = std::max(mx, p[static_cast<size_t>(j)]);
+                    }
+                    for (double& x : p) sum += (x = std::exp(x - mx));
+                    for (int d = 0; d < c.head_dim; ++d) {
+                        double acc = 0;
+                        for (int j = 0; j < c.seq_len; ++j)
+                            acc += p[static_cast<size_t>(j)] *
+                                   kv[(static_cast<size_t>(s) * c.seq_len + j) * kv_stride + D + h * c.head_dim + d];
+                        want.push_back(acc / sum);
+                        got.push_back(out[(static_cast<size_t>(s) * c.num_q + i) * out_stride + h * c.head_dim + d]);
+                    }
+                }
+        CHECK(std::all_of(got.begin(), got.end(), [](float v) { return std::isfinite(v); }));
+        CHECK(relative_error(got, want) <= 1e-6);
+        // The columns between heads' outputs (out_stride > D) are not written.
+        for (int r = 0; r < seqs * c.num_q; ++r) CHECK(std::isnan(out[static_cast<size_t>(r) * out_stride + D]));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("cpu ops: attention equals its definition in double precision", "[encoder][isa]") {
+    SECTION("avx2") { check_attention(cpu::Isa::avx2); }
+    SECTION("avx512") { check_attention(cpu::Isa::avx512); }
+}

@@ -104,7 +104,7 @@ void CpuEncoder::reserve(Workspace& ws, int seqs, int tokens) const {
     grow(ws.qkv, rows * 3 * D);
     grow(ws.attended, rows * D);
     grow(ws.hidden, rows * H);
-    grow(ws.scores, static_cast<size_t>(tokens) * tokens);
+    grow(ws.scores, cpu::attention_scratch_floats(tokens, tokens, config_.head_dim()));  // num_q <= tokens
     grow(ws.summary_residual, srows * D);
     grow(ws.summary_normed, srows * D);
     grow(ws.summary_queries, srows * D);

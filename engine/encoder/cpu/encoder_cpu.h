@@ -75,7 +75,7 @@ private:
         Buffer hidden;    // the MLP's hidden layer (mlp_hidden wide)
         // One row per summary token, the only rows the last block computes past its keys and values:
         Buffer summary_residual, summary_normed, summary_queries, summary_attended, summary_hidden;
-        Buffer scores;                     // one head's attention scores in one sequence
+        Buffer scores;                     // attention's scratch: one head of one sequence
         Buffer gemm_block;                 // the fp32 GEMM's block of x in tiles (ops.gemm_scratch)
         std::vector<uint32_t> bf16_block;  // the bf16 GEMM's block of x as bf16 pairs (bf16_scratch_words)
         std::vector<uint32_t> int8_block;  // the int8 GEMM's block of x, quantized (int8_scratch_words)

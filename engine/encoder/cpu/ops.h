@@ -26,6 +26,13 @@ Isa parse_isa(const std::string& name);  // "avx2", "avx512"; throws Error other
 
 struct Ops;
 
+// Floats of scratch attention() needs: one head's scores (num_q rows of seq_len padded to a
+// multiple of 8), its keys transposed, its queries and values, and the rows' 1 / sum.
+inline size_t attention_scratch_floats(int num_q, int seq_len, int head_dim) {
+    const size_t pad = static_cast<size_t>(seq_len + 7) / 8 * 8, q = static_cast<size_t>(num_q), d = static_cast<size_t>(head_dim);
+    return pad * (q + d) + d * (q + static_cast<size_t>(seq_len)) + q;
+}
+
 namespace avx2 {
 
 // y[rows x out] = x[rows x in] W^T + b with W stored (out x in) as PyTorch does; accumulate adds
@@ -48,9 +55,9 @@ void layernorm(const float* x, const float* gamma, const float* beta, float* y, 
 void bias_gelu(const float* x, const float* bias, float* y, size_t n, int cols);
 
 // Multi-head softmax attention inside each of `seqs` sequences, addressed as kernels::attention.
-// scores: seq_len * num_q floats of scratch.
+// scratch: attention_scratch_floats(num_q, seq_len, head_dim) floats.
 void attention(const float* q, int q_stride, int num_q, const float* k, const float* v, int kv_stride, int seq_len,
-               int seqs, int heads, int head_dim, float* out, int out_stride, float* scores);
+               int seqs, int heads, int head_dim, float* out, int out_stride, float* scratch);
 
 // y[s * count + e] = x[s * seq_len + first + e] (rows of dim floats).
 void gather_rows(const float* x, float* y, int seqs, int seq_len, int first, int count, int dim);
