@@ -280,6 +280,26 @@ TEST_CASE("int8: each CPU level's quantization and epilogue equal the definition
                 }
             }
         }
+        // Rows whose maximum rounds to byte 256 before the clamp (a range [-h, h] puts both ends at
+        // about 127.5 steps from zero, and ties go to even): the clamp to 255 must be reached, in
+        // the vector loop and in its tail, and agree.
+        int clamped = 0;
+        for (int i = 0; i < 400; ++i) {
+            const float h = 0.25f + 0.01f * static_cast<float>(i);
+            for (int in : {16, 13}) {
+                std::vector<float> x(static_cast<size_t>(in), 0.0f);
+                for (int k = 0; k < in; ++k) x[static_cast<size_t>(k)] = h * (k % 2 ? 1.0f : -1.0f);
+                float ws = 0, gs = 0;
+                int wz = -1, gz = -2;
+                const auto want = quantized_bytes(cpu::quantize_row, x.data(), in, ws, wz);
+                CHECK(quantized_bytes(level.quantize, x.data(), in, gs, gz) == want);
+                CHECK(gz == wz);
+                const float r = std::fma(h, 1.0f / ws, 12582912.0f) - 12582912.0f;  // int8_row::round_product
+                clamped += static_cast<int>(r) + wz > 255;
+            }
+        }
+        INFO("rows whose maximum the clamp caught: " << clamped);
+        CHECK(clamped > 0);
         // The epilogue over every width of a panel's last columns and every height of a block's last
         // tile, with and without bias and residual, into rows a stride apart (columns past the
         // tile's must stay as they were).

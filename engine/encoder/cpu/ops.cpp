@@ -436,12 +436,14 @@ void int8_quantize_row(const float* x, int in, uint32_t* quads, int quad_stride,
         return;
     }
     const __m256 vinv = _mm256_set1_ps(inv), vmagic = _mm256_set1_ps(int8_row::kRoundMagic);
-    const __m256i vz = _mm256_set1_epi32(zero_point), v0 = _mm256_setzero_si256(), v255 = _mm256_set1_epi32(255);
+    const __m256i vz = _mm256_set1_epi32(zero_point);
     for (k = 0; k + 8 <= in; k += 8) {  // 8 values: two quads
         const __m256 r = _mm256_sub_ps(_mm256_fmadd_ps(_mm256_loadu_ps(x + k), vinv, vmagic), vmagic);
         // r is an integer: the conversion is exact in any rounding mode.
-        const __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(r), vz), v0), v255);
-        const __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(r), vz);
+        // clamp_byte by the packs' saturations: to [-32768, 32767] (signed), then to [0, 255];
+        // two monotone clamps whose composition is the clamp to [0, 255] for every int32.
+        const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
         const __m128i bytes = _mm_packus_epi16(w16, w16);
         uint32_t* at = quads + static_cast<size_t>(k / 4) * quad_stride;
         at[0] = static_cast<uint32_t>(_mm_cvtsi128_si32(bytes));
