@@ -345,10 +345,12 @@ TEST_CASE("int8: packing, blocking and the emulated integer sums give the define
         bool bias, accumulate;
     };
     // Input counts not a multiple of 4 (a padded quad), outputs not a multiple of 32, rows not a
-    // multiple of the tile (12) nor of the block (96).
-    const Case cases[] = {{1, 4, 1, false, false},   {5, 64, 40, true, false},   {7, 33, 70, true, true},
-                          {4, 512, 96, true, false}, {9, 2048, 33, false, true}, {13, 42, 65, true, false},
-                          {100, 66, 45, true, true}, {193, 17, 32, false, false}};
+    // multiple of the tile (12) nor of a block (192 rows up to K = 1024, 96 at K = 2048), and
+    // several blocks at both lengths.
+    const Case cases[] = {{1, 4, 1, false, false},    {5, 64, 40, true, false},     {7, 33, 70, true, true},
+                          {4, 512, 96, true, false},  {9, 2048, 33, false, true},   {13, 42, 65, true, false},
+                          {100, 66, 45, true, true},  {193, 17, 32, false, false},  {401, 512, 40, true, true},
+                          {203, 2048, 35, true, false}};
     unsigned seed = 10;
     for (const Case& c : cases) {
         INFO("rows " << c.rows << " in " << c.in << " out " << c.out);

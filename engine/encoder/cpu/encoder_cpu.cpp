@@ -118,7 +118,9 @@ void CpuEncoder::reserve(Workspace& ws, int seqs, int tokens) const {
         grow(ws.gemm_block, ops_.gemm_scratch);  // int8 too: layers int8_layer keeps in fp32
     }
     if (precision_ == Precision::int8) {
-        const size_t words = cpu::int8_scratch_words(widest);
+        // Blocks are shorter for wider inputs (cpu/int8.cpp), so the words are not monotone in K.
+        const size_t words =
+            std::max(cpu::int8_scratch_words(config_.embed_dim), cpu::int8_scratch_words(config_.mlp_hidden));
         if (ws.int8_block.size() < words) ws.int8_block.resize(words);
     }
 }

@@ -42,8 +42,8 @@ public:
     int threads() const { return threads_; }
 
     static constexpr int kRowsPerPass = 1024;
-    // int8 reuses a weight panel over one block of 96 rows only (cpu/int8.cpp), so longer passes
-    // gain nothing there, and short ones keep a pass's activations near the core (its MLP's hidden
+    // int8 reuses a weight panel over one block of at most 192 rows (cpu/int8.cpp), so longer passes
+    // gain little there, and short ones keep a pass's activations near the core (its MLP's hidden
     // rows: 1.5 MB at 192 rows, mostly in a 1 MB L2): batch 32 measured 2-4% faster per window than
     // with kRowsPerPass. 96-row passes (0.75 MB, all in L2) measured 2-3% slower on a Zen 4: twice
     // the passes, and a part-full tile in each.

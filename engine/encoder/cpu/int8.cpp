@@ -14,7 +14,17 @@ namespace {
 
 int clamp_int(int v, int lo, int hi) { return std::min(hi, std::max(lo, v)); }
 
-constexpr int kBlockRows = 8 * kInt8TileRows;  // 96 rows: with K = 2048, 192 KB of quads, in L2
+// A block of x's rows is quantized once and every weight panel streamed over it, so weights are
+// read from L3 (or memory) once per block: blocks as long as keep their quads within kBlockBytes,
+// which leaves most of a 512 KB L2 (Zen 3) to the panel and the outputs. With the large model's
+// K = 512 (qkv, proj, fc1) that is 192 rows, a whole int8 pass (kInt8RowsPerPass); with K = 2048
+// (fc2) 96 rows; 192-row blocks for fc2 too measured slower on a 2-core Zen 3 (docs/cpu.md).
+constexpr int kMaxBlockRows = 16 * kInt8TileRows;
+constexpr size_t kBlockBytes = 192 * 1024;
+int block_rows_for(int quads) {
+    const size_t rows = kBlockBytes / (static_cast<size_t>(quads) * 4) / kInt8TileRows * kInt8TileRows;
+    return static_cast<int>(std::max<size_t>(kInt8TileRows, std::min<size_t>(kMaxBlockRows, rows)));
+}
 
 }  // namespace
 
@@ -89,17 +99,21 @@ void dequantize_tile(const int32_t* acc, int rows, int cols, const int* z, const
     }
 }
 
-size_t int8_scratch_words(int in) { return static_cast<size_t>(kBlockRows) * ((in + 3) / 4); }
+size_t int8_scratch_words(int in) {
+    const int quads = (in + 3) / 4;
+    return static_cast<size_t>(block_rows_for(quads)) * quads;
+}
 
 void linear_int8(const Int8Kernel& kernel, const float* x, int x_stride, int rows, const Int8Matrix& w,
                  const float* b, float* y, int y_stride, bool accumulate, uint32_t* scratch) {
     if (kernel.max_q != w.max_q) throw Error("internal error: int8 weights packed for another kernel's range");
     alignas(64) int32_t acc[kInt8TileRows * kInt8TileCols];
-    float row_scale[kBlockRows];
-    int row_zero[kBlockRows];
+    float row_scale[kMaxBlockRows];
+    int row_zero[kMaxBlockRows];
     const int tile_words = w.quads * kInt8TileRows;
-    for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
-        const int block_rows = std::min(kBlockRows, rows - r0);
+    const int max_block_rows = block_rows_for(w.quads);
+    for (int r0 = 0; r0 < rows; r0 += max_block_rows) {
+        const int block_rows = std::min(max_block_rows, rows - r0);
         const int tiles = (block_rows + kInt8TileRows - 1) / kInt8TileRows;
         for (int row = 0; row < tiles * kInt8TileRows; ++row) {  // this block's rows of x, interleaved per tile
             uint32_t* quads = scratch + static_cast<size_t>(row / kInt8TileRows) * tile_words + row % kInt8TileRows;

@@ -17,9 +17,10 @@
 //
 // Layout and blocking (as cpu/bf16.h): W's quads (4 consecutive input features of one output, one
 // 32-bit word, low byte first) in panels of kInt8TileCols outputs (quad p of column j at p *
-// kInt8TileCols + j); x a block of up to 96 rows at a time, quantized into tiles of kInt8TileRows
-// interleaved rows (quad p of row r at p * kInt8TileRows + r, zero rows after the last). For every
-// panel and tile, a tile kernel sums all quads into kInt8TileRows x kInt8TileCols int32 (from zero):
+// kInt8TileCols + j); x a block of rows at a time (192, or 96 at K = 2048: cpu/int8.cpp), quantized
+// into tiles of kInt8TileRows interleaved rows (quad p of row r at p * kInt8TileRows + r, zero rows
+// after the last). For every panel and tile, a tile kernel sums all quads into kInt8TileRows x
+// kInt8TileCols int32 (from zero):
 //  - int8_tile_emulated: the exact scalar emulation, on any CPU (what the tests compare against);
 //  - AVX2 (cpu/ops.cpp): VPMADDUBSW, VPMADDWD by ones, VPADDD, with Q = 63. VPMADDUBSW adds two
 //    u8 x s8 products into a signed 16-bit lane with saturation: with 8-bit weights 255 * 127 * 2 =
