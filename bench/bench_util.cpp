@@ -2,12 +2,15 @@
 
 #include <sys/resource.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -451,6 +454,63 @@ std::string run_command(const std::string& command, int* status) {
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
     *status = pclose(pipe);
+    return out;
+}
+
+std::string run_command_talking(const std::string& command,
+                                const std::function<void(const std::string&, const SendLine&)>& on_line, int* status) {
+    std::string out;
+    int to_child[2], from_child[2];
+    *status = -1;
+    if (pipe(to_child) != 0) return out;
+    if (pipe(from_child) != 0) {
+        close(to_child[0]);
+        close(to_child[1]);
+        return out;
+    }
+    const pid_t pid = fork();
+    if (pid == 0) {
+        dup2(to_child[0], STDIN_FILENO);
+        dup2(from_child[1], STDOUT_FILENO);
+        close(to_child[0]);
+        close(to_child[1]);
+        close(from_child[0]);
+        close(from_child[1]);
+        execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    close(to_child[0]);
+    close(from_child[1]);
+    if (pid < 0) {
+        close(to_child[1]);
+        close(from_child[0]);
+        return out;
+    }
+    // A child that has exited makes a write fail with EPIPE, not kill the bench.
+    void (*previous)(int) = signal(SIGPIPE, SIG_IGN);
+    FILE* in = fdopen(from_child[0], "r");
+    char* text = nullptr;
+    size_t capacity = 0;
+    ssize_t n;
+    bool listening = true;
+    const SendLine send = [&](const std::string& line) {
+        const std::string sent = line + "\n";
+        listening = listening && write(to_child[1], sent.data(), sent.size()) == static_cast<ssize_t>(sent.size());
+        return listening;
+    };
+    while (in && (n = getline(&text, &capacity, in)) > 0) {
+        out.append(text, static_cast<size_t>(n));
+        std::string line(text, static_cast<size_t>(n));
+        if (!line.empty() && line.back() == '\n') line.pop_back();
+        on_line(line, send);
+    }
+    std::free(text);
+    if (in) std::fclose(in);
+    else close(from_child[0]);
+    close(to_child[1]);
+    int wstatus = 0;
+    if (waitpid(pid, &wstatus, 0) == pid) *status = wstatus;
+    signal(SIGPIPE, previous);
     return out;
 }
 

@@ -4,6 +4,7 @@
 // finished BENCHMARK's statistics to record_benchmark; nothing else times anything.
 #pragma once
 #include <limits>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -101,6 +102,12 @@ void write_json(const std::string& path, const std::string& filter);
 
 // Runs a shell command and returns its stdout; exit status in *status.
 std::string run_command(const std::string& command, int* status);
+// run_command for a child that talks back: each line it writes is passed, without its newline, to
+// `on_line` with a function that writes a line (newline added) to the child's standard input and
+// says whether it could. Returns everything the child wrote; ends when the child closes its output.
+using SendLine = std::function<bool(const std::string&)>;
+std::string run_command_talking(const std::string& command,
+                                const std::function<void(const std::string&, const SendLine&)>& on_line, int* status);
 std::string shell_quote(const std::string& s);
 
 // Resident memory of this process in kB: now (/proc/self/statm) and the peak (getrusage ru_maxrss).

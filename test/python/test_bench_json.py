@@ -382,3 +382,71 @@ def test_comparison_asks_the_peers_for_the_engines_isa_level(tmp_path, forced):
     if forced:
         assert engine_level == "avx2"
     assert ("--isa avx2" in args) == (engine_level == "avx2")
+
+
+# ---- the peers' calls and ours in turns
+
+# Answers as peer_bench.py --pace does: before each of its two timed calls a case, `ready`, then the
+# two lines of bench_eegpt's turn (recorded); its samples 30 and 50 ms, ours (as it timed them) 20.
+PACED_PEERS = """#!/bin/sh
+echo "$@" >> "$0.args"
+for c in 0 1; do
+  for r in 1 2; do
+    echo "ready peer=onnxruntime-int8 case=$c"
+    read first || exit 1
+    read second || exit 1
+    echo "$first $second" >> "$0.answers"
+  done
+  echo "peer=onnxruntime-int8 case=$c version=9.9 level=native max_abs_diff=0.1 rel_err_vs_fp32=0.02 min_cosine_vs_fp32=0.9997 ours_rel_err_vs_fp32=0.02 ours_min_cosine_vs_fp32=0.9997 samples_ms=30,50 ours_samples_ms=20,20"
+done
+"""
+
+# Says it is ready and leaves: bench_eegpt's turn goes to a closed pipe.
+LEAVING_PEERS = """#!/bin/sh
+echo "ready peer=onnxruntime-int8 case=0"
+echo "peer=onnxruntime-int8 case=0 version=9.9 level=native max_abs_diff=0.1 rel_err_vs_fp32=0.02 min_cosine_vs_fp32=0.9997 ours_rel_err_vs_fp32=0.02 ours_min_cosine_vs_fp32=0.9997 samples_ms=40"
+exit 0
+"""
+
+
+def peers_run(tmp_path, script):
+    fake = tmp_path / "python"
+    fake.write_text(script)
+    fake.chmod(0o755)
+    path = tmp_path / "peers.json"
+    p = subprocess.run([BIN, "comparison peers*", *MODEL, "--benchmark-samples", "1", "--python", str(fake),
+                        "--json", str(path)], capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    ours = {b["name"]: b for b in json.loads(path.read_text())["benchmarks"] if b["name"].startswith("peer ours")}
+    return fake, p.stdout, ours
+
+
+def test_the_peers_calls_alternate_with_ours(tmp_path):
+    """With --pace each of the peer's timed calls follows a turn of ours on the same case (an
+    untimed call, `start`, the timed call, `done`), and its ratio divides by our calls the peer
+    timed, not by our benchmark taken minutes before."""
+    fake, out, ours = peers_run(tmp_path, PACED_PEERS)
+    assert "--pace" in (tmp_path / "python.args").read_text()
+    assert (tmp_path / "python.answers").read_text().splitlines() == ["start done"] * 4
+    assert len(ours) == 2
+    for b in ours.values():
+        info = b["extra_info"]
+        assert info["peer_onnxruntime-int8_ours_calls_in_turns"] == 2
+        assert info["peer_onnxruntime-int8_ours_mean_ms"] == pytest.approx(20.0)
+        assert info["peer_onnxruntime-int8_ratio_to_ours"] == pytest.approx(2.0)
+    said = re.findall(r"peer onnxruntime-int8 cpu 19ch 1024 (x\d+): mean [^\n]*?, 2 calls in turns with the peer's", out)
+    assert set(said) == {"x1", "x32"}
+
+
+def test_a_peer_without_turns_is_divided_by_our_benchmark(tmp_path):
+    """A peer that reports no turns of ours (peer_bench.py without --pace, or one that left after
+    `ready`, which must not stop the bench) is compared with our benchmark of the case."""
+    for script, cases in ((FAKE_PEERS, 2), (LEAVING_PEERS, 1)):
+        fake, out, ours = peers_run(tmp_path, script)
+        with_peer = [b for b in ours.values() if "peer_onnxruntime-int8_ratio_to_ours" in b["extra_info"]]
+        assert len(with_peer) == cases
+        for b in with_peer:
+            info = b["extra_info"]
+            assert info["peer_onnxruntime-int8_ours_calls_in_turns"] == 0
+            assert info["peer_onnxruntime-int8_ours_mean_ms"] == pytest.approx(b["stats"]["mean"] * 1e3, rel=1e-3)
+        assert "its benchmark above" in out

@@ -130,3 +130,24 @@ def test_onnxruntime_copy_runs_its_avx2_int8_kernel():
     exact, saturated = 255 * 127 * 64, 32767 * 32  # every pair of products clipped at int16's top
     assert run("native") == (False, exact, exact)
     assert run("avx2") == (True, saturated, saturated)
+
+
+def test_pace_takes_the_callers_turn_before_each_timed_call(monkeypatch, capsys):
+    """--pace: `ready peer=P case=I` before each timed call (not before the untimed warm-up), then
+    `start` and `done` read from standard input (the caller's call between them timed), then an
+    untimed call; the run abandoned when the input ends or says something else."""
+    import io
+    calls = []
+    monkeypatch.setattr(sys, "stdin", io.StringIO("start\ndone\n" * 2))
+    pace = peer_bench.pacer(True, "p", 1)
+    samples = peer_bench.time_calls(lambda: calls.append(sys.stdin.tell()), 2, pace)
+    assert len(samples) == 2 and all(s >= 0 for s in samples)
+    assert len(pace.ours) == 2 and all(s >= 0 for s in pace.ours)
+    assert capsys.readouterr().out == "ready peer=p case=1\n" * 2
+    # The warm-up before any line, then for each timed call a turn read and an untimed call first.
+    assert calls == [0, 11, 11, 22, 22]
+    for text in ("start\n", "start\nstop\n"):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+        with pytest.raises(peer_bench.InputClosed):
+            peer_bench.time_calls(lambda: None, 1, peer_bench.pacer(True, "p", 0))
+    assert peer_bench.pacer(False, "p", 0) is None

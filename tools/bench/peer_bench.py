@@ -7,23 +7,15 @@ quantize_dynamic (int8 weights per output channel, activations quantized at run 
 VNNI). Called by bench_eegpt's [comparison] cases; usable by hand too.
 
   peer_bench.py --weights W.h5 --channels 0,2,... --rounds N [--threads 2] [--peers pytorch,...]
-                [--isa avx2] --case X.f32,B,C,T[,OURS.f32] [--case ...]
+                [--isa avx2] [--pace] --case X.f32,B,C,T[,OURS.f32] [--case ...]
 
---isa avx2 makes the peers run their AVX2 code on a CPU with AVX-512, as the engine does under
-EEGPT_CPU_ISA=avx2, so that an AVX-512 machine can stand in for an AVX2-only one on both sides:
-PyTorch through its libraries' switches (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA,
-OPENBLAS_CORETYPE); ONNX Runtime, which has none, through a copy of its package whose CPU detection
-reads the AVX-512 state as disabled (ort_without_avx512). On a CPU without AVX-512 it changes nothing.
-
-X.f32 is raw float32 (B x C x T, C order); OURS.f32 the C++ engine's features for it (optional),
-used to report the largest absolute difference. Every peer's features and ours are also compared
-with the fp32 reference (PyTorch's, computed here whatever --peers says): the relative error of the
-whole output and the smallest cosine of a window, so that a quantized peer's fidelity and ours
-come from the same run. Output, one line per peer and case, easy to parse from C++ (space-separated
-key=value, values without spaces):
-  peer=pytorch case=0 version=1.13.1 level=native max_abs_diff=2.1e-06 rel_err_vs_fp32=0 min_cosine_vs_fp32=1
-      ours_rel_err_vs_fp32=3.1e-07 ours_min_cosine_vs_fp32=1 samples_ms=812.1,809.4,815.0
-  peer=onnxruntime skipped=onnxruntime_not_installed
+--pace: before each timed call the caller (bench_eegpt) takes a turn: this writes `ready peer=P
+case=I`, the caller makes an untimed call of its own and writes `start`, makes a timed one and writes
+`done`; this times from `start` to `done` (the caller's samples, reported as ours_samples_ms), waits
+200 ms for the caller's worker threads to stop spinning, and makes an untimed call of its own (the
+caller's calls have evicted its weights from the caches) before its timed one. The peers' calls and
+ours then alternate, timed by one clock, and a drift of the machine's speed moves both alike. Ends
+when the input does.
 """
 import argparse
 import importlib.util
@@ -47,10 +39,18 @@ def line(**kv):
     print(" ".join("%s=%s" % (k, str(v).replace(" ", "_")) for k, v in kv.items()), flush=True)
 
 
-def time_calls(fn, rounds):
+class InputClosed(Exception):
+    pass
+
+
+def time_calls(fn, rounds, pace=None):
+    """rounds timed calls of fn after an untimed one; pace, if given, is called before each."""
     fn()  # warm-up, untimed
     samples = []
     for _ in range(rounds):
+        if pace:
+            pace()
+            fn()  # the turn's untimed call
         t0 = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t0) * 1000.0)
@@ -66,14 +66,15 @@ def fidelity(out, ref, batch):
     return rel, float(cos.min())
 
 
-def report(peer, index, version, level, samples, out, ours, reference):
+def report(peer, index, version, level, samples, out, ours, reference, pace=None):
     diff = float(np.max(np.abs(out - ours))) if ours is not None else float("nan")
     batch = reference.shape[0]
     rel, cos = fidelity(out, reference, batch)
     ours_rel, ours_cos = fidelity(ours, reference, batch) if ours is not None else (float("nan"), float("nan"))
     line(peer=peer, case=index, version=version, level=level, max_abs_diff="%.3g" % diff, rel_err_vs_fp32="%.3g" % rel,
          min_cosine_vs_fp32="%.6f" % cos, ours_rel_err_vs_fp32="%.3g" % ours_rel,
-         ours_min_cosine_vs_fp32="%.6f" % ours_cos, samples_ms=",".join("%.3f" % s for s in samples))
+         ours_min_cosine_vs_fp32="%.6f" % ours_cos, samples_ms=",".join("%.3f" % s for s in samples),
+         **({"ours_samples_ms": ",".join("%.3f" % s for s in pace.ours)} if pace else {}))
 
 
 def cpu_flags():
@@ -164,7 +165,38 @@ def main(argv=None):
     ap.add_argument("--peers", default="pytorch,onnxruntime,onnxruntime-int8,onnxruntime-int8-7bit")
     ap.add_argument("--isa", choices=("native", "avx2"), default="native",
                     help="avx2: the peers' AVX2 code even where the CPU has AVX-512")
+    ap.add_argument("--pace", action="store_true", help="wait for a line on stdin before each timed call")
     a = ap.parse_args(argv)
+    try:
+        return bench(a)
+    except InputClosed:
+        return 1
+
+
+class Pacer:
+    """--pace: the handshake of a turn of the caller's before each timed call (time_calls' pace),
+    and the caller's samples it timed."""
+
+    def __init__(self, peer, index):
+        self.peer, self.index, self.ours = peer, index, []
+
+    def __call__(self):
+        print("ready peer=%s case=%d" % (self.peer, self.index), flush=True)
+        if sys.stdin.readline().strip() != "start":
+            raise InputClosed()
+        t0 = time.perf_counter()
+        if sys.stdin.readline().strip() != "done":
+            raise InputClosed()
+        self.ours.append((time.perf_counter() - t0) * 1000.0)
+        time.sleep(0.2)
+
+
+def pacer(enabled, peer, index):
+    """What time_calls calls before each timed call: nothing, or a Pacer."""
+    return Pacer(peer, index) if enabled else None
+
+
+def bench(a):
     hide_avx512 = a.isa == "avx2" and "avx512f" in cpu_flags()
     # What the peers' lines say of their CPU code: "native", or AVX2 on a CPU that has AVX-512.
     level = "avx2_on_an_avx512_cpu" if hide_avx512 else "native"
@@ -203,9 +235,10 @@ def main(argv=None):
     references = [torch_run(x) for x, _ in cases]  # the fp32 reference of every fidelity figure
     if "pytorch" in peers:
         for i, (x, ours) in enumerate(cases):
-            samples = time_calls(lambda: torch_run(x), a.rounds)
+            pace = pacer(a.pace, "pytorch", i)
+            samples = time_calls(lambda: torch_run(x), a.rounds, pace)
             out = torch_run(x).reshape(-1)
-            report("pytorch", i, torch.__version__, level, samples, out, ours, references[i])
+            report("pytorch", i, torch.__version__, level, samples, out, ours, references[i], pace)
 
     onnx_peers = [p for p in peers if p in ("onnxruntime", "onnxruntime-int8", "onnxruntime-int8-7bit")]
     if onnx_peers:
@@ -253,8 +286,9 @@ def main(argv=None):
                 for i, (x, ours) in enumerate(cases):
                     def run():
                         return sess.run(None, {"x": x, "channel_ids": ids})[0]
-                    samples = time_calls(run, a.rounds)
-                    report(peer, i, ort.__version__, level, samples, run().reshape(-1), ours, references[i])
+                    pace = pacer(a.pace, peer, i)
+                    samples = time_calls(run, a.rounds, pace)
+                    report(peer, i, ort.__version__, level, samples, run().reshape(-1), ours, references[i], pace)
     return 0
 
 
