@@ -501,10 +501,9 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime (fp32, quantize_
                                               "," + std::to_string(c.samples) + "," + os);
     }
     // The peers time themselves (tools/bench/peer_bench.py, their own process and loop): their figures are
-    // reported beside ours, in our results' extra_info, not as benchmarks of this suite. With --pace the
-    // peers wait before each timed call of theirs while ours makes one call of the same case, so that each
-    // ratio compares calls taken in turns: this VM's speed drifts by more than the ratios' margins
-    // over the minutes between a benchmark of ours and a peer's (docs/cpu.md, "Measuring").
+    // reported beside ours, in our results' extra_info, not as benchmarks of this suite. With --pace each
+    // ratio compares calls taken in turns (take_turn below): this VM's speed drifts by more than the
+    // ratios' margins over the minutes between a benchmark of ours and a peer's (docs/cpu.md, "Measuring").
     const std::string cmd = shell_quote(options().python) + " " +
                             shell_quote(options().source_dir + "/tools/bench/peer_bench.py") + " --weights " +
                             shell_quote(dir + "/weights.h5") + " --channels " + ids_csv + " --rounds " +

@@ -15,7 +15,24 @@ case=I`, the caller makes an untimed call of its own and writes `start`, makes a
 200 ms for the caller's worker threads to stop spinning, and makes an untimed call of its own (the
 caller's calls have evicted its weights from the caches) before its timed one. The peers' calls and
 ours then alternate, timed by one clock, and a drift of the machine's speed moves both alike. Ends
-when the input does.
+(exit status 1) when the input ends or says something else.
+
+--isa avx2 makes the peers run their AVX2 code on a CPU with AVX-512, as the engine does under
+EEGPT_CPU_ISA=avx2, so that an AVX-512 machine can stand in for an AVX2-only one on both sides:
+PyTorch through its libraries' switches (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA,
+OPENBLAS_CORETYPE); ONNX Runtime, which has none, through a copy of its package whose CPU detection
+reads the AVX-512 state as disabled (ort_without_avx512). On a CPU without AVX-512 it changes nothing.
+
+X.f32 is raw float32 (B x C x T, C order); OURS.f32 the C++ engine's features for it (optional),
+used to report the largest absolute difference. Every peer's features and ours are also compared
+with the fp32 reference (PyTorch's, computed here whatever --peers says): the relative error of the
+whole output and the smallest cosine of a window, so that a quantized peer's fidelity and ours
+come from the same run. Output, one line per peer and case, easy to parse from C++ (space-separated
+key=value, values without spaces; ours_samples_ms only with --pace):
+  peer=pytorch case=0 version=1.13.1 level=native max_abs_diff=2.1e-06 rel_err_vs_fp32=0 min_cosine_vs_fp32=1
+      ours_rel_err_vs_fp32=3.1e-07 ours_min_cosine_vs_fp32=1 samples_ms=812.1,809.4,815.0
+      ours_samples_ms=402.3,399.8,401.1
+  peer=onnxruntime skipped=onnxruntime_not_installed
 """
 import argparse
 import importlib.util
@@ -40,7 +57,7 @@ def line(**kv):
 
 
 class InputClosed(Exception):
-    pass
+    """--pace: the caller's input ended, or was not the turn's `start` and `done`."""
 
 
 def time_calls(fn, rounds, pace=None):
@@ -165,7 +182,8 @@ def main(argv=None):
     ap.add_argument("--peers", default="pytorch,onnxruntime,onnxruntime-int8,onnxruntime-int8-7bit")
     ap.add_argument("--isa", choices=("native", "avx2"), default="native",
                     help="avx2: the peers' AVX2 code even where the CPU has AVX-512")
-    ap.add_argument("--pace", action="store_true", help="wait for a line on stdin before each timed call")
+    ap.add_argument("--pace", action="store_true",
+                    help="before each timed call, let the caller take a turn (ready, start, done; above)")
     a = ap.parse_args(argv)
     try:
         return bench(a)
