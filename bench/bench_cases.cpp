@@ -197,6 +197,7 @@ bool run_probe(const std::string& mode, const std::string& device, const std::st
     exe[n] = '\0';
     const std::string cmd = shell_quote(exe) + " --memory-probe " + mode + " --device " + device + " --model " +
                             shell_quote(options().model) + " --threads " + std::to_string(options().threads) +
+                            (options().weights.empty() ? "" : " --weights " + shell_quote(options().weights)) +
                             (recording.empty() ? "" : " --recording " + shell_quote(recording));
     int status = 0;
     const std::string out = run_command(cmd, &status);

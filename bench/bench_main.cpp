@@ -84,6 +84,8 @@ const char* kUsage =
     "  --data-dir DIR   the real recordings of the [recording] cases (default " EEGPT_BENCH_DATA_DIR
     ")\n"
     "  --model NAME     model configuration, random weights seed 0 (default large; targets are for large)\n"
+    "  --weights FILE   an HDF5 weight file (tools/convert_ckpt.py) instead: ours and the peers run it; its\n"
+    "                   configuration names the model (given --model too, they must agree)\n"
     "  --precision P    precision of the CPU cases: fp32 (default), bf16 (needs AVX512_BF16) or int8\n"
     "  --threads N      CPU encoder threads (default 0: all cores)\n"
     "  --no-peers       do not run the PyTorch / ONNX Runtime peers in [comparison]\n"
@@ -102,6 +104,18 @@ bool take_value(std::vector<std::string>& args, size_t& i, std::string& value) {
     return true;
 }
 
+// The named configuration (docs/architecture.md) a weight file's configuration is, or "".
+std::string named_config_of(const eegpt::ModelConfig& c) {
+    for (const std::string& name : eegpt::named_config_names()) {
+        const eegpt::ModelConfig n = eegpt::named_config(name);
+        if (n.embed_dim == c.embed_dim && n.depth == c.depth && n.num_heads == c.num_heads && n.embed_num == c.embed_num &&
+            n.patch_size == c.patch_size && n.patch_stride == c.patch_stride && n.mlp_hidden == c.mlp_hidden &&
+            n.layernorm_eps == c.layernorm_eps && n.qkv_bias == c.qkv_bias)
+            return name;
+    }
+    return "";
+}
+
 }  // namespace
 
 CATCH_REGISTER_LISTENER(BenchListener)
@@ -112,7 +126,7 @@ int main(int argc, char** argv) {
 
     std::vector<std::string> args(argv, argv + argc);
     std::string probe, device = "cpu", recording, value;
-    bool listing = false, user_order = false, reporter = false;
+    bool listing = false, user_order = false, reporter = false, model_given = false;
     for (size_t i = 1; i < args.size();) {
         const std::string& a = args[i];
         if (a == "--strict") {
@@ -125,6 +139,9 @@ int main(int argc, char** argv) {
             o.json_path = value;
         } else if (a == "--model" && take_value(args, i, value)) {
             o.model = value;
+            model_given = true;
+        } else if (a == "--weights" && take_value(args, i, value)) {
+            o.weights = value;
         } else if (a == "--precision" && take_value(args, i, value)) {
             o.cpu_precision = value;
         } else if (a == "--threads" && take_value(args, i, value)) {
@@ -155,6 +172,19 @@ int main(int argc, char** argv) {
     } catch (const eegpt::Error& e) {
         std::fprintf(stderr, "bench_eegpt: --model: %s\n", e.what());
         return 2;
+    }
+    if (!o.weights.empty()) {
+        // The file's configuration names the model (the targets are judged for large only).
+        try {
+            const std::string name = named_config_of(bench::model_weights()->config);
+            if (name.empty() || (model_given && name != o.model))
+                throw eegpt::Error(o.weights + " is " + (name.empty() ? "not one of the named configurations"
+                                                                       : "the " + name + " configuration, not " + o.model));
+            o.model = name;
+        } catch (const eegpt::Error& e) {
+            std::fprintf(stderr, "bench_eegpt: --weights: %s\n", e.what());
+            return 2;
+        }
     }
     // The CPU cases' precision must be one this CPU runs: say so once, before any case.
     if (o.cpu_precision != "fp32" && o.cpu_precision != "bf16" && o.cpu_precision != "int8") {

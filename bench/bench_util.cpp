@@ -295,6 +295,10 @@ const Machine& machine() {
 
 }  // namespace
 
+std::string model_description() {
+    return options().model + (options().weights.empty() ? " (random weights, seed 0)" : " (weights " + options().weights + ")");
+}
+
 std::string machine_summary() {
     const Machine& m = machine();
     char buf[1024];
@@ -302,7 +306,7 @@ std::string machine_summary() {
                   "system: %s, %d cores (cpu flags: %s), %.1f GiB; build: %s, %s, engine ISA %s, commit %s\n"
                   "cpu peaks measured (register-only loops on every encoder thread): fp32 FMA %.0f GFLOP/s, bf16 %s, "
                   "int8 %.0f GOPS (%s)\n"
-                  "gpu: %s\nmodel: %s (random weights, seed 0), cpu %s, cpu threads %d, benchmark samples %s%s",
+                  "gpu: %s\nmodel: %s, cpu %s, cpu threads %d, benchmark samples %s%s",
                   m.cpu.c_str(), m.cores, m.cpu_flags.c_str(), m.memory_gb, m.compiler.c_str(), m.build_type.c_str(),
                   m.isa.c_str(), (m.commit + (m.dirty == 1 ? " with uncommitted changes" : "")).c_str(),
                   cpu_fma_peak_gflops(),
@@ -313,7 +317,7 @@ std::string machine_summary() {
                                    ", cuBLAS " + m.gpu.cublas)
                                       .c_str()
                                 : ("none (" + m.gpu.reason + ")").c_str(),
-                  options().model.c_str(), options().cpu_precision.c_str(), options().threads > 0 ? options().threads : m.cores,
+                  model_description().c_str(), options().cpu_precision.c_str(), options().threads > 0 ? options().threads : m.cores,
                   options().samples > 0 ? std::to_string(options().samples).c_str() : "per-case defaults",
                   options().strict ? ", strict" : "");
     return buf;
@@ -362,7 +366,7 @@ void write_json(const std::string& path, const std::string& filter) {
       << "  \"datetime\": " << jstr(m.date) << ",\n"
       << "  \"version\": " << jstr(std::string("eegpt bench_eegpt, ") + EEGPT_BENCH_CATCH_VERSION) << ",\n"
       << "  \"config\": {\n"
-      << "    \"model\": " << jstr(options().model + " (random weights, seed 0)") << ",\n"
+      << "    \"model\": " << jstr(model_description()) << ",\n"
       << "    \"cpu_precision\": " << jstr(options().cpu_precision) << ",\n"
       << "    \"cpu_threads\": " << (options().threads > 0 ? options().threads : m.cores) << ",\n"
       << "    \"benchmark_samples\": " << options().samples << ",\n"

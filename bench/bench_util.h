@@ -19,6 +19,7 @@ struct Options {
     int threads = 0;      // CPU encoder threads (0: all cores)
     int samples = 0;      // --benchmark-samples given by the user (0: each case's default)
     std::string model = "large";
+    std::string weights;  // --weights: an HDF5 weight file of that configuration instead of its random weights
     std::string cpu_precision = "fp32";  // of the CPU encoder: fp32 or bf16
     std::string json_path = "benchmark_results/benchmark_results.json";
     std::string python = EEGPT_BENCH_PYTHON;
@@ -26,6 +27,8 @@ struct Options {
     std::string data_dir = EEGPT_BENCH_DATA_DIR;  // the real recordings (CMake's EEGPT_DATA_DIR)
 };
 Options& options();
+// "large (random weights, seed 0)" or "large (weights FILE)": what the cases run, for the report.
+std::string model_description();
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 

@@ -24,9 +24,14 @@
 
 namespace bench {
 
+std::shared_ptr<const eegpt::ModelWeights> load_model_weights() {
+    return std::make_shared<const eegpt::ModelWeights>(options().weights.empty()
+                                                           ? eegpt::random_weights(eegpt::named_config(options().model), 0)
+                                                           : eegpt::load_weights(options().weights));
+}
+
 std::shared_ptr<const eegpt::ModelWeights> model_weights() {
-    static const auto weights =
-        std::make_shared<const eegpt::ModelWeights>(eegpt::random_weights(eegpt::named_config(options().model), 0));
+    static const auto weights = load_model_weights();
     return weights;
 }
 
@@ -200,10 +205,9 @@ int memory_probe(const std::string& mode, const std::string& device, const std::
     double gpu_bytes = -1;
     try {
         const eegpt::EncoderOptions opts{eegpt::parse_device(device), eegpt::Precision::fp32, options().threads, ""};
-        // As a program would: load (here: generate) the weights and hand them to the engine, which
+        // As a program would: load (or generate) the weights and hand them to the engine, which
         // keeps them (shared, not copied).
-        const auto weights =
-            std::make_shared<const eegpt::ModelWeights>(eegpt::random_weights(eegpt::named_config(options().model), 0));
+        const auto weights = load_model_weights();
         std::unique_ptr<eegpt::Encoder> encoder = eegpt::make_encoder(weights, opts);
         if (mode == "window") {
             const int C = kRecordingChannels;

@@ -1,5 +1,5 @@
-// What the cases run: the model (random weights of the configuration named by --model, seed 0,
-// built once), the encoders, synthetic inputs, and the recording pipeline of `eegpt embed` on EDF
+// What the cases run: the model (random weights of the configuration named by --model, seed 0, or
+// the file --weights names; built once), the encoders, synthetic inputs, and the recording pipeline of `eegpt embed` on EDF
 // files (EDF read, channel mapping, resampling, 4 s windows at 2 s stride, batches, encoder, HDF5 out).
 #pragma once
 #include <memory>
@@ -13,6 +13,8 @@
 namespace bench {
 
 std::shared_ptr<const eegpt::ModelWeights> model_weights();
+// A fresh copy of them (the memory probe's, as a program would load them).
+std::shared_ptr<const eegpt::ModelWeights> load_model_weights();
 // The CPU encoder (built once). The CUDA encoder, or nullptr with `why` set when this build has no
 // CUDA backend or no device is present (make_encoder throws eegpt::Error then).
 eegpt::Encoder& cpu_encoder();

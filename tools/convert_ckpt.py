@@ -2,7 +2,7 @@
 """Convert an EEGPT checkpoint to the engine's HDF5 weight file (docs/weight-format.md).
 
   convert_ckpt.py CKPT OUT.h5 [--prefix target_encoder.] [--num-heads H]
-  convert_ckpt.py --random-init CONFIGNAME --seed S OUT.h5
+  convert_ckpt.py --random-init CONFIGNAME --seed S [--normal] OUT.h5
   convert_ckpt.py BRAINDECODE.pt OUT.h5 --config config.json | --patch-stride 64
 
 A braindecode `EEGPT` (its state_dict has the buffer `chans_id` or a `final_layer`) keeps the
@@ -19,6 +19,12 @@ CKPT is a PyTorch Lightning checkpoint (state dict under `state_dict`), a TUAB/T
 checkpoint ({"model": ...}, or DeepSpeed's {"module": ...}: their encoder is fine-tuned, so convert
 it from there, not from the pretrained file) or a plain state_dict. The linear-probe scripts for
 KaggleERN and PhysioP300 use patch stride 32: convert their encoder with --patch-stride 32.
+--random-init writes the engine's untrained stand-in (docs/weight-format.md's definition: weights
+uniform, sd 0.02). With --normal its weights (the matrices, the patch embedding, the channel
+embedding, the summary tokens) are drawn normal instead, sd 0.02 as the official code initialises
+them (its truncation at +-2 never bites at that sd), from numpy's PCG64 seeded by the seed and the
+tensor's name; norms and biases as without it. Trained weights stay near normal or heavier-tailed,
+and int8's speed and error depend on that (docs/cpu.md): the stand-in to bench int8 on.
 Errors: one line "convert_ckpt: error: ..." on stderr, exit code 1, and no output file.
 """
 import argparse
@@ -206,11 +212,17 @@ def convert(ckpt_path, out_path, prefix="target_encoder.", num_heads=None, confi
     return config
 
 
-def random_init(name, seed, out_path):
+def random_init(name, seed, out_path, normal=False):
     config = fmt.named_config(name)
-    prov = dict(trained=0, random_seed=seed, source_checkpoint="random-init:" + name,
+    prov = dict(trained=0, random_seed=seed, source_checkpoint=("random-init-normal:" if normal else "random-init:") + name,
                 source_sha256="", source_prefix="", converter_version=CONVERTER_VERSION)
-    fmt.write_weights(out_path, fmt.random_init(config, seed), config, prov)
+    sd = fmt.random_init(config, seed)
+    if normal:
+        for key, value in sd.items():
+            if fmt.init_kind(key) == "weight":
+                rng = np.random.default_rng([int(seed) & 0xFFFFFFFFFFFFFFFF, fmt.fnv1a64(key)])
+                sd[key] = (rng.standard_normal(value.shape) * 0.02).astype(np.float32)
+    fmt.write_weights(out_path, sd, config, prov)
     return config
 
 
@@ -226,17 +238,20 @@ def main(argv=None):
     ap.add_argument("--num-heads", type=int)
     ap.add_argument("--random-init", metavar="CONFIGNAME")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--normal", action="store_true", help="with --random-init: weights normal, sd 0.02 (above)")
     ap.add_argument("--config", metavar="CONFIG.json", help="braindecode's config.json (its patch_stride)")
     ap.add_argument("--patch-stride", type=int, help="the model's patch stride (braindecode EEGPT)")
     try:
         a = ap.parse_args(argv)
+        if a.normal and not a.random_init:
+            raise Fail("--normal goes with --random-init")
         if len(a.paths) != (1 if a.random_init else 2):
             raise Fail("--random-init takes one path, OUT.h5" if a.random_init else "expected CKPT OUT.h5")
         out = a.paths[-1]
         if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
             raise Fail("output directory does not exist: %s" % os.path.dirname(os.path.abspath(out)))
         if a.random_init:
-            config = random_init(a.random_init, a.seed, out)
+            config = random_init(a.random_init, a.seed, out, a.normal)
         else:
             config = convert(a.paths[0], out, a.prefix, a.num_heads, a.config, a.patch_stride)
     except (Fail, ValueError, OSError) as e:

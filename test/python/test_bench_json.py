@@ -263,6 +263,22 @@ def test_bad_model_is_one_line(tmp_path):
     assert p.stderr.count("\n") == 1 and "unknown model configuration 'nope'" in p.stderr
 
 
+def test_weights_file_replaces_the_random_model(tmp_path):
+    """--weights FILE: the cases run that file (its configuration names the model), the report says
+    so; a file that cannot be read, or that contradicts --model, is one line and exit 2."""
+    weights = tmp_path / "normal.h5"
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "convert_ckpt.py"), "--random-init", "tiny1", "--normal",
+                    str(weights)], check=True, capture_output=True)
+    doc, p = bench(tmp_path, "single window cpu 19ch 1024", "--benchmark-samples", "1", "--weights", str(weights), model=[])
+    assert doc["config"]["model"] == "tiny1 (weights %s)" % weights
+    assert "model: tiny1 (weights %s)" % weights in p.stdout
+    for args, needle in ((["--weights", str(tmp_path / "none.h5")], "none.h5"),
+                         (["--weights", str(weights), "--model", "large"], "is the tiny1 configuration, not large")):
+        p = subprocess.run([BIN, "[quick]", *args], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and p.stdout == "", p.stdout
+        assert p.stderr.count("\n") == 1 and p.stderr.startswith("bench_eegpt: --weights: ") and needle in p.stderr, p.stderr
+
+
 # ---- the runner, baselines, make
 
 def test_runner_quick_verbose_save_and_compare(tmp_path):

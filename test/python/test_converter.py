@@ -168,6 +168,37 @@ def test_random_init_cli(tmp_path):
         == (0, 0, "random-init:tiny2", "", "")
 
 
+def test_random_init_normal(tmp_path):
+    """--normal: the weights normal, sd 0.02, deterministic in the seed; norms and biases as
+    --random-init's; told apart in the provenance; and only with --random-init."""
+    cfg = fmt.named_config("tiny2")
+    ref_sd = fmt.random_init(cfg, 3)
+    files = []
+    for name in ("a.h5", "b.h5"):
+        files.append(tmp_path / name)
+        r = run_converter("--random-init", "tiny2", "--seed", "3", "--normal", files[-1])
+        assert r.returncode == 0, r.stderr
+    _, sd = fmt.read_weights(files[0])
+    _, again = fmt.read_weights(files[1])
+    assert all(sd[k].tobytes() == again[k].tobytes() for k in sd)
+    for k in ref_sd:
+        if fmt.init_kind(k) == "weight":
+            assert sd[k].dtype == np.float32 and sd[k].shape == ref_sd[k].shape
+            assert sd[k].tobytes() != ref_sd[k].tobytes(), k
+        else:
+            assert sd[k].tobytes() == ref_sd[k].tobytes(), k
+    fc1 = sd["blocks.0.mlp.fc1.weight"].astype(np.float64)
+    assert abs(fc1.std() - 0.02) < 0.001
+    # Normal, not uniform: tails past the uniform's bound (0.0346) and a kurtosis near 3, not 1.8.
+    assert np.abs(fc1).max() > 0.05
+    assert abs(((fc1 - fc1.mean()) ** 4).mean() / fc1.var() ** 2 - 3.0) < 0.2
+    assert fmt.read_attrs(files[0])["source_checkpoint"] == "random-init-normal:tiny2"
+    r = run_converter("--random-init", "tiny2", "--seed", "4", "--normal", tmp_path / "c.h5")
+    assert fmt.read_weights(tmp_path / "c.h5")[1]["blocks.0.mlp.fc1.weight"].tobytes() != sd["blocks.0.mlp.fc1.weight"].tobytes()
+    r = run_converter("--normal", tmp_path / "x.ckpt", tmp_path / "d.h5")
+    assert r.returncode == 1 and one_line_error(r.stderr) and "--normal goes with --random-init" in r.stderr
+
+
 def _del(key):
     return lambda sd: sd.pop(key)
 

@@ -67,7 +67,7 @@ CpuEncoder::PackedLinear CpuEncoder::pack_linear(const float* weight, const floa
     layer.bias = bias;
     if (int8) {
         layer.precision = Precision::int8;
-        layer.int8 = cpu::pack_int8(weight, out, in, int8_kernel_.max_q);
+        layer.int8 = cpu::pack_int8(weight, out, in, int8_kernel_.max_q, int8_kernel_.tile_pairs != nullptr);
     } else if (precision_ == Precision::bf16) {
         layer.precision = Precision::bf16;
         layer.bf16 = cpu::pack_bf16(weight, out, in);
@@ -129,7 +129,18 @@ std::string CpuEncoder::int8_kernel() const {
     if (precision_ != Precision::int8) return "";
     if (int8_kernel_.tile != cpu::int8_tile(ops_).tile)  // one given by the caller (tests: the emulation)
         return "given, " + std::to_string(int8_kernel_.max_q == 63 ? 7 : 8) + "-bit weights";
-    return cpu::int8_kernel_name(ops_);
+    // Which panels the pair kernel got (cpu/int8.h): trained weights nearly all, uniform ones none.
+    size_t panels = 0, paired = 0;
+    for (const PackedBlock& b : packed_)
+        for (const PackedLinear* l : {&b.qkv, &b.q, &b.kv, &b.proj, &b.fc1, &b.fc2})
+            if (l->precision == Precision::int8) {
+                panels += l->int8.pairs.size();
+                paired += static_cast<size_t>(std::count(l->int8.pairs.begin(), l->int8.pairs.end(), 1));
+            }
+    std::string name = cpu::int8_kernel_name(ops_);
+    if (int8_kernel_.tile_pairs)
+        name += ", pairs summed in 16 bits on " + std::to_string(paired) + " of " + std::to_string(panels) + " panels";
+    return name;
 }
 
 void CpuEncoder::encode(const float* x, int batch, int channels, int samples, const int* channel_ids, float* out) {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "encoder/error.h"
 
@@ -26,10 +27,52 @@ int block_rows_for(int quads) {
     return static_cast<int>(std::max<size_t>(kInt8TileRows, std::min<size_t>(kMaxBlockRows, rows)));
 }
 
+// One output channel's quantization at range Q: q = round(w / s) within [-Q, Q], s = amax / Q.
+// Returns sum_k (w_k - s q_k)^2.
+double round_channel(const float* w, int in, float amax, int max_q, float& s, int* q) {
+    s = amax > 0.0f ? amax / static_cast<float>(max_q) : 1.0f;  // an all-zero row: any scale, all q = 0
+    double error = 0.0;
+    for (int k = 0; k < in; ++k) {
+        q[k] = clamp_int(static_cast<int>(std::nearbyint(w[k] / s)), -max_q, max_q);
+        const double e = static_cast<double>(w[k]) - static_cast<double>(s) * q[k];
+        error += e * e;
+    }
+    return error;
+}
+
+// Brings every lane group of q (cpu/int8.h) within kPairBound, lowering magnitudes one unit at a
+// time where q_k is furthest beyond w_k / s. Returns whether any group had to change.
+bool bound_groups(const float* w, int in, float s, int* q) {
+    bool changed = false;
+    for (int k8 = 0; k8 + 4 < in; k8 += 8)  // quads 2i and 2i + 1 both present
+        for (int half = 0; half < 2; ++half) {
+            int members[4], n = 0;
+            for (int k : {k8 + 2 * half, k8 + 2 * half + 1, k8 + 4 + 2 * half, k8 + 5 + 2 * half})
+                if (k < in) members[n++] = k;
+            for (int sign : {1, -1})
+                for (;;) {
+                    int part = 0, pick = -1;
+                    double excess = 0.0;
+                    for (int i = 0; i < n; ++i) {
+                        const int k = members[i];
+                        if (sign * q[k] <= 0) continue;
+                        part += sign * q[k];
+                        const double e = sign * (q[k] - static_cast<double>(w[k]) / s);
+                        if (pick < 0 || e > excess) pick = k, excess = e;
+                    }
+                    if (part <= kPairBound) break;
+                    q[pick] -= sign;
+                    changed = true;
+                }
+        }
+    return changed;
+}
+
 }  // namespace
 
-Int8Matrix pack_int8(const float* w, int out, int in, int max_q) {
+Int8Matrix pack_int8(const float* w, int out, int in, int max_q, bool pairs) {
     if (max_q != 127 && max_q != 63) throw Error("internal error: int8 weights are packed over [-127, 127] or [-63, 63]");
+    if (pairs && max_q != 63) throw Error("internal error: int8 lane groups are bounded for the 7-bit range only");
     Int8Matrix m;
     m.max_q = max_q;
     m.out = out;
@@ -40,21 +83,66 @@ Int8Matrix pack_int8(const float* w, int out, int in, int max_q) {
     m.words.assign(cols * m.quads, 0u);
     m.scale.assign(cols, 0.0f);
     m.column_sum.assign(cols, 0);
-    for (int j = 0; j < out; ++j) {
-        const float* wj = w + static_cast<size_t>(j) * in;
-        float amax = 0.0f;
-        for (int k = 0; k < in; ++k) amax = std::max(amax, std::fabs(wj[k]));
-        const float s = amax > 0.0f ? amax / static_cast<float>(max_q) : 1.0f;  // an all-zero row: any scale, all q = 0
-        uint32_t* panel = m.words.data() + static_cast<size_t>(j / kInt8TileCols) * m.quads * kInt8TileCols;
-        int32_t sum = 0;
-        for (int k = 0; k < in; ++k) {
-            const int q = clamp_int(static_cast<int>(std::nearbyint(wj[k] / s)), -max_q, max_q);
-            sum += q;
-            uint32_t& word = panel[static_cast<size_t>(k / 4) * kInt8TileCols + j % kInt8TileCols];
-            word |= static_cast<uint32_t>(static_cast<uint8_t>(static_cast<int8_t>(q))) << (8 * (k % 4));
+    m.pairs.assign(static_cast<size_t>(m.panels), 0);
+    // A panel's channels at a time: their plain rounding, then, with pairs, their bounded one.
+    std::vector<int> plain(static_cast<size_t>(kInt8TileCols) * in), bounded(plain.size()), trial(static_cast<size_t>(in));
+    float plain_scale[kInt8TileCols], bounded_scale[kInt8TileCols], amax[kInt8TileCols];
+    double plain_error[kInt8TileCols];
+    for (int c = 0; c < m.panels; ++c) {
+        const int c0 = c * kInt8TileCols, n = std::min(kInt8TileCols, out - c0);
+        double panel_error = 0.0;
+        for (int i = 0; i < n; ++i) {
+            const float* wj = w + static_cast<size_t>(c0 + i) * in;
+            amax[i] = 0.0f;
+            for (int k = 0; k < in; ++k) amax[i] = std::max(amax[i], std::fabs(wj[k]));
+            plain_error[i] = round_channel(wj, in, amax[i], max_q, plain_scale[i], plain.data() + static_cast<size_t>(i) * in);
+            panel_error += plain_error[i];
         }
-        m.scale[static_cast<size_t>(j)] = s;
-        m.column_sum[static_cast<size_t>(j)] = sum;
+        // The bounded channels may add (kPairError - 1) of the panel's error; past that the panel
+        // stays plain, found as soon as the channels so far have spent it (uniform weights: the first
+        // few), and a range Q' is tried only while its rounding alone is below the best so far.
+        bool bounded_panel = pairs;
+        double spent = 0.0;
+        const double budget = (kPairError - 1.0) * panel_error;
+        for (int i = 0; i < n && bounded_panel; ++i) {
+            const float* wj = w + static_cast<size_t>(c0 + i) * in;
+            int* qb = bounded.data() + static_cast<size_t>(i) * in;
+            std::copy(plain.begin() + static_cast<std::ptrdiff_t>(i) * in,
+                      plain.begin() + static_cast<std::ptrdiff_t>(i + 1) * in, qb);
+            bounded_scale[i] = plain_scale[i];
+            if (!bound_groups(wj, in, plain_scale[i], qb)) continue;  // within the bound as rounded
+            double best = std::numeric_limits<double>::infinity();
+            for (int q_range = max_q; q_range >= 48; --q_range) {
+                float s;
+                if (round_channel(wj, in, amax[i], q_range, s, trial.data()) >= best) continue;
+                bound_groups(wj, in, s, trial.data());
+                double error = 0.0;
+                for (int k = 0; k < in; ++k) {
+                    const double d = static_cast<double>(wj[k]) - static_cast<double>(s) * trial[static_cast<size_t>(k)];
+                    error += d * d;
+                }
+                if (error < best) {
+                    best = error;
+                    bounded_scale[i] = s;
+                    std::copy(trial.begin(), trial.end(), qb);
+                }
+            }
+            spent += best - plain_error[i];
+            bounded_panel = spent <= budget;
+        }
+        m.pairs[static_cast<size_t>(c)] = bounded_panel ? 1 : 0;
+        uint32_t* panel = m.words.data() + static_cast<size_t>(c) * m.quads * kInt8TileCols;
+        for (int i = 0; i < n; ++i) {
+            const int* q = (bounded_panel ? bounded.data() : plain.data()) + static_cast<size_t>(i) * in;
+            int32_t sum = 0;
+            for (int k = 0; k < in; ++k) {
+                sum += q[k];
+                uint32_t& word = panel[static_cast<size_t>(k / 4) * kInt8TileCols + i];
+                word |= static_cast<uint32_t>(static_cast<uint8_t>(static_cast<int8_t>(q[k]))) << (8 * (k % 4));
+            }
+            m.scale[static_cast<size_t>(c0 + i)] = bounded_panel ? bounded_scale[i] : plain_scale[i];
+            m.column_sum[static_cast<size_t>(c0 + i)] = sum;
+        }
     }
     return m;
 }
@@ -127,6 +215,7 @@ void linear_int8(const Int8Kernel& kernel, const float* x, int x_stride, int row
             const int c0 = c * kInt8TileCols, cols = std::min(kInt8TileCols, w.out - c0);
             const float* ws = w.scale.data() + c0;
             const int32_t* wsum = w.column_sum.data() + c0;
+            const Int8TileFunction tile = kernel.tile_pairs && w.pairs[static_cast<size_t>(c)] ? kernel.tile_pairs : kernel.tile;
             for (int t = 0; t < tiles; ++t) {
                 const int tile_rows = std::min(kInt8TileRows, block_rows - t * kInt8TileRows);
                 float* yt = y + static_cast<size_t>(r0 + t * kInt8TileRows) * y_stride + c0;
@@ -140,7 +229,7 @@ void linear_int8(const Int8Kernel& kernel, const float* x, int x_stride, int row
                     __builtin_prefetch(yr + 16, 1);
                     __builtin_prefetch(yr + cols - 1, 1);  // three lines where y is not aligned
                 }
-                kernel.tile(scratch + static_cast<size_t>(t) * tile_words, w.panel(c), w.quads, tile_rows, acc);
+                tile(scratch + static_cast<size_t>(t) * tile_words, w.panel(c), w.quads, tile_rows, acc);
                 // The epilogue: zero point, dequantization, bias, residual; the same for every kernel.
                 kernel.dequantize(acc, tile_rows, cols, row_zero + t * kInt8TileRows, row_scale + t * kInt8TileRows,
                                   ws, wsum, b ? b + c0 : nullptr, yt, y_stride, accumulate);
