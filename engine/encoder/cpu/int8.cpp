@@ -27,17 +27,22 @@ int block_rows_for(int quads) {
     return static_cast<int>(std::max<size_t>(kInt8TileRows, std::min<size_t>(kMaxBlockRows, rows)));
 }
 
-// One output channel's quantization at range Q: q = round(w / s) within [-Q, Q], s = amax / Q.
-// Returns sum_k (w_k - s q_k)^2.
-double round_channel(const float* w, int in, float amax, int max_q, float& s, int* q) {
-    s = amax > 0.0f ? amax / static_cast<float>(max_q) : 1.0f;  // an all-zero row: any scale, all q = 0
+// sum_k (w_k - s q_k)^2: how far a channel's quantization is from its weights.
+double squared_error(const float* w, int in, float s, const int* q) {
     double error = 0.0;
     for (int k = 0; k < in; ++k) {
-        q[k] = clamp_int(static_cast<int>(std::nearbyint(w[k] / s)), -max_q, max_q);
         const double e = static_cast<double>(w[k]) - static_cast<double>(s) * q[k];
         error += e * e;
     }
     return error;
+}
+
+// One output channel's quantization at range Q: q = round(w / s) within [-Q, Q], s = amax / Q.
+// Returns its squared error.
+double round_channel(const float* w, int in, float amax, int max_q, float& s, int* q) {
+    s = amax > 0.0f ? amax / static_cast<float>(max_q) : 1.0f;  // an all-zero row: any scale, all q = 0
+    for (int k = 0; k < in; ++k) q[k] = clamp_int(static_cast<int>(std::nearbyint(w[k] / s)), -max_q, max_q);
+    return squared_error(w, in, s, q);
 }
 
 // Brings every lane group of q (cpu/int8.h) within kPairBound, lowering magnitudes one unit at a
@@ -116,11 +121,7 @@ Int8Matrix pack_int8(const float* w, int out, int in, int max_q, bool pairs) {
                 float s;
                 if (round_channel(wj, in, amax[i], q_range, s, trial.data()) >= best) continue;
                 bound_groups(wj, in, s, trial.data());
-                double error = 0.0;
-                for (int k = 0; k < in; ++k) {
-                    const double d = static_cast<double>(wj[k]) - static_cast<double>(s) * trial[static_cast<size_t>(k)];
-                    error += d * d;
-                }
+                const double error = squared_error(wj, in, s, trial.data());
                 if (error < best) {
                     best = error;
                     bounded_scale[i] = s;
