@@ -116,8 +116,8 @@ Int8Matrix pack_int8(const float* w, int out, int in, int max_q, bool pairs) {
                       plain.begin() + static_cast<std::ptrdiff_t>(i + 1) * in, qb);
             bounded_scale[i] = plain_scale[i];
             if (!bound_groups(wj, in, plain_scale[i], qb)) continue;  // within the bound as rounded
-            double best = std::numeric_limits<double>::infinity();
-            for (int q_range = max_q; q_range >= 48; --q_range) {
+            double best = squared_error(wj, in, plain_scale[i], qb);  // Q' = 63, bounded
+            for (int q_range = max_q - 1; q_range >= 48; --q_range) {
                 float s;
                 if (round_channel(wj, in, amax[i], q_range, s, trial.data()) >= best) continue;
                 bound_groups(wj, in, s, trial.data());

@@ -379,6 +379,20 @@ static_assert(kInt8TileRows == 12 && kInt8TileCols == 32, "the sub-tiles below d
 // VPADDD accumulates (wrapping like VPDPBUSD). Sub-tiles of 4 rows x 16 columns: 8 accumulators, 2
 // weight registers, the ones, an activation broadcast and the products, of 16 registers (6 rows
 // spill).
+// One quad of 4 rows (ap: their words, a tile's stride apart by quad) into the 4 x 16 sub-tile's
+// accumulators, from 16 columns' weight words at bp: VPMADDUBSW, VPMADDWD by ones, VPADDD.
+__attribute__((always_inline)) inline void maddubs_quad(const uint32_t* ap, const uint32_t* bp, __m256i ones,
+                                                        __m256i (&c)[4][2]) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 8));
+#pragma GCC unroll 16
+    for (int r = 0; r < 4; ++r) {
+        const __m256i av = _mm256_set1_epi32(static_cast<int>(ap[r]));
+        c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones));
+        c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones));
+    }
+}
+
 void int8_tile_maddubs(const uint32_t* a, const uint32_t* b, int quads, int rows, int32_t* acc) {
     constexpr int kRows = 4, kCols = 16;
     const __m256i ones = _mm256_set1_epi16(1);
@@ -387,18 +401,9 @@ void int8_tile_maddubs(const uint32_t* a, const uint32_t* b, int quads, int rows
             __m256i c[kRows][2];
 #pragma GCC unroll 16
             for (int r = 0; r < kRows; ++r) c[r][0] = c[r][1] = _mm256_setzero_si256();
-            for (int p = 0; p < quads; ++p) {
-                const uint32_t* bp = b + static_cast<size_t>(p) * kInt8TileCols + c0;
-                const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
-                const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 8));
-                const uint32_t* ap = a + static_cast<size_t>(p) * kInt8TileRows + r0;
-#pragma GCC unroll 16
-                for (int r = 0; r < kRows; ++r) {
-                    const __m256i av = _mm256_set1_epi32(static_cast<int>(ap[r]));
-                    c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w0), ones));
-                    c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(av, w1), ones));
-                }
-            }
+            for (int p = 0; p < quads; ++p)
+                maddubs_quad(a + static_cast<size_t>(p) * kInt8TileRows + r0, b + static_cast<size_t>(p) * kInt8TileCols + c0,
+                             ones, c);
 #pragma GCC unroll 16
             for (int r = 0; r < kRows; ++r) {
                 int32_t* o = acc + (r0 + r) * kInt8TileCols + c0;
@@ -414,7 +419,7 @@ void int8_tile_maddubs(const uint32_t* a, const uint32_t* b, int quads, int rows
 // two pipes VPMADDUBSW and VPMADDWD share) per 64 products instead of 2: 240-246 GOPS a core
 // against 192-195 on the 2-core Zen 3 (hot tiles). K in chunks of 128 quads (16 KB of the panel)
 // so that fc2's 64 KB panel is read from L1, not L2 (209 GOPS unchunked at K = 2048); a lone last
-// quad (odd quad count) is summed as int8_tile_maddubs does.
+// quad (odd quad count) is summed as int8_tile_maddubs sums each (maddubs_quad).
 void int8_tile_maddubs_pairs(const uint32_t* a, const uint32_t* b, int quads, int rows, int32_t* acc) {
     constexpr int kRows = 4, kCols = 16, kChunk = 128;  // kChunk even: pairs stay (2i, 2i + 1)
     const __m256i ones = _mm256_set1_epi16(1);
@@ -448,18 +453,9 @@ void int8_tile_maddubs_pairs(const uint32_t* a, const uint32_t* b, int quads, in
                         c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(s1, ones));
                     }
                 }
-                if (p < p1) {  // the lone last quad
-                    const uint32_t* bp = b + static_cast<size_t>(p) * kInt8TileCols + c0;
-                    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp));
-                    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + 8));
-                    const uint32_t* ap = a + static_cast<size_t>(p) * kInt8TileRows + r0;
-#pragma GCC unroll 16
-                    for (int r = 0; r < kRows; ++r) {
-                        const __m256i x = _mm256_set1_epi32(static_cast<int>(ap[r]));
-                        c[r][0] = _mm256_add_epi32(c[r][0], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w0), ones));
-                        c[r][1] = _mm256_add_epi32(c[r][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w1), ones));
-                    }
-                }
+                if (p < p1)  // the lone last quad
+                    maddubs_quad(a + static_cast<size_t>(p) * kInt8TileRows + r0,
+                                 b + static_cast<size_t>(p) * kInt8TileCols + c0, ones, c);
 #pragma GCC unroll 16
                 for (int r = 0; r < kRows; ++r) {
                     auto* at = reinterpret_cast<__m256i*>(o + r * kInt8TileCols);
