@@ -536,6 +536,41 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime (fp32, quantize_
         enc.encode(inputs[i].data(), c.batch, c.channels, c.samples, ids.data(), outputs[i].data());
         send("done");
     };
+    // Under --precision int8, each quantized peer's speed and fidelity against ours, judged (targets.h).
+    const bool int8 = enc.precision() == eegpt::Precision::int8;
+    auto judge_int8_peer = [&](const std::string& peer, const Case& c, const Stats& p, double ratio,
+                               std::map<std::string, std::string>& kv) {
+        const std::string name = "peer " + peer + " cpu " + shape(c.channels, c.samples) + " x" + std::to_string(c.batch);
+        Result speed;
+        speed.name = name + " speed";
+        speed.category = "comparison";
+        speed.better = "";  // the peer's time: not a regression figure of ours
+        speed.stats = p;  // the peer's samples, as it timed them
+        speed.target = &kInt8OverQuantizedPeer;
+        speed.target_figure = ratio;
+        char text[200];
+        std::snprintf(text, sizeof text, " (the peer's calls): ours %.2fx faster", ratio);
+        speed.detail = text;
+        finish(speed);
+        const double ours_err = std::atof(kv["ours_rel_err_vs_fp32"].c_str()),
+                     peer_err = std::atof(kv["rel_err_vs_fp32"].c_str()),
+                     ours_cos = std::atof(kv["ours_min_cosine_vs_fp32"].c_str()),
+                     peer_cos = std::atof(kv["min_cosine_vs_fp32"].c_str());
+        const double err_ratio = ours_err / peer_err, cos_ratio = (1 - ours_cos) / (1 - peer_cos);
+        Result fidelity = speed;
+        fidelity.name = name + " fidelity";
+        fidelity.target = &kInt8ErrorToQuantizedPeer;
+        // NaN (a figure missing or not finite) is NOT MEASURED, never PASS.
+        fidelity.target_figure = std::isfinite(err_ratio) && std::isfinite(cos_ratio) ? std::max(err_ratio, cos_ratio)
+                                                                                      : std::nan("");
+        std::snprintf(text, sizeof text,
+                      " (the peer's calls, as above); against the fp32 reference: relative error ours %.3g / "
+                      "the peer's %.3g = %.2fx, 1 - min window cosine "
+                      "ours %.3g / the peer's %.3g = %.2fx",
+                      ours_err, peer_err, err_ratio, 1 - ours_cos, 1 - peer_cos, cos_ratio);
+        fidelity.detail = text;
+        finish(fidelity);
+    };
     const std::string out = run_command_talking(cmd, take_turn, &status);
     std::filesystem::remove_all(dir);
     bool any = false;
@@ -561,12 +596,9 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime (fp32, quantize_
         Stats p;
         std::istringstream ms(kv["samples_ms"]);
         std::string v;
-        double sum = 0;
-        while (std::getline(ms, v, ',')) {
-            p.samples.push_back(std::atof(v.c_str()) / 1e3);
-            sum += p.samples.back();
-        }
+        while (std::getline(ms, v, ',')) p.samples.push_back(std::atof(v.c_str()) / 1e3);
         if (p.samples.empty()) continue;
+        p.analysed = false;  // the peer's own samples: plain mean and sd, no Catch2 estimates
         fill_order_statistics(p);
         // Against our calls taken in turns with the peer's where there are some (--pace: the peer's
         // ours_samples_ms), else against our benchmark of this case.
@@ -577,7 +609,7 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime (fp32, quantize_
         for (double t : own) own_sum += t;
         const bool paced = !own.empty();
         const double own_mean = paced ? own_sum / static_cast<double>(own.size()) : ours.at(i).stats.mean;
-        const double mean = sum / static_cast<double>(p.samples.size()), ratio = mean / own_mean;
+        const double mean = p.mean, ratio = mean / own_mean;
         // Fidelity against the fp32 reference (PyTorch's), the peer's and ours, from the same run: what
         // a quantized peer (onnxruntime-int8) is judged by beside --precision int8.
         const bool int8_peer = peer.find("int8") != std::string::npos;
@@ -612,6 +644,11 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime (fp32, quantize_
         }
         ours[i].add_text("peer_" + peer + "_version", kv["version"]);
         ours[i].add_text("peer_" + peer + "_cpu_code", kv["level"]);
+        if (int8_peer && int8) judge_int8_peer(peer, c, p, ratio, kv);
+    }
+    for (size_t i = 0; int8 && i < ours.size(); ++i) {
+        ours[i].target = cases[i].batch == 1 ? &kInt8WindowCpu : &kInt8BatchCpu;
+        ours[i].target_figure = ours[i].stats.mean * 1e3 / cases[i].batch;
     }
     for (Result& r : ours) finish(r);
     if (!any)

@@ -105,17 +105,17 @@ void fill_order_statistics(Stats& s) {
     s.q1 = quantile(v, 0.25);
     s.q3 = quantile(v, 0.75);
     s.iqr = s.q3 - s.q1;
+    if (!s.analysed) {  // no estimates from Catch2: the plain mean and sample standard deviation
+        double sum = 0, ss = 0;
+        for (double x : s.samples) sum += x;
+        s.mean = sum / static_cast<double>(s.samples.size());
+        for (double x : s.samples) ss += (x - s.mean) * (x - s.mean);
+        s.stddev = s.samples.size() > 1 ? std::sqrt(ss / static_cast<double>(s.samples.size() - 1)) : 0.0;
+    }
 }
 
 void record_benchmark(Stats s, const std::string& name) {
     fill_order_statistics(s);
-    if (!s.analysed && !s.samples.empty()) {
-        double sum = 0, ss = 0;
-        for (double v : s.samples) sum += v;
-        s.mean = sum / static_cast<double>(s.samples.size());
-        for (double v : s.samples) ss += (v - s.mean) * (v - s.mean);
-        s.stddev = s.samples.size() > 1 ? std::sqrt(ss / static_cast<double>(s.samples.size() - 1)) : 0.0;
-    }
     auto& m = measurements();
     auto it = std::find_if(m.begin(), m.end(), [&](const auto& x) { return x.first == name; });
     if (it != m.end())

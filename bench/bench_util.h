@@ -52,7 +52,8 @@ void record_benchmark(Stats stats, const std::string& name);
 // The statistics of the BENCHMARK of that name run by this process, or nullptr when it did not run
 // (e.g. --skip-benchmarks, or it failed).
 const Stats* measured(const std::string& name);
-// Minimum, maximum, median and quartiles (linear interpolation, as numpy and pytest-benchmark) of samples.
+// Minimum, maximum, median and quartiles (linear interpolation, as numpy and pytest-benchmark) of samples;
+// where Catch2 did not analyse them (analysed false), their mean and sample standard deviation too.
 void fill_order_statistics(Stats& s);
 
 // A figure other than a time that the regression comparison follows (peak memory): its median and range.

@@ -63,6 +63,16 @@ def large_weights(session_tmp):
     return out
 
 
+@pytest.fixture(scope="session")
+def large_normal_weights(session_tmp):
+    """Random-init large (seed 0) with normal weights (--normal, the official initialisation's sd),
+    made once per session through the converter CLI."""
+    out = os.path.join(str(session_tmp), "large_seed0_normal.h5")
+    r = run_converter("--random-init", "large", "--seed", "0", "--normal", out)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
 @pytest.fixture
 def tiny2_copy(tiny2_weights, tmp_path):
     """A writable copy of the tiny2 fixture, to corrupt."""

@@ -452,6 +452,9 @@ def test_the_peers_calls_alternate_with_ours(tmp_path):
         assert info["peer_onnxruntime-int8_ratio_to_ours"] == pytest.approx(2.0)
     said = re.findall(r"peer onnxruntime-int8 cpu 19ch 1024 (x\d+): mean [^\n]*?, 2 calls in turns with the peer's", out)
     assert set(said) == {"x1", "x32"}
+    # fp32: no int8 targets, and no judged results of the peers
+    peers = json.loads((tmp_path / "peers.json").read_text())["benchmarks"]
+    assert all(b["extra_info"]["target"] is None for b in peers if b["name"].startswith("peer "))
 
 
 def test_a_peer_without_turns_is_divided_by_our_benchmark(tmp_path):
@@ -466,3 +469,63 @@ def test_a_peer_without_turns_is_divided_by_our_benchmark(tmp_path):
             assert info["peer_onnxruntime-int8_ours_calls_in_turns"] == 0
             assert info["peer_onnxruntime-int8_ours_mean_ms"] == pytest.approx(b["stats"]["mean"] * 1e3, rel=1e-3)
         assert "its benchmark above" in out
+
+
+# ---- --precision int8 judged against the quantized peers
+
+# Two quantized peers in turns with ours (20 ms a call as the peer timed them): the first 2.0x
+# slower than ours and less exact (ours at 0.8x its relative error, 0.67x its 1 - min cosine), the
+# second 1.15x slower and more exact (ours at 1.33x and 1.6x).
+INT8_PEERS = """#!/bin/sh
+for c in 0 1; do
+  for p in onnxruntime-int8 onnxruntime-int8-7bit; do
+    for r in 1 2; do
+      echo "ready peer=$p case=$c"
+      read first || exit 1
+      read second || exit 1
+    done
+  done
+  echo "peer=onnxruntime-int8 case=$c version=9.9 level=native max_abs_diff=0.1 rel_err_vs_fp32=0.05 min_cosine_vs_fp32=0.9988 ours_rel_err_vs_fp32=0.04 ours_min_cosine_vs_fp32=0.9992 samples_ms=30,50 ours_samples_ms=20,20"
+  echo "peer=onnxruntime-int8-7bit case=$c version=9.9 level=native max_abs_diff=0.1 rel_err_vs_fp32=0.03 min_cosine_vs_fp32=0.9995 ours_rel_err_vs_fp32=0.04 ours_min_cosine_vs_fp32=0.9992 samples_ms=22,24 ours_samples_ms=20,20"
+done
+"""
+
+
+def test_int8_is_judged_against_the_quantized_peers(tmp_path):
+    """Under --precision int8 (large model) the comparison judges our one window (< 55 ms) and batch
+    of 32 (< 52 ms a window) by their own benchmarks, and against each quantized peer our speed (at
+    least 1.3x its calls, over ours in turns with them) and our fidelity (the larger of our relative
+    error and our 1 - min window cosine over the peer's, below 1): a peer that is fast enough or
+    more exact makes a FAIL, and --strict a failed check."""
+    fake = tmp_path / "python"
+    fake.write_text(INT8_PEERS)
+    fake.chmod(0o755)
+    path = tmp_path / "peers.json"
+    cmd = [BIN, "comparison peers*", "--model", "large", "--precision", "int8", "--benchmark-samples", "1",
+           "--python", str(fake), "--json", str(path)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    benchmarks = json.loads(path.read_text())["benchmarks"]
+    results = {b["name"]: b["extra_info"] for b in benchmarks}
+    means = {b["name"]: b["stats"]["mean"] for b in benchmarks}
+    expected = {"onnxruntime-int8": ("PASS", 2.0, "PASS", 0.8), "onnxruntime-int8-7bit": ("FAIL", 1.15, "FAIL", 1.6)}
+    for batch in ("x1", "x32"):
+        for peer, (speed_status, ratio, fidelity_status, error) in expected.items():
+            speed = results[f"peer {peer} cpu 19ch 1024 {batch} speed"]
+            assert speed["target"]["key"] == "int8_speedup_over_quantized_peer"
+            assert speed["target"]["figure"] == pytest.approx(ratio) and speed["status"] == speed_status
+            assert speed["better"] is None  # the peer's time, not a regression figure of ours
+            fidelity = results[f"peer {peer} cpu 19ch 1024 {batch} fidelity"]
+            assert fidelity["target"]["key"] == "int8_error_to_quantized_peer"
+            assert fidelity["target"]["figure"] == pytest.approx(error) and fidelity["status"] == fidelity_status
+        ours = results[f"peer ours cpu 19ch 1024 {batch}"]
+        limit = 55.0 if batch == "x1" else 52.0
+        assert ours["target"]["key"] == ("int8_single_window_cpu" if batch == "x1" else "int8_batch32_per_window_cpu")
+        assert ours["target"]["value"] == limit
+        per_window_ms = means[f"peer ours cpu 19ch 1024 {batch}"] * 1e3 / int(batch[1:])
+        assert ours["target"]["figure"] == pytest.approx(per_window_ms)
+        assert ours["status"] == ("PASS" if per_window_ms < limit else "FAIL")
+    assert re.search(r"peer onnxruntime-int8-7bit cpu 19ch 1024 x1 fidelity: .*relative error ours 0\.04 / "
+                     r"the peer's 0\.03 = 1\.33x.* FAIL", p.stdout)
+    strict = subprocess.run(cmd + ["--strict"], capture_output=True, text=True, timeout=900)
+    assert strict.returncode != 0 and "FAIL" in strict.stdout

@@ -17,6 +17,11 @@ from eegpt_testlib import fmt, one_line_error, rel_err, write_input  # noqa: E40
 # The bounds int8 must meet against fp32 (docs/cpu.md: measured ~2e-2 and >= 0.9998 on Zen 4).
 MAX_RELATIVE = 4e-2
 MIN_COSINE = 0.999
+# Normal weights (convert_ckpt.py --normal) make every int8 model about 1.5x less exact than the
+# uniform stand-in does (docs/cpu.md): there the relative error is bounded by ONNX Runtime's
+# quantize_dynamic model of the same weights, 4.95e-2 in the bench's comparison on the Zen 3
+# (bench/RESULTS.md), and the window cosine by the same 0.999.
+MAX_RELATIVE_NORMAL = 4.95e-2
 
 
 
@@ -26,11 +31,11 @@ def window_cosines(a, b):
     return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
 
 
-def check_fidelity(what, int8, fp32):
+def check_fidelity(what, int8, fp32, max_relative=MAX_RELATIVE):
     rel, cos = rel_err(int8, fp32), window_cosines(int8, fp32)
     print("int8 vs fp32, %s: relative error %.3g, min window cosine %.6f (%d windows)" % (what, rel, cos.min(),
                                                                                         len(cos)))
-    assert rel <= MAX_RELATIVE, "%s: relative error %.3g" % (what, rel)
+    assert rel <= max_relative, "%s: relative error %.3g" % (what, rel)
     assert cos.min() >= MIN_COSINE, "%s: min window cosine %.6f" % (what, cos.min())
     assert rel > 1e-4, "%s: int8 equals fp32 (%.3g): is it really quantized?" % (what, rel)
 
@@ -83,9 +88,17 @@ def test_int8_random_windows(channels, kernel, large_weights, tmp_path):
     check_fidelity("large, %s, random windows, %d channels" % (ran, channels), int8, fp32)
 
 
+# The random stand-in's uniform weights, and normal ones (as trained weights are near normal or
+# heavier-tailed), where the AVX2 kernel sums most panels' pairs of quads in 16 bits (cpu/int8.h).
+WEIGHTS = {"uniform": ("large_weights", MAX_RELATIVE), "normal": ("large_normal_weights", MAX_RELATIVE_NORMAL)}
+
+
+@pytest.mark.parametrize("weights", WEIGHTS)
 @pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("name", lib.RECORDINGS)
-def test_int8_real_recordings(name, kernel, large_weights, tmp_path):
+def test_int8_real_recordings(name, kernel, weights, request, tmp_path):
+    fixture, max_relative = WEIGHTS[weights]
+    large_weights = request.getfixturevalue(fixture)
     features = {}
     for precision in ("fp32", "int8"):
         out = tmp_path / ("%s.h5" % precision)
@@ -99,7 +112,8 @@ def test_int8_real_recordings(name, kernel, large_weights, tmp_path):
             if precision == "int8":
                 ran = f.attrs["int8_kernel"]
                 assert kernel_that_ran(ran) == kernel_of(large_weights, kernel)
-    check_fidelity("large, %s, %s (%d channels)" % (ran, name, channels), features["int8"], features["fp32"])
+    check_fidelity("large, %s weights, %s, %s (%d channels)" % (weights, ran, name, channels), features["int8"],
+                   features["fp32"], max_relative)
 
 
 def test_int8_on_cuda_is_one_clear_line(tiny2_weights, tmp_path):
