@@ -593,22 +593,23 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime (fp32, quantize_
         }
         const size_t i = static_cast<size_t>(std::atoi(kv["case"].c_str()));
         const Case& c = cases.at(i);
-        Stats p;
-        std::istringstream ms(kv["samples_ms"]);
-        std::string v;
-        while (std::getline(ms, v, ',')) p.samples.push_back(std::atof(v.c_str()) / 1e3);
+        // Samples timed by peer_bench.py (a comma-separated list of ms): plain mean and sd, no Catch2 estimates.
+        auto timed = [&kv](const std::string& key) {
+            Stats s;
+            s.analysed = false;
+            std::istringstream ms(kv[key]);
+            std::string v;
+            while (std::getline(ms, v, ',')) s.samples.push_back(std::atof(v.c_str()) / 1e3);
+            fill_order_statistics(s);
+            return s;
+        };
+        const Stats p = timed("samples_ms");
         if (p.samples.empty()) continue;
-        p.analysed = false;  // the peer's own samples: plain mean and sd, no Catch2 estimates
-        fill_order_statistics(p);
         // Against our calls taken in turns with the peer's where there are some (--pace: the peer's
         // ours_samples_ms), else against our benchmark of this case.
-        std::vector<double> own;
-        std::istringstream own_ms(kv["ours_samples_ms"]);
-        while (std::getline(own_ms, v, ',')) own.push_back(std::atof(v.c_str()) / 1e3);
-        double own_sum = 0;
-        for (double t : own) own_sum += t;
-        const bool paced = !own.empty();
-        const double own_mean = paced ? own_sum / static_cast<double>(own.size()) : ours.at(i).stats.mean;
+        const Stats own = timed("ours_samples_ms");
+        const bool paced = !own.samples.empty();
+        const double own_mean = paced ? own.mean : ours.at(i).stats.mean;
         const double mean = p.mean, ratio = mean / own_mean;
         // Fidelity against the fp32 reference (PyTorch's), the peer's and ours, from the same run: what
         // a quantized peer (onnxruntime-int8) is judged by beside --precision int8.
@@ -621,7 +622,7 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime (fp32, quantize_
                       peer.c_str(), shape(c.channels, c.samples).c_str(), c.batch, mean * 1e3, p.median * 1e3,
                       p.min * 1e3, p.max * 1e3, p.rounds, ratio, own_mean * 1e3,
                       eegpt::to_string(enc.precision()).c_str(),
-                      paced ? (std::to_string(own.size()) + " calls in turns with the peer's").c_str()
+                      paced ? (std::to_string(own.samples.size()) + " calls in turns with the peer's").c_str()
                             : "its benchmark above",
                       peer.c_str(), kv["version"].c_str(),
                       int8_peer ? "quantize_dynamic int8" : "fp32", kv["level"].c_str(), kv["max_abs_diff"].c_str(),
@@ -632,7 +633,7 @@ TEST_CASE("comparison peers: PyTorch reference and ONNX Runtime (fp32, quantize_
         ours[i].add("peer_" + peer + "_mean_ms", mean * 1e3);
         ours[i].add("peer_" + peer + "_ratio_to_ours", ratio);
         ours[i].add("peer_" + peer + "_ours_mean_ms", own_mean * 1e3);  // what the ratio divides by
-        ours[i].add("peer_" + peer + "_ours_calls_in_turns", static_cast<double>(own.size()));
+        ours[i].add("peer_" + peer + "_ours_calls_in_turns", static_cast<double>(own.samples.size()));
         ours[i].add("peer_" + peer + "_max_abs_diff", std::atof(kv["max_abs_diff"].c_str()));
         ours[i].add("peer_" + peer + "_rel_err_vs_fp32", std::atof(kv["rel_err_vs_fp32"].c_str()));
         ours[i].add("peer_" + peer + "_min_cosine_vs_fp32", std::atof(kv["min_cosine_vs_fp32"].c_str()));
