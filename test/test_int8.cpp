@@ -228,6 +228,13 @@ TEST_CASE("int8: weights quantized per output channel, symmetric, with their col
     auto w = randn(static_cast<size_t>(out) * in, 3, 0.0f, 0.05f);
     for (int k = 0; k < in; ++k) w[static_cast<size_t>(5) * in + k] = 0.0f;  // an all-zero output
     w[static_cast<size_t>(7) * in + 3] = -1.0f;                              // an outlier: its row's scale only
+    // Rows whose scale is 2^-7 exactly at Q = 127 (row 9) and Q = 63 (row 11), with weights at
+    // half-integer multiples of it: the ties of the rounding, to even.
+    for (int row : {9, 11}) {
+        float* wr = w.data() + static_cast<size_t>(row) * in;
+        for (int k = 0; k < in; ++k) wr[k] = static_cast<float>((k % 2 ? -1 : 1) * (k + 0.5) / 128.0);
+        wr[in - 1] = (row == 9 ? 127.0f : 63.0f) / 128.0f;
+    }
     for (int max_q : {127, 63}) {
         INFO("Q " << max_q);
         const cpu::Int8Matrix m = cpu::pack_int8(w.data(), out, in, max_q, false);
@@ -247,6 +254,11 @@ TEST_CASE("int8: weights quantized per output channel, symmetric, with their col
                 CHECK(std::abs(q) <= max_q);
                 largest = std::max(largest, std::abs(q));
                 CHECK(std::fabs(q * s - w[static_cast<size_t>(j) * in + k]) <= 0.5f * s * 1.0001f);
+                if (amax > 0.0f) CHECK(q == static_cast<int>(std::nearbyint(w[static_cast<size_t>(j) * in + k] / s)));
+                if (j == (max_q == 127 ? 9 : 11) && k < in - 1) {
+                    CHECK(s == 1.0f / 128.0f);
+                    CHECK(q % 2 == 0);  // k + 0.5 to the even neighbour
+                }
                 sum += q;
             }
             CHECK(sum == m.column_sum[static_cast<size_t>(j)]);
@@ -626,6 +638,31 @@ TEST_CASE("int8: make_encoder gives int8 on the cpu with the chosen kernel, and 
     CHECK(to_string(Precision::int8) == "int8");
     CHECK((parse_precision("int8") == Precision::int8));
     REQUIRE_THROWS_WITH(make_encoder(w, {Device::cuda, Precision::int8, 0, ""}), Contains("cpu device only"));
+}
+
+TEST_CASE("int8: the layers packed on the encoder's threads are the ones packed on one", "[int8][encoder]") {
+    // The encoder packs its layers in parallel (cpu/encoder_cpu.cpp); normal weights, so that the
+    // bounded rounding runs too. Packed on 1, 2, 3 or 5 threads, the features must be equal exactly.
+    ModelWeights normal = random_weights(named_config("little"), 0);
+    unsigned seed = 40;
+    for (auto& [name, t] : normal.tensors)
+        if (t.shape.size() == 2 && name.rfind("blocks.", 0) == 0) t.data = randn(t.data.size(), ++seed, 0.0f, 0.02f);
+    const auto weights = std::make_shared<const ModelWeights>(std::move(normal));
+    const int C = 19, T = 256;
+    const auto x = randn(static_cast<size_t>(C) * T, 41, 0.0f, 0.05f);
+    const auto ids = eegpt_test::first_ids(C, 0);
+    CpuEncoder alone(weights, 1, cpu::ops(cpu::Isa::avx2), Precision::int8, cpu::int8_emulated(63));
+    const auto expected = eegpt_test::encode_with(alone, x, 1, C, T, ids);
+    cpu::Int8Kernel plain = cpu::int8_emulated(63);
+    plain.tile_pairs = nullptr;  // every panel rounded plainly: other weights, other features
+    CpuEncoder unpaired(weights, 1, cpu::ops(cpu::Isa::avx2), Precision::int8, plain);
+    CHECK(eegpt_test::encode_with(unpaired, x, 1, C, T, ids) != expected);
+    for (int threads : {2, 3, 5}) {
+        INFO("threads " << threads);
+        CpuEncoder packed(weights, threads, cpu::ops(cpu::Isa::avx2), Precision::int8, cpu::int8_emulated(63));
+        // Its threads share the window's 4 sequences, each computed as on one thread.
+        CHECK(eegpt_test::encode_with(packed, x, 1, C, T, ids) == expected);
+    }
 }
 
 TEST_CASE("int8: large model fidelity against fp32, whole and per layer", "[int8][fidelity]") {

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
+#include <system_error>
+#include <thread>
 
 #include "encoder/cpu/ops.h"
 #include "encoder/error.h"
@@ -40,24 +43,63 @@ CpuEncoder::CpuEncoder(std::shared_ptr<const ModelWeights> weights, int threads,
     if (precision == Precision::bf16 && !ops_.bf16_tile)
         throw Error("precision bf16 needs the " + cpu::to_string(ops_.isa) + " CPU operations' bf16 kernel");
     const int D = config_.embed_dim;
-    for (const BlockWeights& b : w_.blocks) {
-        const int index = static_cast<int>(&b - w_.blocks.data());
-        auto int8 = [&](const char* layer) {
-            return precision == Precision::int8 && (!int8_layer || int8_layer(index, layer));
+    struct PackJob {
+        PackedLinear* layer;
+        const float *weight, *bias;
+        int out, in;
+        bool int8;
+    };
+    std::vector<PackJob> jobs;
+    packed_.resize(w_.blocks.size());
+    for (size_t index = 0; index < w_.blocks.size(); ++index) {
+        const BlockWeights& b = w_.blocks[index];
+        PackedBlock& layers = packed_[index];
+        auto add = [&](PackedLinear& layer, const float* weight, const float* bias, int out, int in, const char* name) {
+            const bool int8 = precision == Precision::int8 && (!int8_layer || int8_layer(static_cast<int>(index), name));
+            jobs.push_back({&layer, weight, bias, out, in, int8});
         };
-        PackedBlock layers;
-        if (&b != &w_.blocks.back()) {
-            layers.qkv = pack_linear(b.qkv.weight, b.qkv.bias, 3 * D, D, int8("qkv"));
+        if (index + 1 < w_.blocks.size()) {
+            add(layers.qkv, b.qkv.weight, b.qkv.bias, 3 * D, D, "qkv");
         } else {  // the last block multiplies queries (rows 0..D) and keys/values (rows D..3D) apart
-            layers.q = pack_linear(b.qkv.weight, b.qkv.bias, D, D, int8("qkv"));
-            layers.kv = pack_linear(b.qkv.weight + static_cast<size_t>(D) * D, b.qkv.bias ? b.qkv.bias + D : nullptr,
-                                    2 * D, D, int8("qkv"));
+            add(layers.q, b.qkv.weight, b.qkv.bias, D, D, "qkv");
+            add(layers.kv, b.qkv.weight + static_cast<size_t>(D) * D, b.qkv.bias ? b.qkv.bias + D : nullptr, 2 * D, D,
+                "qkv");
         }
-        layers.proj = pack_linear(b.proj.weight, b.proj.bias, D, D, int8("proj"));
-        layers.fc1 = pack_linear(b.fc1.weight, b.fc1.bias, b.fc1.out, D, int8("fc1"));
-        layers.fc2 = pack_linear(b.fc2.weight, b.fc2.bias, D, b.fc2.in, int8("fc2"));
-        packed_.push_back(std::move(layers));
+        add(layers.proj, b.proj.weight, b.proj.bias, D, D, "proj");
+        add(layers.fc1, b.fc1.weight, b.fc1.bias, b.fc1.out, D, "fc1");
+        add(layers.fc2, b.fc2.weight, b.fc2.bias, D, b.fc2.in, "fc2");
     }
+    // The layers are packed independently, on the encoder's threads: int8's bounded rounding
+    // (cpu/int8.h) makes packing a noticeable part of loading. std::thread rather than OpenMP, so
+    // that constructing an encoder leaves no thread pool for a fork() to break (openmp_usable,
+    // above); where no thread can be started, the calling thread packs them all.
+    std::atomic<size_t> next{0};
+    std::vector<std::exception_ptr> failures(static_cast<size_t>(threads_));
+    auto work = [&](size_t t) {
+        try {
+            for (size_t j; (j = next.fetch_add(1)) < jobs.size();) {
+                const PackJob& job = jobs[j];
+                *job.layer = pack_linear(job.weight, job.bias, job.out, job.in, job.int8);
+            }
+        } catch (...) {
+            failures[t] = std::current_exception();
+            next = jobs.size();
+        }
+    };
+    const int packers = std::min<int>(threads_, static_cast<int>(jobs.size()));
+    std::vector<std::thread> helpers;
+    helpers.reserve(static_cast<size_t>(std::max(0, packers - 1)));  // so that emplace_back cannot throw past a thread
+    for (int t = 1; t < packers; ++t) {
+        try {
+            helpers.emplace_back(work, static_cast<size_t>(t));
+        } catch (const std::system_error&) {
+            break;  // a thread limit: the threads started so far share the layers
+        }
+    }
+    work(0);
+    for (std::thread& helper : helpers) helper.join();
+    for (const std::exception_ptr& failure : failures)
+        if (failure) std::rethrow_exception(failure);
     workspaces_.resize(static_cast<size_t>(threads_));
 }
 
