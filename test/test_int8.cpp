@@ -221,6 +221,17 @@ void check_kernel_against_emulation(const cpu::Int8Kernel& kernel) {
     }
 }
 
+// A named configuration's stand-in with its blocks' matrices drawn normal, sd 0.02 (the official
+// code's initialisation; trained weights stay near normal or heavier-tailed), the k-th (from 1)
+// from seed first_seed + k: weights on which most panels are bounded (cpu/int8.h).
+std::shared_ptr<const ModelWeights> normal_block_weights(const char* config, unsigned first_seed) {
+    ModelWeights w = random_weights(named_config(config), 0);
+    unsigned seed = first_seed;
+    for (auto& [name, t] : w.tensors)
+        if (t.shape.size() == 2 && name.rfind("blocks.", 0) == 0) t.data = randn(t.data.size(), ++seed, 0.0f, 0.02f);
+    return std::make_shared<const ModelWeights>(std::move(w));
+}
+
 }  // namespace
 
 TEST_CASE("int8: weights quantized per output channel, symmetric, with their column sums", "[int8]") {
@@ -643,11 +654,7 @@ TEST_CASE("int8: make_encoder gives int8 on the cpu with the chosen kernel, and 
 TEST_CASE("int8: the layers packed on the encoder's threads are the ones packed on one", "[int8][encoder]") {
     // The encoder packs its layers in parallel (cpu/encoder_cpu.cpp); normal weights, so that the
     // bounded rounding runs too. Packed on 1, 2, 3 or 5 threads, the features must be equal exactly.
-    ModelWeights normal = random_weights(named_config("little"), 0);
-    unsigned seed = 40;
-    for (auto& [name, t] : normal.tensors)
-        if (t.shape.size() == 2 && name.rfind("blocks.", 0) == 0) t.data = randn(t.data.size(), ++seed, 0.0f, 0.02f);
-    const auto weights = std::make_shared<const ModelWeights>(std::move(normal));
+    const auto weights = normal_block_weights("little", 40);
     const int C = 19, T = 256;
     const auto x = randn(static_cast<size_t>(C) * T, 41, 0.0f, 0.05f);
     const auto ids = eegpt_test::first_ids(C, 0);
@@ -720,11 +727,7 @@ TEST_CASE("int8: the pair kernel on normal weights: most panels, the fidelity of
     double ratio_sum = 0.0;
     for (unsigned draw = 1; draw <= 4; ++draw) {
         INFO("draw " << draw);
-        ModelWeights normal = random_weights(named_config("large"), 0);
-        unsigned seed = 1000 * draw;
-        for (auto& [name, t] : normal.tensors)
-            if (t.shape.size() == 2 && name.rfind("blocks.", 0) == 0) t.data = randn(t.data.size(), ++seed, 0.0f, 0.02f);
-        auto weights = std::make_shared<const ModelWeights>(std::move(normal));
+        const auto weights = normal_block_weights("large", 1000 * draw);
         CpuEncoder fp32(weights, 0, ops, Precision::fp32);
         CpuEncoder pairs(weights, 0, ops, Precision::int8, ops.int8_maddubs), unpaired(weights, 0, ops, Precision::int8, plain);
         const auto expected = eegpt_test::encode_with(fp32, x, B, C, T, ids);

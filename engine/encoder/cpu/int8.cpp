@@ -63,11 +63,10 @@ bool bound_groups(const float* w, int in, float s, int* q) {
             int members[4], n = 0;
             for (int k : {k8 + 2 * half, k8 + 2 * half + 1, k8 + 4 + 2 * half, k8 + 5 + 2 * half})
                 if (k < in) members[n++] = k;
-            for (int sign : {1, -1})
-                for (;;) {
-                    int part = 0;  // first in integers alone: most groups are within the bound
-                    for (int i = 0; i < n; ++i) part += std::max(0, sign * q[members[i]]);
-                    if (part <= kPairBound) break;
+            for (int sign : {1, -1}) {
+                int part = 0;  // in integers alone first: most groups are within the bound
+                for (int i = 0; i < n; ++i) part += std::max(0, sign * q[members[i]]);
+                for (; part > kPairBound; --part) {  // each step lowers one member's magnitude by one
                     int pick = -1;
                     double excess = 0.0;
                     for (int i = 0; i < n; ++i) {
@@ -79,6 +78,7 @@ bool bound_groups(const float* w, int in, float s, int* q) {
                     q[pick] -= sign;
                     changed = true;
                 }
+            }
         }
     return changed;
 }
